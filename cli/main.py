@@ -1,0 +1,222 @@
+"""The `micro` command.
+
+Every command finds its node through --data-dir / MICRO_DATA_DIR (default ~/.micro). Output is a table
+or plain lines for people and JSON with --json for scripts. Any error ends the command with exactly
+one line, `error: <message>`, on stderr and a non-zero exit status; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ..node.client import NodeClient
+from ..node.datadir import ENV_DATA_DIR, DataDir
+from ..node.errors import InvalidArgument
+from .sim import sim
+
+__all__ = ["cli", "main", "parse_duration"]
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_PROFILES = ("lan", "wan", "local")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as 30s, 10m, 1h, 2d or 1h30m; a bare number is seconds."""
+    value = text.strip().lower()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION_PART.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise click.BadParameter(
+                f"{text!r} is not a duration (use a number with a unit: 30s, 10m, 1h, 2d)"
+            ) from None
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise click.BadParameter(f"{text!r} is not a positive duration")
+    return seconds
+
+
+class _Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def _data_dir_option(f: Any) -> Any:
+    return click.option(
+        "--data-dir",
+        "data_dir",
+        envvar=ENV_DATA_DIR,
+        default=None,
+        metavar="DIR",
+        help="The node's data directory [env MICRO_DATA_DIR; default ~/.micro].",
+    )(f)
+
+
+def _client(data_dir: str | None) -> NodeClient:
+    return NodeClient(DataDir.resolve(data_dir))
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="micro-mesh", prog_name="micro")
+def cli() -> None:
+    """Micro: a peer-to-peer service mesh."""
+
+
+@cli.group()
+def node() -> None:
+    """Run this machine's node and manage its membership."""
+
+
+@node.command()
+@_data_dir_option
+@click.option("--bind", default="0.0.0.0:7946", show_default=True, metavar="HOST:PORT",
+              help="UDP gossip and TCP peer links, on one port.")
+@click.option("--advertise", default=None, metavar="HOST:PORT",
+              help="The address other nodes use to reach this one [default: the bind address].")
+@click.option("--join", "join", multiple=True, metavar="ADDR", help="A member to join through (repeatable).")
+@click.option("--token", default=None, help="Invite token for --join (from `micro node invite`).")
+@click.option("--no-mdns", is_flag=True, help="Do not announce or discover nodes on the LAN.")
+@click.option("--profile", type=click.Choice(_PROFILES), default="lan", show_default=True,
+              help="Protocol timing preset.")
+@click.option("--banner", is_flag=True, help="Print a human-readable welcome with next steps.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True, help="Minimum level of the JSON log lines on stderr.")
+def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[str, ...], token: str | None,
+          no_mdns: bool, profile: str, banner: bool, log_level: str) -> None:
+    """Run the node in the foreground (Ctrl-C leaves the mesh cleanly)."""
+    # Imported here so the other commands stay quick: they only need the client.
+    from ..node.agent import NodeOptions, run
+
+    options = NodeOptions(
+        data_dir=DataDir.resolve(data_dir),
+        bind=bind,
+        advertise=advertise,
+        join=list(join),
+        token=token,
+        mdns=not no_mdns,
+        profile=profile,
+        banner=banner,
+        log_level=log_level,
+    )
+    sys.exit(run(options))
+
+
+@node.command()
+@_data_dir_option
+@click.option("--ttl", type=_Duration(), default="1h", show_default=True,
+              help="How long the token is valid (30s, 10m, 1h, 2d).")
+def invite(data_dir: str | None, ttl: float) -> None:
+    """Print an invite token another node can join with."""
+    with _client(data_dir) as client:
+        click.echo(client.invite(ttl))
+
+
+@node.command("join")
+@_data_dir_option
+@click.argument("address", metavar="ADDR")
+@click.option("--token", default=None, help="Invite token (from `micro node invite` on a member).")
+def join_cmd(data_dir: str | None, address: str, token: str | None) -> None:
+    """Make the running local node join the mesh of the node at ADDR."""
+    if not token:
+        raise InvalidArgument("joining needs an invite token: run `micro node invite` on a member, "
+                              "then pass it with --token")
+    with _client(data_dir) as client:
+        reply = client.join(address, token)
+    click.echo(f"joined mesh {reply['mesh_id']} through {address}")
+
+
+@node.command()
+@_data_dir_option
+def leave(data_dir: str | None) -> None:
+    """Leave the mesh gracefully and stop the node."""
+    with _client(data_dir) as client:
+        client.leave()
+    click.echo("left the mesh; the node has stopped")
+
+
+@node.command()
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def members(data_dir: str | None, as_json: bool) -> None:
+    """List the members this node knows, with their state."""
+    with _client(data_dir) as client:
+        rows = client.members()
+    if as_json:
+        _echo_json(rows)
+        return
+    headers = ("ID", "ADDRESS", "STATE", "INCARNATION", "GENERATION")
+    table = [(r["id"] + (" (self)" if r["self"] else ""), r["address"], r["state"], str(r["incarnation"]),
+              str(r["generation"])) for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(headers)]
+    for row in (headers, *table):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@node.command()
+@_data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(data_dir: str | None, as_json: bool) -> None:
+    """Show this node's identity, mesh, members by state and drop counters."""
+    with _client(data_dir) as client:
+        info = client.status()
+    if as_json:
+        _echo_json(info)
+        return
+    counts = ", ".join(f"{n} {state}" for state, n in info["members"].items()) or "none"
+    click.echo(f"node        {info['id']}")
+    click.echo(f"mesh        {info['mesh_id']}")
+    click.echo(f"address     {info['address']}")
+    click.echo(f"generation  {info['generation']}")
+    click.echo(f"uptime      {info['uptime_s']:.0f}s")
+    click.echo(f"profile     {info['profile']}")
+    click.echo(f"data dir    {info['data_dir']}")
+    click.echo(f"members     {counts}")
+    nonzero = {k: v for k, v in info["counters"].items() if v}
+    click.echo("counters    " + (", ".join(f"{k}={v}" for k, v in nonzero.items()) or "all zero"))
+
+
+cli.add_command(sim)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `micro` console script."""
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="micro",
+                        standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        code = 1
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the one place every error becomes one line
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        if not isinstance(getattr(exc, "code", None), str):
+            message = f"{type(exc).__name__}: {message}"
+        click.echo(f"error: {message.splitlines()[0] if message else type(exc).__name__}", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,198 @@
+"""The node's data directory: where its keys, mesh credentials, generation and known members live.
+
+Layout (the directory itself is mode 0700, every file 0600):
+
+    node.seed      this node's ed25519 seed (written by identity's SigningKey.save)
+    root.seed      the mesh root's seed, only on the node that created the mesh
+    mesh.cbor      {"v": 1, "mesh": root public key, "chain": this node's chain, "keyring": keyring}
+    generation     decimal integer, incremented and made durable on every start before it is used
+    members.cbor   {"v": 1, "addresses": [...]}: last known members, contacted again on restart
+    node.sock      the local API (a unix socket)
+
+Files are replaced atomically (write a temporary file, fsync, rename, fsync the directory), so a crash
+never leaves half a keyring behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cbor2
+
+from .errors import AlreadyRunning, InvalidArgument, NodeError
+
+__all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "DataDir", "MeshFile"]
+
+ENV_DATA_DIR = "MICRO_DATA_DIR"
+DEFAULT_DATA_DIR = "~/.micro"
+
+# sun_path is 108 bytes on Linux, including the terminating NUL.
+_MAX_SOCKET_PATH = 107
+# Bounds on what we accept back from our own files: they are small, and a larger one is not ours.
+_MAX_FILE = 1 << 20
+
+
+@dataclass(frozen=True)
+class MeshFile:
+    """The contents of mesh.cbor: which mesh this node belongs to and its credentials in it."""
+
+    mesh: bytes
+    chain: bytes
+    keyring: bytes
+
+
+class DataDir:
+    """Paths and durable reads and writes of one node's data directory."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self._lock_fd: int | None = None
+
+    @classmethod
+    def resolve(cls, option: str | os.PathLike[str] | None = None) -> DataDir:
+        """The data dir from --data-dir, else MICRO_DATA_DIR, else ~/.micro."""
+        chosen = option if option else os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR
+        return cls(chosen)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def node_seed(self) -> Path:
+        return self.path / "node.seed"
+
+    @property
+    def root_seed(self) -> Path:
+        return self.path / "root.seed"
+
+    @property
+    def mesh_file(self) -> Path:
+        return self.path / "mesh.cbor"
+
+    @property
+    def generation_file(self) -> Path:
+        return self.path / "generation"
+
+    @property
+    def members_file(self) -> Path:
+        return self.path / "members.cbor"
+
+    @property
+    def socket(self) -> Path:
+        return self.path / "node.sock"
+
+    def create(self) -> None:
+        """Create the directory (0700); tighten it to 0700 if it already exists."""
+        try:
+            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.path, 0o700)
+        except OSError as exc:
+            raise NodeError(f"cannot create data dir {self.path}: {exc.strerror}", "FAILED_PRECONDITION") from exc
+        if len(os.fsencode(self.socket)) > _MAX_SOCKET_PATH:
+            raise InvalidArgument(
+                f"data dir path {self.path} is too long for a unix socket; choose a shorter --data-dir"
+            )
+
+    def lock(self) -> None:
+        """Hold an exclusive lock on the directory for the life of the process: one node per data dir."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AlreadyRunning(f"a node is already running at {self.path}") from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def write_atomic(self, path: Path, data: bytes) -> None:
+        """Replace `path` with `data` (mode 0600) so readers see the old or the new file, never a mix."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def _read(self, path: Path) -> bytes | None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(_MAX_FILE + 1)
+        except FileNotFoundError:
+            return None
+        if len(data) > _MAX_FILE:
+            raise NodeError(f"{path} is larger than any file the node writes", "FAILED_PRECONDITION")
+        return data
+
+    def _read_cbor_map(self, path: Path) -> dict[object, object] | None:
+        data = self._read(path)
+        if data is None:
+            return None
+        try:
+            value = cbor2.loads(data)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
+            raise NodeError(f"{path} is corrupt: {exc}", "FAILED_PRECONDITION") from exc
+        if not isinstance(value, dict) or value.get("v") != 1:
+            raise NodeError(f"{path} is not a version 1 file of this node", "FAILED_PRECONDITION")
+        return value
+
+    def next_generation(self) -> int:
+        """Increment the stored generation and make it durable before anyone uses it."""
+        data = self._read(self.generation_file)
+        try:
+            current = int(data.decode("ascii").strip()) if data else 0
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise NodeError(f"{self.generation_file} is corrupt", "FAILED_PRECONDITION") from exc
+        generation = current + 1
+        self.write_atomic(self.generation_file, f"{generation}\n".encode("ascii"))
+        return generation
+
+    def load_mesh(self) -> MeshFile | None:
+        value = self._read_cbor_map(self.mesh_file)
+        if value is None:
+            return None
+        mesh, chain, keyring = value.get("mesh"), value.get("chain"), value.get("keyring")
+        if not (isinstance(mesh, bytes) and isinstance(chain, bytes) and isinstance(keyring, bytes)):
+            raise NodeError(f"{self.mesh_file} is corrupt: missing mesh, chain or keyring", "FAILED_PRECONDITION")
+        return MeshFile(mesh=mesh, chain=chain, keyring=keyring)
+
+    def save_mesh(self, mesh: MeshFile) -> None:
+        body = {"v": 1, "mesh": mesh.mesh, "chain": mesh.chain, "keyring": mesh.keyring}
+        self.write_atomic(self.mesh_file, cbor2.dumps(body))
+
+    def load_members(self) -> list[str]:
+        value = self._read_cbor_map(self.members_file)
+        if value is None:
+            return []
+        addresses = value.get("addresses")
+        if not isinstance(addresses, list):
+            return []
+        return [a for a in addresses if isinstance(a, str)]
+
+    def save_members(self, addresses: list[str]) -> None:
+        self.write_atomic(self.members_file, cbor2.dumps({"v": 1, "addresses": sorted(set(addresses))}))
+
+    def forget_members(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.members_file.unlink()
+
+    def remove_root_seed(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.root_seed.unlink()

@@ -1,0 +1,91 @@
+"""Errors of the node agent, and the one place error codes become gRPC statuses.
+
+Every error in the project (`IdentityError`, `MeshError`, `NodeError`) carries `code`, a gRPC status
+name as a string, and a one-line message. The local API turns any of them into that status with the
+message as details; the client turns the status back into a `NodeError` with the same code, so the CLI
+prints the server's own sentence.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+__all__ = [
+    "AlreadyRunning",
+    "InvalidArgument",
+    "NodeError",
+    "NotRunning",
+    "PermissionDenied",
+    "Unavailable",
+    "code_of",
+    "from_status",
+    "status_code",
+]
+
+# The codes docs/architecture.md allows; anything else is reported as INTERNAL.
+_STATUS = {
+    "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,
+    "NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "ALREADY_EXISTS": grpc.StatusCode.ALREADY_EXISTS,
+    "PERMISSION_DENIED": grpc.StatusCode.PERMISSION_DENIED,
+    "UNAUTHENTICATED": grpc.StatusCode.UNAUTHENTICATED,
+    "FAILED_PRECONDITION": grpc.StatusCode.FAILED_PRECONDITION,
+    "UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
+    "DEADLINE_EXCEEDED": grpc.StatusCode.DEADLINE_EXCEEDED,
+    "RESOURCE_EXHAUSTED": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "INTERNAL": grpc.StatusCode.INTERNAL,
+}
+
+
+class NodeError(Exception):
+    """A mistake by the caller of the node, or a condition the node cannot proceed under."""
+
+    code: str = "INTERNAL"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code if code in _STATUS else "INTERNAL"
+
+
+class InvalidArgument(NodeError):
+    code = "INVALID_ARGUMENT"
+
+
+class PermissionDenied(NodeError):
+    code = "PERMISSION_DENIED"
+
+
+class Unavailable(NodeError):
+    code = "UNAVAILABLE"
+
+
+class NotRunning(NodeError):
+    """No node answers on the data dir's socket."""
+
+    code = "UNAVAILABLE"
+
+
+class AlreadyRunning(NodeError):
+    code = "ALREADY_EXISTS"
+
+
+def code_of(error: BaseException) -> str:
+    """The status name of any project error (they all carry `code`); INTERNAL for anything else."""
+    code = getattr(error, "code", None)
+    return code if isinstance(code, str) and code in _STATUS else "INTERNAL"
+
+
+def status_code(code: str) -> grpc.StatusCode:
+    """The gRPC status for a project error code."""
+    return _STATUS.get(code, grpc.StatusCode.INTERNAL)
+
+
+def from_status(status: grpc.StatusCode) -> str:
+    """The project error code for a gRPC status (the reverse of `status_code`)."""
+    for name, value in _STATUS.items():
+        if value == status:
+            return name
+    return "INTERNAL"
+
