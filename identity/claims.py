@@ -252,9 +252,10 @@ class Chain:
             if cert.issuer != expected_issuer:
                 signer = "the mesh root" if depth == 0 else "the subject of the certificate before it"
                 raise InvalidChain(f"{what} is signed by {cert.issuer.id}, not {signer} {expected_issuer.id}")
-            cert.issuer.verify(cert.signed_bytes(), cert.signature)
+            if not cert.issuer.verify_ok(cert.signed_bytes(), cert.signature):
+                raise BadSignature(f"{what} signature does not verify (altered or corrupt)")
             _check_validity(what, cert.issued_at, cert.expires_at, now)
-            if cert is not self.certs[-1] and ISSUER_ROLE not in cert.roles:
+            if depth < len(self.certs) - 1 and ISSUER_ROLE not in cert.roles:
                 raise InvalidChain(f"{what} lacks role {ISSUER_ROLE!r} but signs the next certificate")
             expected_issuer = cert.subject
         return self.certs[-1]

@@ -176,6 +176,12 @@ class SigningKey:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        # Sync the directory too, so the rename itself survives a crash.
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], kind: KeyKind | None = None) -> "SigningKey":
