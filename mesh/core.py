@@ -1,0 +1,579 @@
+"""`MeshCore`: the sans-IO mesh protocol engine, the one object drivers use.
+
+The driver feeds it received messages (`receive`) and timer expiries (`handle_timer`), always with the
+current time; it takes out packets (`packets_to_send`), events (`next_event`) and the one deadline to
+wake up for (`get_timer`). Nothing here reads a clock, a socket or global randomness.
+
+Each probe period the core pings the next member of its randomised round-robin (piggybacking the
+suspicion first if the target is suspected, Lifeguard's buddy system); without an ack by the probe
+timeout it asks `indirect_checks` members to ping it for it; without any ack by the end of the period it
+suspects it. Suspicions expire after a Lifeguard dynamic timeout, shortened by confirmations from other
+accusers, and the member is declared dead. Every accepted change is a rumour in the broadcast queue,
+piggybacked on probe traffic and gossiped to `gossip_nodes` random live members every `gossip_interval`
+while the queue is non-empty (a node that learns something new gossips at once, so rumours spread at
+network speed). Push-pull anti-entropy with a random live member, and with a random dead or left member
+every `reconnect_interval`, repairs lost rumours and merges healed partitions. The state transitions
+themselves live in `membership.py`; signature and admission checks in `trust.py`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import codec
+from .awareness import Awareness
+from .broadcast import BroadcastQueue
+from .config import MeshConfig, Rng
+from .errors import InvalidArgument
+from .events import (
+    Event,
+    Member,
+    MemberFailed,
+    MemberJoined,
+    MemberLeft,
+    MemberReaped,
+    MemberRecovered,
+    MemberSuspected,
+    MemberUpdated,
+    OwnedStateChanged,
+)
+from .membership import (
+    RANK,
+    Change,
+    MemberRecord,
+    Membership,
+    MemberState,
+    MemberTemplate,
+    Statement,
+    Verdict,
+)
+from .messages import Ack, Alive, Dead, IndirectPing, Leave, Message, Nack, Owned, Ping, Suspect, Sync
+from .owned import OwnedStore
+from .probe import ProbeOrder
+from .suspicion import Suspicion, suspicion_bounds
+from .sync import delta, digest, push_pull_interval, view_hash
+from .timers import Deadlines
+from .trust import Admissions, Credentials, Verifier, sign_alive, sign_leave, sign_owned
+from .wire import FRAME_OVERHEAD
+
+__all__ = ["Counters", "MeshCore", "Outgoing"]
+
+_DOWN = RANK[MemberState.DEAD]
+_PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT = "probe", "probe-timeout", "gossip", "push-pull", "reconnect"
+_SUSPECT, _REAP, _RELAY = "suspect", "reap", "relay"
+_LIST_SLACK = 5  # bytes a message-list header may take
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """Messages for one peer: one UDP datagram, or (reliable) one peer-link frame."""
+
+    address: str
+    messages: tuple[Message, ...]
+    reliable: bool
+
+
+@dataclass(slots=True)
+class Counters:
+    """Plain integer counters of what the core did and dropped."""
+
+    received: int = 0
+    dropped_bad_signature: int = 0
+    dropped_unadmitted: int = 0
+    dropped_stale: int = 0
+    dropped_unknown: int = 0
+    dropped_misdirected: int = 0
+    probes: int = 0
+    probes_failed: int = 0
+    indirect_probes: int = 0
+    refutations: int = 0
+    gossip_datagrams: int = 0
+    push_pulls: int = 0
+    reconnects: int = 0
+
+
+class _Probe:
+    __slots__ = ("acked", "expected_nacks", "nacks", "seq", "target")
+
+    def __init__(self, target: bytes, seq: int) -> None:
+        self.target = target
+        self.seq = seq
+        self.acked = False
+        self.expected_nacks = 0
+        self.nacks = 0
+
+
+class _Relay:
+    __slots__ = ("requester", "seq")
+
+    def __init__(self, requester: str, seq: int) -> None:
+        self.requester = requester
+        self.seq = seq
+
+
+class MeshCore:
+    """The mesh protocol state machine of one node life (one generation)."""
+
+    def __init__(
+        self,
+        config: MeshConfig,
+        creds: Credentials,
+        verifier: Verifier,
+        address: str,
+        generation: int,
+        rng: Rng,
+        now: float,
+        known: Iterable[Alive] | MemberTemplate = (),
+    ) -> None:
+        self.config = config
+        self.address = address
+        self.generation = generation
+        self.local_id = creds.node_id
+        self.stats = Counters()
+        self._creds = creds
+        self._trust = Admissions(verifier)
+        self._rng = rng
+        self._members = Membership(known if isinstance(known, MemberTemplate) else MemberTemplate(known))
+        self._owned = OwnedStore()
+        self._queue = BroadcastQueue(config.retransmit_mult)
+        self._awareness = Awareness(config.awareness_max_multiplier)
+        self._timers = Deadlines()
+        self._probes = ProbeOrder(rng, self._members.ids())
+        self._probe: _Probe | None = None
+        self._pending: dict[int, _Probe | _Relay] = {}
+        self._suspicions: dict[bytes, Suspicion] = {}
+        self._outgoing: list[Outgoing] = []
+        self._events: deque[Event] = deque()
+        self._budget = config.max_datagram - FRAME_OVERHEAD - _LIST_SLACK
+        self._seq = 0
+        self._counter = 0
+        self._left = False
+        mine = self._members.get(self.local_id)
+        if mine is not None and (mine.generation, mine.claim.address) == (generation, address):
+            self.incarnation = mine.incarnation
+        else:
+            self.incarnation = mine.incarnation + 1 if mine is not None and mine.generation == generation else 0
+            claim = sign_alive(creds, address, generation, self.incarnation)
+            self._members.apply_alive(claim, now)
+            if len(self._members) > 1:  # a restart among known members: announce the new life
+                self._rumour(self.local_id, claim, now)
+        for record in self._members:
+            if record.rank >= _DOWN:
+                self._timers.set((_REAP, record.node_id), now + config.dead_reap_time)
+        self._timers.set(_PROBE, now + rng.random() * config.probe_interval)
+        self._timers.set(_PUSH_PULL, now + rng.random() * self._push_pull_interval())
+        self._schedule_reconnect(now)
+
+    # ----------------------------------------------------------------- driver API
+
+    def join(self, addresses: Iterable[str], now: float) -> None:
+        """Contact seed nodes by push-pull: they send back their view and learn ours."""
+        mine = self._members.get(self.local_id)
+        assert mine is not None
+        for address in addresses:
+            self._send_reliable(address, [mine.claim, self._sync(reply=True, with_digest=True)])
+
+    def receive(self, source_address: str, messages: Iterable[Message], now: float, reliable: bool = False) -> None:
+        """Handle messages from one opened frame; `source_address` is where replies go."""
+        for message in messages:
+            self.stats.received += 1
+            handler = _HANDLERS.get(type(message))
+            if handler is not None:
+                handler(self, source_address, message, now)
+
+    def handle_timer(self, now: float) -> None:
+        """Run everything due at `now`."""
+        while (key := self._timers.pop_due(now)) is not None:
+            if isinstance(key, tuple):
+                kind, arg = key
+                if kind == _SUSPECT:
+                    self._suspicion_expired(arg, now)
+                elif kind == _REAP:
+                    self._reap(arg, now)
+                else:
+                    self._relay_expired(arg)
+            elif key == _PROBE:
+                self._probe_tick(now)
+            elif key == _PROBE_TIMEOUT:
+                self._probe_timeout(now)
+            elif key == _GOSSIP:
+                self._gossip(now)
+            elif key == _PUSH_PULL:
+                self._push_pull(now)
+            else:
+                self._reconnect(now)
+
+    def set_local(self, key: str, value: bytes | None, now: float) -> None:
+        """Publish (or with None delete) one entry of this node's owned state."""
+        if not isinstance(key, str) or len(key) > codec.MAX_KEY:
+            raise InvalidArgument(f"owned-state keys are strings of at most {codec.MAX_KEY} characters")
+        if value is not None and (not isinstance(value, bytes) or len(value) > self.config.max_reliable // 2):
+            raise InvalidArgument("owned-state values are bytes of at most max_reliable / 2")
+        self._counter += 1
+        entry = sign_owned(self._creds, self.generation, self._counter, key, value)
+        self._owned.apply(entry)
+        self._rumour((self.local_id, key), entry, now)
+
+    def leave(self, now: float) -> None:
+        """Leave gracefully: gossip a signed leave statement and stop probing."""
+        if self._left:
+            return
+        self._left = True
+        statement = sign_leave(self._creds, self.generation, self.incarnation)
+        self._members.apply_statement(statement, now)
+        for key in (_PROBE, _PROBE_TIMEOUT, _PUSH_PULL, _RECONNECT):
+            self._timers.cancel(key)
+        self._rumour(self.local_id, statement, now)
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline, or None when nothing is scheduled."""
+        if not self._queue:
+            self._timers.cancel(_GOSSIP)
+        return self._timers.earliest()
+
+    def packets_to_send(self) -> list[Outgoing]:
+        """Everything queued for sending since the last call."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def members(self) -> list[Member]:
+        """Every member this node knows, itself included."""
+        return [record.member() for record in self._members]
+
+    def owned(self, node_id: bytes) -> Mapping[str, bytes]:
+        """A member's owned state (empty once it left or died)."""
+        return self._owned.values(node_id)
+
+    @property
+    def left(self) -> bool:
+        return self._left
+
+    # ----------------------------------------------------------------- sending
+
+    def _send(self, address: str, messages: list[Message]) -> None:
+        """One datagram: `messages` plus as many queued rumours as fit."""
+        if self._queue:
+            room = self._budget - sum(codec.message_size(m) for m in messages)
+            messages = messages + self._queue.take(room, self._members.live)
+        self._outgoing.append(Outgoing(address, tuple(messages), False))
+
+    def _send_reliable(self, address: str, messages: list[Message]) -> None:
+        """Peer-link frames, split so each stays within max_reliable."""
+        budget = self.config.max_reliable - FRAME_OVERHEAD - _LIST_SLACK
+        chunk: list[Message] = []
+        size = 0
+        for message in messages:
+            n = codec.message_size(message)
+            if chunk and (size + n > budget or len(chunk) >= codec.MAX_MESSAGES):
+                self._outgoing.append(Outgoing(address, tuple(chunk), True))
+                chunk, size = [], 0
+            chunk.append(message)
+            size += n
+        if chunk:
+            self._outgoing.append(Outgoing(address, tuple(chunk), True))
+
+    def _rumour(self, subject: Hashable, message: Message, now: float) -> None:
+        """Queue a rumour; gossip at once if no round is scheduled (prompt forwarding)."""
+        self._queue.push(subject, message)
+        if self._timers.get(_GOSSIP) is None:
+            self._timers.set(_GOSSIP, now)
+
+    def _live(self, node_id: bytes) -> bool:
+        record = self._members.get(node_id)
+        return record is not None and record.rank < _DOWN and node_id != self.local_id
+
+    def _address(self, node_id: bytes) -> str:
+        record = self._members.get(node_id)
+        assert record is not None
+        return record.claim.address
+
+    # ----------------------------------------------------------------- failure detection
+
+    def _probe_tick(self, now: float) -> None:
+        probe = self._probe
+        if probe is not None:
+            self._pending.pop(probe.seq, None)
+            self._probe = None
+            if not probe.acked:
+                self._probe_failed(probe, now)
+        if self._left:
+            return
+        self._timers.set(_PROBE, now + self._awareness.scale(self.config.probe_interval))
+        target = self._probes.next(self._live, self._members.ids)
+        if target is None:
+            return
+        record = self._members.get(target)
+        assert record is not None
+        self._seq += 1
+        probe = self._probe = _Probe(target, self._seq)
+        self._pending[probe.seq] = probe
+        self.stats.probes += 1
+        ping: list[Message] = [Ping(probe.seq, target)]
+        if record.state is MemberState.SUSPECT and record.statement is not None:
+            ping.insert(0, record.statement)  # buddy system: tell it first so it can refute
+        self._send(record.claim.address, ping)
+        self._timers.set(_PROBE_TIMEOUT, now + self._awareness.scale(self.config.probe_timeout))
+
+    def _probe_timeout(self, now: float) -> None:
+        probe = self._probe
+        if probe is None or probe.acked or not self._live(probe.target):
+            return
+        address = self._address(probe.target)
+        relays = self._probes.sample(self.config.indirect_checks, lambda n: n != probe.target and self._live(n))
+        for relay in relays:
+            self._send(self._address(relay), [IndirectPing(probe.seq, probe.target, address)])
+        probe.expected_nacks = len(relays)
+        self.stats.indirect_probes += len(relays)
+
+    def _probe_failed(self, probe: _Probe, now: float) -> None:
+        self.stats.probes_failed += 1
+        missed = probe.expected_nacks - probe.nacks if probe.expected_nacks else 1
+        self._awareness.apply_delta(max(missed, 0))
+        record = self._members.get(probe.target)
+        if record is not None and record.rank < _DOWN:
+            self._on_statement(Suspect(probe.target, record.generation, record.incarnation, self.local_id), now)
+
+    def _on_ping(self, source: str, ping: Ping, now: float) -> None:
+        if ping.target != self.local_id:
+            self.stats.dropped_misdirected += 1
+            return
+        self._send(source, [Ack(ping.seq)])
+
+    def _on_indirect_ping(self, source: str, request: IndirectPing, now: float) -> None:
+        self._seq += 1
+        self._pending[self._seq] = _Relay(source, request.seq)
+        self._timers.set((_RELAY, self._seq), now + self.config.probe_timeout)
+        self._send(request.address, [Ping(self._seq, request.target)])
+
+    def _relay_expired(self, seq: int) -> None:
+        relay = self._pending.pop(seq, None)
+        if isinstance(relay, _Relay):
+            self._send(relay.requester, [Nack(relay.seq)])
+
+    def _on_ack(self, source: str, ack: Ack, now: float) -> None:
+        waiting = self._pending.pop(ack.seq, None)
+        if isinstance(waiting, _Relay):
+            self._timers.cancel((_RELAY, ack.seq))
+            self._send(waiting.requester, [Ack(waiting.seq)])
+        elif waiting is not None and waiting is self._probe:
+            waiting.acked = True
+            self._awareness.apply_delta(-1)
+            self._timers.cancel(_PROBE_TIMEOUT)
+
+    def _on_nack(self, source: str, nack: Nack, now: float) -> None:
+        waiting = self._pending.get(nack.seq)
+        if isinstance(waiting, _Probe):
+            waiting.nacks += 1
+
+    def _suspicion_expired(self, node_id: bytes, now: float) -> None:
+        self._suspicions.pop(node_id, None)
+        record = self._members.get(node_id)
+        if record is not None and record.state is MemberState.SUSPECT:
+            self._on_statement(Dead(node_id, record.generation, record.incarnation, self.local_id), now)
+
+    # ----------------------------------------------------------------- claims
+
+    def _on_alive(self, source: str, claim: Alive, now: float) -> None:
+        if claim.node_id == self.local_id:
+            if claim.generation == self.generation and claim.incarnation > self.incarnation:
+                self._refute(claim.incarnation, now, reannounce=False)
+            return
+        if self._members.judge_alive(claim) is not Verdict.NEW:
+            self.stats.dropped_stale += 1
+        elif not self._trust.admit(claim.node_id, claim.chain):
+            self.stats.dropped_unadmitted += 1
+        elif not self._trust.alive_signed(claim):
+            self.stats.dropped_bad_signature += 1
+        else:
+            self._changed(self._members.apply_alive(claim, now), now)
+
+    def _on_statement(self, statement: Statement, now: float) -> None:
+        node_id = statement.node_id
+        if node_id == self.local_id:
+            refutable = isinstance(statement, Suspect | Dead) and statement.generation == self.generation
+            if refutable and not self._left and statement.incarnation >= self.incarnation:
+                self._refute(statement.incarnation, now, reannounce=isinstance(statement, Dead))
+            return
+        verdict = self._members.judge_statement(statement)
+        if verdict is Verdict.UNKNOWN:
+            self.stats.dropped_unknown += 1
+        elif verdict is Verdict.STALE:
+            self.stats.dropped_stale += 1
+        elif verdict is Verdict.CONFIRM:
+            assert isinstance(statement, Suspect)
+            self._confirm(statement, now)
+        elif isinstance(statement, Leave) and not self._trust.leave_signed(statement):
+            self.stats.dropped_bad_signature += 1
+        else:
+            self._changed(self._members.apply_statement(statement, now), now)
+
+    def _on_statement_message(self, source: str, statement: Statement, now: float) -> None:
+        self._on_statement(statement, now)
+
+    def _confirm(self, statement: Suspect, now: float) -> None:
+        suspicion = self._suspicions.get(statement.node_id)
+        if suspicion is not None and suspicion.confirm(statement.accuser):
+            self._timers.set((_SUSPECT, statement.node_id), suspicion.deadline())
+            self._rumour(statement.node_id, statement, now)
+
+    def _refute(self, incarnation: int, now: float, reannounce: bool) -> None:
+        """Someone holds a claim about our life at `incarnation`: supersede it."""
+        self.incarnation = max(self.incarnation, incarnation) + 1
+        self.stats.refutations += 1
+        claim = sign_alive(self._creds, self.address, self.generation, self.incarnation)
+        self._members.apply_alive(claim, now)
+        self._rumour(self.local_id, claim, now)
+        if reannounce:  # those who believed us dead dropped our owned state
+            for entry in self._owned.entries(self.local_id):
+                self._rumour((self.local_id, entry.key), entry, now)
+
+    def _changed(self, change: Change, now: float) -> None:
+        """The effects of one accepted transition: rumour, timers, owned state, events."""
+        old, new = change.old, change.new
+        node_id = new.node_id
+        self._rumour(node_id, new.statement or new.claim, now)
+        if new.state is MemberState.SUSPECT:
+            self._start_suspicion(new, now)
+        elif self._suspicions.pop(node_id, None) is not None:
+            self._timers.cancel((_SUSPECT, node_id))
+        if old is None:
+            self._probes.add(node_id)
+        elif old.generation != new.generation or (new.rank >= _DOWN > old.rank):
+            self._drop_owned(node_id)
+        if new.rank >= _DOWN:
+            self._timers.set((_REAP, node_id), now + self.config.dead_reap_time)
+            self._schedule_reconnect(now)
+        else:
+            self._timers.cancel((_REAP, node_id))
+        self._events.append(_event(old, new))
+
+    def _start_suspicion(self, record: MemberRecord, now: float) -> None:
+        statement = record.statement
+        assert isinstance(statement, Suspect)
+        live = self._members.live
+        k = min(self.config.suspicion_confirmations, live - 2)
+        low, high = suspicion_bounds(
+            self.config.suspicion_mult, self.config.suspicion_max_timeout_mult, live, self.config.probe_interval
+        )
+        suspicion = self._suspicions[record.node_id] = Suspicion(statement.accuser, now, k, low, high)
+        self._timers.set((_SUSPECT, record.node_id), suspicion.deadline())
+        if statement.accuser != self.local_id:
+            self._probes.prioritise(record.node_id)
+
+    def _drop_owned(self, node_id: bytes) -> None:
+        for key in self._owned.drop(node_id):
+            self._events.append(OwnedStateChanged(node_id, key, None))
+
+    def _on_owned(self, source: str, entry: Owned, now: float) -> None:
+        record = self._members.get(entry.node_id)
+        if entry.node_id == self.local_id:
+            return
+        if record is None or record.rank >= _DOWN or record.generation != entry.generation:
+            self.stats.dropped_unknown += 1
+        elif not self._owned.is_newer(entry):
+            self.stats.dropped_stale += 1
+        elif not self._trust.owned_signed(entry):
+            self.stats.dropped_bad_signature += 1
+        else:
+            if self._owned.apply(entry):
+                self._events.append(OwnedStateChanged(entry.node_id, entry.key, entry.value))
+            self._rumour((entry.node_id, entry.key), entry, now)
+
+    def _reap(self, node_id: bytes, now: float) -> None:
+        record = self._members.get(node_id)
+        if record is not None and record.rank >= _DOWN and node_id != self.local_id:
+            self._members.remove(node_id)
+            self._drop_owned(node_id)
+            self._events.append(MemberReaped(node_id))
+
+    # ----------------------------------------------------------------- dissemination and anti-entropy
+
+    def _gossip(self, now: float) -> None:
+        if not self._queue:
+            return
+        live = self._members.live
+        targets = self._probes.sample(self.config.gossip_nodes, self._live)
+        for target in targets:
+            rumours = self._queue.take(self._budget, live)
+            if not rumours:
+                break
+            self.stats.gossip_datagrams += 1
+            self._outgoing.append(Outgoing(self._address(target), tuple(rumours), False))
+        large = self._queue.take_oversized(self._budget)
+        for target in targets if large else ():
+            self._send_reliable(self._address(target), large)
+        if self._queue:
+            self._timers.set(_GOSSIP, now + self.config.gossip_interval)
+
+    def _sync(self, reply: bool, with_digest: bool) -> Sync:
+        view = view_hash(self._members, self._owned)
+        return Sync(reply, view, digest(self._members, self._owned) if with_digest else None)
+
+    def _on_sync(self, source: str, sync: Sync, now: float) -> None:
+        if sync.digest is None:
+            if sync.view_hash != view_hash(self._members, self._owned):
+                self._send_reliable(source, [self._sync(reply=True, with_digest=True)])
+            return
+        out = delta(self._members, self._owned, sync.digest)
+        if sync.reply:
+            out.append(self._sync(reply=False, with_digest=True))
+        if out:
+            self._send_reliable(source, out)
+
+    def _push_pull_interval(self) -> float:
+        return push_pull_interval(self.config.push_pull_interval, self._members.live)
+
+    def _push_pull(self, now: float) -> None:
+        self._timers.set(_PUSH_PULL, now + self._push_pull_interval())
+        for target in self._probes.sample(1, self._live):
+            self.stats.push_pulls += 1
+            self._send_reliable(self._address(target), [self._sync(reply=False, with_digest=False)])
+
+    def _schedule_reconnect(self, now: float) -> None:
+        if not self._left and self._timers.get(_RECONNECT) is None and self._members.down():
+            self._timers.set(_RECONNECT, now + self.config.reconnect_interval)
+
+    def _reconnect(self, now: float) -> None:
+        down = self._members.down()
+        if not down:
+            return
+        self.stats.reconnects += 1
+        target = self._rng.choice(down)
+        self._send_reliable(self._address(target), [self._sync(reply=False, with_digest=False)])
+        self._timers.set(_RECONNECT, now + self.config.reconnect_interval)
+
+
+def _event(old: MemberRecord | None, new: MemberRecord) -> Event:
+    member = new.member()
+    if new.state is MemberState.SUSPECT:
+        assert isinstance(new.statement, Suspect)
+        return MemberSuspected(member, new.statement.accuser)
+    if new.state is MemberState.DEAD:
+        return MemberFailed(member)
+    if new.state is MemberState.LEFT:
+        return MemberLeft(member)
+    if old is None or old.rank >= _DOWN:
+        return MemberJoined(member)
+    if old.state is MemberState.SUSPECT:
+        return MemberRecovered(member)
+    return MemberUpdated(member)
+
+
+_HANDLERS: dict[type, Callable[[MeshCore, str, Any, float], None]] = {
+    Ping: MeshCore._on_ping,
+    IndirectPing: MeshCore._on_indirect_ping,
+    Ack: MeshCore._on_ack,
+    Nack: MeshCore._on_nack,
+    Alive: MeshCore._on_alive,
+    Suspect: MeshCore._on_statement_message,
+    Dead: MeshCore._on_statement_message,
+    Leave: MeshCore._on_statement_message,
+    Owned: MeshCore._on_owned,
+    Sync: MeshCore._on_sync,
+}

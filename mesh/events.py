@@ -1,0 +1,104 @@
+"""Events the core delivers to its driver through `MeshCore.next_event()`.
+
+Past-tense frozen dataclasses. Membership events carry a `Member` snapshot taken at the transition.
+`MemberJoined` is also delivered when a dead or left node comes back in a new life; `MemberRecovered`
+when a suspected node refuted the suspicion; `MemberUpdated` when a live node changed its address or
+incarnation. `OwnedStateChanged` reports remote owned-state changes (value None: deleted, including when
+the owner left or died).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = [
+    "Event",
+    "Member",
+    "MemberFailed",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberReaped",
+    "MemberRecovered",
+    "MemberState",
+    "MemberSuspected",
+    "MemberUpdated",
+    "OwnedStateChanged",
+]
+
+
+class MemberState(Enum):
+    """What this node believes about a member."""
+
+    ALIVE = 0
+    SUSPECT = 1
+    DEAD = 2
+    LEFT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Public view of one member."""
+
+    node_id: bytes
+    address: str
+    state: MemberState
+    generation: int
+    incarnation: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUpdated:
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSuspected:
+    member: Member
+    accuser: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecovered:
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFailed:
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReaped:
+    """A dead or left member was forgotten after `dead_reap_time`."""
+
+    node_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedStateChanged:
+    node_id: bytes
+    key: str
+    value: bytes | None
+
+
+Event = (
+    MemberJoined
+    | MemberUpdated
+    | MemberSuspected
+    | MemberRecovered
+    | MemberFailed
+    | MemberLeft
+    | MemberReaped
+    | OwnedStateChanged
+)

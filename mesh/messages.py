@@ -1,0 +1,166 @@
+"""Wire messages of the mesh protocol.
+
+Each message is a frozen, slotted dataclass; on the wire it is a CBOR array `[type, field, ...]` in the
+field order declared here (see `codec.py`). Node ids are the raw 32-byte ed25519 public keys and every
+number is an unsigned integer, so a ping with its ack fits in a few dozen bytes and many rumours fit one
+datagram.
+
+- `Ping`/`Ack`/`IndirectPing`/`Nack` are the SWIM failure detector (nacks are Lifeguard's: a relay that
+  got no answer says so, which tells the prober its own links are fine).
+- `Alive`, `Leave` and `Owned` are signed by the node they are about (see `trust.py`), so no relay can
+  forge them. `Suspect` and `Dead` are statements by another member (`accuser`), authenticated by the
+  gossip key only.
+- A node's claims are ordered by (generation, incarnation); owned entries by (generation, counter).
+- `Sync` is push-pull anti-entropy (see `sync.py`): a view hash, optionally a scuttlebutt digest, and a
+  reply flag; the claims a peer lacks travel as ordinary messages in the same frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import NamedTuple
+
+__all__ = [
+    "Ack",
+    "Alive",
+    "Dead",
+    "DigestEntry",
+    "IndirectPing",
+    "Leave",
+    "Message",
+    "MessageType",
+    "Nack",
+    "Owned",
+    "Ping",
+    "Suspect",
+    "Sync",
+]
+
+
+class MessageType(IntEnum):
+    """Message type numbers. Append only: the numbers are part of the protocol."""
+
+    PING = 1
+    INDIRECT_PING = 2
+    ACK = 3
+    NACK = 4
+    ALIVE = 5
+    SUSPECT = 6
+    DEAD = 7
+    LEAVE = 8
+    OWNED = 9
+    SYNC = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Are you alive? `target` is the id the sender expects to answer (a stale address is detected)."""
+
+    seq: int
+    target: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IndirectPing:
+    """Please ping `target` at `address` for me and ack (or nack) `seq` back to me."""
+
+    seq: int
+    target: bytes
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Answer to the ping (or indirect ping) numbered `seq`."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Nack:
+    """A relay's answer to an indirect ping whose target did not ack in time."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Alive:
+    """A node's signed claim that it lives at `address`; `chain` is its certificate chain."""
+
+    node_id: bytes
+    address: str
+    generation: int
+    incarnation: int
+    chain: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    """`accuser` could not reach `node_id` in its life (generation, incarnation)."""
+
+    node_id: bytes
+    generation: int
+    incarnation: int
+    accuser: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Dead:
+    """`accuser` declares `node_id` dead in its life (generation, incarnation)."""
+
+    node_id: bytes
+    generation: int
+    incarnation: int
+    accuser: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """The node's own signed statement that it left the mesh."""
+
+    node_id: bytes
+    generation: int
+    incarnation: int
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """One entry of a node's owned state, signed by the node; `value` None is a deletion."""
+
+    node_id: bytes
+    generation: int
+    counter: int
+    key: str
+    value: bytes | None
+    signature: bytes
+
+
+class DigestEntry(NamedTuple):
+    """What a node knows about one member, in a scuttlebutt digest."""
+
+    node_id: bytes
+    generation: int
+    incarnation: int
+    state: int
+    owned_generation: int
+    owned_counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """Push-pull anti-entropy.
+
+    `view_hash` summarises the sender's whole view. Without a digest the message offers the hash; the
+    receiver answers only if its own hash differs. With a digest the receiver sends back the claims the
+    sender lacks, and, when `reply` is set, its own digest so the sender can do the same.
+    """
+
+    reply: bool
+    view_hash: bytes
+    digest: tuple[DigestEntry, ...] | None
+
+
+Message = Ping | IndirectPing | Ack | Nack | Alive | Suspect | Dead | Leave | Owned | Sync

@@ -1,0 +1,59 @@
+"""Named deadlines with a true earliest one.
+
+The core has a handful of periodic deadlines (probe, gossip, push-pull, reconnect) and many keyed ones
+(one per running suspicion, per relayed ping, per dead member awaiting reaping). `Deadlines` keeps them in
+a heap with lazy deletion: setting or cancelling a key only records its current deadline, and stale heap
+entries are discarded when they surface. `earliest()` first pops stale entries, so it returns the real
+earliest deadline; every operation is O(log n) amortised.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Hashable
+
+__all__ = ["Deadlines"]
+
+
+class Deadlines:
+    """A set of keyed deadlines."""
+
+    __slots__ = ("_current", "_heap", "_order")
+
+    def __init__(self) -> None:
+        self._current: dict[Hashable, float] = {}
+        self._heap: list[tuple[float, int, Hashable]] = []
+        self._order = 0
+
+    def set(self, key: Hashable, deadline: float) -> None:
+        """(Re)schedule `key`."""
+        if self._current.get(key) == deadline:
+            return
+        self._current[key] = deadline
+        self._order += 1
+        heapq.heappush(self._heap, (deadline, self._order, key))
+
+    def cancel(self, key: Hashable) -> None:
+        self._current.pop(key, None)
+
+    def get(self, key: Hashable) -> float | None:
+        return self._current.get(key)
+
+    def _prune(self) -> None:
+        heap, current = self._heap, self._current
+        while heap and current.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)
+
+    def earliest(self) -> float | None:
+        """The earliest pending deadline."""
+        self._prune()
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: float) -> Hashable | None:
+        """Remove and return one key whose deadline is <= now (earliest first), or None."""
+        self._prune()
+        if not self._heap or self._heap[0][0] > now:
+            return None
+        _, _, key = heapq.heappop(self._heap)
+        del self._current[key]
+        return key

@@ -1,0 +1,113 @@
+"""What is signed, by whom, and how the core checks it.
+
+The core never touches keys. It is given `Credentials` (this node: its id, certificate chain and a
+`sign` function) and a `Verifier` (everyone else: signature checks and admission of a certificate chain).
+Alive claims, leave statements and owned entries are signed by the node they are about, over a canonical
+CBOR encoding of their fields prefixed by a domain tag, so a signature for one kind of claim can never be
+replayed as another. Admission (does this chain lead to the mesh root, with `node_id` as leaf subject?) is
+cached per (node_id, chain) in `Admissions`, so a chain is checked once however often it is gossiped.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import cbor2
+
+from .messages import Alive, Leave, Owned
+
+__all__ = [
+    "Admissions",
+    "Credentials",
+    "Verifier",
+    "alive_payload",
+    "leave_payload",
+    "owned_payload",
+    "sign_alive",
+    "sign_leave",
+    "sign_owned",
+]
+
+
+class Credentials(Protocol):
+    """This node's identity."""
+
+    node_id: bytes
+    """32-byte raw ed25519 public key."""
+    chain: bytes
+    """This node's encoded certificate chain (travels in alive claims)."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+class Verifier(Protocol):
+    """Checks claims made by other nodes."""
+
+    def verify(self, node_id: bytes, data: bytes, signature: bytes) -> bool: ...
+
+    def admit(self, node_id: bytes, chain: bytes) -> bool:
+        """True if `chain` leads to the mesh root and its leaf subject is `node_id`."""
+        ...
+
+
+def alive_payload(node_id: bytes, address: str, generation: int, incarnation: int, chain: bytes) -> bytes:
+    """The bytes an alive claim's signature covers."""
+    return cbor2.dumps(["micro/alive", node_id, address, generation, incarnation, chain])
+
+
+def leave_payload(node_id: bytes, generation: int, incarnation: int) -> bytes:
+    """The bytes a leave statement's signature covers."""
+    return cbor2.dumps(["micro/leave", node_id, generation, incarnation])
+
+
+def owned_payload(node_id: bytes, generation: int, counter: int, key: str, value: bytes | None) -> bytes:
+    """The bytes an owned entry's signature covers."""
+    return cbor2.dumps(["micro/owned", node_id, generation, counter, key, value])
+
+
+def sign_alive(creds: Credentials, address: str, generation: int, incarnation: int) -> Alive:
+    """This node's alive claim."""
+    payload = alive_payload(creds.node_id, address, generation, incarnation, creds.chain)
+    return Alive(creds.node_id, address, generation, incarnation, creds.chain, creds.sign(payload))
+
+
+def sign_leave(creds: Credentials, generation: int, incarnation: int) -> Leave:
+    """This node's leave statement."""
+    payload = leave_payload(creds.node_id, generation, incarnation)
+    return Leave(creds.node_id, generation, incarnation, creds.sign(payload))
+
+
+def sign_owned(creds: Credentials, generation: int, counter: int, key: str, value: bytes | None) -> Owned:
+    """One signed entry of this node's owned state."""
+    payload = owned_payload(creds.node_id, generation, counter, key, value)
+    return Owned(creds.node_id, generation, counter, key, value, creds.sign(payload))
+
+
+class Admissions:
+    """Signature checks for claims, with admission of chains cached per (node_id, chain)."""
+
+    __slots__ = ("_cache", "_verifier")
+
+    def __init__(self, verifier: Verifier) -> None:
+        self._verifier = verifier
+        self._cache: dict[tuple[bytes, bytes], bool] = {}
+
+    def admit(self, node_id: bytes, chain: bytes) -> bool:
+        """True if the node may be a member (checked once per distinct chain)."""
+        key = (node_id, chain)
+        admitted = self._cache.get(key)
+        if admitted is None:
+            admitted = self._cache[key] = bool(self._verifier.admit(node_id, chain))
+        return admitted
+
+    def alive_signed(self, claim: Alive) -> bool:
+        payload = alive_payload(claim.node_id, claim.address, claim.generation, claim.incarnation, claim.chain)
+        return bool(self._verifier.verify(claim.node_id, payload, claim.signature))
+
+    def leave_signed(self, leave: Leave) -> bool:
+        payload = leave_payload(leave.node_id, leave.generation, leave.incarnation)
+        return bool(self._verifier.verify(leave.node_id, payload, leave.signature))
+
+    def owned_signed(self, entry: Owned) -> bool:
+        payload = owned_payload(entry.node_id, entry.generation, entry.counter, entry.key, entry.value)
+        return bool(self._verifier.verify(entry.node_id, payload, entry.signature))
