@@ -62,7 +62,13 @@ from .wire import FRAME_OVERHEAD
 __all__ = ["Counters", "MeshCore", "Outgoing"]
 
 _DOWN = RANK[MemberState.DEAD]
-_PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT = "probe", "probe-timeout", "gossip", "push-pull", "reconnect"
+_PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT = (
+    "probe",
+    "probe-timeout",
+    "gossip",
+    "push-pull",
+    "reconnect",
+)
 _SUSPECT, _REAP, _RELAY = "suspect", "reap", "relay"
 _LIST_SLACK = 5  # bytes a message-list header may take
 
@@ -155,7 +161,9 @@ class MeshCore:
         if mine is not None and (mine.generation, mine.claim.address) == (generation, address):
             self.incarnation = mine.incarnation
         else:
-            self.incarnation = mine.incarnation + 1 if mine is not None and mine.generation == generation else 0
+            self.incarnation = (
+                mine.incarnation + 1 if mine is not None and mine.generation == generation else 0
+            )
             claim = sign_alive(creds, address, generation, self.incarnation)
             self._members.apply_alive(claim, now)
             if len(self._members) > 1:  # a restart among known members: announce the new life
@@ -176,7 +184,9 @@ class MeshCore:
         for address in addresses:
             self._send_reliable(address, [mine.claim, self._sync(reply=True, with_digest=True)])
 
-    def receive(self, source_address: str, messages: Iterable[Message], now: float, reliable: bool = False) -> None:
+    def receive(
+        self, source_address: str, messages: Iterable[Message], now: float, reliable: bool = False
+    ) -> None:
         """Handle messages from one opened frame; `source_address` is where replies go."""
         for message in messages:
             self.stats.received += 1
@@ -325,7 +335,9 @@ class MeshCore:
         if probe is None or probe.acked or not self._live(probe.target):
             return
         address = self._address(probe.target)
-        relays = self._probes.sample(self.config.indirect_checks, lambda n: n != probe.target and self._live(n))
+        relays = self._probes.sample(
+            self.config.indirect_checks, lambda n: n != probe.target and self._live(n)
+        )
         for relay in relays:
             self._send(self._address(relay), [IndirectPing(probe.seq, probe.target, address)])
         probe.expected_nacks = len(relays)
@@ -337,7 +349,9 @@ class MeshCore:
         self._awareness.apply_delta(max(missed, 0))
         record = self._members.get(probe.target)
         if record is not None and record.rank < _DOWN:
-            self._on_statement(Suspect(probe.target, record.generation, record.incarnation, self.local_id), now)
+            self._on_statement(
+                Suspect(probe.target, record.generation, record.incarnation, self.local_id), now
+            )
 
     def _on_ping(self, source: str, ping: Ping, now: float) -> None:
         if ping.target != self.local_id:
@@ -459,7 +473,10 @@ class MeshCore:
         live = self._members.live
         k = min(self.config.suspicion_confirmations, live - 2)
         low, high = suspicion_bounds(
-            self.config.suspicion_mult, self.config.suspicion_max_timeout_mult, live, self.config.probe_interval
+            self.config.suspicion_mult,
+            self.config.suspicion_max_timeout_mult,
+            live,
+            self.config.probe_interval,
         )
         suspicion = self._suspicions[record.node_id] = Suspicion(statement.accuser, now, k, low, high)
         self._timers.set((_SUSPECT, record.node_id), suspicion.deadline())

@@ -161,7 +161,11 @@ class Membership:
         state = _STATE_OF[type(statement)]
         if (statement.incarnation, RANK[state]) > (record.incarnation, record.rank):
             return Verdict.NEW
-        if state is MemberState.SUSPECT and record.state is state and statement.incarnation == record.incarnation:
+        if (
+            state is MemberState.SUSPECT
+            and record.state is state
+            and statement.incarnation == record.incarnation
+        ):
             return Verdict.CONFIRM
         return Verdict.STALE
 

@@ -16,7 +16,9 @@ import math
 __all__ = ["Suspicion", "remaining_suspicion_time", "suspicion_bounds"]
 
 
-def remaining_suspicion_time(confirmations: int, k: int, elapsed: float, minimum: float, maximum: float) -> float:
+def remaining_suspicion_time(
+    confirmations: int, k: int, elapsed: float, minimum: float, maximum: float
+) -> float:
     """Seconds left before a suspicion with `confirmations` of `k` expected ones expires."""
     if k < 1:
         return minimum - elapsed
@@ -60,4 +62,6 @@ class Suspicion:
 
     def deadline(self) -> float:
         """When the suspected member is to be declared dead."""
-        return self.start + remaining_suspicion_time(self.confirmations, self.k, 0.0, self.minimum, self.maximum)
+        return self.start + remaining_suspicion_time(
+            self.confirmations, self.k, 0.0, self.minimum, self.maximum
+        )

@@ -34,7 +34,8 @@ def view_hash(members: Membership, owned: OwnedStore) -> bytes:
 def digest(members: Membership, owned: OwnedStore) -> tuple[DigestEntry, ...]:
     """The scuttlebutt digest of this view."""
     return tuple(
-        DigestEntry(r.node_id, r.generation, r.incarnation, r.rank, *owned.version(r.node_id)) for r in members
+        DigestEntry(r.node_id, r.generation, r.incarnation, r.rank, *owned.version(r.node_id))
+        for r in members
     )
 
 

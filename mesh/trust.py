@@ -101,7 +101,9 @@ class Admissions:
         return admitted
 
     def alive_signed(self, claim: Alive) -> bool:
-        payload = alive_payload(claim.node_id, claim.address, claim.generation, claim.incarnation, claim.chain)
+        payload = alive_payload(
+            claim.node_id, claim.address, claim.generation, claim.incarnation, claim.chain
+        )
         return bool(self._verifier.verify(claim.node_id, payload, claim.signature))
 
     def leave_signed(self, leave: Leave) -> bool:

@@ -90,7 +90,9 @@ def _header(plain: bytes) -> tuple[bytes, int, int, bytes]:
 class Wire:
     """Seals outgoing message lists and opens incoming frames for one node life."""
 
-    def __init__(self, keyring: Box, node_id: bytes, generation: int, config: MeshConfig | None = None) -> None:
+    def __init__(
+        self, keyring: Box, node_id: bytes, generation: int, config: MeshConfig | None = None
+    ) -> None:
         self._keyring = keyring
         self._node_id = node_id
         self._generation = generation

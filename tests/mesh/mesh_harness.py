@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from micro.identity import KeyKind, Keyring, SigningKey, verify_raw
-from micro.mesh import Event, MeshConfig, MeshCore, Wire
+from micro.mesh import Event, MeshConfig, MeshCore, Message, Wire
 from micro.mesh.membership import MemberState
 
 ROOT = SigningKey.from_seed(KeyKind.MESH, b"r" * 32)
@@ -78,15 +78,25 @@ class Net:
         self.cuts: set[frozenset[str]] = set()
         self._flight: list[tuple[float, int, str, str, bytes, bool]] = []
         self._order = 0
+        self.sent: list[tuple[str, str, tuple[Message, ...]]] = []
 
     def add(self, seed: int, generation: int = 1, known: list | None = None, join: bool = True) -> Node:
         address = f"10.0.0.{seed}:7946"
         creds = Creds(seed)
         verifier = Verifier()
-        core = MeshCore(self.config, creds, verifier, address, generation, random.Random(seed), self.now,
-                        known=known or ())
-        node = Node(address, creds, core, Wire(KEYRING, creds.node_id, generation, self.config), verifier,
-                    generation)
+        core = MeshCore(
+            self.config,
+            creds,
+            verifier,
+            address,
+            generation,
+            random.Random(seed),
+            self.now,
+            known=known or (),
+        )
+        node = Node(
+            address, creds, core, Wire(KEYRING, creds.node_id, generation, self.config), verifier, generation
+        )
         self.nodes[address] = node
         self.down.discard(address)
         if join and len(self.nodes) > 1:
@@ -108,20 +118,32 @@ class Net:
 
     def _flush(self, node: Node) -> None:
         for out in node.core.packets_to_send():
+            self.sent.append((node.address, out.address, out.messages))
             data = node.wire.seal(out.messages)
             if not out.reliable:
                 assert len(data) <= self.config.max_datagram, len(data)
             self._order += 1
-            heapq.heappush(self._flight, (self.now + self.latency, self._order, node.address, out.address, data,
-                                          out.reliable))
+            heapq.heappush(
+                self._flight,
+                (self.now + self.latency, self._order, node.address, out.address, data, out.reliable),
+            )
         while (event := node.core.next_event()) is not None:
             node.log.append((self.now, event))
 
     def inject(self, source: Node, target: Node, messages: list, reliable: bool = False) -> None:
         """Deliver messages sealed by `source`'s wire, as if sent now."""
         self._order += 1
-        heapq.heappush(self._flight, (self.now + self.latency, self._order, source.address, target.address,
-                                      source.wire.seal(messages), reliable))
+        heapq.heappush(
+            self._flight,
+            (
+                self.now + self.latency,
+                self._order,
+                source.address,
+                target.address,
+                source.wire.seal(messages),
+                reliable,
+            ),
+        )
 
     def _next_timer(self) -> tuple[float, Node | None]:
         best: tuple[float, Node | None] = (float("inf"), None)
@@ -148,7 +170,12 @@ class Net:
             if t_packet <= t_timer:
                 _, _, src, dst, data, reliable = heapq.heappop(self._flight)
                 target = self.nodes.get(dst)
-                if target is None or dst in self.down or src in self.down or frozenset((src, dst)) in self.cuts:
+                if (
+                    target is None
+                    or dst in self.down
+                    or src in self.down
+                    or frozenset((src, dst)) in self.cuts
+                ):
                     continue
                 opened = target.wire.open(data, self.now, reliable=reliable)
                 if opened is not None:

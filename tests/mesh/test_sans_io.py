@@ -7,7 +7,9 @@ from pathlib import Path
 
 import micro.mesh
 
-FORBIDDEN = re.compile(r"^\s*(import|from)\s+(asyncio|socket|time|random|threading|selectors|os)\b", re.MULTILINE)
+FORBIDDEN = re.compile(
+    r"^\s*(import|from)\s+(asyncio|socket|time|random|threading|selectors|os)\b", re.MULTILINE
+)
 
 
 def test_mesh_imports_no_io_modules() -> None:
