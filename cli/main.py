@@ -182,7 +182,9 @@ def status(data_dir: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json(info)
         return
-    counts = ", ".join(f"{n} {state}" for state, n in info["members"].items()) or "none"
+    order = ("alive", "suspect", "dead", "left")
+    states = sorted(info["members"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+    counts = ", ".join(f"{n} {state}" for state, n in states) or "none"
     click.echo(f"node        {info['id']}")
     click.echo(f"mesh        {info['mesh_id']}")
     click.echo(f"address     {info['address']}")

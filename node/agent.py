@@ -1,0 +1,621 @@
+"""The node agent: identity on disk, sockets, the local API and the peer service around one mesh core.
+
+`run(options)` is what `micro node start` calls. Start-up order matters and is:
+
+1. lock the data dir (one node per directory) and clear a stale socket;
+2. load or create the node key and mesh credentials (no mesh yet: create one, this node holds its root);
+3. take the next generation (made durable before use, so a restart always supersedes the last life);
+4. bind UDP, then TCP on the same port number, then the local API socket (mode 0600);
+5. build the core and the runtime, rejoin the members remembered in members.cbor, then `--join`.
+
+SIGTERM and SIGINT make the node leave gracefully: the leave rumour is sent for about one gossip round,
+members.cbor is written, and the process exits 0. `micro node leave` does the same and also forgets the
+remembered members, so a later start does not rejoin a mesh the user chose to leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import random
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+
+from ..identity.claims import MAX_CHAIN_DEPTH, Certificate, Chain, Invite
+from ..identity.errors import BadSignature, IdentityError, Malformed
+from ..identity.keyring import Keyring
+from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
+from ..mesh.config import MeshConfig
+from .credentials import NodeCredentials, NodeVerifier
+from .datadir import DataDir, MeshFile
+from .errors import (
+    AlreadyRunning,
+    InvalidArgument,
+    NodeError,
+    PermissionDenied,
+    Unavailable,
+    code_of,
+    status_code,
+)
+from .log import Logger
+from .proto import node_pb2, node_pb2_grpc
+from .runtime import Runtime
+from .transport import NetTransport, format_address, parse_address
+
+__all__ = ["Node", "NodeOptions", "run"]
+
+PROFILES: dict[str, Callable[[], MeshConfig]] = {
+    "lan": MeshConfig.lan,
+    "wan": MeshConfig.wan,
+    "local": MeshConfig.local,
+}
+NODE_ROLES = ("node", "issuer")
+DEFAULT_INVITE_TTL = 3600
+# Node certificates carry no renewal yet, so they are long-lived; a sub-issuer never outlives its issuer.
+CERT_TTL = 365 * 86400
+# How many member addresses a Join reply hands out, and how many a joiner contacts.
+_JOIN_MEMBERS = 16
+_PEER_JOIN_TIMEOUT = 10.0
+_MEMBERS_SAVE_INTERVAL = 2.0
+# Invite nonces already redeemed (each invite admits one node); bounded, oldest forgotten first.
+_USED_INVITES = 4096
+_ACTIVE_STATES = ("alive", "suspect")
+
+_T = TypeVar("_T")
+
+
+@dataclass
+class NodeOptions:
+    """What `micro node start` was asked for."""
+
+    data_dir: DataDir
+    bind: str = "0.0.0.0:7946"
+    advertise: str | None = None
+    join: list[str] = field(default_factory=list)
+    token: str | None = None
+    mdns: bool = True
+    profile: str = "lan"
+    banner: bool = False
+    log_level: str = "info"
+
+
+def _primary_address() -> str:
+    """The address of the interface that routes to the outside world (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            # TEST-NET-1: connecting a UDP socket only picks a route, it sends nothing.
+            probe.connect(("192.0.2.1", 9))
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
+
+
+def _short(mesh_id: str) -> str:
+    return mesh_id[:12] + "…"
+
+
+class Node:
+    """One running node: owns its data dir, sockets, servers, core and timers."""
+
+    def __init__(self, options: NodeOptions, logger: Logger) -> None:
+        if options.profile not in PROFILES:
+            raise InvalidArgument(f"unknown profile {options.profile!r}; choose lan, wan or local")
+        self.options = options
+        self.data_dir = options.data_dir
+        self.log = logger
+        self.config = PROFILES[options.profile]()
+        self.started_at = time.monotonic()
+        self.address = ""
+        self.generation = 0
+        self.transport = NetTransport(logger)
+        self.runtime: Runtime | None = None
+        self._peer_server: grpc.aio.Server | None = None
+        self._local_server: grpc.aio.Server | None = None
+        self._stopping = asyncio.Event()
+        self._forget_members = False
+        self._members_task: asyncio.Task[None] | None = None
+        self._saved_members: list[str] = []
+        self._used_invites: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
+        self._join_lock = asyncio.Lock()
+        self.node_key: SigningKey
+        self.root_key: SigningKey | None = None
+        self.mesh_root: PublicKey
+        self.keyring: Keyring
+        self.creds: NodeCredentials
+
+    # ---- start-up -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        dd = self.data_dir
+        dd.create()
+        dd.lock()
+        self._clear_stale_socket()
+        self._load_identity()
+        self.generation = dd.next_generation()
+
+        host, port = parse_address(self.options.bind, "--bind")
+        port = await self.transport.open_udp(host, port, self._on_datagram)
+        self._peer_server = grpc.aio.server(
+            options=[
+                # grpc enables SO_REUSEPORT by default, which would let two nodes share a port silently.
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", self.config.max_reliable + 4096),
+            ]
+        )
+        node_pb2_grpc.add_PeerServicer_to_server(_PeerApi(self), self._peer_server)
+        try:
+            self._peer_server.add_insecure_port(format_address(host, port))
+        except RuntimeError:
+            raise InvalidArgument(
+                f"cannot bind TCP {format_address(host, port)} (address in use?); choose another --bind port"
+            ) from None
+        await self._peer_server.start()
+
+        if self.options.advertise:
+            adv_host, adv_port = parse_address(self.options.advertise, "--advertise")
+            self.address = format_address(adv_host, adv_port or port)
+        elif host in ("0.0.0.0", "::", ""):
+            self.address = format_address(_primary_address(), port)
+        else:
+            self.address = format_address(host, port)
+        self.transport.source = self.address
+
+        self.runtime = Runtime(self.transport, self.log, self._on_members_changed)
+        self._build_core()
+        await self._start_local_api()
+        self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
+
+        remembered = [a for a in dd.load_members() if a != self.address]
+        if remembered:
+            self.log.info("node.rejoin", addresses=remembered)
+            self.runtime.join(remembered)
+        if self.options.join:
+            await self._join_at_start()
+
+    def _clear_stale_socket(self) -> None:
+        path = self.data_dir.socket
+        if not path.exists():
+            return
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(1.0)
+            probe.connect(str(path))
+        except OSError:
+            # Nobody listens: a node that died without cleaning up.
+            path.unlink(missing_ok=True)
+            return
+        finally:
+            probe.close()
+        raise AlreadyRunning(f"a node is already running at {self.data_dir}")
+
+    def _load_identity(self) -> None:
+        dd = self.data_dir
+        if dd.node_seed.exists():
+            self.node_key = SigningKey.load(dd.node_seed, KeyKind.NODE)
+        else:
+            self.node_key = SigningKey.generate(KeyKind.NODE)
+            self.node_key.save(dd.node_seed)
+        mesh = dd.load_mesh()
+        if mesh is None:
+            mesh = self._create_mesh()
+        self.root_key = SigningKey.load(dd.root_seed, KeyKind.MESH) if dd.root_seed.exists() else None
+        self._adopt(mesh)
+        if self.root_key is not None and self.root_key.public != self.mesh_root:
+            # A root seed of some other mesh (left over from a replaced mesh) must never sign for this one.
+            self.root_key = None
+        self._check_own_chain()
+
+    def _create_mesh(self) -> MeshFile:
+        root = SigningKey.generate(KeyKind.MESH)
+        root.save(self.data_dir.root_seed)
+        cert = Certificate.issue(root, self.node_key.public, root.public, NODE_ROLES, int(time.time()), CERT_TTL)
+        mesh = MeshFile(mesh=root.public.raw, chain=Chain((cert,)).encode(), keyring=Keyring.generate().to_bytes())
+        self.data_dir.save_mesh(mesh)
+        self.log.info("mesh.created", mesh=root.public.id, node=self.node_key.public.id)
+        return mesh
+
+    def _adopt(self, mesh: MeshFile) -> None:
+        try:
+            self.mesh_root = PublicKey(KeyKind.MESH, mesh.mesh)
+            self.keyring = Keyring.from_bytes(mesh.keyring)
+        except IdentityError as exc:
+            raise NodeError(f"{self.data_dir.mesh_file} is corrupt: {exc}", "FAILED_PRECONDITION") from exc
+        self.creds = NodeCredentials(self.node_key, mesh.chain)
+
+    def _check_own_chain(self) -> None:
+        try:
+            leaf = Chain.decode(self.creds.chain).verify(self.mesh_root, int(time.time()))
+            if leaf.subject != self.node_key.public:
+                raise NodeError("the certificate in mesh.cbor is for another node key", "FAILED_PRECONDITION")
+        except IdentityError as exc:
+            # Other members will refuse us, but the node still runs so it can join with a new invite.
+            self.log.error("node.chain_invalid", error=str(exc))
+
+    def _build_core(self) -> None:
+        assert self.runtime is not None
+        seed = int.from_bytes(os.urandom(8), "big")
+        self.runtime.build(
+            config=self.config,
+            creds=self.creds,
+            verifier=NodeVerifier(self.mesh_root),
+            keyring=self.keyring,
+            address=self.address,
+            generation=self.generation,
+            rng=random.Random(seed),
+        )
+
+    async def _start_local_api(self) -> None:
+        path = self.data_dir.socket
+        self._local_server = grpc.aio.server()
+        node_pb2_grpc.add_NodeServicer_to_server(_LocalApi(self), self._local_server)
+        # The socket is created with the process umask; tighten it before announcing that we run.
+        old_umask = os.umask(0o177)
+        try:
+            self._local_server.add_insecure_port(f"unix:{path}")
+            await self._local_server.start()
+        except RuntimeError:
+            raise NodeError(f"cannot listen on {path}", "FAILED_PRECONDITION") from None
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+
+    async def _join_at_start(self) -> None:
+        if self.options.token:
+            last: NodeError | None = None
+            for address in self.options.join:
+                try:
+                    await self.join_mesh(address, self.options.token)
+                    return
+                except NodeError as exc:
+                    last = exc
+                    self.log.warning("node.join_failed", address=address, error=exc.message)
+            assert last is not None
+            raise last
+        assert self.runtime is not None
+        if self.root_key is not None and not self.data_dir.load_members():
+            raise InvalidArgument("--join needs --token here: this node is alone in the mesh it created; "
+                                  "run `micro node invite` on a member of the mesh to join and pass the token")
+        self.runtime.join(list(self.options.join))
+
+    # ---- membership file ------------------------------------------------------------------------
+
+    def _on_members_changed(self) -> None:
+        # Written by the periodic task; events arrive in bursts and one write covers them all.
+        self._members_dirty = True
+
+    _members_dirty = False
+
+    def _active_addresses(self) -> list[str]:
+        assert self.runtime is not None
+        return sorted(
+            m["address"] for m in self.runtime.members() if not m["self"] and m["state"] in _ACTIVE_STATES
+        )
+
+    def _save_members(self) -> None:
+        addresses = self._active_addresses()
+        # Everyone unreachable is no reason to forget them: keep the last non-empty list to rejoin.
+        if addresses and addresses != self._saved_members:
+            self.data_dir.save_members(addresses)
+            self._saved_members = addresses
+
+    async def _members_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), _MEMBERS_SAVE_INTERVAL)
+            if self._members_dirty:
+                self._members_dirty = False
+                try:
+                    self._save_members()
+                except OSError as exc:
+                    self.log.error("members.save_failed", error=str(exc))
+
+    # ---- stop -----------------------------------------------------------------------------------
+
+    def request_stop(self, forget_members: bool = False) -> None:
+        self._forget_members = self._forget_members or forget_members
+        self._stopping.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopping.wait()
+
+    async def shutdown(self) -> None:
+        """Leave gracefully, persist what a restart needs, close everything; bounded in time."""
+        if self.runtime is not None and self.runtime.running:
+            try:
+                self._save_members()
+            except OSError as exc:
+                self.log.error("members.save_failed", error=str(exc))
+            self.runtime.leave()
+            # One gossip round or so carries the leave rumour to the fan-out; peers spread it on.
+            await asyncio.sleep(min(2.0, max(0.3, 4 * self.config.gossip_interval)))
+            self.runtime.close()
+        if self._forget_members:
+            self.data_dir.forget_members()
+        if self._members_task is not None:
+            self._members_task.cancel()
+        for server in (self._local_server, self._peer_server):
+            if server is not None:
+                await server.stop(grace=0.5)
+        await self.transport.close()
+        self.data_dir.socket.unlink(missing_ok=True)
+        self.data_dir.unlock()
+        self.log.info("node.stopped", address=self.address)
+
+    # ---- local API ------------------------------------------------------------------------------
+
+    def status(self) -> node_pb2.StatusReply:
+        assert self.runtime is not None
+        counts: dict[str, int] = {"alive": 0, "suspect": 0, "dead": 0, "left": 0}
+        for member in self.runtime.members():
+            counts[member["state"]] = counts.get(member["state"], 0) + 1
+        return node_pb2.StatusReply(
+            id=self.node_key.public.id,
+            mesh_id=self.mesh_root.id,
+            address=self.address,
+            generation=self.generation,
+            uptime_s=time.monotonic() - self.started_at,
+            members=counts,
+            counters=self.runtime.counters(),
+            profile=self.options.profile,
+            data_dir=str(self.data_dir),
+            transport_failures=self.transport.failures,
+        )
+
+    def members(self) -> node_pb2.MembersReply:
+        assert self.runtime is not None
+        return node_pb2.MembersReply(members=[node_pb2.Member(**m) for m in self.runtime.members()])
+
+    def invite(self, ttl_s: float) -> node_pb2.InviteReply:
+        ttl = DEFAULT_INVITE_TTL if ttl_s <= 0 else max(1, round(ttl_s))
+        now = int(time.time())
+        if self.root_key is not None:
+            issuer, chain = self.root_key, Chain()
+        else:
+            issuer, chain = self.node_key, Chain.decode(self.creds.chain)
+            chain.verify_issuer(self.mesh_root, now)
+        token = Invite.issue(issuer, chain, self.mesh_root, now, ttl, roles=NODE_ROLES)
+        self.log.info("invite.issued", expires_at=token.expires_at)
+        return node_pb2.InviteReply(token=token.to_token(), expires_at=float(token.expires_at))
+
+    def leave(self) -> None:
+        self.log.info("node.leave_requested")
+        self.request_stop(forget_members=True)
+
+    async def join_mesh(self, address: str, token: str) -> node_pb2.JoinMeshReply:
+        parse_address(address, "join address")
+        try:
+            invite = Invite.from_token(token)
+        except Malformed as exc:
+            raise InvalidArgument(f"invite token is malformed ({exc})") from None
+        async with self._join_lock:
+            if invite.mesh != self.mesh_root:
+                others = len(self._active_addresses())
+                if others:
+                    raise NodeError(
+                        f"already a member of mesh {_short(self.mesh_root.id)} with {others + 1} members; "
+                        "run `micro node leave` first",
+                        "FAILED_PRECONDITION",
+                    )
+            reply = await self._call_peer_join(address, token)
+            mesh, keyring = self._check_join_reply(address, invite, reply)
+            if mesh.mesh != self.mesh_root.raw:
+                self.log.info("mesh.replaced", old=self.mesh_root.id, new=invite.mesh.id)
+                self.data_dir.remove_root_seed()
+                self.root_key = None
+            self.data_dir.save_mesh(mesh)
+            self._adopt(mesh)
+            self.keyring = keyring
+            # A new life in the (possibly new) mesh: a fresh generation, durable before use.
+            self.generation = self.data_dir.next_generation()
+            self._build_core()
+            assert self.runtime is not None
+            contacts = [address] + [a for a in reply.members if a != self.address and a != address]
+            contacts = contacts[:_JOIN_MEMBERS]
+            self.runtime.join(contacts)
+            self.log.info("mesh.joined", mesh=self.mesh_root.id, through=address, contacts=len(contacts))
+            return node_pb2.JoinMeshReply(mesh_id=self.mesh_root.id, contacted=len(contacts))
+
+    async def _call_peer_join(self, address: str, token: str) -> node_pb2.JoinReply:
+        request = node_pb2.JoinRequest(token=token, public_key=self.node_key.public.raw, address=self.address)
+        async with grpc.aio.insecure_channel(address) as channel:
+            try:
+                return await node_pb2_grpc.PeerStub(channel).Join(request, timeout=_PEER_JOIN_TIMEOUT)
+            except grpc.aio.AioRpcError as exc:
+                details = exc.details() or ""
+                if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and (
+                    not details or "connect" in details.lower() or "deadline" in details.lower()
+                ):
+                    raise Unavailable(f"cannot reach a node at {address} (is it running, and is that its "
+                                      "advertised address?)") from None
+                code = exc.code().name if exc.code() is not None else "INTERNAL"
+                raise NodeError(f"{address} refused the join: {_one_line(details)}", code) from None
+
+    def _check_join_reply(self, address: str, invite: Invite, reply: node_pb2.JoinReply) -> tuple[MeshFile, Keyring]:
+        try:
+            root = PublicKey(KeyKind.MESH, reply.mesh)
+            if root != invite.mesh:
+                raise PermissionDenied(f"{address} belongs to mesh {root.id}, not the invite's mesh {invite.mesh.id}")
+            keyring = Keyring.from_bytes(self.node_key.unseal(reply.sealed_keyring))
+            leaf = Chain.decode(reply.chain).verify(root, int(time.time()))
+        except IdentityError as exc:
+            raise Unavailable(f"{address} answered the join with invalid credentials: {exc}") from None
+        if leaf.subject != self.node_key.public:
+            raise Unavailable(f"{address} answered the join with a certificate for another node")
+        return MeshFile(mesh=root.raw, chain=reply.chain, keyring=keyring.to_bytes()), keyring
+
+    # ---- peer service ---------------------------------------------------------------------------
+
+    def admit(self, request: node_pb2.JoinRequest) -> node_pb2.JoinReply:
+        """Verify a joiner's invite and certify it; raises a NodeError or IdentityError to refuse."""
+        try:
+            invite = Invite.from_token(request.token)
+        except Malformed as exc:
+            raise InvalidArgument(f"invite token is malformed ({exc})") from None
+        if invite.mesh != self.mesh_root:
+            raise PermissionDenied(f"invite is for another mesh ({_short(invite.mesh.id)}), not this node's "
+                                   f"mesh {_short(self.mesh_root.id)}")
+        now = int(time.time())
+        try:
+            invite.verify(self.mesh_root, now)
+        except BadSignature:
+            raise NodeError("invite token signature does not verify (altered or corrupt)",
+                            "UNAUTHENTICATED") from None
+        joiner = PublicKey(KeyKind.NODE, request.public_key)
+        used_by = self._used_invites.get(invite.nonce)
+        if used_by is not None and used_by != joiner.raw:
+            raise PermissionDenied("invite token was already used by another node; ask for a new one")
+
+        if self.root_key is not None:
+            issuer, base, limit = self.root_key, Chain(), now + CERT_TTL
+        else:
+            issuer, base = self.node_key, Chain.decode(self.creds.chain)
+            base.verify_issuer(self.mesh_root, now)
+            limit = min(cert.expires_at for cert in base)
+        if len(base) >= MAX_CHAIN_DEPTH:
+            raise NodeError("this node's certificate is at the maximum chain depth and cannot admit members; "
+                            "join through a node closer to the mesh root", "FAILED_PRECONDITION")
+        roles = [r for r in (invite.roles or ("node",)) if r != "issuer" or len(base) + 1 < MAX_CHAIN_DEPTH]
+        cert = Certificate.issue(issuer, joiner, self.mesh_root, roles, now, max(1, min(CERT_TTL, limit - now)))
+        chain = base.extend(cert).encode()
+        self._used_invites[invite.nonce] = joiner.raw
+        while len(self._used_invites) > _USED_INVITES:
+            self._used_invites.popitem(last=False)
+
+        assert self.runtime is not None
+        members = [self.address] + [
+            m["address"] for m in self.runtime.members()
+            if m["state"] == "alive" and not m["self"] and m["address"] != request.address
+        ]
+        self.log.info("member.admitted", node=joiner.id, address=request.address)
+        return node_pb2.JoinReply(
+            chain=chain,
+            sealed_keyring=seal_to(joiner, self.keyring.to_bytes()),
+            mesh=self.mesh_root.raw,
+            members=members[:_JOIN_MEMBERS],
+        )
+
+    def _on_datagram(self, data: bytes, source: str) -> None:
+        if self.runtime is not None:
+            self.runtime.datagram_received(data, source)
+
+
+async def _guard(node: Node, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[_T]]) -> _T:
+    """Run one API call; any error becomes its status code and one-line message, never a traceback."""
+    try:
+        return await call()
+    except Exception as exc:  # noqa: BLE001 - every failure must reach the caller as a status
+        code = code_of(exc)
+        message = _one_line(str(getattr(exc, "message", None) or exc))
+        if code == "INTERNAL":
+            node.log.error("api.internal_error", error=repr(exc))
+            message = f"internal error: {message}"
+    await context.abort(status_code(code), message)
+    raise AssertionError("abort returns only by raising")
+
+
+async def _now(value: _T) -> _T:
+    return value
+
+
+class _LocalApi(node_pb2_grpc.NodeServicer):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def Status(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self.node.status()))
+
+    async def Members(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self.node.members()))
+
+    async def Invite(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self.node.invite(request.ttl_s)))
+
+    async def Join(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self.node.join_mesh(request.address, request.token))
+
+    async def Leave(self, request: Any, context: Any) -> Any:
+        self.node.leave()
+        return node_pb2.LeaveReply()
+
+
+class _PeerApi(node_pb2_grpc.PeerServicer):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def Deliver(self, request: Any, context: Any) -> Any:
+        if self.node.runtime is not None:
+            self.node.runtime.frame_received(request.data, request.source)
+        return node_pb2.Empty()
+
+    async def Join(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self.node.admit(request)))
+
+
+def _announce(node: Node, options: NodeOptions) -> None:
+    dd = node.data_dir
+    if not options.banner:
+        print(f"node {node.node_key.public.id} mesh {node.mesh_root.id} address {node.address} "
+              f"data-dir {dd} generation {node.generation}", flush=True)
+        return
+    flag = f"--data-dir {dd}"
+    lines = [
+        "",
+        "  Micro node running",
+        f"    node id     {node.node_key.public.id}",
+        f"    mesh id     {node.mesh_root.id}",
+        f"    address     {node.address}",
+        f"    data dir    {dd}",
+        f"    profile     {options.profile}, generation {node.generation}",
+        "",
+        "  Try next (in another terminal):",
+        f"    micro node status {flag}",
+        f"    micro node members {flag}",
+        f"    micro node invite {flag}            # prints a token",
+        "",
+        "  Start a second node and join it to this one:",
+        "    micro node start --data-dir /tmp/micro-node2 --bind 127.0.0.1:7947 --no-mdns \\",
+        f"        --join {node.address} --token \"$(micro node invite {flag})\"",
+        "",
+        "  Ctrl-C leaves the mesh cleanly.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+async def _serve(options: NodeOptions, logger: Logger) -> int:
+    node = Node(options, logger)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, node.request_stop)
+    try:
+        await node.start()
+        if not options.mdns:
+            logger.debug("mdns.disabled")
+        else:
+            logger.info("mdns.unavailable", reason="LAN discovery is not in this build; use --join")
+        logger.info("node.started", node=node.node_key.public.id, mesh=node.mesh_root.id, address=node.address,
+                    generation=node.generation, profile=options.profile, data_dir=str(node.data_dir))
+        _announce(node, options)
+        await node.wait_stopped()
+    finally:
+        await node.shutdown()
+    return 0
+
+
+def run(options: NodeOptions) -> int:
+    """Run a node in the foreground until SIGTERM, SIGINT or `micro node leave`; returns the exit code."""
+    logger = Logger(sys.stderr, options.log_level)
+    return asyncio.run(_serve(options, logger))

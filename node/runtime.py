@@ -1,0 +1,218 @@
+"""The asyncio binding of one `MeshCore`: feed it, send what it returns, keep its one timer.
+
+Everything the core needs comes in here with `loop.time()`: UDP datagrams (opened by `Wire`, then
+`core.receive(..., reliable=False)`) and peer-link frames (`reliable=True`). After every input the
+runtime drains the core: each `Outgoing` is sealed with `Wire.seal` and handed to the transport (as a
+datagram, or over a peer link when the core marked it reliable), each event becomes a log line, and the
+single `loop.call_at` timer is re-armed to `core.get_timer()`. The runtime makes no protocol decisions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ..identity.keyring import Keyring
+from ..identity.keys import KeyKind, PublicKey
+from ..mesh import (
+    MemberFailed,
+    MemberJoined,
+    MemberLeft,
+    MemberReaped,
+    MemberRecovered,
+    MemberSuspected,
+    MemberUpdated,
+    MeshConfig,
+    MeshCore,
+    OwnedStateChanged,
+    Rng,
+    Wire,
+)
+from ..mesh.events import Event
+from .credentials import NodeCredentials, NodeVerifier
+from .log import Logger
+from .transport import Transport
+
+__all__ = ["Runtime", "node_id_text"]
+
+# Events after which the remembered member list may be out of date.
+_MEMBERSHIP_EVENTS = (MemberJoined, MemberUpdated, MemberRecovered, MemberFailed, MemberLeft, MemberReaped)
+_EVENT_NAMES: dict[type, str] = {
+    MemberJoined: "member.joined",
+    MemberUpdated: "member.updated",
+    MemberSuspected: "member.suspected",
+    MemberRecovered: "member.recovered",
+    MemberFailed: "member.failed",
+    MemberLeft: "member.left",
+    MemberReaped: "member.reaped",
+    OwnedStateChanged: "owned.changed",
+}
+# A burst of inputs can queue many events; draining is bounded per pump and resumed on the next one.
+_MAX_EVENTS_PER_PUMP = 10_000
+
+
+def node_id_text(raw: bytes) -> str:
+    """The printed id (N...) of a raw node key; hex if it is not a valid key."""
+    try:
+        return PublicKey(KeyKind.NODE, raw).id
+    except Exception:  # noqa: BLE001 - ids from the core are 32 bytes; this only guards logging
+        return raw.hex()
+
+
+class Runtime:
+    """Drives one core (replaced wholesale when the node joins another mesh) on the running loop."""
+
+    def __init__(self, transport: Transport, logger: Logger, on_members_changed: Callable[[], None]) -> None:
+        self._transport = transport
+        self._log = logger
+        self._on_members_changed = on_members_changed
+        self._loop = asyncio.get_running_loop()
+        self._core: MeshCore | None = None
+        self._wire: Wire | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._closed = False
+
+    @property
+    def running(self) -> bool:
+        return self._core is not None and not self._closed
+
+    def build(self, config: MeshConfig, creds: NodeCredentials, verifier: NodeVerifier, keyring: Keyring,
+              address: str, generation: int, rng: Rng) -> None:
+        """Start a fresh core for one node life (and drop the previous one, if any)."""
+        self._cancel_timer()
+        now = self._loop.time()
+        self._wire = Wire(keyring, creds.node_id, generation, config)
+        self._core = MeshCore(config, creds, verifier, address=address, generation=generation, rng=rng, now=now)
+        self._closed = False
+        self._pump()
+
+    # ---- inputs ---------------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, source: str) -> None:
+        self._input(data, source, reliable=False)
+
+    def frame_received(self, data: bytes, source: str) -> None:
+        self._input(data, source, reliable=True)
+
+    def _input(self, data: bytes, source: str, reliable: bool) -> None:
+        if self._core is None or self._wire is None or self._closed:
+            return
+        now = self._loop.time()
+        opened = self._wire.open(data, now, reliable=reliable)
+        if opened is None:
+            return
+        self._core.receive(source, opened.messages, now, reliable=reliable)
+        self._pump()
+
+    def join(self, addresses: list[str]) -> None:
+        if self._core is None or not addresses:
+            return
+        self._core.join(addresses, self._loop.time())
+        self._pump()
+
+    def leave(self) -> None:
+        if self._core is None or self._closed:
+            return
+        self._core.leave(self._loop.time())
+        self._pump()
+
+    def close(self) -> None:
+        """Stop driving the core: no more timers, inputs are ignored."""
+        self._closed = True
+        self._cancel_timer()
+
+    # ---- outputs --------------------------------------------------------------------------------
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self._core is None or self._closed:
+            return
+        self._core.handle_timer(self._loop.time())
+        self._pump()
+
+    def _pump(self) -> None:
+        core, wire = self._core, self._wire
+        if core is None or wire is None:
+            return
+        for packet in core.packets_to_send():
+            data = wire.seal(packet.messages)
+            if packet.reliable:
+                self._transport.send_reliable(packet.address, data)
+            else:
+                self._transport.send_datagram(packet.address, data)
+        membership_changed = False
+        for _ in range(_MAX_EVENTS_PER_PUMP):
+            event = core.next_event()
+            if event is None:
+                break
+            self._log_event(event)
+            membership_changed = membership_changed or isinstance(event, _MEMBERSHIP_EVENTS)
+        if membership_changed:
+            self._on_members_changed()
+        if not self._closed:
+            self._arm(core.get_timer())
+
+    def _arm(self, deadline: float | None) -> None:
+        if deadline == self._timer_at and self._timer is not None:
+            return
+        self._cancel_timer()
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
+    def _log_event(self, event: Event) -> None:
+        name = _EVENT_NAMES.get(type(event), type(event).__name__)
+        fields: dict[str, Any] = {}
+        member = getattr(event, "member", None)
+        if member is not None:
+            fields.update(node=node_id_text(member.node_id), address=member.address,
+                          state=member.state.name.lower(), generation=member.generation,
+                          incarnation=member.incarnation)
+        if isinstance(event, MemberSuspected):
+            fields["accuser"] = node_id_text(event.accuser)
+        if isinstance(event, (MemberReaped, OwnedStateChanged)):
+            fields["node"] = node_id_text(event.node_id)
+        if isinstance(event, OwnedStateChanged):
+            fields["key"] = event.key
+            self._log.debug(name, **fields)
+            return
+        self._log.info(name, **fields)
+
+    # ---- views ----------------------------------------------------------------------------------
+
+    def members(self) -> list[dict[str, Any]]:
+        """Every member the core knows (itself included), as plain values."""
+        if self._core is None:
+            return []
+        local = self._core.local_id
+        return [
+            {
+                "id": node_id_text(m.node_id),
+                "address": m.address,
+                "state": m.state.name.lower(),
+                "incarnation": m.incarnation,
+                "generation": m.generation,
+                "self": m.node_id == local,
+            }
+            for m in self._core.members()
+        ]
+
+    def counters(self) -> dict[str, int]:
+        """Every Wire and core counter, prefixed "wire." and "core."."""
+        if self._core is None or self._wire is None:
+            return {}
+        out: dict[str, int] = {}
+        for prefix, stats in (("wire", self._wire.stats), ("core", self._core.stats)):
+            for f in dataclasses.fields(stats):
+                out[f"{prefix}.{f.name}"] = int(getattr(stats, f.name))
+        return out

@@ -1,0 +1,185 @@
+"""How packets leave and enter the node: UDP datagrams and gRPC peer links on one port number.
+
+`Transport` is the small protocol the runtime sends through, so tests can swap an in-memory one. The
+real `NetTransport` owns the UDP socket on the bind address and a bounded pool of `grpc.aio` channels
+to peers for `Peer.Deliver`. Every failure (a refused datagram, a peer that is down, a slow call) is
+counted and logged and the packet is dropped: the protocol above already tolerates loss, so the
+transport never raises into the runtime and never blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable
+from typing import Protocol
+
+import grpc
+
+from .errors import InvalidArgument
+from .log import Logger
+from .proto import node_pb2, node_pb2_grpc
+
+__all__ = ["NetTransport", "Transport", "format_address", "parse_address"]
+
+# Peers we keep a channel open to; the least recently used is closed beyond this.
+_MAX_CHANNELS = 64
+# Deliver calls in flight at once; more are dropped (the protocol retries by itself).
+_MAX_IN_FLIGHT = 128
+_DELIVER_TIMEOUT = 5.0
+# Larger than any frame the core sends over a peer link, smaller than what would hurt memory.
+_MAX_MESSAGE = 4 << 20
+
+DatagramHandler = Callable[[bytes, str], None]
+
+
+class Transport(Protocol):
+    """What the runtime needs to send; receiving is wired by whoever owns the sockets."""
+
+    def send_datagram(self, address: str, data: bytes) -> None: ...
+
+    def send_reliable(self, address: str, data: bytes) -> None: ...
+
+
+def parse_address(text: str, what: str = "address") -> tuple[str, int]:
+    """Split "host:port" (or "[v6]:port") into its parts; raises InvalidArgument naming the input."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise InvalidArgument(f"{what} {text!r} is not HOST:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise InvalidArgument(f"{what} {text!r} has no numeric port") from None
+    if not 0 <= port <= 65535:
+        raise InvalidArgument(f"{what} {text!r} has a port outside 0-65535")
+    return host, port
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, owner: NetTransport) -> None:
+        self._owner = owner
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        self._owner._received(data, format_address(addr[0], addr[1]))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and the like, reported on a later call: count, never stop.
+        self._owner.failures += 1
+        self._owner._log.debug("udp.error", error=str(exc))
+
+
+class NetTransport:
+    """UDP gossip on the bind address plus gRPC peer links for the reliable path."""
+
+    def __init__(self, logger: Logger, source: str = "") -> None:
+        self._log = logger
+        # Our advertised address, sent with every Deliver so the receiver can answer the right port.
+        self.source = source
+        self.failures = 0
+        self.dropped_busy = 0
+        self._udp: asyncio.DatagramTransport | None = None
+        self._on_datagram: DatagramHandler | None = None
+        self._channels: collections.OrderedDict[str, grpc.aio.Channel] = collections.OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def open_udp(self, host: str, port: int, on_datagram: DatagramHandler) -> int:
+        """Bind the UDP socket; returns the port actually bound (for a requested port 0)."""
+        loop = asyncio.get_running_loop()
+        self._on_datagram = on_datagram
+        try:
+            udp, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self), local_addr=(host, port))
+        except OSError as exc:
+            raise InvalidArgument(
+                f"cannot bind UDP {format_address(host, port)}: {exc.strerror or exc}"
+            ) from None
+        self._udp = udp
+        return int(udp.get_extra_info("sockname")[1])
+
+    def set_handler(self, on_datagram: DatagramHandler) -> None:
+        self._on_datagram = on_datagram
+
+    def _received(self, data: bytes, source: str) -> None:
+        if self._on_datagram is not None:
+            self._on_datagram(data, source)
+
+    def send_datagram(self, address: str, data: bytes) -> None:
+        if self._udp is None or self._udp.is_closing():
+            return
+        try:
+            self._udp.sendto(data, parse_address(address))
+        except (OSError, InvalidArgument, ValueError) as exc:
+            self.failures += 1
+            self._log.debug("udp.send_failed", address=address, error=str(exc))
+
+    def send_reliable(self, address: str, data: bytes) -> None:
+        if len(self._tasks) >= _MAX_IN_FLIGHT:
+            self.dropped_busy += 1
+            self.failures += 1
+            self._log.warning("peer_link.busy", address=address, in_flight=len(self._tasks))
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(address, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        channel = self._channels.pop(address, None)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(
+                address,
+                options=[
+                    ("grpc.max_send_message_length", _MAX_MESSAGE),
+                    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                    # Peers come and go; do not wait long before retrying a dead one.
+                    ("grpc.initial_reconnect_backoff_ms", 200),
+                    ("grpc.max_reconnect_backoff_ms", 5000),
+                ],
+            )
+            while len(self._channels) >= _MAX_CHANNELS:
+                _, oldest = self._channels.popitem(last=False)
+                self._close_later(oldest)
+        self._channels[address] = channel
+        return channel
+
+    def _evict(self, address: str) -> None:
+        channel = self._channels.pop(address, None)
+        if channel is not None:
+            self._close_later(channel)
+
+    def _close_later(self, channel: grpc.aio.Channel) -> None:
+        task = asyncio.get_running_loop().create_task(channel.close())
+        self._tasks.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
+
+    async def _deliver(self, address: str, data: bytes) -> None:
+        try:
+            stub = node_pb2_grpc.PeerStub(self._channel(address))
+            await stub.Deliver(node_pb2.Frame(data=data, source=self.source), timeout=_DELIVER_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.failures += 1
+            self._log.info("peer_link.failed", address=address, code=exc.code().name)
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                # The channel now sits in reconnect backoff and would fail fast for seconds, even after
+                # the peer restarts; a fresh channel connects at once on the next send.
+                self._evict(address)
+        except (OSError, ValueError) as exc:
+            self.failures += 1
+            self._log.info("peer_link.failed", address=address, error=str(exc))
+
+    async def close(self) -> None:
+        """Let calls in flight finish briefly, then close every channel and the UDP socket."""
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+        for task in list(self._tasks):
+            task.cancel()
+        for channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()
+        if self._udp is not None:
+            self._udp.close()
