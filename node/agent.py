@@ -113,6 +113,11 @@ class Node:
     def __init__(self, options: NodeOptions, logger: Logger) -> None:
         if options.profile not in PROFILES:
             raise InvalidArgument(f"unknown profile {options.profile!r}; choose lan, wan or local")
+        # Checked before anything touches the disk, so a typo never creates a mesh.
+        self._bind = parse_address(options.bind, "--bind")
+        self._advertise = parse_address(options.advertise, "--advertise") if options.advertise else None
+        for address in options.join:
+            parse_address(address, "--join")
         self.options = options
         self.data_dir = options.data_dir
         self.log = logger
@@ -146,7 +151,7 @@ class Node:
         self._load_identity()
         self.generation = dd.next_generation()
 
-        host, port = parse_address(self.options.bind, "--bind")
+        host, port = self._bind
         port = await self.transport.open_udp(host, port, self._on_datagram)
         self._peer_server = grpc.aio.server(
             options=[
@@ -164,8 +169,8 @@ class Node:
             ) from None
         await self._peer_server.start()
 
-        if self.options.advertise:
-            adv_host, adv_port = parse_address(self.options.advertise, "--advertise")
+        if self._advertise is not None:
+            adv_host, adv_port = self._advertise
             self.address = format_address(adv_host, adv_port or port)
         elif host in ("0.0.0.0", "::", ""):
             self.address = format_address(_primary_address(), port)
@@ -350,9 +355,11 @@ class Node:
             if server is not None:
                 await server.stop(grace=0.5)
         await self.transport.close()
-        self.data_dir.socket.unlink(missing_ok=True)
+        if self._local_server is not None:
+            # Only the node that bound the socket removes it; a refused second start must not.
+            self.data_dir.socket.unlink(missing_ok=True)
+            self.log.info("node.stopped", address=self.address)
         self.data_dir.unlock()
-        self.log.info("node.stopped", address=self.address)
 
     # ---- local API ------------------------------------------------------------------------------
 

@@ -1,0 +1,183 @@
+"""Real node processes on 127.0.0.1 for the multi-process tests.
+
+Every node gets its own data dir and starts with `--no-mdns --profile local` on 127.0.0.1 (port 0 the
+first time, so the kernel picks a free port; a restart reuses the port it got). Waiting is always a
+poll with a deadline; `Cluster.close` kills every process it started, whatever the test did.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from micro.identity import Chain, Invite, KeyKind, SigningKey
+from micro.node.client import NodeClient
+from micro.node.datadir import DataDir
+from micro.node.errors import NodeError
+
+MICRO = str(Path(sys.executable).with_name("micro"))
+START_TIMEOUT = 15.0
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = predicate()
+        except NodeError as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+
+
+def micro(*args: str, data_dir: Path | None = None, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run the `micro` CLI and capture its output."""
+    argv = [MICRO, *args]
+    if data_dir is not None:
+        argv += ["--data-dir", str(data_dir)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+class NodeProcess:
+    """One `micro node start` process and its data dir."""
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        self.data_dir = data_dir
+        self.name = name
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr_path = data_dir.parent / f"{name}.stderr"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def spawn(self, *extra: str) -> None:
+        """Start the process without waiting for it to be ready."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [MICRO, "node", "start", "--data-dir", str(self.data_dir), "--bind", f"127.0.0.1:{self.port}",
+                "--no-mdns", "--profile", "local", *extra]
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+
+    def wait_ready(self) -> None:
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {self.stderr_tail()}")
+            if not self.data_dir.joinpath("node.sock").exists():
+                return False
+            with NodeClient(DataDir(self.data_dir)) as client:
+                self.port = int(client.status()["address"].rsplit(":", 1)[1])
+            return True
+
+        wait_until(ready, START_TIMEOUT, f"{self.name} to start")
+
+    def start(self, *extra: str) -> None:
+        self.spawn(*extra)
+        self.wait_ready()
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        try:
+            return "\n".join(self.stderr_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def client(self) -> NodeClient:
+        return NodeClient(DataDir(self.data_dir))
+
+    def status(self) -> dict[str, Any]:
+        with self.client() as client:
+            return client.status()
+
+    def members(self) -> dict[str, dict[str, Any]]:
+        """Members by address."""
+        with self.client() as client:
+            return {m["address"]: m for m in client.members()}
+
+    def invite(self, ttl_s: float = 600) -> str:
+        with self.client() as client:
+            return client.invite(ttl_s)
+
+    def join(self, other: NodeProcess) -> None:
+        with self.client() as client:
+            client.join(other.address, other.invite())
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=10)
+
+    def wait_exit(self, timeout: float) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def root_key(self) -> SigningKey:
+        return SigningKey.load(self.data_dir / "root.seed", KeyKind.MESH)
+
+
+class Cluster:
+    """Nodes of one test, all killed at the end."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.nodes: list[NodeProcess] = []
+
+    def add(self, count: int) -> list[NodeProcess]:
+        """Start `count` new single-node meshes in parallel and wait for each to answer."""
+        new = [self.add_unstarted() for _ in range(count)]
+        for node in new:
+            node.spawn()
+        for node in new:
+            node.wait_ready()
+        return new
+
+    def add_unstarted(self) -> NodeProcess:
+        node = NodeProcess(self.base / f"n{len(self.nodes)}", f"n{len(self.nodes)}")
+        self.nodes.append(node)
+        return node
+
+    def form(self, count: int) -> list[NodeProcess]:
+        """`count` nodes joined into the first one's mesh with invites, each waiting for full view."""
+        nodes = self.add(count)
+        for node in nodes[1:]:
+            node.join(nodes[0])
+        self.wait_states(nodes, {n.address: "alive" for n in nodes})
+        return nodes
+
+    def wait_states(self, observers: list[NodeProcess], expected: dict[str, str], timeout: float = 20.0) -> None:
+        """Wait until every observer sees exactly the expected state for each address."""
+        for observer in observers:
+            def matches(observer: NodeProcess = observer) -> bool:
+                seen = observer.members()
+                return all(seen.get(a, {}).get("state") == s for a, s in expected.items())
+
+            wait_until(matches, timeout, f"{observer.name} to see {expected}")
+
+    def close(self) -> None:
+        for node in self.nodes:
+            try:
+                node.kill()
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+
+
+def expired_invite(node: NodeProcess) -> str:
+    """An invite signed by the mesh root that expired an hour ago (beyond any clock-skew allowance)."""
+    root = node.root_key()
+    now = int(time.time())
+    return Invite.issue(root, Chain(), root.public, now - 7200, 3600, roles=("node",)).to_token()

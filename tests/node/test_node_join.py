@@ -1,0 +1,106 @@
+"""Joining: what a user sees when an invite is missing, expired, altered or for another mesh."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from micro.identity import Invite
+from node_harness import Cluster, expired_invite, micro
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_join_without_a_token_is_a_clear_error(cluster: Cluster) -> None:
+    a, b = cluster.add(2)
+
+    result = micro("node", "join", a.address, data_dir=b.data_dir)
+
+    _one_line_error(result, "token")
+
+
+def test_join_with_an_expired_invite_is_refused(cluster: Cluster) -> None:
+    a, b = cluster.add(2)
+
+    result = micro("node", "join", a.address, "--token", expired_invite(a), data_dir=b.data_dir)
+
+    _one_line_error(result, "invite token expired")
+    assert b.members().keys() == {b.address}
+
+
+def test_join_with_an_altered_invite_is_refused(cluster: Cluster) -> None:
+    a, b = cluster.add(2)
+    token = a.invite()
+    # Flip one character in the middle, where the signed claims are.
+    i = len(token) // 3
+    altered = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
+
+    result = micro("node", "join", a.address, "--token", altered, data_dir=b.data_dir)
+
+    _one_line_error(result)
+    assert "invite token" in result.stderr
+    assert b.members().keys() == {b.address}
+
+
+def test_join_with_a_truncated_invite_is_malformed(cluster: Cluster) -> None:
+    a, b = cluster.add(2)
+
+    result = micro("node", "join", a.address, "--token", a.invite()[:40], data_dir=b.data_dir)
+
+    _one_line_error(result, "invite token is malformed")
+
+
+def test_invite_from_another_mesh_is_refused(cluster: Cluster) -> None:
+    a, b, c = cluster.add(3)
+
+    result = micro("node", "join", a.address, "--token", c.invite(), data_dir=b.data_dir)
+
+    _one_line_error(result, "invite is for another mesh")
+
+
+def test_a_node_with_members_refuses_to_join_another_mesh(cluster: Cluster) -> None:
+    a, b, c = cluster.add(3)
+    b.join(a)
+    cluster.wait_states([a, b], {a.address: "alive", b.address: "alive"})
+
+    result = micro("node", "join", c.address, "--token", c.invite(), data_dir=b.data_dir)
+
+    _one_line_error(result, "already a member of mesh", "with 2 members", "micro node leave")
+
+
+def test_joining_replaces_a_mesh_the_node_created_alone(cluster: Cluster) -> None:
+    a, b = cluster.add(2)
+    assert (b.data_dir / "root.seed").exists()
+
+    result = micro("node", "join", a.address, "--token", a.invite(), data_dir=b.data_dir)
+
+    assert result.returncode == 0, result.stderr
+    assert not (b.data_dir / "root.seed").exists()
+    assert b.status()["mesh_id"] == a.status()["mesh_id"]
+    cluster.wait_states([a, b], {a.address: "alive", b.address: "alive"})
+
+
+def test_invite_ttl_sets_the_token_expiry(cluster: Cluster) -> None:
+    (a,) = cluster.add(1)
+    result = micro("node", "invite", "--ttl", "1s", data_dir=a.data_dir)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    invite = Invite.from_token(token)
+    assert invite.expires_at - invite.issued_at == 1
+    assert abs(invite.issued_at - time.time()) < 60
+
+
+def test_start_with_join_and_token(cluster: Cluster) -> None:
+    (a,) = cluster.add(1)
+    b = cluster.add_unstarted()
+
+    b.start("--join", a.address, "--token", a.invite())
+
+    cluster.wait_states([a, b], {a.address: "alive", b.address: "alive"})
