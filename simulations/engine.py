@@ -1,0 +1,352 @@
+"""The simulation engine: many real `MeshCore`s on one virtual clock, joined by a `NetworkModel`.
+
+Everything that will happen sits in one heap of plain tuples `(time, seq, kind, node, payload)`; `seq`
+is a running counter, so ties break in the order things were scheduled and a run repeats exactly. The
+engine pops the earliest entry and hands it to the core it names: a datagram or peer-link packet to
+`receive`, a timer to `handle_timer`, or a scheduled action (crash, restart, leave, a local write, a
+packet injected by a test). After every call into a core it drains that core: each outgoing packet is
+counted (its CBOR size plus the wire's frame overhead, without encrypting anything) and,
+unless the network model drops it, pushed onto the heap for its receiver after a latency draw; each event
+goes to the observer; and the core's single timer is pushed again only when `get_timer()` changed. A
+timer entry carries the deadline it was pushed for, so a stale entry (the core since moved its timer, or
+the node crashed) is recognised and skipped when popped instead of being searched for and removed.
+
+Each core sees its own clock, `virtual time + skew` from the network model, and has its own
+`random.Random` derived from the seed, the node index and its generation. A "converged" start gives every
+core the same list of alive claims (built once, shared by all) as `known`; a "join" start lets each node
+start alone and contact a few seeds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from ..mesh.codec import encoded_size, message_size
+from ..mesh.config import MeshConfig
+from ..mesh.core import MeshCore
+from ..mesh.membership import MemberTemplate
+from ..mesh.messages import Ack, IndirectPing, Message, Nack, Ping, Sync
+from ..mesh.trust import sign_alive
+from ..mesh.wire import FRAME_OVERHEAD
+from .crypto import SimCredentials, SimRegistry, SimVerifier
+from .network import NetworkModel
+
+__all__ = ["CRASHED", "LEFT", "PACKET_OVERHEAD", "UP", "Observer", "Simulation", "frame_size", "node_address"]
+
+PACKET_OVERHEAD = FRAME_OVERHEAD
+"""Bytes a sealed frame adds to the encoded messages (version byte, keyring box, wire header), taken at
+the wire's upper bound, so byte counts err on the high side by at most a dozen bytes per packet."""
+
+UP, CRASHED, LEFT = 0, 1, 2
+"""Node status values in `Simulation.status`."""
+
+_TIMER, _DELIVER, _ACTION = 0, 1, 2
+
+_FRESH = frozenset({Ping, Ack, Nack, IndirectPing, Sync})
+"""Message types made anew for every probe or exchange: sized directly, never cached."""
+_SIZE_CACHE = 200_000
+"""Rumours (claims, statements, owned entries) are forwarded many times as the same frozen object, so
+their encoded sizes are cached, keyed by the message; the cache is emptied when it reaches this size."""
+_LIST_HEADER = 1
+"""CBOR array header of a message list of fewer than 24 messages (longer lists use `encoded_size`)."""
+
+
+class Observer(Protocol):
+    """What the engine reports to while it runs (see `metrics.Recorder`)."""
+
+    def on_event(self, node: int, t: float, event: object) -> None:
+        """`node`'s core produced `event` at virtual time `t`."""
+
+    def on_status(self, node: int, t: float, status: int) -> None:
+        """`node` became UP, CRASHED or LEFT at virtual time `t`."""
+
+
+def frame_size(messages: Sequence[Message], cache: dict[Message, int]) -> int:
+    """Bytes of the sealed frame carrying `messages`: `encoded_size` plus `PACKET_OVERHEAD`.
+
+    Sizes of rumours are looked up in (and added to) `cache`; probe messages are sized directly.
+    """
+    if len(messages) >= 24:
+        return encoded_size(messages) + PACKET_OVERHEAD
+    size = _LIST_HEADER + PACKET_OVERHEAD
+    for message in messages:
+        if type(message) in _FRESH:
+            size += message_size(message)
+            continue
+        known = cache.get(message)
+        if known is None:
+            if len(cache) >= _SIZE_CACHE:
+                cache.clear()
+            known = cache[message] = message_size(message)
+        size += known
+    return size
+
+
+def node_address(index: int) -> str:
+    """The "host:port" address simulated node `index` has: 10.x.y.z:7946."""
+    return f"10.{(index >> 16) & 255}.{(index >> 8) & 255}.{index & 255}:7946"
+
+
+class Simulation:
+    """`nodes` simulated mesh nodes, started converged or joining, driven on a virtual clock."""
+
+    def __init__(
+        self,
+        nodes: int,
+        config: MeshConfig,
+        network: NetworkModel,
+        seed: int,
+        *,
+        start: str = "converged",
+        join_seeds: int = 3,
+        join_spread: float = 2.0,
+        observer: Observer | None = None,
+    ) -> None:
+        """Build the cores (nothing runs until `run_until`).
+
+        `start="converged"`: every core starts at time 0 knowing all the others from one shared snapshot
+        of alive claims. `start="join"`: node i starts alone at time `i * join_spread / nodes` and joins up
+        to `join_seeds` of the nodes started before it (node 0 starts alone and waits).
+        """
+        if start not in ("converged", "join"):
+            raise ValueError(f"start must be 'converged' or 'join', got {start!r}")
+        if network.nodes != nodes:
+            raise ValueError(f"network model is for {network.nodes} nodes, simulation has {nodes}")
+        self.config = config
+        self.network = network
+        self.seed = seed
+        self.now = 0.0
+        self.registry = SimRegistry(seed)
+        self.verifier: SimVerifier = self.registry.verifier()
+        self.credentials: list[SimCredentials] = [self.registry.enroll(i) for i in range(nodes)]
+        self.node_ids: list[bytes] = [c.node_id for c in self.credentials]
+        self.addresses: list[str] = [node_address(i) for i in range(nodes)]
+        self.index_of_address: dict[str, int] = {a: i for i, a in enumerate(self.addresses)}
+        self.index_of_id: dict[bytes, int] = {n: i for i, n in enumerate(self.node_ids)}
+        self.generations: list[int] = [1] * nodes
+        self.cores: list[MeshCore | None] = [None] * nodes
+        self.status: list[int] = [CRASHED] * nodes
+        self.up_since: list[float] = [0.0] * nodes
+        self._uptime: list[float] = [0.0] * nodes
+        self.bytes_sent: list[int] = [0] * nodes
+        self.reliable_bytes = 0
+        """Bytes of all nodes sent over peer links (push-pull and anything too big for a datagram)."""
+        self.packets_sent = 0
+        self.packets_dropped = 0
+        self.observer = observer
+        self._deadline: list[float | None] = [None] * nodes
+        self._heap: list[tuple[float, int, int, int, Any]] = []
+        self._seq = itertools.count()
+        self._sizes: dict[Message, int] = {}
+        if start == "converged":
+            known = self._snapshot()
+            for i in range(nodes):
+                self._start(i, 0.0, known)
+        else:
+            for i in range(nodes):
+                at = i * join_spread / nodes
+                seeds = self.addresses[max(0, i - join_seeds):i] if i else []
+                self.at(at, self._start_and_join, i, seeds)
+
+    # -- scheduling -------------------------------------------------------------------------------------
+
+    def at(self, t: float, action: Callable[..., None], *args: Any) -> None:
+        """Run `action(t, *args)` at virtual time `t` (actions at the same time run in call order)."""
+        heapq.heappush(self._heap, (t, next(self._seq), _ACTION, -1, (action, args)))
+
+    def crash(self, node: int, at: float) -> None:
+        """Stop `node` without a word at time `at`; packets to it are lost from then on."""
+        self.at(at, self._crash, node)
+
+    def restart(self, node: int, at: float, seeds: Sequence[int] = ()) -> None:
+        """Start `node` again at `at` with the next generation, alone, joining `seeds` (node indices)."""
+        self.at(at, self._restart, node, tuple(seeds))
+
+    def leave(self, node: int, at: float, linger: float = 1.0) -> None:
+        """Have `node` leave gracefully at `at` and stop `linger` seconds later."""
+        self.at(at, self._leave, node, linger)
+
+    def set_local(self, node: int, key: str, value: bytes | None, at: float) -> None:
+        """Write `key` into `node`'s node-owned state at time `at` (skipped if the node is down then)."""
+        self.at(at, self._set_local, node, key, value)
+
+    def deliver(self, node: int, source: str, messages: Sequence[object], at: float,
+                reliable: bool = False) -> None:
+        """Hand `messages` to `node` at `at` as if `source` had sent them (for injecting hostile input)."""
+        heapq.heappush(self._heap, (at, next(self._seq), _DELIVER, node, (source, list(messages), reliable)))
+
+    def partition(self, groups: Sequence[Sequence[int]], start: float, end: float) -> None:
+        """Cut `groups` of nodes off from each other between `start` and `end`."""
+        self.network.partition(groups, start, end)
+
+    # -- running ----------------------------------------------------------------------------------------
+
+    def run_until(self, end: float) -> None:
+        """Process everything scheduled up to and including virtual time `end`."""
+        heap = self._heap
+        pop = heapq.heappop
+        cores = self.cores
+        deadlines = self._deadline
+        skew = self.network.skew
+        flush = self._flush
+        while heap and heap[0][0] <= end:
+            t, _, kind, node, payload = pop(heap)
+            self.now = t
+            if kind == _DELIVER:
+                core = cores[node]
+                if core is None:
+                    continue
+                core.receive(payload[0], payload[1], t + skew[node], reliable=payload[2])
+            elif kind == _TIMER:
+                core = cores[node]
+                if core is None or deadlines[node] != payload:
+                    continue
+                deadlines[node] = None
+                core.handle_timer(t + skew[node])
+            else:
+                action, args = payload
+                action(t, *args)
+                continue
+            flush(node, t)
+        self.now = end
+
+    def live(self) -> list[int]:
+        """Indices of the nodes that are up now."""
+        return [i for i, s in enumerate(self.status) if s == UP]
+
+    def node_seconds(self, t: float) -> float:
+        """Seconds all nodes together have been up, counted up to virtual time `t`."""
+        total = sum(self._uptime)
+        for i, s in enumerate(self.status):
+            if s == UP:
+                total += t - self.up_since[i]
+        return total
+
+    def core_now(self, node: int) -> float:
+        """The clock `node`'s core sees at the current virtual time."""
+        return self.now + self.network.skew[node]
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def _snapshot(self) -> MemberTemplate:
+        """One alive claim per node, built once into a template every core shares as `known`."""
+        return MemberTemplate(
+            sign_alive(self.credentials[i], self.addresses[i], self.generations[i], 0)
+            for i in range(len(self.credentials))
+        )
+
+    def _make_core(self, node: int, t: float, known: MemberTemplate | tuple[()]) -> MeshCore:
+        generation = self.generations[node]
+        rng = random.Random(f"core:{self.seed}:{node}:{generation}")
+        return MeshCore(self.config, self.credentials[node], self.verifier, address=self.addresses[node],
+                        generation=generation, rng=rng, now=t + self.network.skew[node], known=known)
+
+    def _set_status(self, node: int, t: float, status: int) -> None:
+        if self.status[node] == UP and status != UP:
+            self._uptime[node] += t - self.up_since[node]
+        self.status[node] = status
+        if status == UP:
+            self.up_since[node] = t
+        if self.observer is not None:
+            self.observer.on_status(node, t, status)
+
+    def _start(self, node: int, t: float, known: MemberTemplate | tuple[()]) -> None:
+        self.cores[node] = self._make_core(node, t, known)
+        self._set_status(node, t, UP)
+        self._flush(node, t)
+
+    def _start_and_join(self, t: float, node: int, seeds: list[str]) -> None:
+        self._start(node, t, ())
+        core = self.cores[node]
+        if seeds and core is not None:
+            core.join(seeds, t + self.network.skew[node])
+            self._flush(node, t)
+
+    def _crash(self, t: float, node: int) -> None:
+        if self.status[node] != UP:
+            return
+        self.cores[node] = None
+        self._deadline[node] = None
+        self._set_status(node, t, CRASHED)
+
+    def _restart(self, t: float, node: int, seeds: tuple[int, ...]) -> None:
+        if self.status[node] == UP:
+            self._crash(t, node)
+        self.generations[node] += 1
+        self._start_and_join(t, node, [self.addresses[s] for s in seeds if s != node])
+
+    def _leave(self, t: float, node: int, linger: float) -> None:
+        core = self.cores[node]
+        if core is None:
+            return
+        core.leave(t + self.network.skew[node])
+        self._flush(node, t)
+        self.at(t + linger, self._stop, node)
+
+    def _stop(self, t: float, node: int) -> None:
+        if self.cores[node] is None:
+            return
+        self.cores[node] = None
+        self._deadline[node] = None
+        self._set_status(node, t, LEFT)
+
+    def _set_local(self, t: float, node: int, key: str, value: bytes | None) -> None:
+        core = self.cores[node]
+        if core is None:
+            return
+        core.set_local(key, value, t + self.network.skew[node])
+        self._flush(node, t)
+
+    def _flush(self, node: int, t: float) -> None:
+        """Send what `node`'s core wants sent, pass on its events, and keep its one timer current."""
+        core = self.cores[node]
+        if core is None:
+            return
+        network = self.network
+        heap = self._heap
+        seq = self._seq
+        source = self.addresses[node]
+        index_of = self.index_of_address
+        sent = reliable = packets = dropped = 0
+        sizes = self._sizes
+        for out in core.packets_to_send():
+            messages = out.messages
+            size = frame_size(messages, sizes)
+            sent += size
+            packets += 1
+            if out.reliable:
+                reliable += size
+            dst = index_of.get(out.address)
+            if dst is None:
+                dropped += 1
+                continue
+            if out.reliable:
+                delay = network.reliable_delay(node, dst, t)
+            else:
+                delay = network.datagram_delay(node, dst, t)
+            if delay is None:
+                dropped += 1
+                continue
+            heapq.heappush(heap, (t + delay, next(seq), _DELIVER, dst, (source, messages, out.reliable)))
+        if packets:
+            self.bytes_sent[node] += sent
+            self.reliable_bytes += reliable
+            self.packets_sent += packets
+            self.packets_dropped += dropped
+        event = core.next_event()
+        if event is not None:
+            observer = self.observer
+            while event is not None:
+                if observer is not None:
+                    observer.on_event(node, t, event)
+                event = core.next_event()
+        deadline = core.get_timer()
+        if deadline != self._deadline[node]:
+            self._deadline[node] = deadline
+            if deadline is not None:
+                fire = deadline - network.skew[node] + network.timer_lateness(node)
+                heapq.heappush(heap, (max(t, fire), next(seq), _TIMER, node, deadline))

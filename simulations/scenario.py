@@ -1,0 +1,140 @@
+"""The default scenario `micro sim` runs, and the table it prints.
+
+A `Scenario` names the knobs (nodes, duration, loss, seed, slow fraction, a partition, the MeshConfig
+preset). `run_scenario` builds the network model and the simulation from them, then plans the run with
+its own seeded generator: a rumour (a node-owned key) written every `rumour_interval` seconds on a random
+node that will not crash, until shortly before the end so the last one has time to spread; `crashes`
+nodes (by default one per hundred, at least one) crashed at evenly spaced times, the last one early
+enough to be detected before the end; and, if asked, the nodes cut into two halves between the
+partition's start and end. It runs to the end and returns the recorder's report, extended with the
+scenario's own parameters.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from ..mesh.config import MeshConfig
+from .engine import Simulation
+from .metrics import Recorder, SimReport
+from .network import NetworkModel
+
+__all__ = ["Scenario", "format_table", "preset_config", "run_scenario"]
+
+_PRESETS = {"lan": MeshConfig.lan, "wan": MeshConfig.wan, "local": MeshConfig.local}
+
+DETECTION_TAIL = 25.0
+"""Seconds left after the last crash so that it can be detected (capped at half the run)."""
+
+RUMOUR_TAIL = 10.0
+"""Seconds left after the last rumour so that it can spread (capped at a quarter of the run)."""
+
+CONVERGENCE_SAMPLE = 200
+"""Above 1,000 nodes, membership convergence is checked on this many seeded-random live observers."""
+
+
+def preset_config(name: str) -> MeshConfig:
+    """The MeshConfig preset called `name` (`lan`, `wan` or `local`)."""
+    try:
+        return _PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; expected one of {sorted(_PRESETS)}") from None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Parameters of one default-scenario run."""
+
+    nodes: int = 100
+    duration: float = 60.0
+    loss: float = 0.0
+    seed: int = 1
+    slow: float = 0.0
+    partition: tuple[float, float] | None = None
+    preset: str = "lan"
+    config: MeshConfig | None = None
+    """Overrides the preset's MeshConfig when given (the latency profile still follows `preset`)."""
+    start: str = "converged"
+    rumour_interval: float = 2.0
+    crashes: int | None = None
+    """Nodes to crash; None means max(1, nodes // 100)."""
+    max_skew: float = 0.0
+
+
+def run_scenario(scenario: Scenario) -> SimReport:
+    """Run `scenario` to its end and report what happened."""
+    n = scenario.nodes
+    duration = scenario.duration
+    config = scenario.config if scenario.config is not None else preset_config(scenario.preset)
+    network = NetworkModel(n, scenario.seed, latency=scenario.preset, loss=scenario.loss,
+                           slow_fraction=scenario.slow, max_skew=scenario.max_skew)
+    if scenario.partition is not None:
+        network.split_halves(*scenario.partition)
+    recorder = Recorder()
+    sim = Simulation(n, config, network, scenario.seed, start=scenario.start, observer=recorder)
+    recorder.attach(sim)
+
+    plan = random.Random(f"scenario:{scenario.seed}")
+    crash_count = scenario.crashes if scenario.crashes is not None else max(1, n // 100)
+    crash_count = min(crash_count, n - 2)
+    victims = plan.sample(range(n), crash_count)
+    first_crash = 0.1 * duration
+    last_crash = duration - min(duration / 2, DETECTION_TAIL)
+    for k, victim in enumerate(victims):
+        at = first_crash + (last_crash - first_crash) * (k / crash_count)
+        sim.crash(victim, at)
+
+    spared = sorted(set(range(n)) - set(victims))
+    last_rumour = duration - min(duration / 4, RUMOUR_TAIL)
+    t = 1.0
+    number = 0
+    while t <= last_rumour:
+        recorder.inject_rumour(f"sim/rumour/{number}", plan.choice(spared), t)
+        number += 1
+        t += scenario.rumour_interval
+
+    sim.run_until(duration)
+
+    live = sim.live()
+    observers = live if len(live) <= 1000 else sorted(plan.sample(live, CONVERGENCE_SAMPLE))
+    extra: dict[str, Any] = {
+        "loss": scenario.loss,
+        "slow": scenario.slow,
+        "preset": scenario.preset,
+        "start": scenario.start,
+        "partition": list(scenario.partition) if scenario.partition is not None else None,
+    }
+    return recorder.report(duration, extra=extra, convergence_observers=observers)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f} s"
+
+
+def format_table(report: SimReport) -> str:
+    """A short human-readable table of the report's headline numbers."""
+    s = report.summary
+    dis, reach, det = s["dissemination_s"], s["rumour_reach_s"], s["detection_s"]
+    rows = [
+        ("nodes (live at end)", f"{s['nodes']} ({s['live_nodes']})"),
+        ("virtual duration", f"{s['duration_s']:g} s"),
+        ("seed / loss / slow", f"{s['seed']} / {s['loss']:g} / {s['slow']:g}"),
+        ("rumour arrival p50 / p99 / max",
+         f"{_seconds(dis['p50'])} / {_seconds(dis['p99'])} / {_seconds(dis['max'])}"),
+        ("rumour reach 99% of nodes (median)", _seconds(reach["p99_nodes"]["p50"])),
+        ("rumour reach all nodes (median / max)",
+         f"{_seconds(reach['all_nodes']['p50'])} / {_seconds(reach['all_nodes']['max'])}"),
+        ("rumours not reaching everyone", f"{reach['incomplete']} of {reach['rumours']}"),
+        ("crash detected by all p50 / p99",
+         f"{_seconds(det['p50'])} / {_seconds(det['p99'])} ({det['crashes']} crashes)"),
+        ("crashes not detected by all", str(det["undetected"])),
+        ("false deaths", str(s["false_deaths"])),
+        ("deaths across / beside a partition", f"{s['partition_deaths']} / {s['same_side_deaths']}"),
+        ("bytes per node per second", f"{s['bytes_per_node_per_s']:.1f}"),
+        ("membership converged", "yes" if s["converged"] else "no"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
