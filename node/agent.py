@@ -20,6 +20,7 @@ import collections
 import contextlib
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
@@ -65,7 +66,7 @@ CERT_TTL = 365 * 86400
 # How many member addresses a Join reply hands out, and how many a joiner contacts.
 _JOIN_MEMBERS = 16
 _PEER_JOIN_TIMEOUT = 10.0
-_MEMBERS_SAVE_INTERVAL = 2.0
+_MEMBERS_SAVE_INTERVAL = 1.0
 # Invite nonces already redeemed (each invite admits one node); bounded, oldest forgotten first.
 _USED_INVITES = 4096
 _ACTIVE_STATES = ("alive", "suspect")
@@ -578,6 +579,9 @@ def _announce(node: Node, options: NodeOptions) -> None:
               f"data-dir {dd} generation {node.generation}", flush=True)
         return
     flag = f"--data-dir {dd}"
+    micro = _cli_name()
+    host, _, port = node.address.rpartition(":")
+    second = f"{host}:{int(port) + 1 if port.isdigit() and int(port) < 65535 else 0}"
     lines = [
         "",
         "  Micro node running",
@@ -588,18 +592,27 @@ def _announce(node: Node, options: NodeOptions) -> None:
         f"    profile     {options.profile}, generation {node.generation}",
         "",
         "  Try next (in another terminal):",
-        f"    micro node status {flag}",
-        f"    micro node members {flag}",
-        f"    micro node invite {flag}            # prints a token",
+        f"    {micro} node status {flag}",
+        f"    {micro} node members {flag}",
+        f"    {micro} node invite {flag}            # prints a token",
         "",
         "  Start a second node and join it to this one:",
-        "    micro node start --data-dir /tmp/micro-node2 --bind 127.0.0.1:7947 --no-mdns \\",
-        f"        --join {node.address} --token \"$(micro node invite {flag})\"",
+        f"    {micro} node start --data-dir {dd.path.parent / 'node2'} --bind {second} --no-mdns \\",
+        f"        --join {node.address} --token \"$({micro} node invite {flag})\"",
         "",
         "  Ctrl-C leaves the mesh cleanly.",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _cli_name() -> str:
+    """How to type the CLI here: `micro` when that is on PATH, else the path this process was run by."""
+    invoked = sys.argv[0] if sys.argv and sys.argv[0] else "micro"
+    found = shutil.which("micro")
+    if found and os.path.realpath(found) == os.path.realpath(invoked):
+        return "micro"
+    return invoked if os.path.basename(invoked) == "micro" else "micro"
 
 
 async def _serve(options: NodeOptions, logger: Logger) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import signal
 
-from node_harness import Cluster, micro
+from micro.node.datadir import DataDir
+from node_harness import Cluster, micro, wait_until
 
 
 def test_five_nodes_joined_with_invites_all_list_five_alive(cluster: Cluster) -> None:
@@ -29,6 +30,9 @@ def test_killed_node_is_declared_dead_then_rejoins_on_restart_without_join(clust
     nodes = cluster.form(5)
     victim, others = nodes[2], [n for n in nodes if n is not nodes[2]]
     generation = victim.status()["generation"]
+    # The node writes the members it knows to members.cbor shortly after they change.
+    wait_until(lambda: set(DataDir(victim.data_dir).load_members()) == {n.address for n in others}, 10.0,
+               "the victim to remember the other members")
 
     victim.kill(signal.SIGKILL)
     cluster.wait_states(others, {victim.address: "dead"})
