@@ -2,28 +2,36 @@
 
 Every rumour has a subject: the node id for membership claims, (node id, key) for owned entries. Queuing
 a rumour replaces any older one about the same subject, so a refuted suspicion or an overwritten key is
-never sent again. Each rumour is sent `limit(n) = retransmit_mult * ceil(log10(n + 1))` times (n = live
+never sent again. Each rumour is sent `limit(n) = ceil(retransmit_mult * ceil(log10(n + 1)))` times (n = live
 members) and then dropped. `take(budget, n)` fills one datagram: rumours are considered fewest-transmitted
 first (buckets by transmit count, oldest first within a bucket), each one that still fits the byte budget
 is taken and its count incremented. The work is proportional to the rumours looked at, not the members.
+
+Push gossip alone leaves, with probability about e^-limit, a node that no copy reached. `RecentRumours`
+closes that tail cheaply: a node remembers what it learned in the last `rumour_memory` seconds, every
+probe ping carries the 4-byte tags of those rumours, and the probed node piggybacks on its ack the recent
+rumours whose tags the ping lacked; if the ping named rumours the probed node lacks, its ack carries its
+own tags and the prober sends those back. Every node probes and is probed about once per probe interval,
+so a missed rumour is repaired within about half an interval, for a few bytes per ping.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Hashable
 
-from .codec import message_size
+from .codec import MAX_TAGS, TAG_SIZE, encode_one, rumour_tag
 from .messages import Message
 
-__all__ = ["BroadcastQueue", "retransmit_limit"]
+__all__ = ["BroadcastQueue", "RecentRumours", "retransmit_limit"]
 
 _SMALLEST = 40  # no rumour encodes in fewer bytes (a Suspect is ~80)
 
 
-def retransmit_limit(retransmit_mult: int, members: int) -> int:
-    """How many times each rumour is sent in a mesh of `members` live nodes."""
-    return retransmit_mult * max(1, math.ceil(math.log10(members + 1)))
+def retransmit_limit(retransmit_mult: float, members: int) -> int:
+    """How many times each rumour is sent in a mesh of `members` live nodes (rounded up)."""
+    return math.ceil(retransmit_mult * max(1, math.ceil(math.log10(members + 1))))
 
 
 class _Rumour:
@@ -40,7 +48,7 @@ class BroadcastQueue:
 
     __slots__ = ("_buckets", "_by_subject", "_mult")
 
-    def __init__(self, retransmit_mult: int) -> None:
+    def __init__(self, retransmit_mult: float) -> None:
         self._mult = retransmit_mult
         self._by_subject: dict[Hashable, _Rumour] = {}
         self._buckets: dict[int, dict[Hashable, _Rumour]] = {}
@@ -48,10 +56,10 @@ class BroadcastQueue:
     def __len__(self) -> int:
         return len(self._by_subject)
 
-    def push(self, subject: Hashable, message: Message) -> None:
-        """Queue `message`, invalidating any queued rumour about the same subject."""
+    def push(self, subject: Hashable, message: Message, size: int) -> None:
+        """Queue `message` (`size` bytes encoded), invalidating any queued rumour about the same subject."""
         self._discard(subject)
-        rumour = _Rumour(message, message_size(message))
+        rumour = _Rumour(message, size)
         self._by_subject[subject] = rumour
         self._buckets.setdefault(0, {})[subject] = rumour
 
@@ -95,3 +103,56 @@ class BroadcastQueue:
         for subject in large:
             self._discard(subject)
         return messages
+
+
+class RecentRumours:
+    """The rumours learned in the last `memory` seconds, by tag, for pull repair."""
+
+    __slots__ = ("_by_tag", "_expiry", "_memory")
+
+    def __init__(self, memory: float) -> None:
+        self._memory = memory
+        self._by_tag: dict[bytes, tuple[Message, int]] = {}
+        self._expiry: deque[tuple[float, bytes]] = deque()
+
+    def add(self, message: Message, now: float) -> int:
+        """Remember `message`; returns its encoded size."""
+        encoded = encode_one(message)
+        tag = rumour_tag(encoded)
+        if tag not in self._by_tag:
+            self._by_tag[tag] = (message, len(encoded))
+            self._expiry.append((now + self._memory, tag))
+        return len(encoded)
+
+    def _expire(self, now: float) -> None:
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            del self._by_tag[expiry.popleft()[1]]
+
+    def tags(self, now: float) -> bytes:
+        """Tags of the newest remembered rumours (at most `MAX_TAGS`), for a ping."""
+        self._expire(now)
+        if not self._by_tag:
+            return b""
+        return b"".join(tag for _, tag in list(self._expiry)[-MAX_TAGS:])
+
+    def lacks_any(self, tags: bytes, now: float) -> bool:
+        """True if `tags` names a rumour this node does not remember."""
+        self._expire(now)
+        known = self._by_tag
+        return any(tags[i : i + TAG_SIZE] not in known for i in range(0, len(tags), TAG_SIZE))
+
+    def missing(self, tags: bytes, budget: int, now: float) -> list[Message]:
+        """Remembered rumours not named in `tags`, newest first, within `budget` bytes."""
+        self._expire(now)
+        if not self._by_tag:
+            return []
+        theirs = {tags[i : i + TAG_SIZE] for i in range(0, len(tags), TAG_SIZE)}
+        out: list[Message] = []
+        for _, tag in reversed(self._expiry):
+            if tag not in theirs:
+                message, size = self._by_tag[tag]
+                if size <= budget:
+                    out.append(message)
+                    budget -= size
+        return out

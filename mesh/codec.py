@@ -10,6 +10,7 @@ whatever cbor2 or the schema raised, comes out as `DecodeError`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -39,10 +40,14 @@ __all__ = [
     "MAX_FRAME",
     "MAX_KEY",
     "MAX_MESSAGES",
+    "MAX_TAGS",
+    "TAG_SIZE",
     "decode",
     "encode",
+    "encode_one",
     "encoded_size",
     "message_size",
+    "rumour_tag",
 ]
 
 MAX_FRAME = 4 * 1024 * 1024
@@ -56,6 +61,10 @@ MAX_CHAIN = 16 * 1024
 MAX_KEY = 256
 MAX_SIGNATURE = 128
 MAX_HASH = 64
+TAG_SIZE = 4
+"""Bytes of a rumour tag (see `rumour_tag`)."""
+MAX_TAGS = 64
+"""Most rumour tags one ping carries."""
 ID_SIZE = 32
 U64 = (1 << 64) - 1
 
@@ -92,12 +101,11 @@ def _text(limit: int) -> _Check:
     return check
 
 
-def _optional_value(v: Any) -> bytes | None:
-    if v is None:
-        return None
-    if type(v) is not bytes or len(v) > MAX_FRAME:
-        raise DecodeError("expected bytes or null")
-    return v
+def _optional(check: _Check) -> _Check:
+    def optional(v: Any) -> Any:
+        return None if v is None else check(v)
+
+    return optional
 
 
 def _bool(v: Any) -> bool:
@@ -124,9 +132,9 @@ _ADDRESS = _text(MAX_ADDRESS)
 
 # type -> (class, field names, field checks); the single source of both encoding and decoding.
 _SCHEMA: dict[int, tuple[type, tuple[str, ...], tuple[_Check, ...]]] = {
-    MessageType.PING: (Ping, ("seq", "target"), (_u64, _node_id)),
+    MessageType.PING: (Ping, ("seq", "target", "recent"), (_u64, _node_id, _bytes(MAX_TAGS * TAG_SIZE))),
     MessageType.INDIRECT_PING: (IndirectPing, ("seq", "target", "address"), (_u64, _node_id, _ADDRESS)),
-    MessageType.ACK: (Ack, ("seq",), (_u64,)),
+    MessageType.ACK: (Ack, ("seq", "recent"), (_u64, _optional(_bytes(MAX_TAGS * TAG_SIZE)))),
     MessageType.NACK: (Nack, ("seq",), (_u64,)),
     MessageType.ALIVE: (
         Alive,
@@ -151,7 +159,7 @@ _SCHEMA: dict[int, tuple[type, tuple[str, ...], tuple[_Check, ...]]] = {
     MessageType.OWNED: (
         Owned,
         ("node_id", "generation", "counter", "key", "value", "signature"),
-        (_node_id, _u64, _u64, _text(MAX_KEY), _optional_value, _SIG),
+        (_node_id, _u64, _u64, _text(MAX_KEY), _optional(_bytes(MAX_FRAME)), _SIG),
     ),
     MessageType.SYNC: (Sync, ("reply", "view_hash", "digest"), (_bool, _bytes(MAX_HASH), _digest)),
 }
@@ -169,9 +177,19 @@ def encode(messages: Iterable[Message]) -> bytes:
     return cbor2.dumps([_as_list(m) for m in messages])
 
 
+def encode_one(message: Message) -> bytes:
+    """The encoding of one message as it appears inside a message list."""
+    return cbor2.dumps(_as_list(message))
+
+
 def message_size(message: Message) -> int:
     """Bytes `message` adds to an encoded message list."""
-    return len(cbor2.dumps(_as_list(message)))
+    return len(encode_one(message))
+
+
+def rumour_tag(encoded: bytes) -> bytes:
+    """A short tag naming one rumour (`encoded` is its `encode_one`); equal rumours have equal tags."""
+    return hashlib.blake2b(encoded, digest_size=TAG_SIZE).digest()
 
 
 def _list_header_size(count: int) -> int:

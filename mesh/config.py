@@ -49,8 +49,10 @@ class MeshConfig:
     """Seconds between gossip rounds while the broadcast queue holds rumours (none when it is empty)."""
     gossip_nodes: int = 3
     """Fan-out: random live members each gossip round sends a datagram to."""
-    retransmit_mult: int = 3
-    """Each rumour is sent retransmit_mult * ceil(log10(n + 1)) times (n = live members)."""
+    retransmit_mult: float = 1.5
+    """Each rumour is sent ceil(retransmit_mult * ceil(log10(n + 1))) times (n = live members)."""
+    rumour_memory: float = 3.0
+    """Seconds a node remembers the rumours it learned, to repair peers whose pings show they missed one."""
     suspicion_mult: float = 1.0
     """Minimum suspicion timeout = suspicion_mult * max(1, log10(n)) * probe_interval."""
     suspicion_max_timeout_mult: float = 4.0
@@ -89,6 +91,7 @@ class MeshConfig:
             retransmit_mult=4,
             suspicion_mult=2.0,
             suspicion_max_timeout_mult=6.0,
+            rumour_memory=15.0,
             push_pull_interval=60.0,
             reconnect_interval=30.0,
         )
@@ -101,6 +104,7 @@ class MeshConfig:
             probe_interval=0.2,
             probe_timeout=0.1,
             gossip_interval=0.05,
+            rumour_memory=1.0,
             suspicion_mult=1.5,
             suspicion_max_timeout_mult=3.0,
             push_pull_interval=2.0,

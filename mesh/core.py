@@ -25,7 +25,7 @@ from typing import Any
 
 from . import codec
 from .awareness import Awareness
-from .broadcast import BroadcastQueue
+from .broadcast import BroadcastQueue, RecentRumours
 from .config import MeshConfig, Rng
 from .errors import InvalidArgument
 from .events import (
@@ -71,6 +71,8 @@ _PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT = (
 )
 _SUSPECT, _REAP, _RELAY = "suspect", "reap", "relay"
 _LIST_SLACK = 5  # bytes a message-list header may take
+_NACK_FRACTION = 0.8  # of the prober's indirect window, as in Lifeguard
+_PROMPT_PROBERS = 2  # expected prompt probers of a new suspect, per expected confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class MeshCore:
         self._members = Membership(known if isinstance(known, MemberTemplate) else MemberTemplate(known))
         self._owned = OwnedStore()
         self._queue = BroadcastQueue(config.retransmit_mult)
+        self._recent = RecentRumours(config.rumour_memory)
         self._awareness = Awareness(config.awareness_max_multiplier)
         self._timers = Deadlines()
         self._probes = ProbeOrder(rng, self._members.ids())
@@ -154,6 +157,9 @@ class MeshCore:
         self._outgoing: list[Outgoing] = []
         self._events: deque[Event] = deque()
         self._budget = config.max_datagram - FRAME_OVERHEAD - _LIST_SLACK
+        # A relay nacks early enough for the nack to reach the prober before its probe period ends.
+        window = min(config.probe_timeout, config.probe_interval - config.probe_timeout)
+        self._relay_timeout = _NACK_FRACTION * window
         self._seq = 0
         self._counter = 0
         self._left = False
@@ -290,7 +296,7 @@ class MeshCore:
 
     def _rumour(self, subject: Hashable, message: Message, now: float) -> None:
         """Queue a rumour; gossip at once if no round is scheduled (prompt forwarding)."""
-        self._queue.push(subject, message)
+        self._queue.push(subject, message, self._recent.add(message, now))
         if self._timers.get(_GOSSIP) is None:
             self._timers.set(_GOSSIP, now)
 
@@ -324,7 +330,7 @@ class MeshCore:
         probe = self._probe = _Probe(target, self._seq)
         self._pending[probe.seq] = probe
         self.stats.probes += 1
-        ping: list[Message] = [Ping(probe.seq, target)]
+        ping: list[Message] = [Ping(probe.seq, target, self._recent.tags(now))]
         if record.state is MemberState.SUSPECT and record.statement is not None:
             ping.insert(0, record.statement)  # buddy system: tell it first so it can refute
         self._send(record.claim.address, ping)
@@ -357,13 +363,16 @@ class MeshCore:
         if ping.target != self.local_id:
             self.stats.dropped_misdirected += 1
             return
-        self._send(source, [Ack(ping.seq)])
+        lacking = self._recent.lacks_any(ping.recent, now)
+        ack = Ack(ping.seq, self._recent.tags(now) if lacking else None)
+        room = self._budget - codec.message_size(ack)
+        self._send(source, [ack, *self._recent.missing(ping.recent, room, now)])
 
     def _on_indirect_ping(self, source: str, request: IndirectPing, now: float) -> None:
         self._seq += 1
         self._pending[self._seq] = _Relay(source, request.seq)
-        self._timers.set((_RELAY, self._seq), now + self.config.probe_timeout)
-        self._send(request.address, [Ping(self._seq, request.target)])
+        self._timers.set((_RELAY, self._seq), now + self._relay_timeout)
+        self._send(request.address, [Ping(self._seq, request.target, self._recent.tags(now))])
 
     def _relay_expired(self, seq: int) -> None:
         relay = self._pending.pop(seq, None)
@@ -371,6 +380,10 @@ class MeshCore:
             self._send(relay.requester, [Nack(relay.seq)])
 
     def _on_ack(self, source: str, ack: Ack, now: float) -> None:
+        if ack.recent is not None:  # the pinged node lacks some of our recent rumours
+            rumours = self._recent.missing(ack.recent, self._budget, now)
+            if rumours:
+                self._outgoing.append(Outgoing(source, tuple(rumours), False))
         waiting = self._pending.pop(ack.seq, None)
         if isinstance(waiting, _Relay):
             self._timers.cancel((_RELAY, ack.seq))
@@ -431,10 +444,17 @@ class MeshCore:
         self._on_statement(statement, now)
 
     def _confirm(self, statement: Suspect, now: float) -> None:
+        """Another accuser of a suspected life. Confirmations are not gossiped: our own goes straight to
+        the first accuser we heard of, whose suspicion (the earliest to expire) it shortens; its dead
+        statement then reaches everyone."""
         suspicion = self._suspicions.get(statement.node_id)
-        if suspicion is not None and suspicion.confirm(statement.accuser):
-            self._timers.set((_SUSPECT, statement.node_id), suspicion.deadline())
-            self._rumour(statement.node_id, statement, now)
+        if suspicion is None or not suspicion.confirm(statement.accuser):
+            return
+        self._timers.set((_SUSPECT, statement.node_id), suspicion.deadline())
+        record = self._members.get(statement.node_id)
+        held = record.statement if record is not None else None
+        if statement.accuser == self.local_id and isinstance(held, Suspect) and self._live(held.accuser):
+            self._send(self._address(held.accuser), [statement])
 
     def _refute(self, incarnation: int, now: float, reannounce: bool) -> None:
         """Someone holds a claim about our life at `incarnation`: supersede it."""
@@ -480,7 +500,8 @@ class MeshCore:
         )
         suspicion = self._suspicions[record.node_id] = Suspicion(statement.accuser, now, k, low, high)
         self._timers.set((_SUSPECT, record.node_id), suspicion.deadline())
-        if statement.accuser != self.local_id:
+        # A few of those who hear of the suspicion probe the member at once, to confirm it quickly.
+        if statement.accuser != self.local_id and self._rng.random() * live < _PROMPT_PROBERS * k:
             self._probes.prioritise(record.node_id)
 
     def _drop_owned(self, node_id: bytes) -> None:

@@ -6,7 +6,8 @@ number is an unsigned integer, so a ping with its ack fits in a few dozen bytes 
 datagram.
 
 - `Ping`/`Ack`/`IndirectPing`/`Nack` are the SWIM failure detector (nacks are Lifeguard's: a relay that
-  got no answer says so, which tells the prober its own links are fine).
+  got no answer says so, which tells the prober its own links are fine). Pings also carry tags of recent
+  rumours, so a node that missed one gets it on the ack.
 - `Alive`, `Leave` and `Owned` are signed by the node they are about (see `trust.py`), so no relay can
   forge them. `Suspect` and `Dead` are statements by another member (`accuser`), authenticated by the
   gossip key only.
@@ -55,10 +56,15 @@ class MessageType(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Ping:
-    """Are you alive? `target` is the id the sender expects to answer (a stale address is detected)."""
+    """Are you alive? `target` is the id the sender expects to answer (a stale address is detected).
+
+    `recent` is the concatenated 4-byte tags of the rumours the sender learned lately; the target
+    piggybacks the recent rumours whose tags are missing on its ack (pull repair, see `broadcast.py`).
+    """
 
     seq: int
     target: bytes
+    recent: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +78,14 @@ class IndirectPing:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Answer to the ping (or indirect ping) numbered `seq`."""
+    """Answer to the ping (or indirect ping) numbered `seq`.
+
+    `recent` is None normally; when the ping named rumours the answering node lacks, it holds that node's
+    own recent tags, and the prober sends back what is missing (so repair works in both directions).
+    """
 
     seq: int
+    recent: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,9 @@ from .messages import Message
 __all__ = ["FRAME_OVERHEAD", "VERSION", "Opened", "Wire", "WireStats"]
 
 VERSION = 1
-FRAME_OVERHEAD = 1 + OVERHEAD + 64
-"""Upper bound of the bytes a frame adds to the encoded message list (version, box, header)."""
+FRAME_OVERHEAD = 1 + OVERHEAD + 1 + (2 + 32) + 9 + 9 + 5
+"""Upper bound of the bytes a frame adds to the encoded message list: the version byte, the keyring box,
+and the CBOR header array (sender id, generation and seq as 64-bit integers, the body's length)."""
 WINDOW = 64
 REPLAY_IDLE = 3600.0
 

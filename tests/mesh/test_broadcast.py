@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from micro.mesh import Alive, Owned, Suspect
-from micro.mesh.broadcast import BroadcastQueue, retransmit_limit
+from micro.mesh import Alive, Message, Owned, Suspect
+from micro.mesh.broadcast import BroadcastQueue, RecentRumours, retransmit_limit
 from micro.mesh.codec import message_size
 
 A, B, C = b"a" * 32, b"b" * 32, b"c" * 32
+
+
+def push(q: BroadcastQueue, subject: object, message: Message) -> None:
+    q.push(subject, message, message_size(message))
 
 
 def alive(node: bytes, incarnation: int) -> Alive:
@@ -23,16 +27,16 @@ def test_retransmit_limit_is_mult_times_ceil_log10(mult: int, n: int, limit: int
 
 def test_newer_rumour_about_the_same_subject_replaces_the_older() -> None:
     q = BroadcastQueue(3)
-    q.push(A, alive(A, 1))
-    q.push(A, Suspect(A, 1, 1, B))
-    q.push((A, "k"), Owned(A, 1, 1, "k", b"v", b"s" * 64))
+    push(q, A, alive(A, 1))
+    push(q, A, Suspect(A, 1, 1, B))
+    push(q, (A, "k"), Owned(A, 1, 1, "k", b"v", b"s" * 64))
     assert len(q) == 2
     assert q.take(10_000, 5) == [Suspect(A, 1, 1, B), Owned(A, 1, 1, "k", b"v", b"s" * 64)]
 
 
 def test_each_rumour_is_sent_limit_times_then_dropped() -> None:
     q = BroadcastQueue(3)
-    q.push(A, alive(A, 1))
+    push(q, A, alive(A, 1))
     sent = 0
     while q.take(10_000, 5):
         sent += 1
@@ -41,10 +45,10 @@ def test_each_rumour_is_sent_limit_times_then_dropped() -> None:
 
 def test_fewest_transmitted_first_within_the_byte_budget() -> None:
     q = BroadcastQueue(3)
-    q.push(A, alive(A, 1))
+    push(q, A, alive(A, 1))
     assert q.take(10_000, 5) == [alive(A, 1)]
-    q.push(B, alive(B, 1))
-    q.push(C, alive(C, 1))
+    push(q, B, alive(B, 1))
+    push(q, C, alive(C, 1))
     size = message_size(alive(A, 1))
     assert q.take(2 * size, 5) == [alive(B, 1), alive(C, 1)]
     assert q.take(size, 5) == [alive(A, 1)]
@@ -53,8 +57,20 @@ def test_fewest_transmitted_first_within_the_byte_budget() -> None:
 def test_rumours_too_large_for_a_datagram_are_handed_out_once() -> None:
     q = BroadcastQueue(3)
     big = Owned(A, 1, 1, "k", b"x" * 5000, b"s" * 64)
-    q.push((A, "k"), big)
-    q.push(B, alive(B, 1))
+    push(q, (A, "k"), big)
+    push(q, B, alive(B, 1))
     assert q.take(1300, 5) == [alive(B, 1)]
     assert q.take_oversized(1300) == [big]
     assert q.take_oversized(1300) == []
+
+
+def test_recent_rumours_are_offered_to_a_peer_whose_tags_lack_them_until_forgotten() -> None:
+    recent = RecentRumours(memory=3.0)
+    for i, node in enumerate((A, B, C)):
+        recent.add(alive(node, 1), now=float(i))
+    theirs = RecentRumours(memory=3.0)
+    theirs.add(alive(B, 1), now=0.0)
+    assert recent.missing(theirs.tags(now=2.0), budget=10_000, now=2.0) == [alive(C, 1), alive(A, 1)]
+    assert recent.missing(theirs.tags(now=2.0), budget=message_size(alive(C, 1)), now=2.0) == [alive(C, 1)]
+    assert recent.missing(b"", budget=10_000, now=3.5) == [alive(C, 1), alive(B, 1)]
+    assert recent.tags(now=10.0) == b""

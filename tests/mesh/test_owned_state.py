@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from mesh_harness import Net, Node
+from mesh_harness import CONFIG, Net, Node
 from micro.mesh import InvalidArgument, Owned, OwnedStateChanged
 from micro.mesh.trust import owned_payload, sign_owned
 
@@ -37,6 +39,20 @@ def test_owned_state_reaches_a_late_joiner_by_push_pull() -> None:
     late = net.add(9)
     net.run(1.0)
     assert late.core.owned(nodes[0].id) == {"k": b"v"}
+
+
+def test_a_node_that_missed_every_push_gets_the_rumour_on_its_next_probe_ack() -> None:
+    net = Net(config=replace(CONFIG, push_pull_interval=1000.0))
+    nodes = [net.add(i) for i in range(1, 5)]
+    net.run(2.0)
+    isolated = nodes[3]
+    net.cut([isolated], nodes[:3])
+    nodes[0].core.set_local("k", b"v", net.now)
+    net.run(0.5)  # every push is spent while the link is cut
+    assert isolated.core.owned(nodes[0].id) == {}
+    net.heal()
+    net.run(2 * CONFIG.probe_interval)
+    assert isolated.core.owned(nodes[0].id) == {"k": b"v"}
 
 
 def test_forged_entry_is_dropped_and_counted() -> None:
