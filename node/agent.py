@@ -100,6 +100,20 @@ def _primary_address() -> str:
             return "127.0.0.1"
 
 
+def _check_tcp_port(host: str, port: int) -> None:
+    """Refuse a TCP port in use with our own message (grpc would also log a multi-line C++ error)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # The same option grpc sets, so a port in TIME_WAIT is not mistaken for one in use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidArgument(
+                f"cannot bind TCP {format_address(host, port)}: {exc.strerror or exc}; choose another --bind port"
+            ) from None
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split()) or "unknown error"
 
@@ -149,9 +163,8 @@ class Node:
         dd.create()
         dd.lock()
         self._clear_stale_socket()
-        self._load_identity()
-        self.generation = dd.next_generation()
 
+        # Ports first: a port in use is the likeliest failure, and it should leave no trace on disk.
         host, port = self._bind
         port = await self.transport.open_udp(host, port, self._on_datagram)
         self._peer_server = grpc.aio.server(
@@ -162,12 +175,15 @@ class Node:
             ]
         )
         node_pb2_grpc.add_PeerServicer_to_server(_PeerApi(self), self._peer_server)
+        _check_tcp_port(host, port)
         try:
             self._peer_server.add_insecure_port(format_address(host, port))
         except RuntimeError:
             raise InvalidArgument(
                 f"cannot bind TCP {format_address(host, port)} (address in use?); choose another --bind port"
             ) from None
+        self._load_identity()
+        self.generation = dd.next_generation()
         await self._peer_server.start()
 
         if self._advertise is not None:

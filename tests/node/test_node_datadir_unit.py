@@ -1,0 +1,68 @@
+"""The data dir module on its own: layout, atomic files, generations, locking."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from micro.node.datadir import DataDir, MeshFile
+from micro.node.errors import AlreadyRunning, InvalidArgument, NodeError
+
+
+def test_resolve_prefers_option_then_environment_then_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MICRO_DATA_DIR", str(tmp_path / "env"))
+    assert DataDir.resolve(str(tmp_path / "opt")).path == tmp_path / "opt"
+    assert DataDir.resolve(None).path == tmp_path / "env"
+    monkeypatch.delenv("MICRO_DATA_DIR")
+    assert DataDir.resolve(None).path == Path("~/.micro").expanduser()
+
+
+def test_files_round_trip_with_private_modes(tmp_path: Path) -> None:
+    dd = DataDir(tmp_path / "d")
+    dd.create()
+    mesh = MeshFile(mesh=b"m" * 32, chain=b"chain", keyring=b"ring")
+
+    dd.save_mesh(mesh)
+    dd.save_members(["127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"])
+
+    assert stat.S_IMODE(dd.path.stat().st_mode) == 0o700
+    assert dd.load_mesh() == mesh
+    assert dd.load_members() == ["127.0.0.1:1", "127.0.0.1:2"]
+    for path in (dd.mesh_file, dd.members_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in dd.path.iterdir()) == ["members.cbor", "mesh.cbor"]
+
+
+def test_generation_is_durable_and_increasing(tmp_path: Path) -> None:
+    dd = DataDir(tmp_path)
+    assert [dd.next_generation() for _ in range(3)] == [1, 2, 3]
+    assert DataDir(tmp_path).next_generation() == 4
+
+
+def test_corrupt_files_are_reported_not_raised_raw(tmp_path: Path) -> None:
+    dd = DataDir(tmp_path)
+    dd.mesh_file.write_bytes(b"\xff\x00 not cbor")
+    dd.generation_file.write_text("seven")
+
+    with pytest.raises(NodeError, match="corrupt"):
+        dd.load_mesh()
+    with pytest.raises(NodeError, match="corrupt"):
+        dd.next_generation()
+
+
+def test_one_lock_per_directory(tmp_path: Path) -> None:
+    first, second = DataDir(tmp_path), DataDir(tmp_path)
+    first.lock()
+    try:
+        with pytest.raises(AlreadyRunning):
+            second.lock()
+    finally:
+        first.unlock()
+    second.lock()
+    second.unlock()
+
+
+def test_socket_path_too_long_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument, match="too long"):
+        DataDir(tmp_path / ("x" * 120)).create()
