@@ -11,6 +11,7 @@ import json
 import math
 import re
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = ["cli", "main", "parse_duration"]
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _PROFILES = ("lan", "wan", "local")
+_LEAVE_WAIT = 10.0
 
 
 def parse_duration(text: str) -> float:
@@ -149,9 +151,17 @@ def join_cmd(data_dir: str | None, address: str, token: str | None) -> None:
 @_data_dir_option
 def leave(data_dir: str | None) -> None:
     """Leave the mesh gracefully and stop the node."""
-    with _client(data_dir) as client:
+    dd = DataDir.resolve(data_dir)
+    with NodeClient(dd) as client:
         client.leave()
-    click.echo("left the mesh; the node has stopped")
+    # The node answers first and then spends about one gossip round telling the mesh; wait for it to go.
+    deadline = time.monotonic() + _LEAVE_WAIT
+    while dd.socket.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if dd.socket.exists():
+        click.echo("left the mesh; the node is still shutting down")
+    else:
+        click.echo("left the mesh; the node has stopped")
 
 
 @node.command()
@@ -212,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 1
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
-        code = exc.exit_code
+        code = 1
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # noqa: BLE001 - the one place every error becomes one line

@@ -7,6 +7,7 @@ It talks to `unix:DATA_DIR/node.sock` with short deadlines and turns every gRPC 
 from __future__ import annotations
 
 import os
+import socket
 from typing import Any, Self
 
 import grpc
@@ -23,6 +24,19 @@ _CALL_TIMEOUT = 5.0
 _JOIN_TIMEOUT = 20.0
 
 
+def _listening(path: str) -> bool:
+    """Whether something accepts connections on the unix socket (a killed node leaves the file behind)."""
+    if not os.path.exists(path):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(_CONNECT_TIMEOUT)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
 class NodeClient:
     """Calls the node that owns a data dir. Use as a context manager, or call `close`."""
 
@@ -31,7 +45,7 @@ class NodeClient:
         self._not_running = NotRunning(
             f"no node running at {data_dir} (start one with `micro node start`)"
         )
-        if not os.path.exists(data_dir.socket):
+        if not _listening(str(data_dir.socket)):
             raise self._not_running
         self._channel = grpc.insecure_channel(f"unix:{data_dir.socket}")
         try:

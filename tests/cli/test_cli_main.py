@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,15 @@ def test_version_and_groups() -> None:
     helped = _run("--help")
     assert helped.returncode == 0
     assert "node" in helped.stdout and "sim" in helped.stdout
+
+
+def test_a_stale_socket_file_is_not_a_running_node(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as leftover:
+        leftover.bind(str(tmp_path / "node.sock"))  # bound, never listening: what a killed node leaves
+
+    result = _run("node", "members", "--data-dir", str(tmp_path))
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: no node running at {tmp_path} (start one with `micro node start`)"
+    ]
