@@ -129,8 +129,8 @@ class Node:
         if options.profile not in PROFILES:
             raise InvalidArgument(f"unknown profile {options.profile!r}; choose lan, wan or local")
         # Checked before anything touches the disk, so a typo never creates a mesh.
-        self._bind = parse_address(options.bind, "--bind")
-        self._advertise = parse_address(options.advertise, "--advertise") if options.advertise else None
+        self._bind = parse_address(options.bind, "--bind", numeric=True)
+        self._advertise = parse_address(options.advertise, "--advertise", numeric=True) if options.advertise else None
         for address in options.join:
             parse_address(address, "--join")
         self.options = options

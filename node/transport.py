@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ipaddress
 from collections.abc import Callable
 from typing import Protocol
 
@@ -41,8 +42,12 @@ class Transport(Protocol):
     def send_reliable(self, address: str, data: bytes) -> None: ...
 
 
-def parse_address(text: str, what: str = "address") -> tuple[str, int]:
-    """Split "host:port" (or "[v6]:port") into its parts; raises InvalidArgument naming the input."""
+def parse_address(text: str, what: str = "address", numeric: bool = False) -> tuple[str, int]:
+    """Split "host:port" (or "[v6]:port") into its parts; raises InvalidArgument naming the input.
+
+    With `numeric`, the host must be an IP address: gossip addresses are used for every datagram, and
+    resolving a name there would block the event loop on DNS.
+    """
     host, sep, port_text = text.rpartition(":")
     if not sep or not host:
         raise InvalidArgument(f"{what} {text!r} is not HOST:PORT")
@@ -54,6 +59,11 @@ def parse_address(text: str, what: str = "address") -> tuple[str, int]:
         raise InvalidArgument(f"{what} {text!r} has no numeric port") from None
     if not 0 <= port <= 65535:
         raise InvalidArgument(f"{what} {text!r} has a port outside 0-65535")
+    if numeric:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise InvalidArgument(f"{what} {text!r} must be an IP address and port, not a host name") from None
     return host, port
 
 
@@ -112,7 +122,7 @@ class NetTransport:
         if self._udp is None or self._udp.is_closing():
             return
         try:
-            self._udp.sendto(data, parse_address(address))
+            self._udp.sendto(data, parse_address(address, numeric=True))
         except (OSError, InvalidArgument, ValueError) as exc:
             self.failures += 1
             self._log.debug("udp.send_failed", address=address, error=str(exc))
