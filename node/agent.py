@@ -148,6 +148,7 @@ class Node:
         self._forget_members = False
         self._members_task: asyncio.Task[None] | None = None
         self._saved_members: list[str] = []
+        self._members_dirty = False
         self._used_invites: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
         self._join_lock = asyncio.Lock()
         self.node_key: SigningKey
@@ -318,8 +319,6 @@ class Node:
         # Written by the periodic task; events arrive in bursts and one write covers them all.
         self._members_dirty = True
 
-    _members_dirty = False
-
     def _active_addresses(self) -> list[str]:
         assert self.runtime is not None
         return sorted(
@@ -420,6 +419,8 @@ class Node:
 
     async def join_mesh(self, address: str, token: str) -> node_pb2.JoinMeshReply:
         parse_address(address, "join address")
+        if address == self.address:
+            raise InvalidArgument(f"{address} is this node; join through another member of the mesh")
         try:
             invite = Invite.from_token(token)
         except Malformed as exc:
@@ -439,6 +440,9 @@ class Node:
                 self.log.info("mesh.replaced", old=self.mesh_root.id, new=invite.mesh.id)
                 self.data_dir.remove_root_seed()
                 self.root_key = None
+                # The old mesh's addresses are of no use in the new one.
+                self.data_dir.forget_members()
+                self._saved_members = []
             self.data_dir.save_mesh(mesh)
             self._adopt(mesh)
             self.keyring = keyring
