@@ -104,3 +104,26 @@ def test_start_with_join_and_token(cluster: Cluster) -> None:
     b.start("--join", a.address, "--token", a.invite())
 
     cluster.wait_states([a, b], {a.address: "alive", b.address: "alive"})
+
+
+def test_a_member_without_the_root_key_invites_with_its_own_chain(cluster: Cluster) -> None:
+    a, b, c = cluster.add(3)
+    b.join(a)
+    assert not (b.data_dir / "root.seed").exists()
+
+    token = b.invite()
+    assert len(Invite.from_token(token).issuer_chain) == 1  # b's certificate, signed by the root
+    result = micro("node", "join", b.address, "--token", token, data_dir=c.data_dir)
+
+    assert result.returncode == 0, result.stderr
+    cluster.wait_states([a, b, c], {n.address: "alive" for n in (a, b, c)})
+
+
+def test_an_invite_admits_one_node_only(cluster: Cluster) -> None:
+    a, b, c = cluster.add(3)
+    token = a.invite()
+    assert micro("node", "join", a.address, "--token", token, data_dir=b.data_dir).returncode == 0
+
+    result = micro("node", "join", a.address, "--token", token, data_dir=c.data_dir)
+
+    _one_line_error(result, "already used")
