@@ -86,16 +86,28 @@ class DataDir:
         return self.path / "node.sock"
 
     def create(self) -> None:
-        """Create the directory (0700); tighten it to 0700 if it already exists."""
+        """Create the directory (0700), or tighten an existing one to 0700 when it is clearly ours.
+
+        "Ours" means owned by this user and empty or already holding a node key: a mistaken
+        `--data-dir /tmp` or `--data-dir ~` must not change the mode of a shared directory. The files
+        inside are 0600 either way.
+        """
         try:
+            existed = self.path.is_dir()
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.path, 0o700)
+            if not existed or self._owned_by_us():
+                os.chmod(self.path, 0o700)
         except OSError as exc:
             raise NodeError(f"cannot create data dir {self.path}: {exc.strerror}", "FAILED_PRECONDITION") from exc
         if len(os.fsencode(self.socket)) > _MAX_SOCKET_PATH:
             raise InvalidArgument(
                 f"data dir path {self.path} is too long for a unix socket; choose a shorter --data-dir"
             )
+
+    def _owned_by_us(self) -> bool:
+        if self.path.stat().st_uid != os.getuid():
+            return False
+        return self.node_seed.exists() or not any(self.path.iterdir())
 
     def lock(self) -> None:
         """Hold an exclusive lock on the directory for the life of the process: one node per data dir."""

@@ -66,3 +66,24 @@ def test_one_lock_per_directory(tmp_path: Path) -> None:
 def test_socket_path_too_long_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="too long"):
         DataDir(tmp_path / ("x" * 120)).create()
+
+
+def test_an_existing_shared_directory_keeps_its_mode(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    (shared / "someone-elses-file").write_text("x")
+    shared.chmod(0o755)
+
+    DataDir(shared).create()
+
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+
+
+def test_an_existing_empty_directory_is_made_private(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    fresh.chmod(0o755)  # what `mkdir -p` in `make run` leaves
+
+    DataDir(fresh).create()
+
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
