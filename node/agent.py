@@ -551,7 +551,8 @@ async def _guard(node: Node, context: grpc.aio.ServicerContext, call: Callable[[
             node.log.error("api.internal_error", error=repr(exc))
             message = f"internal error: {message}"
     await context.abort(status_code(code), message)
-    raise AssertionError("abort returns only by raising")
+    # abort() always raises; this line only tells the type checker so.
+    raise AssertionError("unreachable")
 
 
 async def _now(value: _T) -> _T:

@@ -92,7 +92,6 @@ class NetTransport:
         # Our advertised address, sent with every Deliver so the receiver can answer the right port.
         self.source = source
         self.failures = 0
-        self.dropped_busy = 0
         self._udp: asyncio.DatagramTransport | None = None
         self._on_datagram: DatagramHandler | None = None
         self._channels: collections.OrderedDict[str, grpc.aio.Channel] = collections.OrderedDict()
@@ -111,9 +110,6 @@ class NetTransport:
         self._udp = udp
         return int(udp.get_extra_info("sockname")[1])
 
-    def set_handler(self, on_datagram: DatagramHandler) -> None:
-        self._on_datagram = on_datagram
-
     def _received(self, data: bytes, source: str) -> None:
         if self._on_datagram is not None:
             self._on_datagram(data, source)
@@ -129,7 +125,6 @@ class NetTransport:
 
     def send_reliable(self, address: str, data: bytes) -> None:
         if len(self._tasks) >= _MAX_IN_FLIGHT:
-            self.dropped_busy += 1
             self.failures += 1
             self._log.warning("peer_link.busy", address=address, in_flight=len(self._tasks))
             return
