@@ -96,6 +96,7 @@ class NetTransport:
         self._on_datagram: DatagramHandler | None = None
         self._channels: collections.OrderedDict[str, grpc.aio.Channel] = collections.OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._failing: set[str] = set()
 
     async def open_udp(self, host: str, port: int, on_datagram: DatagramHandler) -> int:
         """Bind the UDP socket; returns the port actually bound (for a requested port 0)."""
@@ -166,15 +167,27 @@ class NetTransport:
             stub = node_pb2_grpc.PeerStub(self._channel(address))
             await stub.Deliver(node_pb2.Frame(data=data, source=self.source), timeout=_DELIVER_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
-            self.failures += 1
-            self._log.info("peer_link.failed", address=address, code=exc.code().name)
+            self._failed(address, exc.code().name)
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 # The channel now sits in reconnect backoff and would fail fast for seconds, even after
                 # the peer restarts; a fresh channel connects at once on the next send.
                 self._evict(address)
         except (OSError, ValueError) as exc:
-            self.failures += 1
-            self._log.info("peer_link.failed", address=address, error=str(exc))
+            self._failed(address, str(exc))
+        else:
+            if address in self._failing:
+                self._failing.discard(address)
+                self._log.info("peer_link.recovered", address=address)
+
+    def _failed(self, address: str, reason: str) -> None:
+        self.failures += 1
+        # A dead peer is retried every reconnect interval; say so once, then only at debug level.
+        if address in self._failing:
+            self._log.debug("peer_link.failed", address=address, reason=reason)
+            return
+        if len(self._failing) < _MAX_CHANNELS * 4:
+            self._failing.add(address)
+        self._log.info("peer_link.failed", address=address, reason=reason)
 
     async def close(self) -> None:
         """Let calls in flight finish briefly, then close every channel and the UDP socket."""
