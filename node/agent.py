@@ -435,6 +435,9 @@ class Node:
                         "FAILED_PRECONDITION",
                     )
             reply = await self._call_peer_join(address, token)
+            if self._stopping.is_set():
+                # A leave or signal arrived while we waited; do not start a new life on the way out.
+                raise Unavailable("the node is stopping; the join was abandoned")
             mesh, keyring = self._check_join_reply(address, invite, reply)
             if mesh.mesh != self.mesh_root.raw:
                 self.log.info("mesh.replaced", old=self.mesh_root.id, new=invite.mesh.id)
