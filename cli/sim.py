@@ -66,10 +66,7 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
     if partition is not None and partition[1] > duration:
         raise click.BadParameter(f"END {partition[1]} is past --duration {duration}", param_hint="--partition")
 
-    try:
-        from ..simulations.scenario import Scenario, format_table, run_scenario
-    except ImportError as exc:
-        raise click.ClickException(f"the simulator is not available: {exc}") from None
+    from ..simulations.scenario import Scenario, format_table, run_scenario  # deferred: keeps `micro` fast
 
     scenario = Scenario(nodes=nodes, duration=duration, loss=loss, seed=seed, slow=slow,
                         partition=partition, preset=preset)

@@ -232,6 +232,7 @@ class Recorder:
             "bytes_per_node_per_s": round(total_bytes / node_seconds, 3) if node_seconds else 0.0,
             "reliable_bytes_per_node_per_s":
                 round(sim.reliable_bytes / node_seconds, 3) if node_seconds else 0.0,
+            "bytes_sent": total_bytes,
             "packets_sent": sim.packets_sent,
             "packets_dropped": sim.packets_dropped,
             "converged": membership_converged(sim, observers),

@@ -57,7 +57,8 @@ class Scenario:
     config: MeshConfig | None = None
     """Overrides the preset's MeshConfig when given (the latency profile still follows `preset`)."""
     start: str = "converged"
-    rumour_interval: float = 2.0
+    rumour_interval: float | None = 2.0
+    """Seconds between injected rumours; None injects none (membership traffic only)."""
     crashes: int | None = None
     """Nodes to crash; None means max(1, nodes // 100)."""
     max_skew: float = 0.0
@@ -90,7 +91,7 @@ def run_scenario(scenario: Scenario) -> SimReport:
     last_rumour = duration - min(duration / 4, RUMOUR_TAIL)
     t = 1.0
     number = 0
-    while t <= last_rumour:
+    while scenario.rumour_interval is not None and t <= last_rumour:
         recorder.inject_rumour(f"sim/rumour/{number}", plan.choice(spared), t)
         number += 1
         t += scenario.rumour_interval

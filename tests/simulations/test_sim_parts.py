@@ -1,8 +1,12 @@
-"""Unit tests of the simulator's parts: simulated credentials and the network model."""
+"""Unit tests of the simulator's parts: simulated credentials, the network model, frame sizes."""
 
 from __future__ import annotations
 
+from micro.mesh.codec import encode, encoded_size
+from micro.mesh.messages import Ack, Message, Ping
+from micro.mesh.trust import sign_alive
 from micro.simulations.crypto import SIGNATURE_SIZE, SimRegistry
+from micro.simulations.engine import PACKET_OVERHEAD, frame_size
 from micro.simulations.network import NetworkModel
 
 
@@ -72,3 +76,15 @@ def test_the_same_seed_draws_the_same_network() -> None:
     two = NetworkModel(100, seed=9, slow_fraction=0.1, max_skew=0.5)
     assert one.slow == two.slow and one.skew == two.skew
     assert [one.datagram_delay(1, 2, 0.0) for _ in range(100)] == [two.datagram_delay(1, 2, 0.0) for _ in range(100)]
+
+
+def test_frame_size_matches_the_codec_for_short_and_long_message_lists() -> None:
+    registry = SimRegistry(1)
+    alice = registry.enroll(0)
+    claim = sign_alive(alice, "10.0.0.1:7946", 1, 3)
+    cache: dict[Message, int] = {}
+    for messages in ([Ping(7, alice.node_id)], [claim, Ack(9), claim], [claim] * 30, []):
+        expected = encoded_size(messages) + PACKET_OVERHEAD
+        assert frame_size(messages, cache) == expected
+        assert frame_size(messages, cache) == expected  # and again, from the cache
+    assert len(encode([claim, Ack(9)])) + PACKET_OVERHEAD == frame_size([claim, Ack(9)], cache)
