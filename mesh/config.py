@@ -49,11 +49,11 @@ class MeshConfig:
     """Seconds between gossip rounds while the broadcast queue holds rumours (none when it is empty)."""
     gossip_nodes: int = 3
     """Fan-out: random live members each gossip round sends a datagram to."""
-    retransmit_mult: float = 1.5
+    retransmit_mult: float = 1.3
     """Each rumour is sent ceil(retransmit_mult * ceil(log10(n + 1))) times (n = live members)."""
     rumour_memory: float = 3.0
     """Seconds a node remembers the rumours it learned, to repair peers whose pings show they missed one."""
-    suspicion_mult: float = 1.0
+    suspicion_mult: float = 0.75
     """Minimum suspicion timeout = suspicion_mult * max(1, log10(n)) * probe_interval."""
     suspicion_max_timeout_mult: float = 4.0
     """Maximum suspicion timeout (no confirmations yet) = this * the minimum."""
