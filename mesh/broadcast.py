@@ -46,12 +46,13 @@ class _Rumour:
 class BroadcastQueue:
     """Rumours waiting to be piggybacked or gossiped."""
 
-    __slots__ = ("_buckets", "_by_subject", "_mult")
+    __slots__ = ("_buckets", "_by_subject", "_largest", "_mult")
 
     def __init__(self, retransmit_mult: float) -> None:
         self._mult = retransmit_mult
         self._by_subject: dict[Hashable, _Rumour] = {}
         self._buckets: dict[int, dict[Hashable, _Rumour]] = {}
+        self._largest = 0  # an upper bound of the sizes queued since the queue was last empty
 
     def __len__(self) -> int:
         return len(self._by_subject)
@@ -60,6 +61,7 @@ class BroadcastQueue:
         """Queue `message` (`size` bytes encoded), invalidating any queued rumour about the same subject."""
         self._discard(subject)
         rumour = _Rumour(message, size)
+        self._largest = max(self._largest, size)
         self._by_subject[subject] = rumour
         self._buckets.setdefault(0, {})[subject] = rumour
 
@@ -98,6 +100,10 @@ class BroadcastQueue:
 
     def take_oversized(self, budget: int) -> list[Message]:
         """Remove and return the rumours too large for any datagram (they go over a peer link once)."""
+        if not self._by_subject:
+            self._largest = 0
+        if self._largest <= budget:
+            return []
         large = [s for s, r in self._by_subject.items() if r.size > budget]
         messages = [self._by_subject[s].message for s in large]
         for subject in large:

@@ -174,9 +174,6 @@ class MeshCore:
             self._members.apply_alive(claim, now)
             if len(self._members) > 1:  # a restart among known members: announce the new life
                 self._rumour(self.local_id, claim, now)
-        for record in self._members:
-            if record.rank >= _DOWN:
-                self._timers.set((_REAP, record.node_id), now + config.dead_reap_time)
         self._timers.set(_PROBE, now + rng.random() * config.probe_interval)
         self._timers.set(_PUSH_PULL, now + rng.random() * self._push_pull_interval())
         self._schedule_reconnect(now)
@@ -574,7 +571,7 @@ class MeshCore:
             self._send_reliable(self._address(target), [self._sync(reply=False, with_digest=False)])
 
     def _schedule_reconnect(self, now: float) -> None:
-        if not self._left and self._timers.get(_RECONNECT) is None and self._members.down():
+        if not self._left and self._timers.get(_RECONNECT) is None and self._members.any_down():
             self._timers.set(_RECONNECT, now + self.config.reconnect_interval)
 
     def _reconnect(self, now: float) -> None:

@@ -63,18 +63,17 @@ class MemberRecord:
     since: float
     """When the state was entered (driver clock; 0 for records built from known claims)."""
     version_hash: int = field(init=False, compare=False)
+    rank: int = field(init=False, compare=False)
+    """The state's rank: ALIVE 0 < SUSPECT 1 < DEAD 2 < LEFT 3 (stored: it is read on every message)."""
 
     def __post_init__(self) -> None:
         h = record_hash(self.claim.node_id, self.generation, self.incarnation, self.state)
         object.__setattr__(self, "version_hash", h)
+        object.__setattr__(self, "rank", RANK[self.state])
 
     @property
     def node_id(self) -> bytes:
         return self.claim.node_id
-
-    @property
-    def rank(self) -> int:
-        return RANK[self.state]
 
     @classmethod
     def alive(cls, claim: Alive, now: float) -> MemberRecord:
@@ -145,6 +144,9 @@ class Membership:
     def down(self) -> list[bytes]:
         """Ids of dead and left members."""
         return list(self._down)
+
+    def any_down(self) -> bool:
+        return bool(self._down)
 
     def judge_alive(self, claim: Alive) -> Verdict:
         record = self._records.get(claim.node_id)
