@@ -10,6 +10,9 @@ unless the network model drops it, pushed onto the heap for its receiver after a
 goes to the observer; and the core's single timer is pushed again only when `get_timer()` changed. A
 timer entry carries the deadline it was pushed for, so a stale entry (the core since moved its timer, or
 the node crashed) is recognised and skipped when popped instead of being searched for and removed.
+The cyclic garbage collector is kept off the long-lived objects (it is paused while the cores are built
+and `gc.freeze()` is in force during `run_until`): scanning millions of shared records on every full
+collection cost a quarter of the run time at 10,000 nodes.
 
 Each core sees its own clock, `virtual time + skew` from the network model, and has its own
 `random.Random` derived from the seed, the node index and its generation. A "converged" start gives every
@@ -19,6 +22,7 @@ start alone and contact a few seeds.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import random
@@ -144,8 +148,14 @@ class Simulation:
         self._sizes: dict[Message, int] = {}
         if start == "converged":
             known = self._snapshot()
-            for i in range(nodes):
-                self._start(i, 0.0, known)
+            collecting = gc.isenabled()
+            gc.disable()  # the cores are long-lived and acyclic: scanning them while building is waste
+            try:
+                for i in range(nodes):
+                    self._start(i, 0.0, known)
+            finally:
+                if collecting:
+                    gc.enable()
         else:
             for i in range(nodes):
                 at = i * join_spread / nodes
@@ -187,6 +197,15 @@ class Simulation:
 
     def run_until(self, end: float) -> None:
         """Process everything scheduled up to and including virtual time `end`."""
+        gc.freeze()  # what exists now (cores, shared records) is long-lived: keep the collector off it
+        try:
+            self._run(end)
+        finally:
+            gc.unfreeze()
+        self.now = end
+
+    def _run(self, end: float) -> None:
+        """The event loop: pop, hand to the core, flush the core."""
         heap = self._heap
         pop = heapq.heappop
         cores = self.cores
@@ -212,7 +231,6 @@ class Simulation:
                 action(t, *args)
                 continue
             flush(node, t)
-        self.now = end
 
     def live(self) -> list[int]:
         """Indices of the nodes that are up now."""
