@@ -14,6 +14,9 @@ datagram.
 - A node's claims are ordered by (generation, incarnation); owned entries by (generation, counter).
 - `Sync` is push-pull anti-entropy (see `sync.py`): a view hash, optionally a scuttlebutt digest, and a
   reply flag; the claims a peer lacks travel as ordinary messages in the same frame.
+- `KvEntry` is one register of the shared key-value map, signed by its writer; `KvWriter` hands over a
+  writer's certificate chain with entries whose writer the receiver may not know. `KvHashes`, `KvDigest`
+  and `KvWant` walk the map's two-level hash tree in anti-entropy (see `kvsync.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ __all__ = [
     "Dead",
     "DigestEntry",
     "IndirectPing",
+    "KvDigest",
+    "KvEntry",
+    "KvHashes",
+    "KvWant",
+    "KvWriter",
     "Leave",
     "Message",
     "MessageType",
@@ -52,6 +60,11 @@ class MessageType(IntEnum):
     LEAVE = 8
     OWNED = 9
     SYNC = 10
+    KV_ENTRY = 11
+    KV_WRITER = 12
+    KV_HASHES = 13
+    KV_DIGEST = 14
+    KV_WANT = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,4 +187,68 @@ class Sync:
     digest: tuple[DigestEntry, ...] | None
 
 
-Message = Ping | IndirectPing | Ack | Nack | Alive | Suspect | Dead | Leave | Owned | Sync
+@dataclass(frozen=True, slots=True)
+class KvEntry:
+    """One register of the shared key-value map: the value written to (db, table, key) at an HLC stamp.
+
+    `value` None is a tombstone (a delete). `expire_at` is wall-clock milliseconds, 0 for never; an
+    expired entry reads as absent. Registers are ordered by `stamp` (physical, logical, writer), the later
+    wins everywhere. The signature, by `writer`, covers every other field (see `trust.py`).
+    """
+
+    db: str
+    table: str
+    key: str
+    value: bytes | None
+    expire_at: int
+    physical_ms: int
+    logical: int
+    writer: bytes
+    signature: bytes
+
+    @property
+    def stamp(self) -> tuple[int, int, bytes]:
+        return (self.physical_ms, self.logical, self.writer)
+
+
+@dataclass(frozen=True, slots=True)
+class KvWriter:
+    """A writer's certificate chain, sent along with its entries so a receiver can admit the writer."""
+
+    node_id: bytes
+    chain: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KvHashes:
+    """One level of the sender's key-value hash tree, offered for comparison.
+
+    `level` 0 is the root (`hashes` one 8-byte hash), 1 the group hashes, 2 the bucket hashes of group
+    `index`. `horizon` is the sender's replication horizon in wall-clock ms (see `kvsync.py`).
+    """
+
+    level: int
+    index: int
+    hashes: bytes
+    horizon: int
+
+
+@dataclass(frozen=True, slots=True)
+class KvDigest:
+    """The sender's entries in one bucket: concatenated (16-byte key id, 8-byte entry hash) records."""
+
+    bucket: int
+    records: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KvWant:
+    """Key ids (concatenated, 16 bytes each) whose entries the sender asks for."""
+
+    key_ids: bytes
+
+
+Message = (
+    Ping | IndirectPing | Ack | Nack | Alive | Suspect | Dead | Leave | Owned | Sync
+    | KvEntry | KvWriter | KvHashes | KvDigest | KvWant
+)

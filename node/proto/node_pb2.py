@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nnode.proto\x12\rmicro.node.v1\"\x07\n\x05\x45mpty\"\x0f\n\rStatusRequest\"\xf7\x02\n\x0bStatusReply\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07mesh_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x12\n\ngeneration\x18\x04 \x01(\x04\x12\x10\n\x08uptime_s\x18\x05 \x01(\x01\x12\x38\n\x07members\x18\x06 \x03(\x0b\x32\'.micro.node.v1.StatusReply.MembersEntry\x12:\n\x08\x63ounters\x18\x07 \x03(\x0b\x32(.micro.node.v1.StatusReply.CountersEntry\x12\x0f\n\x07profile\x18\x08 \x01(\t\x12\x10\n\x08\x64\x61ta_dir\x18\t \x01(\t\x12\x1a\n\x12transport_failures\x18\n \x01(\x04\x1a.\n\x0cMembersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x10\n\x0eMembersRequest\"k\n\x06Member\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x13\n\x0bincarnation\x18\x04 \x01(\x04\x12\x12\n\ngeneration\x18\x05 \x01(\x04\x12\x0c\n\x04self\x18\x06 \x01(\x08\"6\n\x0cMembersReply\x12&\n\x07members\x18\x01 \x03(\x0b\x32\x15.micro.node.v1.Member\"\x1e\n\rInviteRequest\x12\r\n\x05ttl_s\x18\x01 \x01(\x01\"0\n\x0bInviteReply\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\"1\n\x0fJoinMeshRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\"3\n\rJoinMeshReply\x12\x0f\n\x07mesh_id\x18\x01 \x01(\t\x12\x11\n\tcontacted\x18\x02 \x01(\r\"\x0e\n\x0cLeaveRequest\"\x0c\n\nLeaveReply\"%\n\x05\x46rame\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06source\x18\x02 \x01(\t\"A\n\x0bJoinRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\"Q\n\tJoinReply\x12\r\n\x05\x63hain\x18\x01 \x01(\x0c\x12\x16\n\x0esealed_keyring\x18\x02 \x01(\x0c\x12\x0c\n\x04mesh\x18\x03 \x01(\x0c\x12\x0f\n\x07members\x18\x04 \x03(\t2\xdc\x02\n\x04Node\x12\x42\n\x06Status\x12\x1c.micro.node.v1.StatusRequest\x1a\x1a.micro.node.v1.StatusReply\x12\x45\n\x07Members\x12\x1d.micro.node.v1.MembersRequest\x1a\x1b.micro.node.v1.MembersReply\x12\x42\n\x06Invite\x12\x1c.micro.node.v1.InviteRequest\x1a\x1a.micro.node.v1.InviteReply\x12\x44\n\x04Join\x12\x1e.micro.node.v1.JoinMeshRequest\x1a\x1c.micro.node.v1.JoinMeshReply\x12?\n\x05Leave\x12\x1b.micro.node.v1.LeaveRequest\x1a\x19.micro.node.v1.LeaveReply2{\n\x04Peer\x12\x35\n\x07\x44\x65liver\x12\x14.micro.node.v1.Frame\x1a\x14.micro.node.v1.Empty\x12<\n\x04Join\x12\x1a.micro.node.v1.JoinRequest\x1a\x18.micro.node.v1.JoinReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nnode.proto\x12\rmicro.node.v1\"\x07\n\x05\x45mpty\"\x0f\n\rStatusRequest\"\xf7\x02\n\x0bStatusReply\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07mesh_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x12\n\ngeneration\x18\x04 \x01(\x04\x12\x10\n\x08uptime_s\x18\x05 \x01(\x01\x12\x38\n\x07members\x18\x06 \x03(\x0b\x32\'.micro.node.v1.StatusReply.MembersEntry\x12:\n\x08\x63ounters\x18\x07 \x03(\x0b\x32(.micro.node.v1.StatusReply.CountersEntry\x12\x0f\n\x07profile\x18\x08 \x01(\t\x12\x10\n\x08\x64\x61ta_dir\x18\t \x01(\t\x12\x1a\n\x12transport_failures\x18\n \x01(\x04\x1a.\n\x0cMembersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a/\n\rCountersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x10\n\x0eMembersRequest\"k\n\x06Member\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x13\n\x0bincarnation\x18\x04 \x01(\x04\x12\x12\n\ngeneration\x18\x05 \x01(\x04\x12\x0c\n\x04self\x18\x06 \x01(\x08\"6\n\x0cMembersReply\x12&\n\x07members\x18\x01 \x03(\x0b\x32\x15.micro.node.v1.Member\"\x1e\n\rInviteRequest\x12\r\n\x05ttl_s\x18\x01 \x01(\x01\"0\n\x0bInviteReply\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x01\"1\n\x0fJoinMeshRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\"3\n\rJoinMeshReply\x12\x0f\n\x07mesh_id\x18\x01 \x01(\t\x12\x11\n\tcontacted\x18\x02 \x01(\r\"\x0e\n\x0cLeaveRequest\"\x0c\n\nLeaveReply\"%\n\x05\x46rame\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06source\x18\x02 \x01(\t\"A\n\x0bJoinRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\"l\n\tJoinReply\x12\r\n\x05\x63hain\x18\x01 \x01(\x0c\x12\x16\n\x0esealed_keyring\x18\x02 \x01(\x0c\x12\x0c\n\x04mesh\x18\x03 \x01(\x0c\x12\x0f\n\x07members\x18\x04 \x03(\t\x12\x19\n\x11sealed_config_key\x18\x05 \x01(\x0c\"\x8b\x01\n\x08KvRecord\x12\n\n\x02\x64\x62\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x0c\x12\x12\n\nexpires_at\x18\x05 \x01(\x01\x12\x13\n\x0bphysical_ms\x18\x06 \x01(\x04\x12\x0f\n\x07logical\x18\x07 \x01(\x04\x12\x0e\n\x06writer\x18\x08 \x01(\t\"T\n\x0cKvPutRequest\x12\n\n\x02\x64\x62\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\r\n\x05value\x18\x04 \x01(\x0c\x12\r\n\x05ttl_s\x18\x05 \x01(\x01\"5\n\nKvPutReply\x12\'\n\x06record\x18\x01 \x01(\x0b\x32\x17.micro.node.v1.KvRecord\"6\n\x0cKvGetRequest\x12\n\n\x02\x64\x62\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\"5\n\nKvGetReply\x12\'\n\x06record\x18\x01 \x01(\x0b\x32\x17.micro.node.v1.KvRecord\"9\n\x0fKvDeleteRequest\x12\n\n\x02\x64\x62\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\" \n\rKvDeleteReply\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"}\n\rKvListRequest\x12\n\n\x02\x64\x62\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x0e\n\x06offset\x18\x05 \x01(\r\x12\x0f\n\x07reverse\x18\x06 \x01(\x08\x12\x11\n\tkeys_only\x18\x07 \x01(\x08\"7\n\x0bKvListReply\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.micro.node.v1.KvRecord\";\n\x0eKvWatchRequest\x12\n\n\x02\x64\x62\x18\x01 \x01(\t\x12\r\n\x05table\x18\x02 \x01(\t\x12\x0e\n\x06prefix\x18\x03 \x01(\t\"D\n\x08KvChange\x12\'\n\x06record\x18\x01 \x01(\x0b\x32\x17.micro.node.v1.KvRecord\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"\x14\n\x12KvDatabasesRequest\"\x1d\n\x0fKvTablesRequest\x12\n\n\x02\x64\x62\x18\x01 \x01(\t\"\x18\n\x07KvNames\x12\r\n\x05names\x18\x01 \x03(\t\"8\n\x10\x43onfigGetRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x16\n\x0ereveal_secrets\x18\x02 \x01(\x08\"\x1e\n\x0e\x43onfigGetReply\x12\x0c\n\x04json\x18\x01 \x01(\t\">\n\x10\x43onfigSetRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04json\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\x08\"\x10\n\x0e\x43onfigSetReply\"#\n\x13\x43onfigDeleteRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\"$\n\x11\x43onfigDeleteReply\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"\"\n\x12\x43onfigWatchRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\";\n\x0c\x43onfigChange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04json\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\x32\x80\t\n\x04Node\x12\x42\n\x06Status\x12\x1c.micro.node.v1.StatusRequest\x1a\x1a.micro.node.v1.StatusReply\x12\x45\n\x07Members\x12\x1d.micro.node.v1.MembersRequest\x1a\x1b.micro.node.v1.MembersReply\x12\x42\n\x06Invite\x12\x1c.micro.node.v1.InviteRequest\x1a\x1a.micro.node.v1.InviteReply\x12\x44\n\x04Join\x12\x1e.micro.node.v1.JoinMeshRequest\x1a\x1c.micro.node.v1.JoinMeshReply\x12?\n\x05Leave\x12\x1b.micro.node.v1.LeaveRequest\x1a\x19.micro.node.v1.LeaveReply\x12?\n\x05KvPut\x12\x1b.micro.node.v1.KvPutRequest\x1a\x19.micro.node.v1.KvPutReply\x12?\n\x05KvGet\x12\x1b.micro.node.v1.KvGetRequest\x1a\x19.micro.node.v1.KvGetReply\x12H\n\x08KvDelete\x12\x1e.micro.node.v1.KvDeleteRequest\x1a\x1c.micro.node.v1.KvDeleteReply\x12\x42\n\x06KvList\x12\x1c.micro.node.v1.KvListRequest\x1a\x1a.micro.node.v1.KvListReply\x12\x43\n\x07KvWatch\x12\x1d.micro.node.v1.KvWatchRequest\x1a\x17.micro.node.v1.KvChange0\x01\x12H\n\x0bKvDatabases\x12!.micro.node.v1.KvDatabasesRequest\x1a\x16.micro.node.v1.KvNames\x12\x42\n\x08KvTables\x12\x1e.micro.node.v1.KvTablesRequest\x1a\x16.micro.node.v1.KvNames\x12K\n\tConfigGet\x12\x1f.micro.node.v1.ConfigGetRequest\x1a\x1d.micro.node.v1.ConfigGetReply\x12K\n\tConfigSet\x12\x1f.micro.node.v1.ConfigSetRequest\x1a\x1d.micro.node.v1.ConfigSetReply\x12T\n\x0c\x43onfigDelete\x12\".micro.node.v1.ConfigDeleteRequest\x1a .micro.node.v1.ConfigDeleteReply\x12O\n\x0b\x43onfigWatch\x12!.micro.node.v1.ConfigWatchRequest\x1a\x1b.micro.node.v1.ConfigChange0\x01\x32{\n\x04Peer\x12\x35\n\x07\x44\x65liver\x12\x14.micro.node.v1.Frame\x1a\x14.micro.node.v1.Empty\x12<\n\x04Join\x12\x1a.micro.node.v1.JoinRequest\x1a\x18.micro.node.v1.JoinReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -68,9 +68,53 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOINREQUEST']._serialized_start=871
   _globals['_JOINREQUEST']._serialized_end=936
   _globals['_JOINREPLY']._serialized_start=938
-  _globals['_JOINREPLY']._serialized_end=1019
-  _globals['_NODE']._serialized_start=1022
-  _globals['_NODE']._serialized_end=1370
-  _globals['_PEER']._serialized_start=1372
-  _globals['_PEER']._serialized_end=1495
+  _globals['_JOINREPLY']._serialized_end=1046
+  _globals['_KVRECORD']._serialized_start=1049
+  _globals['_KVRECORD']._serialized_end=1188
+  _globals['_KVPUTREQUEST']._serialized_start=1190
+  _globals['_KVPUTREQUEST']._serialized_end=1274
+  _globals['_KVPUTREPLY']._serialized_start=1276
+  _globals['_KVPUTREPLY']._serialized_end=1329
+  _globals['_KVGETREQUEST']._serialized_start=1331
+  _globals['_KVGETREQUEST']._serialized_end=1385
+  _globals['_KVGETREPLY']._serialized_start=1387
+  _globals['_KVGETREPLY']._serialized_end=1440
+  _globals['_KVDELETEREQUEST']._serialized_start=1442
+  _globals['_KVDELETEREQUEST']._serialized_end=1499
+  _globals['_KVDELETEREPLY']._serialized_start=1501
+  _globals['_KVDELETEREPLY']._serialized_end=1533
+  _globals['_KVLISTREQUEST']._serialized_start=1535
+  _globals['_KVLISTREQUEST']._serialized_end=1660
+  _globals['_KVLISTREPLY']._serialized_start=1662
+  _globals['_KVLISTREPLY']._serialized_end=1717
+  _globals['_KVWATCHREQUEST']._serialized_start=1719
+  _globals['_KVWATCHREQUEST']._serialized_end=1778
+  _globals['_KVCHANGE']._serialized_start=1780
+  _globals['_KVCHANGE']._serialized_end=1848
+  _globals['_KVDATABASESREQUEST']._serialized_start=1850
+  _globals['_KVDATABASESREQUEST']._serialized_end=1870
+  _globals['_KVTABLESREQUEST']._serialized_start=1872
+  _globals['_KVTABLESREQUEST']._serialized_end=1901
+  _globals['_KVNAMES']._serialized_start=1903
+  _globals['_KVNAMES']._serialized_end=1927
+  _globals['_CONFIGGETREQUEST']._serialized_start=1929
+  _globals['_CONFIGGETREQUEST']._serialized_end=1985
+  _globals['_CONFIGGETREPLY']._serialized_start=1987
+  _globals['_CONFIGGETREPLY']._serialized_end=2017
+  _globals['_CONFIGSETREQUEST']._serialized_start=2019
+  _globals['_CONFIGSETREQUEST']._serialized_end=2081
+  _globals['_CONFIGSETREPLY']._serialized_start=2083
+  _globals['_CONFIGSETREPLY']._serialized_end=2099
+  _globals['_CONFIGDELETEREQUEST']._serialized_start=2101
+  _globals['_CONFIGDELETEREQUEST']._serialized_end=2136
+  _globals['_CONFIGDELETEREPLY']._serialized_start=2138
+  _globals['_CONFIGDELETEREPLY']._serialized_end=2174
+  _globals['_CONFIGWATCHREQUEST']._serialized_start=2176
+  _globals['_CONFIGWATCHREQUEST']._serialized_end=2210
+  _globals['_CONFIGCHANGE']._serialized_start=2212
+  _globals['_CONFIGCHANGE']._serialized_end=2271
+  _globals['_NODE']._serialized_start=2274
+  _globals['_NODE']._serialized_end=3426
+  _globals['_PEER']._serialized_start=3428
+  _globals['_PEER']._serialized_end=3551
 # @@protoc_insertion_point(module_scope)

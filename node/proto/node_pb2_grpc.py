@@ -59,6 +59,61 @@ class NodeStub:
                 request_serializer=node__pb2.LeaveRequest.SerializeToString,
                 response_deserializer=node__pb2.LeaveReply.FromString,
                 _registered_method=True)
+        self.KvPut = channel.unary_unary(
+                '/micro.node.v1.Node/KvPut',
+                request_serializer=node__pb2.KvPutRequest.SerializeToString,
+                response_deserializer=node__pb2.KvPutReply.FromString,
+                _registered_method=True)
+        self.KvGet = channel.unary_unary(
+                '/micro.node.v1.Node/KvGet',
+                request_serializer=node__pb2.KvGetRequest.SerializeToString,
+                response_deserializer=node__pb2.KvGetReply.FromString,
+                _registered_method=True)
+        self.KvDelete = channel.unary_unary(
+                '/micro.node.v1.Node/KvDelete',
+                request_serializer=node__pb2.KvDeleteRequest.SerializeToString,
+                response_deserializer=node__pb2.KvDeleteReply.FromString,
+                _registered_method=True)
+        self.KvList = channel.unary_unary(
+                '/micro.node.v1.Node/KvList',
+                request_serializer=node__pb2.KvListRequest.SerializeToString,
+                response_deserializer=node__pb2.KvListReply.FromString,
+                _registered_method=True)
+        self.KvWatch = channel.unary_stream(
+                '/micro.node.v1.Node/KvWatch',
+                request_serializer=node__pb2.KvWatchRequest.SerializeToString,
+                response_deserializer=node__pb2.KvChange.FromString,
+                _registered_method=True)
+        self.KvDatabases = channel.unary_unary(
+                '/micro.node.v1.Node/KvDatabases',
+                request_serializer=node__pb2.KvDatabasesRequest.SerializeToString,
+                response_deserializer=node__pb2.KvNames.FromString,
+                _registered_method=True)
+        self.KvTables = channel.unary_unary(
+                '/micro.node.v1.Node/KvTables',
+                request_serializer=node__pb2.KvTablesRequest.SerializeToString,
+                response_deserializer=node__pb2.KvNames.FromString,
+                _registered_method=True)
+        self.ConfigGet = channel.unary_unary(
+                '/micro.node.v1.Node/ConfigGet',
+                request_serializer=node__pb2.ConfigGetRequest.SerializeToString,
+                response_deserializer=node__pb2.ConfigGetReply.FromString,
+                _registered_method=True)
+        self.ConfigSet = channel.unary_unary(
+                '/micro.node.v1.Node/ConfigSet',
+                request_serializer=node__pb2.ConfigSetRequest.SerializeToString,
+                response_deserializer=node__pb2.ConfigSetReply.FromString,
+                _registered_method=True)
+        self.ConfigDelete = channel.unary_unary(
+                '/micro.node.v1.Node/ConfigDelete',
+                request_serializer=node__pb2.ConfigDeleteRequest.SerializeToString,
+                response_deserializer=node__pb2.ConfigDeleteReply.FromString,
+                _registered_method=True)
+        self.ConfigWatch = channel.unary_stream(
+                '/micro.node.v1.Node/ConfigWatch',
+                request_serializer=node__pb2.ConfigWatchRequest.SerializeToString,
+                response_deserializer=node__pb2.ConfigChange.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -94,6 +149,77 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def KvPut(self, request, context):
+        """The replicated key-value store. Reads are served from the local replica (they may be stale);
+        a put or delete is acknowledged once it is committed to this node's SQLite file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvGet(self, request, context):
+        """NOT_FOUND when absent or expired
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvDelete(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvWatch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvDatabases(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvTables(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfigGet(self, request, context):
+        """Configuration: KV database "config" of dotted paths holding JSON.
+        NOT_FOUND when nothing is at or under path
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfigSet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfigDelete(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfigWatch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +247,61 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Leave,
                     request_deserializer=node__pb2.LeaveRequest.FromString,
                     response_serializer=node__pb2.LeaveReply.SerializeToString,
+            ),
+            'KvPut': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvPut,
+                    request_deserializer=node__pb2.KvPutRequest.FromString,
+                    response_serializer=node__pb2.KvPutReply.SerializeToString,
+            ),
+            'KvGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvGet,
+                    request_deserializer=node__pb2.KvGetRequest.FromString,
+                    response_serializer=node__pb2.KvGetReply.SerializeToString,
+            ),
+            'KvDelete': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvDelete,
+                    request_deserializer=node__pb2.KvDeleteRequest.FromString,
+                    response_serializer=node__pb2.KvDeleteReply.SerializeToString,
+            ),
+            'KvList': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvList,
+                    request_deserializer=node__pb2.KvListRequest.FromString,
+                    response_serializer=node__pb2.KvListReply.SerializeToString,
+            ),
+            'KvWatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.KvWatch,
+                    request_deserializer=node__pb2.KvWatchRequest.FromString,
+                    response_serializer=node__pb2.KvChange.SerializeToString,
+            ),
+            'KvDatabases': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvDatabases,
+                    request_deserializer=node__pb2.KvDatabasesRequest.FromString,
+                    response_serializer=node__pb2.KvNames.SerializeToString,
+            ),
+            'KvTables': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvTables,
+                    request_deserializer=node__pb2.KvTablesRequest.FromString,
+                    response_serializer=node__pb2.KvNames.SerializeToString,
+            ),
+            'ConfigGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigGet,
+                    request_deserializer=node__pb2.ConfigGetRequest.FromString,
+                    response_serializer=node__pb2.ConfigGetReply.SerializeToString,
+            ),
+            'ConfigSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigSet,
+                    request_deserializer=node__pb2.ConfigSetRequest.FromString,
+                    response_serializer=node__pb2.ConfigSetReply.SerializeToString,
+            ),
+            'ConfigDelete': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfigDelete,
+                    request_deserializer=node__pb2.ConfigDeleteRequest.FromString,
+                    response_serializer=node__pb2.ConfigDeleteReply.SerializeToString,
+            ),
+            'ConfigWatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.ConfigWatch,
+                    request_deserializer=node__pb2.ConfigWatchRequest.FromString,
+                    response_serializer=node__pb2.ConfigChange.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +439,303 @@ class Node:
             '/micro.node.v1.Node/Leave',
             node__pb2.LeaveRequest.SerializeToString,
             node__pb2.LeaveReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvPut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/KvPut',
+            node__pb2.KvPutRequest.SerializeToString,
+            node__pb2.KvPutReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/KvGet',
+            node__pb2.KvGetRequest.SerializeToString,
+            node__pb2.KvGetReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvDelete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/KvDelete',
+            node__pb2.KvDeleteRequest.SerializeToString,
+            node__pb2.KvDeleteReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/KvList',
+            node__pb2.KvListRequest.SerializeToString,
+            node__pb2.KvListReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvWatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/micro.node.v1.Node/KvWatch',
+            node__pb2.KvWatchRequest.SerializeToString,
+            node__pb2.KvChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvDatabases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/KvDatabases',
+            node__pb2.KvDatabasesRequest.SerializeToString,
+            node__pb2.KvNames.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvTables(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/KvTables',
+            node__pb2.KvTablesRequest.SerializeToString,
+            node__pb2.KvNames.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/ConfigGet',
+            node__pb2.ConfigGetRequest.SerializeToString,
+            node__pb2.ConfigGetReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/ConfigSet',
+            node__pb2.ConfigSetRequest.SerializeToString,
+            node__pb2.ConfigSetReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigDelete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/ConfigDelete',
+            node__pb2.ConfigDeleteRequest.SerializeToString,
+            node__pb2.ConfigDeleteReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfigWatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/micro.node.v1.Node/ConfigWatch',
+            node__pb2.ConfigWatchRequest.SerializeToString,
+            node__pb2.ConfigChange.FromString,
             options,
             channel_credentials,
             insecure,
