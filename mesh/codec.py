@@ -23,6 +23,11 @@ from .messages import (
     Dead,
     DigestEntry,
     IndirectPing,
+    KvDigest,
+    KvEntry,
+    KvHashes,
+    KvWant,
+    KvWriter,
     Leave,
     Message,
     MessageType,
@@ -59,6 +64,12 @@ MAX_DIGEST = 200_000
 MAX_ADDRESS = 256
 MAX_CHAIN = 16 * 1024
 MAX_KEY = 256
+MAX_KV_NAME = 64
+"""Longest database or table name."""
+MAX_KV_KEY = 1024
+"""Longest key-value key, in UTF-8 bytes (checked on write; the decoder bounds characters)."""
+MAX_KV_RECORDS = 1 << 20
+"""Most bytes of key ids or digest records in one KvDigest or KvWant."""
 MAX_SIGNATURE = 128
 MAX_HASH = 64
 TAG_SIZE = 4
@@ -162,6 +173,20 @@ _SCHEMA: dict[int, tuple[type, tuple[str, ...], tuple[_Check, ...]]] = {
         (_node_id, _u64, _u64, _text(MAX_KEY), _optional(_bytes(MAX_FRAME)), _SIG),
     ),
     MessageType.SYNC: (Sync, ("reply", "view_hash", "digest"), (_bool, _bytes(MAX_HASH), _digest)),
+    MessageType.KV_ENTRY: (
+        KvEntry,
+        ("db", "table", "key", "value", "expire_at", "physical_ms", "logical", "writer", "signature"),
+        (_text(MAX_KV_NAME), _text(MAX_KV_NAME), _text(MAX_KV_KEY), _optional(_bytes(MAX_FRAME)),
+         _u64, _u64, _u64, _node_id, _SIG),
+    ),
+    MessageType.KV_WRITER: (KvWriter, ("node_id", "chain"), (_node_id, _bytes(MAX_CHAIN))),
+    MessageType.KV_HASHES: (
+        KvHashes,
+        ("level", "index", "hashes", "horizon"),
+        (_u64, _u64, _bytes(MAX_KV_RECORDS), _u64),
+    ),
+    MessageType.KV_DIGEST: (KvDigest, ("bucket", "records"), (_u64, _bytes(MAX_KV_RECORDS))),
+    MessageType.KV_WANT: (KvWant, ("key_ids",), (_bytes(MAX_KV_RECORDS),)),
 }
 _TYPE_OF: dict[type, int] = {cls: int(t) for t, (cls, _, _) in _SCHEMA.items()}
 _FIELDS_OF: dict[type, tuple[str, ...]] = {cls: names for cls, names, _ in _SCHEMA.values()}

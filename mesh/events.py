@@ -4,13 +4,15 @@ Past-tense frozen dataclasses. Membership events carry a `Member` snapshot taken
 `MemberJoined` is also delivered when a dead or left node comes back in a new life; `MemberRecovered`
 when a suspected node refuted the suspicion; `MemberUpdated` when a live node changed its address or
 incarnation. `OwnedStateChanged` reports remote owned-state changes (value None: deleted, including when
-the owner left or died).
+the owner left or died). The `Kv*` events tell the driver what to persist of the shared key-value map.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
+from .messages import KvEntry, KvWriter
 
 __all__ = [
     "Event",
@@ -23,6 +25,9 @@ __all__ = [
     "MemberState",
     "MemberSuspected",
     "MemberUpdated",
+    "KvChanged",
+    "KvPurged",
+    "KvWriterKnown",
     "OwnedStateChanged",
 ]
 
@@ -92,6 +97,31 @@ class OwnedStateChanged:
     value: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class KvChanged:
+    """A register was installed in the local replica (a local publish or a newer remote entry).
+
+    The driver persists `entry` (tombstones too) and feeds watches; `previous` is what it replaced.
+    """
+
+    entry: KvEntry
+    previous: KvEntry | None
+
+
+@dataclass(frozen=True, slots=True)
+class KvPurged:
+    """Tombstones and expired registers collected from the replica; the driver deletes them from storage."""
+
+    entries: tuple[KvEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KvWriterKnown:
+    """A writer's certificate chain the replica now holds; the driver stores it with the entries."""
+
+    writer: KvWriter
+
+
 Event = (
     MemberJoined
     | MemberUpdated
@@ -101,4 +131,7 @@ Event = (
     | MemberLeft
     | MemberReaped
     | OwnedStateChanged
+    | KvChanged
+    | KvPurged
+    | KvWriterKnown
 )

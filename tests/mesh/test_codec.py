@@ -13,6 +13,11 @@ from micro.mesh import (
     DecodeError,
     DigestEntry,
     IndirectPing,
+    KvDigest,
+    KvEntry,
+    KvHashes,
+    KvWant,
+    KvWriter,
     Leave,
     MessageType,
     Nack,
@@ -37,6 +42,12 @@ ALL = [
     Owned(A, 3, 18, "svc/x", None, b"s" * 64),
     Sync(True, b"h" * 16, (DigestEntry(A, 3, 9, 1, 3, 17),)),
     Sync(False, b"h" * 16, None),
+    KvEntry("default", "users", "alice", b"\x00\xff", 0, 1_700_000_000_000, 2, A, b"s" * 64),
+    KvEntry("default", "users", "alice", None, 5, 1_700_000_000_001, 0, B, b"s" * 64),
+    KvWriter(A, b"chain"),
+    KvHashes(2, 17, b"h" * 2048, 1_700_000_000_000),
+    KvDigest(4097, b"r" * 24),
+    KvWant(b"k" * 32),
 ]
 
 
