@@ -1,14 +1,22 @@
 """A small synchronous client of the local API, for the CLI.
 
 It talks to `unix:DATA_DIR/node.sock` with short deadlines and turns every gRPC failure into a
-`NodeError` carrying the server's one-line message, so the CLI never shows a traceback.
+`NodeError` carrying the server's one-line message, so the CLI never shows a traceback. Watches are
+the exception to the deadlines: they are iterators that run until the caller closes them (or the
+node drops the watch, which arrives as a `NodeError`).
+
+KV records come back as dicts: `db`, `table`, `key`, `value` (bytes), `expires_at` (unix seconds, 0 =
+never), `physical_ms`, `logical`, `writer` (node id). Config values go in as JSON text and come back
+parsed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
-from typing import Any, Self
+from collections.abc import Callable, Iterator
+from typing import Any, Self, TypeVar
 
 import grpc
 
@@ -22,6 +30,8 @@ _CONNECT_TIMEOUT = 2.0
 _CALL_TIMEOUT = 5.0
 # Join waits for the contacted node, which may be across a WAN.
 _JOIN_TIMEOUT = 20.0
+
+_T = TypeVar("_T")
 
 
 def _listening(path: str) -> bool:
@@ -64,17 +74,38 @@ class NodeClient:
     def close(self) -> None:
         self._channel.close()
 
+    def _error(self, exc: grpc.RpcError, timeout: float | None) -> NodeError:
+        status = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+        details = exc.details() if hasattr(exc, "details") else None
+        if status == grpc.StatusCode.UNAVAILABLE and not details:
+            return self._not_running
+        if status == grpc.StatusCode.DEADLINE_EXCEEDED and not details and timeout is not None:
+            details = f"the node at {self.data_dir} did not answer within {timeout:g}s"
+        return NodeError(details or f"the node failed the call ({status.name})", from_status(status))
+
     def _call(self, method: Any, request: Any, timeout: float = _CALL_TIMEOUT) -> Any:
         try:
             return method(request, timeout=timeout)
         except grpc.RpcError as exc:
-            status = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-            details = exc.details() if hasattr(exc, "details") else None
-            if status == grpc.StatusCode.UNAVAILABLE and not details:
-                raise self._not_running from None
-            if status == grpc.StatusCode.DEADLINE_EXCEEDED and not details:
-                details = f"the node at {self.data_dir} did not answer within {timeout:g}s"
-            raise NodeError(details or f"the node failed the call ({status.name})", from_status(status)) from None
+            raise self._error(exc, timeout) from None
+
+    def _stream(self, method: Any, request: Any, convert: Callable[[Any], _T]) -> Iterator[_T]:
+        """A server stream with no deadline, started before this returns; closing it cancels the call."""
+        call = method(request)
+        # The node sends its headers once the stream is set up (a watch is registered), so whatever
+        # happens after this call returns is seen by the stream.
+        call.initial_metadata()
+        return self._messages(call, convert)
+
+    def _messages(self, call: Any, convert: Callable[[Any], _T]) -> Iterator[_T]:
+        try:
+            for message in call:
+                yield convert(message)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise self._error(exc, None) from None
+        finally:
+            call.cancel()
 
     def status(self) -> dict[str, Any]:
         reply = self._call(self._stub.Status, node_pb2.StatusRequest())
@@ -116,3 +147,79 @@ class NodeClient:
 
     def leave(self) -> None:
         self._call(self._stub.Leave, node_pb2.LeaveRequest(), timeout=_JOIN_TIMEOUT)
+
+    # ---- key-value store ------------------------------------------------------------------------
+
+    def kv_put(self, key: str, value: bytes, db: str = "", table: str = "", ttl_s: float = 0.0) -> dict[str, Any]:
+        """Write `key`; returns the record once the node has committed it (ttl_s 0: no expiry)."""
+        request = node_pb2.KvPutRequest(db=db, table=table, key=key, value=value, ttl_s=ttl_s)
+        return _record(self._call(self._stub.KvPut, request).record)
+
+    def kv_get(self, key: str, db: str = "", table: str = "") -> dict[str, Any]:
+        """The record at `key`; a `NodeError` with code NOT_FOUND when it is absent or expired."""
+        request = node_pb2.KvGetRequest(db=db, table=table, key=key)
+        return _record(self._call(self._stub.KvGet, request).record)
+
+    def kv_delete(self, key: str, db: str = "", table: str = "") -> bool:
+        """Delete `key`; whether a visible value was there."""
+        request = node_pb2.KvDeleteRequest(db=db, table=table, key=key)
+        return bool(self._call(self._stub.KvDelete, request).existed)
+
+    def kv_list(self, db: str = "", table: str = "", prefix: str = "", limit: int = 0, offset: int = 0,
+                reverse: bool = False, keys_only: bool = False) -> list[dict[str, Any]]:
+        """Records whose key starts with `prefix`, in key order (descending with `reverse`)."""
+        request = node_pb2.KvListRequest(db=db, table=table, prefix=prefix, limit=limit, offset=offset,
+                                         reverse=reverse, keys_only=keys_only)
+        return [_record(r) for r in self._call(self._stub.KvList, request).records]
+
+    def kv_watch(self, db: str = "", table: str = "", prefix: str = "") -> Iterator[dict[str, Any]]:
+        """Changes under `prefix` from the moment this returns: each a record dict plus `deleted`."""
+        request = node_pb2.KvWatchRequest(db=db, table=table, prefix=prefix)
+        return self._stream(self._stub.KvWatch, request, _change)
+
+    def kv_databases(self) -> list[str]:
+        return list(self._call(self._stub.KvDatabases, node_pb2.KvDatabasesRequest()).names)
+
+    def kv_tables(self, db: str = "") -> list[str]:
+        return list(self._call(self._stub.KvTables, node_pb2.KvTablesRequest(db=db)).names)
+
+    # ---- configuration --------------------------------------------------------------------------
+
+    def config_get(self, path: str = "", reveal_secrets: bool = False) -> Any:
+        """The value at `path` or the merged subtree under it, parsed; NOT_FOUND when nothing is there."""
+        request = node_pb2.ConfigGetRequest(path=path, reveal_secrets=reveal_secrets)
+        return json.loads(self._call(self._stub.ConfigGet, request).json)
+
+    def config_set(self, path: str, value_json: str, secret: bool = False) -> None:
+        """Set `path` to the JSON text `value_json` (an object sets the leaves under `path`)."""
+        self._call(self._stub.ConfigSet, node_pb2.ConfigSetRequest(path=path, json=value_json, secret=secret))
+
+    def config_delete(self, path: str) -> bool:
+        """Delete `path` and everything under it; whether anything was there."""
+        return bool(self._call(self._stub.ConfigDelete, node_pb2.ConfigDeleteRequest(path=path)).existed)
+
+    def config_watch(self, path: str = "") -> Iterator[dict[str, Any]]:
+        """Leaf changes at or under `path`: `path`, `value` (parsed; None when deleted), `deleted`."""
+        return self._stream(self._stub.ConfigWatch, node_pb2.ConfigWatchRequest(path=path), _config_change)
+
+
+def _record(record: node_pb2.KvRecord) -> dict[str, Any]:
+    return {
+        "db": record.db,
+        "table": record.table,
+        "key": record.key,
+        "value": bytes(record.value),
+        "expires_at": record.expires_at,
+        "physical_ms": record.physical_ms,
+        "logical": record.logical,
+        "writer": record.writer,
+    }
+
+
+def _change(change: node_pb2.KvChange) -> dict[str, Any]:
+    return {**_record(change.record), "deleted": change.deleted}
+
+
+def _config_change(change: node_pb2.ConfigChange) -> dict[str, Any]:
+    value = None if change.deleted else json.loads(change.json)
+    return {"path": change.path, "value": value, "deleted": change.deleted}
