@@ -73,6 +73,12 @@ class MeshConfig:
     """Largest peer-link frame in bytes; bigger sync deltas are split across frames."""
     hlc_max_drift: float = 300.0
     """Seconds a remote hybrid-logical-clock stamp may run ahead of the local clock before it is refused."""
+    kv_max_value: int = 1024 * 1024
+    """Largest key-value value in bytes a node accepts for writing."""
+    kv_tombstone_grace: float = 86400.0
+    """Seconds after which tombstones and expired registers are collected even if a member never synced."""
+    kv_gc_margin: float = 60.0
+    """Seconds a register must predate every live member's sync horizon to be collected (clock skew)."""
 
     @classmethod
     def lan(cls) -> MeshConfig:
@@ -110,4 +116,5 @@ class MeshConfig:
             push_pull_interval=2.0,
             reconnect_interval=1.0,
             dead_reap_time=60.0,
+            kv_gc_margin=1.0,
         )

@@ -27,6 +27,7 @@ from . import codec
 from .awareness import Awareness
 from .broadcast import BroadcastQueue, RecentRumours
 from .config import MeshConfig, Rng
+from .counters import Counters
 from .errors import InvalidArgument
 from .events import (
     Event,
@@ -50,7 +51,25 @@ from .membership import (
     Statement,
     Verdict,
 )
-from .messages import Ack, Alive, Dead, IndirectPing, Leave, Message, Nack, Owned, Ping, Suspect, Sync
+from .kv import HORIZON_KEY, KvReplica
+from .messages import (
+    Ack,
+    Alive,
+    Dead,
+    IndirectPing,
+    KvDigest,
+    KvEntry,
+    KvHashes,
+    KvWant,
+    KvWriter,
+    Leave,
+    Message,
+    Nack,
+    Owned,
+    Ping,
+    Suspect,
+    Sync,
+)
 from .owned import OwnedStore
 from .probe import ProbeOrder
 from .suspicion import Suspicion, suspicion_bounds
@@ -82,25 +101,6 @@ class Outgoing:
     address: str
     messages: tuple[Message, ...]
     reliable: bool
-
-
-@dataclass(slots=True)
-class Counters:
-    """Plain integer counters of what the core did and dropped."""
-
-    received: int = 0
-    dropped_bad_signature: int = 0
-    dropped_unadmitted: int = 0
-    dropped_stale: int = 0
-    dropped_unknown: int = 0
-    dropped_misdirected: int = 0
-    probes: int = 0
-    probes_failed: int = 0
-    indirect_probes: int = 0
-    refutations: int = 0
-    gossip_datagrams: int = 0
-    push_pulls: int = 0
-    reconnects: int = 0
 
 
 class _Probe:
@@ -135,8 +135,10 @@ class MeshCore:
         rng: Rng,
         now: float,
         known: Iterable[Alive] | MemberTemplate = (),
+        wall_offset: float = 0.0,
     ) -> None:
         self.config = config
+        self.wall_offset = wall_offset
         self.address = address
         self.generation = generation
         self.local_id = creds.node_id
@@ -156,6 +158,8 @@ class MeshCore:
         self._suspicions: dict[bytes, Suspicion] = {}
         self._outgoing: list[Outgoing] = []
         self._events: deque[Event] = deque()
+        self._kv = KvReplica(config, creds, self._trust, self.stats, self._events.append)
+        self._published_horizon = 0
         self._budget = config.max_datagram - FRAME_OVERHEAD - _LIST_SLACK
         # A relay nacks early enough for the nack to reach the prober before its probe period ends.
         window = min(config.probe_timeout, config.probe_interval - config.probe_timeout)
@@ -185,7 +189,9 @@ class MeshCore:
         mine = self._members.get(self.local_id)
         assert mine is not None
         for address in addresses:
-            self._send_reliable(address, [mine.claim, self._sync(reply=True, with_digest=True)])
+            self._send_reliable(
+                address, [mine.claim, self._sync(reply=True, with_digest=True), self._kv.offer(address, self.wall_ms(now))]
+            )
 
     def receive(
         self, source_address: str, messages: Iterable[Message], now: float, reliable: bool = False
@@ -266,6 +272,49 @@ class MeshCore:
     @property
     def left(self) -> bool:
         return self._left
+
+    # ----------------------------------------------------------------- the shared key-value map
+
+    def wall_ms(self, now: float) -> int:
+        """Wall-clock milliseconds at core time `now` (the HLC's physical clock)."""
+        return int((now + self.wall_offset) * 1000)
+
+    def kv_write(
+        self, db: str, table: str, key: str, value: bytes | None, ttl: float | None, now: float
+    ) -> KvEntry:
+        """A signed register for a put (value None: a delete), stamped after anything held for the key.
+        Raises InvalidArgument; installs nothing until `kv_publish` (the driver makes it durable first)."""
+        return self._kv.write(db, table, key, value, ttl, self.wall_ms(now))
+
+    def kv_publish(self, entry: KvEntry, now: float) -> None:
+        """Install a register from `kv_write` and gossip it."""
+        if self._kv.publish(entry):
+            self._rumour((entry.db, entry.table, entry.key), entry, now)
+
+    def kv_get(self, db: str, table: str, key: str, now: float) -> KvEntry | None:
+        """The visible register for a key (None if absent, deleted or expired)."""
+        return self._kv.get(db, table, key, self.wall_ms(now))
+
+    def kv_list(
+        self, db: str, table: str, prefix: str, now: float, limit: int = 0, offset: int = 0, reverse: bool = False
+    ) -> list[KvEntry]:
+        """Visible registers of a table whose key starts with `prefix`, in key order."""
+        return self._kv.list(db, table, prefix, self.wall_ms(now), limit, offset, reverse)
+
+    def kv_databases(self, now: float) -> list[str]:
+        return self._kv.databases(self.wall_ms(now))
+
+    def kv_tables(self, db: str, now: float) -> list[str]:
+        return self._kv.tables(db, self.wall_ms(now))
+
+    def kv_load(self, entries: Iterable[KvEntry], writers: Iterable[KvWriter], now: float) -> None:
+        """Restore the replica from storage at start (no events)."""
+        self._kv.load(entries, writers, self.wall_ms(now))
+
+    @property
+    def kv_root(self) -> int:
+        """The replica's root hash: equal roots, equal maps."""
+        return self._kv.map.root
 
     # ----------------------------------------------------------------- sending
 
@@ -568,7 +617,14 @@ class MeshCore:
         self._timers.set(_PUSH_PULL, now + self._push_pull_interval())
         for target in self._probes.sample(1, self._live):
             self.stats.push_pulls += 1
-            self._send_reliable(self._address(target), [self._sync(reply=False, with_digest=False)])
+            self._anti_entropy(self._address(target), now)
+        if len(self._kv.map):
+            self._collect(now)
+
+    def _anti_entropy(self, address: str, now: float) -> None:
+        self._send_reliable(
+            address, [self._sync(reply=False, with_digest=False), self._kv.offer(address, self.wall_ms(now))]
+        )
 
     def _schedule_reconnect(self, now: float) -> None:
         if not self._left and self._timers.get(_RECONNECT) is None and self._members.any_down():
@@ -580,8 +636,55 @@ class MeshCore:
             return
         self.stats.reconnects += 1
         target = self._rng.choice(down)
-        self._send_reliable(self._address(target), [self._sync(reply=False, with_digest=False)])
+        self._anti_entropy(self._address(target), now)
         self._timers.set(_RECONNECT, now + self.config.reconnect_interval)
+
+
+    # ----------------------------------------------------------------- key-value replication
+
+    def _on_kv_entry(self, source: str, entry: KvEntry, now: float) -> None:
+        record = self._members.get(entry.writer)
+        if record is not None:
+            self._kv.know_member(entry.writer, record.claim.chain)
+        dropped = self._kv.receive(entry, self.wall_ms(now))
+        if dropped is None:
+            self._rumour((entry.db, entry.table, entry.key), entry, now)
+        else:
+            setattr(self.stats, dropped, getattr(self.stats, dropped) + 1)
+
+    def _on_kv_writer(self, source: str, writer: KvWriter, now: float) -> None:
+        self._kv.admit_writer(writer)
+
+    def _on_kv_hashes(self, source: str, message: KvHashes, now: float) -> None:
+        self._kv_reply(source, self._kv.on_hashes(source, message))
+
+    def _on_kv_digest(self, source: str, digest: KvDigest, now: float) -> None:
+        self._kv_reply(source, self._kv.on_digest(digest))
+
+    def _on_kv_want(self, source: str, want: KvWant, now: float) -> None:
+        self._kv_reply(source, self._kv.on_want(want))
+
+    def _kv_reply(self, source: str, reply: list[Message] | None) -> None:
+        if reply is None:
+            self.stats.dropped_malformed += 1
+        elif reply:
+            self._send_reliable(source, reply)
+
+    def _collect(self, now: float) -> None:
+        """Advance and publish the sync horizon, then collect what every live member holds."""
+        wall = self.wall_ms(now)
+        peers = [r.claim.address for r in self._members if r.rank < _DOWN and r.node_id != self.local_id]
+        horizon = self._kv.advance_horizon(peers, wall)
+        if horizon > self._published_horizon:
+            self._published_horizon = horizon
+            self.set_local(HORIZON_KEY, horizon.to_bytes(8, "big"), now)
+        floor = horizon
+        for record in self._members:
+            if record.rank < _DOWN and record.node_id != self.local_id:
+                published = self._owned.values(record.node_id).get(HORIZON_KEY)
+                floor = min(floor, int.from_bytes(published, "big") if published else 0)
+        self._kv.set_floor(floor)
+        self._kv.collect(wall)
 
 
 def _event(old: MemberRecord | None, new: MemberRecord) -> Event:
@@ -611,4 +714,9 @@ _HANDLERS: dict[type, Callable[[MeshCore, str, Any, float], None]] = {
     Leave: MeshCore._on_statement_message,
     Owned: MeshCore._on_owned,
     Sync: MeshCore._on_sync,
+    KvEntry: MeshCore._on_kv_entry,
+    KvWriter: MeshCore._on_kv_writer,
+    KvHashes: MeshCore._on_kv_hashes,
+    KvDigest: MeshCore._on_kv_digest,
+    KvWant: MeshCore._on_kv_want,
 }

@@ -2,7 +2,7 @@
 
 The core never touches keys. It is given `Credentials` (this node: its id, certificate chain and a
 `sign` function) and a `Verifier` (everyone else: signature checks and admission of a certificate chain).
-Alive claims, leave statements and owned entries are signed by the node they are about, over a canonical
+Alive claims, leave statements, owned entries and key-value registers are signed by the node they are about, over a canonical
 CBOR encoding of their fields prefixed by a domain tag, so a signature for one kind of claim can never be
 replayed as another. Admission (does this chain lead to the mesh root, with `node_id` as leaf subject?) is
 cached per (node_id, chain) in `Admissions`, so a chain is checked once however often it is gossiped.
@@ -14,16 +14,18 @@ from typing import Protocol
 
 import cbor2
 
-from .messages import Alive, Leave, Owned
+from .messages import Alive, KvEntry, Leave, Owned
 
 __all__ = [
     "Admissions",
     "Credentials",
     "Verifier",
     "alive_payload",
+    "kv_payload",
     "leave_payload",
     "owned_payload",
     "sign_alive",
+    "sign_kv",
     "sign_leave",
     "sign_owned",
 ]
@@ -65,6 +67,14 @@ def owned_payload(node_id: bytes, generation: int, counter: int, key: str, value
     return cbor2.dumps(["micro/owned", node_id, generation, counter, key, value])
 
 
+def kv_payload(
+    db: str, table: str, key: str, value: bytes | None, expire_at: int, physical_ms: int, logical: int,
+    writer: bytes,
+) -> bytes:
+    """The bytes a key-value register's signature covers."""
+    return cbor2.dumps(["micro/kv", db, table, key, value, expire_at, physical_ms, logical, writer])
+
+
 def sign_alive(creds: Credentials, address: str, generation: int, incarnation: int) -> Alive:
     """This node's alive claim."""
     payload = alive_payload(creds.node_id, address, generation, incarnation, creds.chain)
@@ -81,6 +91,15 @@ def sign_owned(creds: Credentials, generation: int, counter: int, key: str, valu
     """One signed entry of this node's owned state."""
     payload = owned_payload(creds.node_id, generation, counter, key, value)
     return Owned(creds.node_id, generation, counter, key, value, creds.sign(payload))
+
+
+def sign_kv(
+    creds: Credentials, db: str, table: str, key: str, value: bytes | None, expire_at: int,
+    physical_ms: int, logical: int,
+) -> KvEntry:
+    """One signed key-value register written by this node."""
+    payload = kv_payload(db, table, key, value, expire_at, physical_ms, logical, creds.node_id)
+    return KvEntry(db, table, key, value, expire_at, physical_ms, logical, creds.node_id, creds.sign(payload))
 
 
 class Admissions:
@@ -109,6 +128,10 @@ class Admissions:
     def leave_signed(self, leave: Leave) -> bool:
         payload = leave_payload(leave.node_id, leave.generation, leave.incarnation)
         return bool(self._verifier.verify(leave.node_id, payload, leave.signature))
+
+    def kv_signed(self, e: KvEntry) -> bool:
+        payload = kv_payload(e.db, e.table, e.key, e.value, e.expire_at, e.physical_ms, e.logical, e.writer)
+        return bool(self._verifier.verify(e.writer, payload, e.signature))
 
     def owned_signed(self, entry: Owned) -> bool:
         payload = owned_payload(entry.node_id, entry.generation, entry.counter, entry.key, entry.value)

@@ -80,7 +80,9 @@ class Net:
         self._order = 0
         self.sent: list[tuple[str, str, tuple[Message, ...]]] = []
 
-    def add(self, seed: int, generation: int = 1, known: list | None = None, join: bool = True) -> Node:
+    def add(
+        self, seed: int, generation: int = 1, known: list | None = None, join: bool = True, wall_offset: float = 0.0
+    ) -> Node:
         address = f"10.0.0.{seed}:7946"
         creds = Creds(seed)
         verifier = Verifier()
@@ -93,6 +95,7 @@ class Net:
             random.Random(seed),
             self.now,
             known=known or (),
+            wall_offset=wall_offset,
         )
         node = Node(
             address, creds, core, Wire(KEYRING, creds.node_id, generation, self.config), verifier, generation

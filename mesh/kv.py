@@ -1,0 +1,259 @@
+"""The shared key-value map of one node: writes, checks on what arrives, anti-entropy and collection.
+
+Writes are stamped by this node's hybrid logical clock, always above the stamp the replica holds for the
+key, so a write made after reading a key supersedes what was read even if the reader's clock runs behind.
+A register from elsewhere is installed only if its writer is admitted (a member we know, or a writer whose
+certificate chain came with it), its signature checks, its stamp is at most `hlc_max_drift` ahead of our
+clock (refused, not adopted: a later anti-entropy round brings it once our clock catches up), and it is
+newer than what we hold.
+
+Tombstones and expired registers are collected once every live member has synced past them, tracked as a
+*horizon*: a node that initiated anti-entropy with a peer at wall time t and found their roots equal held
+everything that peer held at t, and, transitively, everything the peer's own horizon covered. A node's
+horizon is the least such t over its live peers; it is published as owned state (`HORIZON_KEY`), and a
+register stamped more than `kv_gc_margin` (an allowance for clock skew between writers) before the
+lowest horizon of the live members is held by all of them and can go. Registers older than
+`kv_tombstone_grace` go regardless, for members that never come back. A collected register arriving
+again from a lagging replica is ignored, so it is not resurrected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from .config import MeshConfig
+from .counters import Counters
+from .errors import ClockDriftExceeded, InvalidArgument
+from .events import Event, KvChanged, KvPurged, KvWriterKnown
+from .hlc import HLC, Timestamp
+from .kvmap import KvMap, key_id, visible
+from .kvsync import EQUAL, answer_digest, answer_hashes, offer, split_ids
+from .messages import KvDigest, KvEntry, KvHashes, KvWant, KvWriter, Message
+from .trust import Admissions, Credentials, sign_kv
+
+__all__ = ["HORIZON_KEY", "KvReplica"]
+
+HORIZON_KEY = "kv/horizon"
+"""The owned-state key under which a node publishes its horizon (8 bytes, big-endian wall ms)."""
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+MAX_KEY_BYTES = 1024
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidArgument(
+            f"invalid {kind} name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
+
+
+class KvReplica:
+    """One node's replica of the shared map (sans-IO: the core feeds it and sends what it returns)."""
+
+    def __init__(
+        self,
+        config: MeshConfig,
+        creds: Credentials,
+        trust: Admissions,
+        stats: Counters,
+        emit: Callable[[Event], None],
+    ) -> None:
+        self.config = config
+        self.map = KvMap()
+        self.stats = stats
+        self.horizon = 0
+        self._creds = creds
+        self._trust = trust
+        self._emit = emit
+        self._hlc = HLC(creds.node_id, int(config.hlc_max_drift * 1000))
+        self._writers: dict[bytes, bytes] = {creds.node_id: creds.chain}
+        self._offered: dict[str, int] = {}
+        self._synced: dict[str, int] = {}
+        self._floor = 0
+
+    # ---- local writes and reads -----------------------------------------------------------------
+
+    def write(self, db: str, table: str, key: str, value: bytes | None, ttl: float | None, wall_ms: int) -> KvEntry:
+        """A signed register for a put (or with None a delete); validated, not yet installed."""
+        _check_name("database", db)
+        _check_name("table", table)
+        if not isinstance(key, str) or not key:
+            raise InvalidArgument("a key is a non-empty string")
+        if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise InvalidArgument(f"key is longer than {MAX_KEY_BYTES} bytes")
+        if value is not None:
+            if not isinstance(value, bytes):
+                raise InvalidArgument("a value is bytes")
+            if len(value) > self.config.kv_max_value:
+                raise InvalidArgument(f"value of {len(value)} bytes is over the limit of {self.config.kv_max_value}")
+        if ttl is not None and not ttl > 0:
+            raise InvalidArgument("a TTL must be a positive number of seconds")
+        expire_at = wall_ms + max(1, int(ttl * 1000)) if ttl is not None and value is not None else 0
+        stamp = self._hlc.now(wall_ms)
+        held = self.map.get(key_id(db, table, key))
+        if held is not None and (stamp.physical_ms, stamp.logical) <= (held.physical_ms, held.logical):
+            stamp = self._hlc.update(Timestamp(held.physical_ms, held.logical, held.writer), wall_ms)
+        return sign_kv(self._creds, db, table, key, value, expire_at, stamp.physical_ms, stamp.logical)
+
+    def publish(self, entry: KvEntry) -> bool:
+        """Install a register this node wrote; False if a newer one arrived since `write`."""
+        return self._install(key_id(entry.db, entry.table, entry.key), entry)
+
+    def load(self, entries: Iterable[KvEntry], writers: Iterable[KvWriter], wall_ms: int) -> None:
+        """Restore the replica from the node's storage (trusted: it was checked before it was stored)."""
+        for writer in writers:
+            self._writers[writer.node_id] = writer.chain
+        for entry in entries:
+            kid = key_id(entry.db, entry.table, entry.key)
+            if self.map.newer(kid, entry):
+                self.map.put(kid, entry)
+        if len(self.map):
+            top = max(self.map.entries(), key=lambda e: e.stamp)
+            try:
+                self._hlc.update(Timestamp(top.physical_ms, top.logical, top.writer), wall_ms)
+            except ClockDriftExceeded:
+                pass  # our clock went back: keep stamping from it; `write` still beats what it holds
+
+    def get(self, db: str, table: str, key: str, wall_ms: int) -> KvEntry | None:
+        entry = self.map.get(key_id(db, table, key))
+        return entry if entry is not None and visible(entry, wall_ms) else None
+
+    def list(
+        self, db: str, table: str, prefix: str, wall_ms: int, limit: int = 0, offset: int = 0, reverse: bool = False
+    ) -> list[KvEntry]:
+        out: list[KvEntry] = []
+        skipped = 0
+        for kid in self.map.keys(db, table, prefix, reverse):
+            entry = self.map.get(kid)
+            if entry is None or not visible(entry, wall_ms):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            out.append(entry)
+            if limit and len(out) >= limit:
+                break
+        return out
+
+    def databases(self, wall_ms: int) -> list[str]:
+        return sorted({db for db, table in self.map.tables() if self.list(db, table, "", wall_ms, limit=1)})
+
+    def tables(self, db: str, wall_ms: int) -> list[str]:
+        return sorted(t for d, t in self.map.tables() if d == db and self.list(d, t, "", wall_ms, limit=1))
+
+    # ---- registers from other nodes -------------------------------------------------------------
+
+    def admit_writer(self, writer: KvWriter) -> None:
+        """A writer's chain that came with registers; kept if it leads to the mesh root."""
+        if writer.node_id in self._writers or not self._trust.admit(writer.node_id, writer.chain):
+            return
+        self._writers[writer.node_id] = writer.chain
+        self._emit(KvWriterKnown(writer))
+
+    def know_member(self, node_id: bytes, chain: bytes) -> None:
+        """An admitted member's chain (from its alive claim), so its registers are accepted."""
+        if node_id not in self._writers:
+            self._writers[node_id] = chain
+            self._emit(KvWriterKnown(KvWriter(node_id, chain)))
+
+    def receive(self, entry: KvEntry, wall_ms: int) -> str | None:
+        """Check and install a remote register; returns None if installed, else why it was dropped
+        (a core counter name)."""
+        kid = key_id(entry.db, entry.table, entry.key)
+        if not self.map.newer(kid, entry):
+            return "dropped_stale"
+        if entry.writer not in self._writers:
+            return "dropped_unknown"  # anti-entropy brings it later with the writer's chain
+        if entry.physical_ms - wall_ms > self._hlc.max_drift_ms:
+            self.stats.kv_dropped_clock += 1
+            return "dropped_stale"
+        if self.map.get(kid) is None and self._collectable(entry, wall_ms):
+            self.stats.kv_dropped_collected += 1
+            return "dropped_stale"
+        if not self._trust.kv_signed(entry):
+            return "dropped_bad_signature"
+        self._hlc.update(Timestamp(entry.physical_ms, entry.logical, entry.writer), wall_ms)
+        self._install(kid, entry)
+        return None
+
+    def _install(self, kid: bytes, entry: KvEntry) -> bool:
+        if not self.map.newer(kid, entry):
+            return False
+        previous = self.map.put(kid, entry)
+        self.stats.kv_applied += 1
+        self._emit(KvChanged(entry, previous))
+        return True
+
+    # ---- anti-entropy ---------------------------------------------------------------------------
+
+    def offer(self, address: str, wall_ms: int) -> KvHashes:
+        """Start anti-entropy with the node at `address`."""
+        self._offered[address] = wall_ms
+        return offer(self.map, self.horizon)
+
+    def on_hashes(self, address: str, message: KvHashes) -> list[Message] | None:
+        """Answer one tree level; None if malformed."""
+        if message.level == 0 and message.index == EQUAL:
+            started = self._offered.pop(address, None)
+            if started is not None and message.hashes == offer(self.map, 0).hashes:
+                self.stats.kv_syncs_equal += 1
+                self._synced[address] = max(self._synced.get(address, 0), started)
+                self.horizon = max(self.horizon, message.horizon)
+        return answer_hashes(self.map, message, self.horizon)
+
+    def advance_horizon(self, peers: Iterable[str], wall_ms: int) -> int:
+        """Raise the horizon to the least sync time over the live peers (now, when there are none)."""
+        least = min((self._synced.get(a, 0) for a in peers), default=wall_ms)
+        self.horizon = max(self.horizon, least)
+        return self.horizon
+
+    def on_digest(self, digest: KvDigest) -> list[Message] | None:
+        answer = answer_digest(self.map, digest)
+        if answer is None:
+            return None
+        send, want = answer
+        out = self.entries_for(send)
+        if want is not None:
+            out.append(want)
+        return out
+
+    def on_want(self, want: KvWant) -> list[Message] | None:
+        ids = split_ids(want.key_ids)
+        return None if ids is None else self.entries_for(ids)
+
+    def entries_for(self, ids: Iterable[bytes]) -> list[Message]:
+        """The registers held under `ids`, each writer's chain first so the receiver can admit it."""
+        out: list[Message] = []
+        writers: set[bytes] = set()
+        for kid in ids:
+            entry = self.map.get(kid)
+            if entry is None:
+                continue
+            if entry.writer not in writers:
+                writers.add(entry.writer)
+                out.append(KvWriter(entry.writer, self._writers[entry.writer]))
+            out.append(entry)
+        return out
+
+    # ---- collection -----------------------------------------------------------------------------
+
+    def set_floor(self, floor: int) -> None:
+        """The lowest horizon published by the live members (0 when one has published none)."""
+        self._floor = floor
+
+    def _collectable(self, entry: KvEntry, wall_ms: int) -> bool:
+        if visible(entry, wall_ms):
+            return False
+        cutoff = max(self._floor - int(self.config.kv_gc_margin * 1000),
+                     wall_ms - int(self.config.kv_tombstone_grace * 1000))
+        return entry.physical_ms < cutoff
+
+    def collect(self, wall_ms: int) -> int:
+        """Remove tombstones and expired registers every live member holds; returns how many."""
+        doomed = [e for e in self.map.mortal() if self._collectable(e, wall_ms)]
+        for entry in doomed:
+            self.map.remove(key_id(entry.db, entry.table, entry.key))
+        if doomed:
+            self.stats.kv_purged += len(doomed)
+            self._emit(KvPurged(tuple(doomed)))
+        return len(doomed)

@@ -1,0 +1,204 @@
+"""The shared key-value map: last-writer-wins registers replicated by gossip and hash-tree anti-entropy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from mesh_harness import CONFIG, Net, Node
+from micro.mesh import InvalidArgument, KvChanged, KvEntry, KvPurged, KvWriter
+
+EPOCH = 1_700_000_000.0  # wall-clock seconds at core time 0
+
+
+def mesh(n: int = 3, config=CONFIG, offsets: dict[int, float] | None = None) -> tuple[Net, list[Node]]:
+    net = Net(config)
+    nodes = [net.add(i, wall_offset=EPOCH + (offsets or {}).get(i, 0.0)) for i in range(1, n + 1)]
+    net.run(2.0)
+    return net, nodes
+
+
+def put(net: Net, node: Node, key: str, value: bytes | None, ttl: float | None = None, db: str = "default") -> KvEntry:
+    entry = node.core.kv_write(db, "t", key, value, ttl, net.now)
+    node.core.kv_publish(entry, net.now)
+    return entry
+
+
+def read(net: Net, node: Node, key: str) -> bytes | None:
+    entry = node.core.kv_get("default", "t", key, net.now)
+    return None if entry is None else entry.value
+
+
+def test_a_put_on_one_node_is_read_on_every_node() -> None:
+    net, nodes = mesh()
+    put(net, nodes[0], "greeting", b"hello")
+    net.run(1.0)
+    assert [read(net, n, "greeting") for n in nodes] == [b"hello"] * 3
+    assert any(isinstance(e, KvChanged) and e.entry.key == "greeting" for e in nodes[2].events)
+
+
+def test_concurrent_writes_converge_to_the_higher_stamp_everywhere() -> None:
+    net, nodes = mesh()
+    a = put(net, nodes[0], "k", b"from-a")
+    b = put(net, nodes[1], "k", b"from-b")
+    net.run(2.0)
+    winner = max(a, b, key=lambda e: e.stamp)
+    assert {read(net, n, "k") for n in nodes} == {winner.value}
+    assert len({n.core.kv_root for n in nodes}) == 1
+
+
+def test_equal_physical_and_logical_stamps_are_won_by_the_higher_writer_id() -> None:
+    net, nodes = mesh(2)
+    a = nodes[0].core.kv_write("default", "t", "k", b"a", None, net.now)
+    b = nodes[1].core.kv_write("default", "t", "k", b"b", None, net.now)
+    assert (a.physical_ms, a.logical) == (b.physical_ms, b.logical)
+    nodes[0].core.kv_publish(a, net.now)
+    nodes[1].core.kv_publish(b, net.now)
+    net.run(2.0)
+    expected = a.value if a.writer > b.writer else b.value
+    assert read(net, nodes[0], "k") == read(net, nodes[1], "k") == expected
+
+
+def test_a_delete_is_a_tombstone_that_wins_over_the_older_value() -> None:
+    net, nodes = mesh()
+    put(net, nodes[0], "k", b"v")
+    net.run(1.0)
+    put(net, nodes[1], "k", None)
+    net.run(1.0)
+    assert [read(net, n, "k") for n in nodes] == [None] * 3
+
+
+def test_anti_entropy_repairs_writes_made_during_a_partition() -> None:
+    net, nodes = mesh()
+    net.cut(nodes[:1], nodes[1:])
+    acked = [put(net, nodes[0], f"a{i}", b"x") for i in range(20)]
+    acked += [put(net, nodes[2], f"c{i}", b"y") for i in range(20)]
+    acked.append(put(net, nodes[2], "a3", b"overwritten"))
+    net.run(5.0)
+    net.heal()
+    net.run(20.0)
+    assert len({n.core.kv_root for n in nodes}) == 1
+    for node in nodes:
+        for entry in acked:
+            held = node.core.kv_get("default", "t", entry.key, net.now)
+            assert held is not None and held.stamp >= entry.stamp
+
+
+def test_a_write_after_reading_supersedes_a_key_from_a_clock_five_minutes_ahead() -> None:
+    net, nodes = mesh(3, offsets={1: 300.0})
+    put(net, nodes[0], "k", b"from-the-future")
+    net.run(1.0)
+    assert read(net, nodes[1], "k") == b"from-the-future"
+    put(net, nodes[1], "k", b"later")
+    net.run(1.0)
+    assert [read(net, n, "k") for n in nodes] == [b"later"] * 3
+
+
+def test_a_register_too_far_ahead_of_the_local_clock_is_refused() -> None:
+    net, nodes = mesh(2, offsets={1: 600.0})
+    put(net, nodes[0], "k", b"v")
+    net.run(1.0)
+    assert read(net, nodes[1], "k") is None
+    assert nodes[1].core.stats.kv_dropped_clock >= 1
+
+
+def test_a_register_with_a_bad_signature_is_dropped_and_counted() -> None:
+    net, nodes = mesh(2)
+    entry = nodes[0].core.kv_write("default", "t", "k", b"v", None, net.now)
+    net.inject(nodes[0], nodes[1], [replace(entry, value=b"forged")])
+    net.run(0.5)
+    assert read(net, nodes[1], "k") is None
+    assert nodes[1].core.stats.dropped_bad_signature == 1
+
+
+def test_a_register_from_an_unknown_writer_needs_an_admitted_chain() -> None:
+    net, nodes = mesh(2)
+    stranger = Net(CONFIG).add(7, wall_offset=EPOCH)
+    entry = stranger.core.kv_write("default", "t", "k", b"v", None, net.now)
+    net.inject(nodes[0], nodes[1], [entry])
+    net.run(0.5)
+    assert read(net, nodes[1], "k") is None and nodes[1].core.stats.dropped_unknown == 1
+    net.inject(nodes[0], nodes[1], [KvWriter(stranger.id, b"not a chain"), entry])
+    net.run(0.5)
+    assert read(net, nodes[1], "k") is None
+    net.inject(nodes[0], nodes[1], [KvWriter(stranger.id, stranger.creds.chain), entry])
+    net.run(0.5)
+    assert read(net, nodes[1], "k") == b"v"
+
+
+def test_a_key_with_a_ttl_disappears_on_every_node() -> None:
+    net, nodes = mesh()
+    put(net, nodes[0], "session", b"s", ttl=3.0)
+    net.run(1.0)
+    assert [read(net, n, "session") for n in nodes] == [b"s"] * 3
+    net.run(3.0)
+    assert [read(net, n, "session") for n in nodes] == [None] * 3
+
+
+def test_tombstones_are_collected_once_every_member_synced_past_them() -> None:
+    net, nodes = mesh()
+    for i in range(50):
+        put(net, nodes[i % 3], f"k{i}", b"v")
+    net.run(1.0)
+    for i in range(50):
+        put(net, nodes[(i + 1) % 3], f"k{i}", None)
+    net.run(30.0)
+    for node in nodes:
+        assert len(node.core._kv.map) == 0
+        assert any(isinstance(e, KvPurged) for e in node.events)
+    assert len({n.core.kv_root for n in nodes}) == 1
+
+
+def test_a_collected_tombstone_is_not_resurrected_by_a_lagging_replica() -> None:
+    net, nodes = mesh()
+    old = put(net, nodes[0], "k", b"v")
+    net.run(1.0)
+    tombstone = put(net, nodes[1], "k", None)
+    net.run(30.0)
+    assert len(nodes[0].core._kv.map) == 0
+    net.inject(nodes[2], nodes[0], [tombstone])
+    net.run(0.5)
+    assert len(nodes[0].core._kv.map) == 0 and read(net, nodes[0], "k") is None
+    assert old.stamp < tombstone.stamp
+
+
+def test_tombstones_stay_while_a_live_member_has_not_synced() -> None:
+    net, nodes = mesh()
+    put(net, nodes[0], "k", b"v")
+    net.run(1.0)
+    net.cut(nodes[2:], nodes[:2])
+    put(net, nodes[0], "k", None)
+    net.run(4.0)  # shorter than suspicion: the cut-off node is still a live member
+    assert nodes[0].core._kv.map.mortal()
+
+
+@pytest.mark.parametrize(
+    ("db", "table", "key", "value", "ttl", "message"),
+    [
+        ("bad name", "t", "k", b"v", None, "invalid database name"),
+        ("default", "", "k", b"v", None, "invalid table name"),
+        ("default", "t", "x" * 1025, b"v", None, "longer than 1024 bytes"),
+        ("default", "t", "é" * 513, b"v", None, "longer than 1024 bytes"),
+        ("default", "t", "", b"v", None, "non-empty"),
+        ("default", "t", "k", b"v" * (1024 * 1024 + 1), None, "over the limit"),
+        ("default", "t", "k", b"v", 0, "TTL"),
+    ],
+)
+def test_invalid_writes_are_refused_with_a_clear_message(db, table, key, value, ttl, message) -> None:
+    net, nodes = mesh(1)
+    with pytest.raises(InvalidArgument, match=message):
+        nodes[0].core.kv_write(db, table, key, value, ttl, net.now)
+
+
+def test_list_by_prefix_in_order_with_limit_and_offset() -> None:
+    net, nodes = mesh(1)
+    for key in ("b2", "a", "b1", "b3", "c"):
+        put(net, nodes[0], key, key.encode())
+    put(net, nodes[0], "b4", None)
+    core = nodes[0].core
+    assert [e.key for e in core.kv_list("default", "t", "b", net.now)] == ["b1", "b2", "b3"]
+    assert [e.key for e in core.kv_list("default", "t", "b", net.now, limit=1, offset=1)] == ["b2"]
+    assert [e.key for e in core.kv_list("default", "t", "", net.now, reverse=True)] == ["c", "b3", "b2", "b1", "a"]
+    put(net, nodes[0], "x", b"1", db="other")
+    assert core.kv_databases(net.now) == ["default", "other"]
+    assert core.kv_tables("default", net.now) == ["t"]
