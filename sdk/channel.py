@@ -1,0 +1,124 @@
+"""The SDK's connection to the local node: one grpc.aio channel on `unix:DATA_DIR/node.sock`.
+
+A `NodeChannel` is opened on first use and kept for the life of its owner (a `kv.Store`, a `config.Config`),
+so a read costs one unary call and nothing else. Every failure of a call leaves here as a `MicroError`;
+a node that is not running is reported in the same words as the CLI uses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Generic, Self, TypeVar
+
+import grpc
+
+from ..node.datadir import DataDir
+from ..node.proto import node_pb2_grpc
+from .errors import MicroError, from_grpc, unavailable
+
+__all__ = ["NODE_ID", "NodeChannel", "NodeUser", "Stream"]
+
+NODE_ID = "micro.node"
+"""The `id` of errors raised by the local node."""
+
+_CALL_TIMEOUT = 10.0
+
+_T = TypeVar("_T")
+
+
+class NodeChannel:
+    """Calls the node that owns a data dir (from the argument, else MICRO_DATA_DIR, else ~/.micro)."""
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
+        self.data_dir = DataDir.resolve(data_dir)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: node_pb2_grpc.NodeStub | None = None
+
+    @property
+    def stub(self) -> node_pb2_grpc.NodeStub:
+        # Opened lazily: a grpc.aio channel belongs to the event loop running when it is made.
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(f"unix:{self.data_dir.socket}")
+            self._stub = node_pb2_grpc.NodeStub(self._channel)
+        return self._stub
+
+    async def call(self, method: Callable[..., Any], request: Any) -> Any:
+        """One unary call; `method` is an attribute of `stub`."""
+        try:
+            return await method(request, timeout=_CALL_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            raise self.error(exc) from None
+
+    def stream(self, method: Callable[..., Any], request: Any, convert: Callable[[Any], _T]) -> Stream[_T]:
+        """A server stream whose messages come out through `convert`."""
+        return Stream(self, method(request), convert)
+
+    def error(self, exc: grpc.aio.AioRpcError) -> MicroError:
+        details = exc.details() or ""
+        if exc.code() == grpc.StatusCode.UNAVAILABLE and details.startswith("failed to connect"):
+            return unavailable(NODE_ID, f"no node running at {self.data_dir} (start one with `micro node start`)")
+        return from_grpc(exc, NODE_ID)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            channel, self._channel, self._stub = self._channel, None, None
+            await channel.close()
+
+
+class NodeUser:
+    """Base of the SDK objects that talk to the node: an async context manager that closes the channel."""
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
+        self._node = NodeChannel(data_dir)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._node.close()
+
+
+class Stream(Generic[_T]):
+    """An async iterator over a server stream; `close` (or leaving `async with`) cancels it.
+
+    Entering `async with` waits until the node has set the stream up (it sends its headers then), so
+    every change made after that is seen; a bare `async for` starts it on the first read instead.
+    """
+
+    def __init__(self, channel: NodeChannel, call: Any, convert: Callable[[Any], _T]) -> None:
+        self._channel = channel
+        self._call = call
+        self._convert = convert
+        self._closed = False
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> _T:
+        try:
+            message = await self._call.read()
+        except grpc.aio.AioRpcError as exc:
+            if self._closed or exc.code() == grpc.StatusCode.CANCELLED:
+                raise StopAsyncIteration from None
+            raise self._channel.error(exc) from None
+        if message is grpc.aio.EOF:
+            raise StopAsyncIteration
+        return self._convert(message)
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._call.initial_metadata()
+        except grpc.aio.AioRpcError as exc:
+            raise self._channel.error(exc) from None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._call.cancel()

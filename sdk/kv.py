@@ -1,0 +1,114 @@
+"""The replicated key-value store, through the local node.
+
+    async with kv.Store(db="blog", table="posts") as posts:
+        await posts.put("7", b'{"title": "hello"}', ttl=3600)
+        record = await posts.get("7")            # a Record, or None
+        async with posts.watch("7") as changes:  # registered on the node once entered
+            async for change in changes:         # Change(record, deleted) for every write under the prefix
+                ...
+
+Reads are served by the local replica and may be stale; a write returns once it is durable on this node,
+then reaches the others by gossip and anti-entropy. Concurrent writes to a key resolve by the higher HLC
+stamp (physical ms, logical counter), then the higher writer id. There is no compare-and-set, no lock and
+no transaction across keys.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..node.proto import node_pb2
+from .channel import NodeUser, Stream
+from .errors import NotFound
+
+__all__ = ["Change", "Record", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One key's register as the local replica holds it."""
+
+    db: str
+    table: str
+    key: str
+    value: bytes
+    expires_at: float | None
+    """Unix seconds after which the key reads as absent; None for never."""
+    stamp: tuple[int, int]
+    """The hybrid logical clock stamp of the write: (physical milliseconds, logical counter)."""
+    writer: str
+    """The id (N...) of the node that wrote it."""
+
+    @classmethod
+    def from_proto(cls, record: Any) -> Record:
+        return cls(record.db, record.table, record.key, record.value, record.expires_at or None,
+                   (record.physical_ms, record.logical), record.writer)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A write seen by a watch: the new register, and whether it was a delete (then `value` is empty)."""
+
+    record: Record
+    deleted: bool
+
+    @classmethod
+    def from_proto(cls, change: Any) -> Change:
+        return cls(Record.from_proto(change.record), change.deleted)
+
+
+class Store(NodeUser):
+    """One table of one database. Keeps its connection to the node open until `close`."""
+
+    def __init__(self, db: str = "default", table: str = "default",
+                 data_dir: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(data_dir)
+        self.db = db
+        self.table = table
+
+    async def put(self, key: str, value: bytes | str, ttl: float | None = None) -> Record:
+        """Write `value` (text is stored as UTF-8); with `ttl` seconds the key expires."""
+        data = value.encode() if isinstance(value, str) else value
+        request = node_pb2.KvPutRequest(db=self.db, table=self.table, key=key, value=data, ttl_s=ttl or 0.0)
+        reply = await self._node.call(self._node.stub.KvPut, request)
+        return Record.from_proto(reply.record)
+
+    async def get(self, key: str) -> Record | None:
+        """The key's record in the local replica, or None when it is absent or expired."""
+        request = node_pb2.KvGetRequest(db=self.db, table=self.table, key=key)
+        try:
+            reply = await self._node.call(self._node.stub.KvGet, request)
+        except NotFound:
+            return None
+        return Record.from_proto(reply.record)
+
+    async def delete(self, key: str) -> bool:
+        """Delete the key (a tombstone that replicates); True if a value was visible here before."""
+        request = node_pb2.KvDeleteRequest(db=self.db, table=self.table, key=key)
+        reply = await self._node.call(self._node.stub.KvDelete, request)
+        return bool(reply.existed)
+
+    async def list(self, prefix: str = "", limit: int = 0, offset: int = 0, reverse: bool = False) -> list[Record]:
+        """Records whose key starts with `prefix`, in key order (descending with `reverse`); limit 0 = all."""
+        request = node_pb2.KvListRequest(db=self.db, table=self.table, prefix=prefix, limit=limit,
+                                         offset=offset, reverse=reverse)
+        reply = await self._node.call(self._node.stub.KvList, request)
+        return [Record.from_proto(r) for r in reply.records]
+
+    def watch(self, prefix: str = "") -> Stream[Change]:
+        """Every later write and delete under `prefix`, local or replicated, until the stream is closed."""
+        request = node_pb2.KvWatchRequest(db=self.db, table=self.table, prefix=prefix)
+        return self._node.stream(self._node.stub.KvWatch, request, Change.from_proto)
+
+    async def databases(self) -> builtins.list[str]:
+        """The databases that hold at least one key on this node."""
+        reply = await self._node.call(self._node.stub.KvDatabases, node_pb2.KvDatabasesRequest())
+        return list(reply.names)
+
+    async def tables(self) -> builtins.list[str]:
+        """The tables of this store's database."""
+        reply = await self._node.call(self._node.stub.KvTables, node_pb2.KvTablesRequest(db=self.db))
+        return list(reply.names)
