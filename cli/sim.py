@@ -49,10 +49,12 @@ def _parse_partition(value: str | None) -> tuple[float, float] | None:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write a PNG with the dissemination CDF and the detection times.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--kv-writes", type=float, default=0.0, show_default=True, metavar="RATE",
+              help="Key-value writes per second on random nodes; reports kv_convergence_s.")
 @click.option("--config", "preset", type=click.Choice(_PRESETS), default="lan", show_default=True,
               help="MeshConfig preset the nodes run with.")
 def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partition_text: str | None,
-        plot_path: str | None, as_json: bool, preset: str) -> None:
+        plot_path: str | None, as_json: bool, kv_writes: float, preset: str) -> None:
     """Simulate a mesh of NODES cores on a virtual clock and report dissemination and detection."""
     if nodes < 2:
         raise click.BadParameter(f"need at least 2 nodes, got {nodes}", param_hint="--nodes")
@@ -62,6 +64,8 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
         raise click.BadParameter(f"must be in [0, 1), got {loss}", param_hint="--loss")
     if not 0.0 <= slow <= 1.0:
         raise click.BadParameter(f"must be in [0, 1], got {slow}", param_hint="--slow")
+    if not kv_writes >= 0:
+        raise click.BadParameter(f"must be >= 0, got {kv_writes}", param_hint="--kv-writes")
     partition = _parse_partition(partition_text)
     if partition is not None and partition[1] > duration:
         raise click.BadParameter(f"END {partition[1]} is past --duration {duration}", param_hint="--partition")
@@ -69,7 +73,7 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
     from ..simulations.scenario import Scenario, format_table, run_scenario  # deferred: keeps `micro` fast
 
     scenario = Scenario(nodes=nodes, duration=duration, loss=loss, seed=seed, slow=slow,
-                        partition=partition, preset=preset)
+                        partition=partition, preset=preset, kv_writes=kv_writes)
     started = time.perf_counter()
     report = run_scenario(scenario)
     wall = time.perf_counter() - started

@@ -73,6 +73,10 @@ class MeshConfig:
     """Largest peer-link frame in bytes; bigger sync deltas are split across frames."""
     hlc_max_drift: float = 300.0
     """Seconds a remote hybrid-logical-clock stamp may run ahead of the local clock before it is refused."""
+    kv_sync_delay: float = 1.0
+    """Seconds after a key-value change before comparing maps with `kv_sync_peers` random members."""
+    kv_sync_peers: int = 2
+    """Members a node compares its key-value map with after changes (besides periodic push-pull)."""
     kv_max_value: int = 1024 * 1024
     """Largest key-value value in bytes a node accepts for writing."""
     kv_tombstone_grace: float = 86400.0
@@ -100,6 +104,7 @@ class MeshConfig:
             rumour_memory=15.0,
             push_pull_interval=60.0,
             reconnect_interval=30.0,
+            kv_sync_delay=3.0,
         )
 
     @classmethod
@@ -117,4 +122,5 @@ class MeshConfig:
             reconnect_interval=1.0,
             dead_reap_time=60.0,
             kv_gc_margin=1.0,
+            kv_sync_delay=0.2,
         )

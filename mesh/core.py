@@ -88,6 +88,7 @@ _PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT = (
     "push-pull",
     "reconnect",
 )
+_KV_SYNC = "kv-sync"
 _SUSPECT, _REAP, _RELAY = "suspect", "reap", "relay"
 _LIST_SLACK = 5  # bytes a message-list header may take
 _NACK_FRACTION = 0.8  # of the prober's indirect window, as in Lifeguard
@@ -222,6 +223,8 @@ class MeshCore:
                 self._gossip(now)
             elif key == _PUSH_PULL:
                 self._push_pull(now)
+            elif key == _KV_SYNC:
+                self._kv_sync(now)
             else:
                 self._reconnect(now)
 
@@ -289,7 +292,7 @@ class MeshCore:
     def kv_publish(self, entry: KvEntry, now: float) -> None:
         """Install a register from `kv_write` and gossip it."""
         if self._kv.publish(entry):
-            self._rumour((entry.db, entry.table, entry.key), entry, now)
+            self._kv_changed(entry, now)
 
     def kv_get(self, db: str, table: str, key: str, now: float) -> KvEntry | None:
         """The visible register for a key (None if absent, deleted or expired)."""
@@ -648,9 +651,21 @@ class MeshCore:
             self._kv.know_member(entry.writer, record.claim.chain)
         dropped = self._kv.receive(entry, self.wall_ms(now))
         if dropped is None:
-            self._rumour((entry.db, entry.table, entry.key), entry, now)
+            self._kv_changed(entry, now)
         else:
             setattr(self.stats, dropped, getattr(self.stats, dropped) + 1)
+
+    def _kv_changed(self, entry: KvEntry, now: float) -> None:
+        """Spread a newly installed register, and compare maps with random peers once writes settle:
+        gossip reaches nearly everyone at once, this closes the rest in about `kv_sync_delay`."""
+        self._rumour((entry.db, entry.table, entry.key), entry, now)
+        if self._timers.get(_KV_SYNC) is None:
+            self._timers.set(_KV_SYNC, now + self.config.kv_sync_delay)
+
+    def _kv_sync(self, now: float) -> None:
+        for target in self._probes.sample(self.config.kv_sync_peers, self._live):
+            address = self._address(target)
+            self._send_reliable(address, [self._kv.offer(address, self.wall_ms(now))])
 
     def _on_kv_writer(self, source: str, writer: KvWriter, now: float) -> None:
         self._kv.admit_writer(writer)

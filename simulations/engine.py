@@ -33,24 +33,27 @@ from ..mesh.codec import encoded_size, message_size
 from ..mesh.config import MeshConfig
 from ..mesh.core import MeshCore
 from ..mesh.membership import MemberTemplate
-from ..mesh.messages import Ack, IndirectPing, Message, Nack, Ping, Sync
+from ..mesh.messages import Ack, IndirectPing, KvDigest, KvEntry, KvHashes, KvWant, Message, Nack, Ping, Sync
 from ..mesh.trust import sign_alive
 from ..mesh.wire import FRAME_OVERHEAD
 from .crypto import SimCredentials, SimRegistry, SimVerifier
 from .network import NetworkModel
 
-__all__ = ["CRASHED", "LEFT", "PACKET_OVERHEAD", "UP", "Observer", "Simulation", "frame_size", "node_address"]
+__all__ = ["CRASHED", "LEFT", "PACKET_OVERHEAD", "UP", "WALL_EPOCH", "Observer", "Simulation", "frame_size", "node_address"]
 
 PACKET_OVERHEAD = FRAME_OVERHEAD
 """Bytes a sealed frame adds to the encoded messages (version byte, keyring box, wire header), taken at
 the wire's upper bound, so byte counts err on the high side by at most a dozen bytes per packet."""
+
+WALL_EPOCH = 1_700_000_000.0
+"""Wall-clock seconds at virtual time 0 (the cores' hybrid logical clocks start here, plus each skew)."""
 
 UP, CRASHED, LEFT = 0, 1, 2
 """Node status values in `Simulation.status`."""
 
 _TIMER, _DELIVER, _ACTION = 0, 1, 2
 
-_FRESH = frozenset({Ping, Ack, Nack, IndirectPing, Sync})
+_FRESH = frozenset({Ping, Ack, Nack, IndirectPing, Sync, KvHashes, KvDigest, KvWant})
 """Message types made anew for every probe or exchange: sized directly, never cached."""
 _SIZE_CACHE = 200_000
 """Rumours (claims, statements, owned entries) are forwarded many times as the same frozen object, so
@@ -184,6 +187,12 @@ class Simulation:
         """Write `key` into `node`'s node-owned state at time `at` (skipped if the node is down then)."""
         self.at(at, self._set_local, node, key, value)
 
+    def kv_put(self, node: int, key: str, value: bytes | None, at: float,
+               acked: Callable[[KvEntry], None] | None = None, db: str = "sim", table: str = "kv") -> None:
+        """Write `key` in the shared map through `node` at `at` (skipped if the node is down then);
+        `acked` gets the register once it is installed, as a node would acknowledge it."""
+        self.at(at, self._kv_put, node, db, table, key, value, acked)
+
     def deliver(self, node: int, source: str, messages: Sequence[object], at: float,
                 reliable: bool = False) -> None:
         """Hand `messages` to `node` at `at` as if `source` had sent them (for injecting hostile input)."""
@@ -261,7 +270,8 @@ class Simulation:
         generation = self.generations[node]
         rng = random.Random(f"core:{self.seed}:{node}:{generation}")
         return MeshCore(self.config, self.credentials[node], self.verifier, address=self.addresses[node],
-                        generation=generation, rng=rng, now=t + self.network.skew[node], known=known)
+                        generation=generation, rng=rng, now=t + self.network.skew[node], known=known,
+                        wall_offset=WALL_EPOCH)
 
     def _set_status(self, node: int, t: float, status: int) -> None:
         if self.status[node] == UP and status != UP:
@@ -317,6 +327,18 @@ class Simulation:
         if core is None:
             return
         core.set_local(key, value, t + self.network.skew[node])
+        self._flush(node, t)
+
+    def _kv_put(self, t: float, node: int, db: str, table: str, key: str, value: bytes | None,
+                acked: Callable[[KvEntry], None] | None) -> None:
+        core = self.cores[node]
+        if core is None:
+            return
+        now = t + self.network.skew[node]
+        entry = core.kv_write(db, table, key, value, None, now)
+        core.kv_publish(entry, now)
+        if acked is not None:
+            acked(entry)
         self._flush(node, t)
 
     def _flush(self, node: int, t: float) -> None:

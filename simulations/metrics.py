@@ -7,7 +7,9 @@ it. It notes when a crashed node is first reported `MemberFailed` by each observ
 off from that node within the last `PARTITION_GRACE` seconds (the protocol doing its job); a same-side
 death if a partition was active then but did not separate the two (the other side's verdict reaching
 this side, typically through anti-entropy after the heal); otherwise a false death. Node status changes
-tell it who was live when.
+tell it who was live when. Key-value writes are scheduled through it too: it keeps every acknowledged
+register and, from the last write on, checks every `KV_CHECK` seconds whether all live replicas hold the
+same map (equal root hashes); the first time they do gives `kv_convergence_s`.
 
 `Recorder.report()` turns this into a `SimReport` once the run is over. A rumour's targets are the nodes
 that were up from its injection to the end of the run, other than its origin; a crash's targets are the
@@ -23,9 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..mesh.events import MemberFailed, MemberState, OwnedStateChanged
+from ..mesh.messages import KvEntry
 from .engine import CRASHED, UP, Simulation
 
 __all__ = ["Crash", "Recorder", "Rumour", "SimReport", "membership_converged", "percentile"]
+
+KV_CHECK = 0.05
+"""Seconds between replica comparisons once the last key-value write was made."""
 
 PARTITION_GRACE = 60.0
 """Deaths reported up to this many seconds after a partition ended are attributed to the partition."""
@@ -100,6 +106,9 @@ class Recorder:
         self.partition_deaths = 0
         self.same_side_deaths = 0
         self._open_crash: dict[int, Crash] = {}
+        self.kv_acked: list[KvEntry] = []
+        self.kv_last_write: float | None = None
+        self.kv_converged_at: float | None = None
 
     def attach(self, sim: Simulation) -> None:
         """Observe `sim` (the recorder must be attached before the run starts)."""
@@ -124,6 +133,22 @@ class Recorder:
             return
         self.rumours[key] = Rumour(key, origin, t)
         sim.set_local(origin, key, value, t)
+
+    def inject_kv_writes(self, writes: Sequence[tuple[float, int, str, bytes | None]]) -> None:
+        """Schedule (time, node, key, value) writes and the convergence checks after the last one."""
+        sim = self._sim()
+        for at, node, key, value in writes:
+            sim.kv_put(node, key, value, at, acked=self.kv_acked.append)
+        if writes:
+            self.kv_last_write = max(at for at, _, _, _ in writes)
+            sim.at(self.kv_last_write, self._check_kv)
+
+    def _check_kv(self, t: float) -> None:
+        sim = self._sim()
+        if len({core.kv_root for core in sim.cores if core is not None}) <= 1:
+            self.kv_converged_at = t
+        else:
+            sim.at(t + KV_CHECK, self._check_kv)
 
     # -- Observer ---------------------------------------------------------------------------------------
 
@@ -237,6 +262,9 @@ class Recorder:
             "packets_dropped": sim.packets_dropped,
             "converged": membership_converged(sim, observers),
             "convergence_observers": len(observers),
+            "kv_writes": len(self.kv_acked),
+            "kv_convergence_s": _round(self.kv_converged_at - self.kv_last_write)
+            if self.kv_converged_at is not None and self.kv_last_write is not None else None,
         }
         if extra:
             summary.update(extra)

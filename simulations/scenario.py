@@ -5,8 +5,9 @@ preset). `run_scenario` builds the network model and the simulation from them, t
 its own seeded generator: a rumour (a node-owned key) written every `rumour_interval` seconds on a random
 node that will not crash, until shortly before the end so the last one has time to spread; `crashes`
 nodes (by default one per hundred, at least one) crashed at evenly spaced times, the last one early
-enough to be detected before the end; and, if asked, the nodes cut into two halves between the
-partition's start and end. It runs to the end and returns the recorder's report, extended with the
+enough to be detected before the end; if asked, the nodes cut into two halves between the
+partition's start and end, and key-value writes (`kv_writes` per second) on random nodes that will not
+crash. It runs to the end and returns the recorder's report, extended with the
 scenario's own parameters.
 """
 
@@ -62,6 +63,11 @@ class Scenario:
     crashes: int | None = None
     """Nodes to crash; None means max(1, nodes // 100)."""
     max_skew: float = 0.0
+    kv_writes: float = 0.0
+    """Key-value writes per second, on random live nodes, over `kv_keys` keys."""
+    kv_window: float | None = None
+    """Seconds the writes span from 1 s on; None: until the last rumour."""
+    kv_keys: int = 100
 
 
 def run_scenario(scenario: Scenario) -> SimReport:
@@ -96,6 +102,16 @@ def run_scenario(scenario: Scenario) -> SimReport:
         number += 1
         t += scenario.rumour_interval
 
+    if scenario.kv_writes > 0:
+        window = scenario.kv_window if scenario.kv_window is not None else max(0.0, last_rumour - 1.0)
+        count = max(1, round(scenario.kv_writes * window))
+        writes = sorted(
+            (1.0 + plan.random() * window, plan.choice(spared), f"key/{plan.randrange(scenario.kv_keys)}",
+             plan.randbytes(16))
+            for _ in range(count)
+        )
+        recorder.inject_kv_writes(writes)
+
     sim.run_until(duration)
 
     live = sim.live()
@@ -106,6 +122,7 @@ def run_scenario(scenario: Scenario) -> SimReport:
         "preset": scenario.preset,
         "start": scenario.start,
         "partition": list(scenario.partition) if scenario.partition is not None else None,
+        "kv_write_rate": scenario.kv_writes,
     }
     return recorder.report(duration, extra=extra, convergence_observers=observers)
 
@@ -135,6 +152,7 @@ def format_table(report: SimReport) -> str:
         ("deaths across / beside a partition", f"{s['partition_deaths']} / {s['same_side_deaths']}"),
         ("bytes per node per second", f"{s['bytes_per_node_per_s']:.1f}"),
         ("membership converged", "yes" if s["converged"] else "no"),
+        ("kv writes / replicas identical after", f"{s['kv_writes']} / {_seconds(s['kv_convergence_s'])}"),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
