@@ -5,8 +5,10 @@
 1. lock the data dir (one node per directory) and clear a stale socket;
 2. load or create the node key and mesh credentials (no mesh yet: create one, this node holds its root);
 3. take the next generation (made durable before use, so a restart always supersedes the last life);
-4. bind UDP, then TCP on the same port number, then the local API socket (mode 0600);
-5. build the core and the runtime, rejoin the members remembered in members.cbor, then `--join`.
+4. bind UDP, then TCP on the same port number;
+5. open the KV store (a corrupt kv.db stops the node here), build the core with the stored replica,
+   then bind the local API socket (mode 0600);
+6. rejoin the members remembered in members.cbor, then `--join`.
 
 SIGTERM and SIGINT make the node leave gracefully: the leave rumour is sent for about one gossip round,
 members.cbor is written, and the process exits 0. `micro node leave` does the same and also forgets the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import os
 import random
 import shutil
@@ -25,7 +28,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -36,6 +39,8 @@ from ..identity.errors import BadSignature, IdentityError, Malformed
 from ..identity.keyring import Keyring
 from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
 from ..mesh.config import MeshConfig
+from ..mesh.events import Event
+from .config import CONFIG_KEY_SIZE, ConfigService, new_config_key
 from .credentials import NodeCredentials, NodeVerifier
 from .datadir import DataDir, MeshFile
 from .errors import (
@@ -47,6 +52,8 @@ from .errors import (
     code_of,
     status_code,
 )
+from .kv import KvService
+from .kvstore import KvStore
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
 from .runtime import Runtime
@@ -87,6 +94,10 @@ class NodeOptions:
     profile: str = "lan"
     banner: bool = False
     log_level: str = "info"
+    # Added to the wall clock that stamps KV writes (tests skew nodes with it).
+    clock_offset: float = 0.0
+    # The largest KV value accepted, in bytes (None: the profile's, 1 MiB).
+    kv_max_value: int | None = None
 
 
 def _primary_address() -> str:
@@ -137,11 +148,18 @@ class Node:
         self.data_dir = options.data_dir
         self.log = logger
         self.config = PROFILES[options.profile]()
+        if options.kv_max_value is not None:
+            if options.kv_max_value <= 0:
+                raise InvalidArgument("the KV value limit must be a positive number of bytes")
+            self.config = dataclasses.replace(self.config, kv_max_value=options.kv_max_value)
         self.started_at = time.monotonic()
         self.address = ""
         self.generation = 0
         self.transport = NetTransport(logger)
         self.runtime: Runtime | None = None
+        self.kv: KvService | None = None
+        self.config_api: ConfigService | None = None
+        self._config_key: bytes | None = None
         self._peer_server: grpc.aio.Server | None = None
         self._local_server: grpc.aio.Server | None = None
         self._stopping = asyncio.Event()
@@ -196,8 +214,10 @@ class Node:
             self.address = format_address(host, port)
         self.transport.source = self.address
 
-        self.runtime = Runtime(self.transport, self.log, self._on_members_changed)
-        self._build_core()
+        self.runtime = Runtime(self.transport, self.log, self._on_members_changed, self._on_kv_event)
+        self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
+        self.config_api = ConfigService(self.kv, self._config_key)
+        await self._build_core()
         await self._start_local_api()
         self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
 
@@ -240,6 +260,11 @@ class Node:
             # A root seed of some other mesh (left over from a replaced mesh) must never sign for this one.
             self.root_key = None
         self._check_own_chain()
+        self._config_key = dd.load_config_key(CONFIG_KEY_SIZE)
+        if self._config_key is None and self.root_key is not None:
+            # The mesh's creator makes the key: with the mesh, or once for a data dir older than config.
+            self._config_key = new_config_key()
+            dd.save_config_key(self._config_key)
 
     def _create_mesh(self) -> MeshFile:
         root = SigningKey.generate(KeyKind.MESH)
@@ -267,8 +292,9 @@ class Node:
             # Other members will refuse us, but the node still runs so it can join with a new invite.
             self.log.error("node.chain_invalid", error=str(exc))
 
-    def _build_core(self) -> None:
-        assert self.runtime is not None
+    async def _build_core(self) -> None:
+        assert self.runtime is not None and self.kv is not None
+        kv_state = await self.kv.store.load()
         seed = int.from_bytes(os.urandom(8), "big")
         self.runtime.build(
             config=self.config,
@@ -278,11 +304,15 @@ class Node:
             address=self.address,
             generation=self.generation,
             rng=random.Random(seed),
+            clock_offset=self.options.clock_offset,
+            kv_state=kv_state,
         )
 
     async def _start_local_api(self) -> None:
         path = self.data_dir.socket
-        self._local_server = grpc.aio.server()
+        # A put carries a whole value; leave room for the rest of the message.
+        limit = max(4 << 20, self.config.kv_max_value + (64 << 10))
+        self._local_server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
         node_pb2_grpc.add_NodeServicer_to_server(_LocalApi(self), self._local_server)
         # The socket is created with the process umask; tighten it before announcing that we run.
         old_umask = os.umask(0o177)
@@ -314,6 +344,10 @@ class Node:
         self.runtime.join(list(self.options.join))
 
     # ---- membership file ------------------------------------------------------------------------
+
+    def _on_kv_event(self, event: Event) -> None:
+        if self.kv is not None:
+            self.kv.on_event(event)
 
     def _on_members_changed(self) -> None:
         # Written by the periodic task; events arrive in bursts and one write covers them all.
@@ -370,6 +404,9 @@ class Node:
         for server in (self._local_server, self._peer_server):
             if server is not None:
                 await server.stop(grace=0.5)
+        if self.kv is not None:
+            # After the servers: writes in flight at the stop still commit.
+            await self.kv.store.close()
         await self.transport.close()
         if self._local_server is not None:
             # Only the node that bound the socket removes it; a refused second start must not.
@@ -438,21 +475,31 @@ class Node:
             if self._stopping.is_set():
                 # A leave or signal arrived while we waited; do not start a new life on the way out.
                 raise Unavailable("the node is stopping; the join was abandoned")
-            mesh, keyring = self._check_join_reply(address, invite, reply)
+            mesh, keyring, config_key = self._check_join_reply(address, invite, reply)
+            assert self.runtime is not None and self.kv is not None and self.config_api is not None
             if mesh.mesh != self.mesh_root.raw:
                 self.log.info("mesh.replaced", old=self.mesh_root.id, new=invite.mesh.id)
                 self.data_dir.remove_root_seed()
                 self.root_key = None
-                # The old mesh's addresses are of no use in the new one.
+                # The old mesh's addresses, registers and config key are of no use in the new one (its
+                # registers are signed under the old mesh's chains). The old core stops first, so none
+                # of its registers is saved after the store is cleared.
                 self.data_dir.forget_members()
                 self._saved_members = []
+                self.runtime.close()
+                await self.kv.store.clear()
+                self.data_dir.remove_config_key()
+                self._config_key = None
+            if config_key is not None:
+                self.data_dir.save_config_key(config_key)
+                self._config_key = config_key
+            self.config_api.key = self._config_key
             self.data_dir.save_mesh(mesh)
             self._adopt(mesh)
             self.keyring = keyring
             # A new life in the (possibly new) mesh: a fresh generation, durable before use.
             self.generation = self.data_dir.next_generation()
-            self._build_core()
-            assert self.runtime is not None
+            await self._build_core()
             contacts = [address] + [a for a in reply.members if a != self.address and a != address]
             contacts = contacts[:_JOIN_MEMBERS]
             self.runtime.join(contacts)
@@ -474,18 +521,23 @@ class Node:
                 code = exc.code().name if exc.code() is not None else "INTERNAL"
                 raise NodeError(f"{address} refused the join: {_one_line(details)}", code) from None
 
-    def _check_join_reply(self, address: str, invite: Invite, reply: node_pb2.JoinReply) -> tuple[MeshFile, Keyring]:
+    def _check_join_reply(self, address: str, invite: Invite, reply: node_pb2.JoinReply
+                          ) -> tuple[MeshFile, Keyring, bytes | None]:
+        """The mesh file, gossip keyring and config key (None if the member has none) a join handed over."""
         try:
             root = PublicKey(KeyKind.MESH, reply.mesh)
             if root != invite.mesh:
                 raise PermissionDenied(f"{address} belongs to mesh {root.id}, not the invite's mesh {invite.mesh.id}")
             keyring = Keyring.from_bytes(self.node_key.unseal(reply.sealed_keyring))
             leaf = Chain.decode(reply.chain).verify(root, int(time.time()))
+            config_key = self.node_key.unseal(reply.sealed_config_key) if reply.sealed_config_key else None
         except IdentityError as exc:
             raise Unavailable(f"{address} answered the join with invalid credentials: {exc}") from None
         if leaf.subject != self.node_key.public:
             raise Unavailable(f"{address} answered the join with a certificate for another node")
-        return MeshFile(mesh=root.raw, chain=reply.chain, keyring=keyring.to_bytes()), keyring
+        if config_key is not None and len(config_key) != CONFIG_KEY_SIZE:
+            raise Unavailable(f"{address} answered the join with a config key of {len(config_key)} bytes")
+        return MeshFile(mesh=root.raw, chain=reply.chain, keyring=keyring.to_bytes()), keyring, config_key
 
     # ---- peer service ---------------------------------------------------------------------------
 
@@ -536,6 +588,7 @@ class Node:
             sealed_keyring=seal_to(joiner, self.keyring.to_bytes()),
             mesh=self.mesh_root.raw,
             members=members[:_JOIN_MEMBERS],
+            sealed_config_key=seal_to(joiner, self._config_key) if self._config_key is not None else b"",
         )
 
     def _on_datagram(self, data: bytes, source: str) -> None:
@@ -543,19 +596,37 @@ class Node:
             self.runtime.datagram_received(data, source)
 
 
+async def _abort(node: Node, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    """End a call with the error's status code and one-line message, never a traceback."""
+    code = code_of(exc)
+    message = _one_line(str(getattr(exc, "message", None) or exc))
+    if code == "INTERNAL":
+        node.log.error("api.internal_error", error=repr(exc))
+        message = f"internal error: {message}"
+    await context.abort(status_code(code), message)
+
+
 async def _guard(node: Node, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[_T]]) -> _T:
-    """Run one API call; any error becomes its status code and one-line message, never a traceback."""
+    """Run one API call; any error becomes its status."""
     try:
         return await call()
     except Exception as exc:  # noqa: BLE001 - every failure must reach the caller as a status
-        code = code_of(exc)
-        message = _one_line(str(getattr(exc, "message", None) or exc))
-        if code == "INTERNAL":
-            node.log.error("api.internal_error", error=repr(exc))
-            message = f"internal error: {message}"
-    await context.abort(status_code(code), message)
+        failure = exc
+    await _abort(node, context, failure)
     # abort() always raises; this line only tells the type checker so.
     raise AssertionError("unreachable")
+
+
+async def _guard_stream(node: Node, context: grpc.aio.ServicerContext,
+                        stream: Callable[[], AsyncIterator[_T]]) -> AsyncIterator[_T]:
+    """Relay a server stream; an error ends it with its status."""
+    try:
+        async for item in stream():
+            yield item
+        return
+    except Exception as exc:  # noqa: BLE001 - every failure must reach the caller as a status
+        failure = exc
+    await _abort(node, context, failure)
 
 
 async def _now(value: _T) -> _T:
@@ -581,6 +652,53 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
     async def Leave(self, request: Any, context: Any) -> Any:
         self.node.leave()
         return node_pb2.LeaveReply()
+
+    @property
+    def _kv(self) -> KvService:
+        if self.node.kv is None:
+            raise Unavailable("the node is starting")
+        return self.node.kv
+
+    @property
+    def _config(self) -> ConfigService:
+        if self.node.config_api is None:
+            raise Unavailable("the node is starting")
+        return self.node.config_api
+
+    async def KvPut(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._kv.put(request))
+
+    async def KvGet(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._kv.get(request)))
+
+    async def KvDelete(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._kv.delete(request))
+
+    async def KvList(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._kv.list(request)))
+
+    async def KvWatch(self, request: Any, context: Any) -> Any:
+        async for change in _guard_stream(self.node, context, lambda: self._kv.watch(request, context)):
+            yield change
+
+    async def KvDatabases(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._kv.databases()))
+
+    async def KvTables(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._kv.tables(request)))
+
+    async def ConfigGet(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._config.get(request)))
+
+    async def ConfigSet(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._config.set(request))
+
+    async def ConfigDelete(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._config.delete(request))
+
+    async def ConfigWatch(self, request: Any, context: Any) -> Any:
+        async for change in _guard_stream(self.node, context, lambda: self._config.watch(request, context)):
+            yield change
 
 
 class _PeerApi(node_pb2_grpc.PeerServicer):

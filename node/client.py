@@ -57,7 +57,10 @@ class NodeClient:
         )
         if not _listening(str(data_dir.socket)):
             raise self._not_running
-        self._channel = grpc.insecure_channel(f"unix:{data_dir.socket}")
+        # A list of large values can exceed grpc's default 4 MiB reply limit; the peer is our own node.
+        self._channel = grpc.insecure_channel(f"unix:{data_dir.socket}",
+                                              options=[("grpc.max_receive_message_length", -1),
+                                                       ("grpc.max_send_message_length", -1)])
         try:
             grpc.channel_ready_future(self._channel).result(timeout=_CONNECT_TIMEOUT)
         except grpc.FutureTimeoutError:

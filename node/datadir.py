@@ -7,6 +7,8 @@ Layout (the directory itself is mode 0700, every file 0600):
     mesh.cbor      {"v": 1, "mesh": root public key, "chain": this node's chain, "keyring": keyring}
     generation     decimal integer, incremented and made durable on every start before it is used
     members.cbor   {"v": 1, "addresses": [...]}: last known members, contacted again on restart
+    config.key     the mesh config key (32 raw bytes) that seals config secrets; the same on every member
+    kv.db          the key-value replica in SQLite (WAL mode: with kv.db-wal and kv.db-shm beside it)
     node.sock      the local API (a unix socket)
 
 Files are replaced atomically (write a temporary file, fsync, rename, fsync the directory), so a crash
@@ -80,6 +82,14 @@ class DataDir:
     @property
     def members_file(self) -> Path:
         return self.path / "members.cbor"
+
+    @property
+    def config_key_file(self) -> Path:
+        return self.path / "config.key"
+
+    @property
+    def kv_db(self) -> Path:
+        return self.path / "kv.db"
 
     @property
     def socket(self) -> Path:
@@ -188,6 +198,20 @@ class DataDir:
     def save_mesh(self, mesh: MeshFile) -> None:
         body = {"v": 1, "mesh": mesh.mesh, "chain": mesh.chain, "keyring": mesh.keyring}
         self.write_atomic(self.mesh_file, cbor2.dumps(body))
+
+    def load_config_key(self, size: int) -> bytes | None:
+        """The mesh config key, or None when this data dir has none."""
+        data = self._read(self.config_key_file)
+        if data is not None and len(data) != size:
+            raise NodeError(f"{self.config_key_file} is corrupt: not a {size}-byte key", "FAILED_PRECONDITION")
+        return data
+
+    def save_config_key(self, key: bytes) -> None:
+        self.write_atomic(self.config_key_file, key)
+
+    def remove_config_key(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.config_key_file.unlink()
 
     def load_members(self) -> list[str]:
         value = self._read_cbor_map(self.members_file)

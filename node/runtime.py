@@ -5,18 +5,26 @@ Everything the core needs comes in here with `loop.time()`: UDP datagrams (opene
 runtime drains the core: each `Outgoing` is sealed with `Wire.seal` and handed to the transport (as a
 datagram, or over a peer link when the core marked it reliable), each event becomes a log line, and the
 single `loop.call_at` timer is re-armed to `core.get_timer()`. The runtime makes no protocol decisions.
+Events of the shared key-value map are not logged but handed to the KV layer, which persists them and
+feeds watches (see `kv.py`); the core's wall clock is the loop's clock shifted by `wall_offset`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..identity.keyring import Keyring
 from ..identity.keys import KeyKind, PublicKey
 from ..mesh import (
+    KvChanged,
+    KvEntry,
+    KvPurged,
+    KvWriter,
+    KvWriterKnown,
     MemberFailed,
     MemberJoined,
     MemberLeft,
@@ -32,11 +40,13 @@ from ..mesh import (
 )
 from ..mesh.events import Event
 from .credentials import NodeCredentials, NodeVerifier
+from .errors import Unavailable
 from .log import Logger
 from .transport import Transport
 
 __all__ = ["Runtime", "node_id_text"]
 
+_KV_EVENTS = (KvChanged, KvPurged, KvWriterKnown)
 # Events after which the remembered member list may be out of date.
 _MEMBERSHIP_EVENTS = (MemberJoined, MemberUpdated, MemberRecovered, MemberFailed, MemberLeft, MemberReaped)
 _EVENT_NAMES: dict[type, str] = {
@@ -64,10 +74,12 @@ def node_id_text(raw: bytes) -> str:
 class Runtime:
     """Drives one core (replaced wholesale when the node joins another mesh) on the running loop."""
 
-    def __init__(self, transport: Transport, logger: Logger, on_members_changed: Callable[[], None]) -> None:
+    def __init__(self, transport: Transport, logger: Logger, on_members_changed: Callable[[], None],
+                 on_kv_event: Callable[[Event], None] = lambda event: None) -> None:
         self._transport = transport
         self._log = logger
         self._on_members_changed = on_members_changed
+        self._on_kv_event = on_kv_event
         self._loop = asyncio.get_running_loop()
         self._core: MeshCore | None = None
         self._wire: Wire | None = None
@@ -80,12 +92,19 @@ class Runtime:
         return self._core is not None and not self._closed
 
     def build(self, config: MeshConfig, creds: NodeCredentials, verifier: NodeVerifier, keyring: Keyring,
-              address: str, generation: int, rng: Rng) -> None:
-        """Start a fresh core for one node life (and drop the previous one, if any)."""
+              address: str, generation: int, rng: Rng, clock_offset: float = 0.0,
+              kv_state: tuple[Iterable[KvEntry], Iterable[KvWriter]] = ((), ())) -> None:
+        """Start a fresh core for one node life (and drop the previous one, if any).
+
+        `clock_offset` (seconds) is added to the wall clock the core stamps KV writes with (tests use it
+        to skew nodes); `kv_state` is the stored replica, loaded before the core meets anyone.
+        """
         self._cancel_timer()
         now = self._loop.time()
         self._wire = Wire(keyring, creds.node_id, generation, config)
-        self._core = MeshCore(config, creds, verifier, address=address, generation=generation, rng=rng, now=now)
+        self._core = MeshCore(config, creds, verifier, address=address, generation=generation, rng=rng, now=now,
+                              wall_offset=time.time() - now + clock_offset)
+        self._core.kv_load(*kv_state, now)
         self._closed = False
         self._pump()
 
@@ -119,6 +138,14 @@ class Runtime:
         self._core.leave(self._loop.time())
         self._pump()
 
+    def kv_publish(self, entries: Iterable[KvEntry]) -> None:
+        """Install committed registers of this node in the replica and gossip them."""
+        core = self.core
+        now = self._loop.time()
+        for entry in entries:
+            core.kv_publish(entry, now)
+        self._pump()
+
     def close(self) -> None:
         """Stop driving the core: no more timers, inputs are ignored."""
         self._closed = True
@@ -149,6 +176,9 @@ class Runtime:
             event = core.next_event()
             if event is None:
                 break
+            if isinstance(event, _KV_EVENTS):
+                self._on_kv_event(event)
+                continue
             self._log_event(event)
             membership_changed = membership_changed or isinstance(event, _MEMBERSHIP_EVENTS)
         if membership_changed:
@@ -189,6 +219,17 @@ class Runtime:
         self._log.info(name, **fields)
 
     # ---- views ----------------------------------------------------------------------------------
+
+    @property
+    def core(self) -> MeshCore:
+        """The running core (for reads and `kv_write`, which need no pump); Unavailable when stopped."""
+        if self._core is None or self._closed:
+            raise Unavailable("the node is not running its mesh core (starting or stopping)")
+        return self._core
+
+    def now(self) -> float:
+        """The core's time: the loop's clock."""
+        return self._loop.time()
 
     def members(self) -> list[dict[str, Any]]:
         """Every member the core knows (itself included), as plain values."""

@@ -7,12 +7,16 @@ poll with a deadline; `Cluster.close` kills every process it started, whatever t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +132,45 @@ class NodeProcess:
 
     def root_key(self) -> SigningKey:
         return SigningKey.load(self.data_dir / "root.seed", KeyKind.MESH)
+
+
+class Watcher:
+    """Reads a watch iterator (NodeClient.kv_watch / config_watch) on a thread, so tests can wait on it."""
+
+    def __init__(self, node: NodeProcess, start: Callable[[NodeClient], Iterator[dict[str, Any]]]) -> None:
+        self._client = node.client()
+        self._changes: queue.Queue[dict[str, Any] | Exception] = queue.Queue()
+        # The watch is registered on the node when `start` returns.
+        self._stream = start(self._client)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for change in self._stream:
+                self._changes.put(change)
+        except NodeError as exc:
+            self._changes.put(exc)
+
+    def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next change; fails after `timeout` seconds, or with the error that ended the watch."""
+        try:
+            change = self._changes.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no change within {timeout}s") from None
+        if isinstance(change, Exception):
+            raise change
+        return change
+
+    def close(self) -> None:
+        self._client.close()
+        self._thread.join(timeout=5)
+
+
+def kv_rows(node: NodeProcess, db: str) -> int:
+    """Rows (tombstones included) the node's kv.db holds for a database, read beside the running node."""
+    with contextlib.closing(sqlite3.connect(node.data_dir / "kv.db", timeout=5)) as conn:
+        return int(conn.execute("SELECT count(*) FROM entries WHERE db = ?", (db,)).fetchone()[0])
 
 
 class Cluster:

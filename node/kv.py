@@ -1,0 +1,155 @@
+"""The key-value part of the local API, and where the replica's events reach storage and watches.
+
+A write goes: the core stamps and signs a register (`kv_write`, which validates and raises before
+anything is written), the store commits it (group commit, see `kvstore.py`), the core installs and
+gossips it (`kv_publish`), and only then is the client answered. Installing emits `KvChanged`, which
+feeds watches; its register is already in the file, so it is not saved a second time. Registers from
+other writers arrive only as `KvChanged` and are saved in the background. Reads are served from the
+core's in-memory replica.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, NamedTuple
+
+from ..mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown
+from ..mesh.events import Event
+from .changefeed import ChangeFeed, Subscription
+from .errors import NodeError
+from .kvstore import KvStore
+from .proto import node_pb2
+from .runtime import Runtime, node_id_text
+
+__all__ = ["DEFAULT_NAME", "KvService", "Write", "record"]
+
+DEFAULT_NAME = "default"
+
+
+class Write(NamedTuple):
+    """One register to write: `value` None deletes, `ttl` None never expires."""
+
+    db: str
+    table: str
+    key: str
+    value: bytes | None
+    ttl: float | None = None
+
+
+def record(entry: KvEntry, with_value: bool = True) -> node_pb2.KvRecord:
+    """The API's view of a register."""
+    return node_pb2.KvRecord(
+        db=entry.db,
+        table=entry.table,
+        key=entry.key,
+        value=entry.value if with_value and entry.value is not None else b"",
+        expires_at=entry.expire_at / 1000.0,
+        physical_ms=entry.physical_ms,
+        logical=entry.logical,
+        writer=node_id_text(entry.writer),
+    )
+
+
+def _names(request: Any) -> tuple[str, str]:
+    return request.db or DEFAULT_NAME, request.table or DEFAULT_NAME
+
+
+class KvService:
+    """Writes through the store to the core, reads from the core, and the change feed."""
+
+    def __init__(self, runtime: Runtime, store: KvStore) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.feed = ChangeFeed()
+        # Registers this node committed and is installing right now: already in the file.
+        self._installing: set[KvEntry] = set()
+
+    # ---- writes ---------------------------------------------------------------------------------
+
+    async def write(self, writes: Sequence[Write]) -> list[KvEntry]:
+        """Stamp every write (all are validated before any is stored), commit them in one transaction,
+        then install and gossip them."""
+        core, now = self.runtime.core, self.runtime.now()
+        entries = [core.kv_write(w.db, w.table, w.key, w.value, w.ttl, now) for w in writes]
+        if not entries:
+            return entries
+        await self.store.commit(entries)
+        self._installing.update(entries)
+        try:
+            self.runtime.kv_publish(entries)
+        finally:
+            self._installing.clear()
+        return entries
+
+    async def put(self, request: node_pb2.KvPutRequest) -> node_pb2.KvPutReply:
+        db, table = _names(request)
+        ttl = request.ttl_s if request.ttl_s else None
+        (entry,) = await self.write([Write(db, table, request.key, bytes(request.value), ttl)])
+        return node_pb2.KvPutReply(record=record(entry))
+
+    async def delete(self, request: node_pb2.KvDeleteRequest) -> node_pb2.KvDeleteReply:
+        db, table = _names(request)
+        existed = self.lookup(db, table, request.key) is not None
+        await self.write([Write(db, table, request.key, None)])
+        return node_pb2.KvDeleteReply(existed=existed)
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def lookup(self, db: str, table: str, key: str) -> KvEntry | None:
+        """The visible register at a key (None when absent, deleted or expired)."""
+        return self.runtime.core.kv_get(db, table, key, self.runtime.now())
+
+    def get(self, request: node_pb2.KvGetRequest) -> node_pb2.KvGetReply:
+        db, table = _names(request)
+        entry = self.lookup(db, table, request.key)
+        if entry is None:
+            raise NodeError(f"key {request.key!r} not found in {db}/{table}", "NOT_FOUND")
+        return node_pb2.KvGetReply(record=record(entry))
+
+    def visible(self, db: str, table: str, prefix: str, limit: int = 0, offset: int = 0,
+                reverse: bool = False) -> list[KvEntry]:
+        """Visible registers of a table under `prefix`, in key order."""
+        return self.runtime.core.kv_list(db, table, prefix, self.runtime.now(), limit, offset, reverse)
+
+    def list(self, request: node_pb2.KvListRequest) -> node_pb2.KvListReply:
+        db, table = _names(request)
+        entries = self.visible(db, table, request.prefix, request.limit, request.offset, request.reverse)
+        return node_pb2.KvListReply(records=[record(e, not request.keys_only) for e in entries])
+
+    def databases(self) -> node_pb2.KvNames:
+        return node_pb2.KvNames(names=self.runtime.core.kv_databases(self.runtime.now()))
+
+    def tables(self, request: node_pb2.KvTablesRequest) -> node_pb2.KvNames:
+        db = request.db or DEFAULT_NAME
+        return node_pb2.KvNames(names=self.runtime.core.kv_tables(db, self.runtime.now()))
+
+    # ---- watches --------------------------------------------------------------------------------
+
+    def subscribe(self, db: str, table: str, prefix: str) -> Subscription:
+        return self.feed.subscribe(db, table, prefix)
+
+    async def watch(self, request: node_pb2.KvWatchRequest, context: Any) -> AsyncIterator[node_pb2.KvChange]:
+        db, table = _names(request)
+        with self.subscribe(db, table, request.prefix) as changes:
+            # Headers tell the client the watch is registered (see NodeClient._stream).
+            await context.send_initial_metadata(())
+            async for entry in changes:
+                yield node_pb2.KvChange(record=record(entry), deleted=entry.value is None)
+
+    # ---- events of the replica ------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Persist what the replica installed or collected, and feed watches."""
+        if isinstance(event, KvChanged):
+            if event.entry not in self._installing:
+                self.store.save([event.entry])
+            self.feed.publish(event.entry)
+        elif isinstance(event, KvPurged):
+            self.store.purge(event.entries)
+            # A register that expired leaves without a delete; watchers hear of it when it is collected.
+            for entry in event.entries:
+                if entry.value is not None:
+                    self.feed.publish(dataclasses.replace(entry, value=None))
+        elif isinstance(event, KvWriterKnown):
+            self.store.save_writer(event.writer)
