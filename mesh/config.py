@@ -73,6 +73,9 @@ class MeshConfig:
     """Largest peer-link frame in bytes; bigger sync deltas are split across frames."""
     hlc_max_drift: float = 300.0
     """Seconds a remote hybrid-logical-clock stamp may run ahead of the local clock before it is refused."""
+    gossip_bulk: int = 256 * 1024
+    """Bytes of queued key-value registers a gossip round also sends each target over a peer link when
+    they did not fit its datagram (write bursts beyond what datagrams carry)."""
     kv_sync_delay: float = 1.0
     """Seconds after a key-value change before comparing maps with `kv_sync_peers` random members."""
     kv_sync_peers: int = 2

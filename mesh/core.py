@@ -150,6 +150,9 @@ class MeshCore:
         self._members = Membership(known if isinstance(known, MemberTemplate) else MemberTemplate(known))
         self._owned = OwnedStore()
         self._queue = BroadcastQueue(config.retransmit_mult)
+        # Key-value registers queue apart: a write burst must not delay membership rumours, and what
+        # does not fit the datagrams goes over peer links (`gossip_bulk`).
+        self._kv_queue = BroadcastQueue(config.retransmit_mult)
         self._recent = RecentRumours(config.rumour_memory)
         self._awareness = Awareness(config.awareness_max_multiplier)
         self._timers = Deadlines()
@@ -252,7 +255,7 @@ class MeshCore:
 
     def get_timer(self) -> float | None:
         """The earliest deadline, or None when nothing is scheduled."""
-        if not self._queue:
+        if not self._queue and not self._kv_queue:
             self._timers.cancel(_GOSSIP)
         return self._timers.earliest()
 
@@ -323,10 +326,20 @@ class MeshCore:
 
     def _send(self, address: str, messages: list[Message]) -> None:
         """One datagram: `messages` plus as many queued rumours as fit."""
-        if self._queue:
-            room = self._budget - sum(codec.message_size(m) for m in messages)
-            messages = messages + self._queue.take(room, self._members.live)
+        if self._queue or self._kv_queue:
+            messages = self._fill(messages, self._budget - sum(codec.message_size(m) for m in messages))
         self._outgoing.append(Outgoing(address, tuple(messages), False))
+
+    def _fill(self, messages: list[Message], room: int) -> list[Message]:
+        """`messages` plus queued rumours within `room` bytes: membership first, then key-value registers."""
+        live = self._members.live
+        if self._queue:
+            rumours = self._queue.take(room, live)
+            room -= sum(codec.message_size(m) for m in rumours)
+            messages = messages + rumours
+        if self._kv_queue:
+            messages = messages + self._kv_queue.take(room, live)
+        return messages
 
     def _send_reliable(self, address: str, messages: list[Message]) -> None:
         """Peer-link frames, split so each stays within max_reliable."""
@@ -582,20 +595,25 @@ class MeshCore:
     # ----------------------------------------------------------------- dissemination and anti-entropy
 
     def _gossip(self, now: float) -> None:
-        if not self._queue:
+        if not self._queue and not self._kv_queue:
             return
-        live = self._members.live
         targets = self._probes.sample(self.config.gossip_nodes, self._live)
+        carried = 0  # rumours one datagram carried this round
         for target in targets:
-            rumours = self._queue.take(self._budget, live)
+            rumours = self._fill([], self._budget)
             if not rumours:
                 break
+            carried = max(carried, len(rumours))
             self.stats.gossip_datagrams += 1
             self._outgoing.append(Outgoing(self._address(target), tuple(rumours), False))
-        large = self._queue.take_oversized(self._budget)
-        for target in targets if large else ():
-            self._send_reliable(self._address(target), large)
-        if self._queue:
+        large = self._queue.take_oversized(self._budget) + self._kv_queue.take_oversized(self._budget)
+        for target in targets:
+            # More registers queued than a datagram carries: the rest of this round goes in bulk.
+            backlog = len(self._kv_queue) > carried
+            bulk = self._kv_queue.take(self.config.gossip_bulk, self._members.live) if backlog else []
+            if large or bulk:
+                self._send_reliable(self._address(target), large + bulk)
+        if self._queue or self._kv_queue:
             self._timers.set(_GOSSIP, now + self.config.gossip_interval)
 
     def _sync(self, reply: bool, with_digest: bool) -> Sync:
@@ -657,8 +675,11 @@ class MeshCore:
 
     def _kv_changed(self, entry: KvEntry, now: float) -> None:
         """Spread a newly installed register, and compare maps with random peers once writes settle:
-        gossip reaches nearly everyone at once, this closes the rest in about `kv_sync_delay`."""
-        self._rumour((entry.db, entry.table, entry.key), entry, now)
+        gossip reaches nearly everyone at once, this closes the rest in about `kv_sync_delay`. Registers
+        skip the pull repair on pings (`RecentRumours`): this comparison is theirs."""
+        self._kv_queue.push((entry.db, entry.table, entry.key), entry, codec.message_size(entry))
+        if self._timers.get(_GOSSIP) is None:
+            self._timers.set(_GOSSIP, now)
         if self._timers.get(_KV_SYNC) is None:
             self._timers.set(_KV_SYNC, now + self.config.kv_sync_delay)
 

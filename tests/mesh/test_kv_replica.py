@@ -202,3 +202,14 @@ def test_list_by_prefix_in_order_with_limit_and_offset() -> None:
     put(net, nodes[0], "x", b"1", db="other")
     assert core.kv_databases(net.now) == ["default", "other"]
     assert core.kv_tables("default", net.now) == ["t"]
+
+
+def test_a_write_burst_beyond_what_datagrams_carry_arrives_within_a_few_gossip_rounds() -> None:
+    net, nodes = mesh()
+    for i in range(2000):
+        put(net, nodes[0], f"burst/{i}", b"x" * 100)
+    net.run(CONFIG.gossip_interval * 3)
+    for node in nodes[1:]:
+        assert len(node.core.kv_list("default", "t", "burst/", net.now)) == 2000
+    # A datagram carries a handful of registers; the burst went over peer links in bulk.
+    assert max(len(messages) for _, _, messages in net.sent) > 500
