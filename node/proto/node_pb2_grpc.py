@@ -114,6 +114,61 @@ class NodeStub:
                 request_serializer=node__pb2.ConfigWatchRequest.SerializeToString,
                 response_deserializer=node__pb2.ConfigChange.FromString,
                 _registered_method=True)
+        self.Register = channel.unary_unary(
+                '/micro.node.v1.Node/Register',
+                request_serializer=node__pb2.RegisterRequest.SerializeToString,
+                response_deserializer=node__pb2.RegisterReply.FromString,
+                _registered_method=True)
+        self.Heartbeat = channel.unary_unary(
+                '/micro.node.v1.Node/Heartbeat',
+                request_serializer=node__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=node__pb2.HeartbeatReply.FromString,
+                _registered_method=True)
+        self.Deregister = channel.unary_unary(
+                '/micro.node.v1.Node/Deregister',
+                request_serializer=node__pb2.DeregisterRequest.SerializeToString,
+                response_deserializer=node__pb2.DeregisterReply.FromString,
+                _registered_method=True)
+        self.Services = channel.unary_unary(
+                '/micro.node.v1.Node/Services',
+                request_serializer=node__pb2.ServicesRequest.SerializeToString,
+                response_deserializer=node__pb2.ServicesReply.FromString,
+                _registered_method=True)
+        self.Describe = channel.unary_unary(
+                '/micro.node.v1.Node/Describe',
+                request_serializer=node__pb2.DescribeRequest.SerializeToString,
+                response_deserializer=node__pb2.DescribeReply.FromString,
+                _registered_method=True)
+        self.Call = channel.unary_unary(
+                '/micro.node.v1.Node/Call',
+                request_serializer=node__pb2.CallRequest.SerializeToString,
+                response_deserializer=node__pb2.CallReply.FromString,
+                _registered_method=True)
+        self.CallStream = channel.unary_stream(
+                '/micro.node.v1.Node/CallStream',
+                request_serializer=node__pb2.CallRequest.SerializeToString,
+                response_deserializer=node__pb2.CallReply.FromString,
+                _registered_method=True)
+        self.Run = channel.unary_unary(
+                '/micro.node.v1.Node/Run',
+                request_serializer=node__pb2.RunRequest.SerializeToString,
+                response_deserializer=node__pb2.RunReply.FromString,
+                _registered_method=True)
+        self.Processes = channel.unary_unary(
+                '/micro.node.v1.Node/Processes',
+                request_serializer=node__pb2.ProcessesRequest.SerializeToString,
+                response_deserializer=node__pb2.ProcessesReply.FromString,
+                _registered_method=True)
+        self.Logs = channel.unary_stream(
+                '/micro.node.v1.Node/Logs',
+                request_serializer=node__pb2.LogsRequest.SerializeToString,
+                response_deserializer=node__pb2.LogLine.FromString,
+                _registered_method=True)
+        self.Kill = channel.unary_unary(
+                '/micro.node.v1.Node/Kill',
+                request_serializer=node__pb2.KillRequest.SerializeToString,
+                response_deserializer=node__pb2.KillReply.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -220,6 +275,82 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Register(self, request, context):
+        """Services. A service process registers its instance with its node, then heartbeats within ttl_s;
+        the node gossips the registration as node-owned state and drops it when heartbeats stop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heartbeat(self, request, context):
+        """NOT_FOUND: register again
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Deregister(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Services(self, request, context):
+        """every service in the mesh
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Describe(self, request, context):
+        """NOT_FOUND for an unknown service
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Call(self, request, context):
+        """A call routed by this node: a local instance first, else round-robin over healthy instances,
+        forwarded over the peer link to the instance's node; an UNAVAILABLE instance is retried on another.
+        gRPC status and trailing metadata of the handler come back unchanged; the deadline propagates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CallStream(self, request, context):
+        """server-streaming endpoints
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Run(self, request, context):
+        """Processes supervised by this node (`micro run`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Processes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Logs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Kill(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -302,6 +433,61 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.ConfigWatch,
                     request_deserializer=node__pb2.ConfigWatchRequest.FromString,
                     response_serializer=node__pb2.ConfigChange.SerializeToString,
+            ),
+            'Register': grpc.unary_unary_rpc_method_handler(
+                    servicer.Register,
+                    request_deserializer=node__pb2.RegisterRequest.FromString,
+                    response_serializer=node__pb2.RegisterReply.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=node__pb2.HeartbeatRequest.FromString,
+                    response_serializer=node__pb2.HeartbeatReply.SerializeToString,
+            ),
+            'Deregister': grpc.unary_unary_rpc_method_handler(
+                    servicer.Deregister,
+                    request_deserializer=node__pb2.DeregisterRequest.FromString,
+                    response_serializer=node__pb2.DeregisterReply.SerializeToString,
+            ),
+            'Services': grpc.unary_unary_rpc_method_handler(
+                    servicer.Services,
+                    request_deserializer=node__pb2.ServicesRequest.FromString,
+                    response_serializer=node__pb2.ServicesReply.SerializeToString,
+            ),
+            'Describe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Describe,
+                    request_deserializer=node__pb2.DescribeRequest.FromString,
+                    response_serializer=node__pb2.DescribeReply.SerializeToString,
+            ),
+            'Call': grpc.unary_unary_rpc_method_handler(
+                    servicer.Call,
+                    request_deserializer=node__pb2.CallRequest.FromString,
+                    response_serializer=node__pb2.CallReply.SerializeToString,
+            ),
+            'CallStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.CallStream,
+                    request_deserializer=node__pb2.CallRequest.FromString,
+                    response_serializer=node__pb2.CallReply.SerializeToString,
+            ),
+            'Run': grpc.unary_unary_rpc_method_handler(
+                    servicer.Run,
+                    request_deserializer=node__pb2.RunRequest.FromString,
+                    response_serializer=node__pb2.RunReply.SerializeToString,
+            ),
+            'Processes': grpc.unary_unary_rpc_method_handler(
+                    servicer.Processes,
+                    request_deserializer=node__pb2.ProcessesRequest.FromString,
+                    response_serializer=node__pb2.ProcessesReply.SerializeToString,
+            ),
+            'Logs': grpc.unary_stream_rpc_method_handler(
+                    servicer.Logs,
+                    request_deserializer=node__pb2.LogsRequest.FromString,
+                    response_serializer=node__pb2.LogLine.SerializeToString,
+            ),
+            'Kill': grpc.unary_unary_rpc_method_handler(
+                    servicer.Kill,
+                    request_deserializer=node__pb2.KillRequest.FromString,
+                    response_serializer=node__pb2.KillReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -746,6 +932,303 @@ class Node:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def Register(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Register',
+            node__pb2.RegisterRequest.SerializeToString,
+            node__pb2.RegisterReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Heartbeat',
+            node__pb2.HeartbeatRequest.SerializeToString,
+            node__pb2.HeartbeatReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Deregister(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Deregister',
+            node__pb2.DeregisterRequest.SerializeToString,
+            node__pb2.DeregisterReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Services(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Services',
+            node__pb2.ServicesRequest.SerializeToString,
+            node__pb2.ServicesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Describe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Describe',
+            node__pb2.DescribeRequest.SerializeToString,
+            node__pb2.DescribeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Call(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Call',
+            node__pb2.CallRequest.SerializeToString,
+            node__pb2.CallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CallStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/micro.node.v1.Node/CallStream',
+            node__pb2.CallRequest.SerializeToString,
+            node__pb2.CallReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Run(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Run',
+            node__pb2.RunRequest.SerializeToString,
+            node__pb2.RunReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Processes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Processes',
+            node__pb2.ProcessesRequest.SerializeToString,
+            node__pb2.ProcessesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/micro.node.v1.Node/Logs',
+            node__pb2.LogsRequest.SerializeToString,
+            node__pb2.LogLine.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Kill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Kill',
+            node__pb2.KillRequest.SerializeToString,
+            node__pb2.KillReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class PeerStub:
     """Missing associated documentation comment in .proto file."""
@@ -766,6 +1249,21 @@ class PeerStub:
                 request_serializer=node__pb2.JoinRequest.SerializeToString,
                 response_deserializer=node__pb2.JoinReply.FromString,
                 _registered_method=True)
+        self.Call = channel.unary_unary(
+                '/micro.node.v1.Peer/Call',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Frame.FromString,
+                _registered_method=True)
+        self.CallStream = channel.unary_stream(
+                '/micro.node.v1.Peer/CallStream',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Frame.FromString,
+                _registered_method=True)
+        self.Descriptor = channel.unary_unary(
+                '/micro.node.v1.Peer/Descriptor',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Frame.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -783,6 +1281,28 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Call(self, request, context):
+        """Calls forwarded from another node to an instance registered here, and descriptor fetches.
+        Frame.data is a serialized CallRequest / CallReply / DescribeRequest / DescribeReply sealed with
+        the gossip keyring (identity.Keyring), so only mesh members can use them; replies are sealed too.
+        Errors travel as the gRPC status of the call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CallStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Descriptor(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -795,6 +1315,21 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.Join,
                     request_deserializer=node__pb2.JoinRequest.FromString,
                     response_serializer=node__pb2.JoinReply.SerializeToString,
+            ),
+            'Call': grpc.unary_unary_rpc_method_handler(
+                    servicer.Call,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Frame.SerializeToString,
+            ),
+            'CallStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.CallStream,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Frame.SerializeToString,
+            ),
+            'Descriptor': grpc.unary_unary_rpc_method_handler(
+                    servicer.Descriptor,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Frame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -851,6 +1386,87 @@ class Peer:
             '/micro.node.v1.Peer/Join',
             node__pb2.JoinRequest.SerializeToString,
             node__pb2.JoinReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Call(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Peer/Call',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Frame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CallStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/micro.node.v1.Peer/CallStream',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Frame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Descriptor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Peer/Descriptor',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Frame.FromString,
             options,
             channel_credentials,
             insecure,
