@@ -7,75 +7,24 @@ one line, `error: <message>`, on stderr and a non-zero exit status; never a trac
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import click
 
 from ..node.client import NodeClient
-from ..node.datadir import ENV_DATA_DIR, DataDir
+from ..node.datadir import DataDir
 from ..node.errors import InvalidArgument
+from .common import Duration, connect, data_dir_option, echo_json, echo_table, parse_duration
+from .config import config
+from .kv import kv
 from .sim import sim
 
 __all__ = ["cli", "main", "parse_duration"]
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _PROFILES = ("lan", "wan", "local")
 _LEAVE_WAIT = 10.0
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as 30s, 10m, 1h, 2d or 1h30m; a bare number is seconds."""
-    value = text.strip().lower()
-    try:
-        seconds = float(value)
-    except ValueError:
-        parts = _DURATION_PART.findall(value)
-        if not parts or "".join(n + u for n, u in parts) != value:
-            raise click.BadParameter(
-                f"{text!r} is not a duration (use a number with a unit: 30s, 10m, 1h, 2d)"
-            ) from None
-        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise click.BadParameter(f"{text!r} is not a positive duration")
-    return seconds
-
-
-class _Duration(click.ParamType):
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        try:
-            return parse_duration(str(value))
-        except click.BadParameter as exc:
-            self.fail(exc.message, param, ctx)
-
-
-def _data_dir_option(f: Any) -> Any:
-    return click.option(
-        "--data-dir",
-        "data_dir",
-        envvar=ENV_DATA_DIR,
-        default=None,
-        metavar="DIR",
-        help="The node's data directory [env MICRO_DATA_DIR; default ~/.micro].",
-    )(f)
-
-
-def _client(data_dir: str | None) -> NodeClient:
-    return NodeClient(DataDir.resolve(data_dir))
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,7 +39,7 @@ def node() -> None:
 
 
 @node.command()
-@_data_dir_option
+@data_dir_option
 @click.option("--bind", default="0.0.0.0:7946", show_default=True, metavar="HOST:PORT",
               help="UDP gossip and TCP peer links, on one port.")
 @click.option("--advertise", default=None, metavar="HOST:PORT",
@@ -124,17 +73,17 @@ def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[st
 
 
 @node.command()
-@_data_dir_option
-@click.option("--ttl", type=_Duration(), default="1h", show_default=True,
+@data_dir_option
+@click.option("--ttl", type=Duration(), default="1h", show_default=True,
               help="How long the token is valid (30s, 10m, 1h, 2d).")
 def invite(data_dir: str | None, ttl: float) -> None:
     """Print an invite token another node can join with."""
-    with _client(data_dir) as client:
+    with connect(data_dir) as client:
         click.echo(client.invite(ttl))
 
 
 @node.command("join")
-@_data_dir_option
+@data_dir_option
 @click.argument("address", metavar="ADDR")
 @click.option("--token", default=None, help="Invite token (from `micro node invite` on a member).")
 def join_cmd(data_dir: str | None, address: str, token: str | None) -> None:
@@ -142,13 +91,13 @@ def join_cmd(data_dir: str | None, address: str, token: str | None) -> None:
     if not token:
         raise InvalidArgument("joining needs an invite token: run `micro node invite` on a member, "
                               "then pass it with --token")
-    with _client(data_dir) as client:
+    with connect(data_dir) as client:
         reply = client.join(address, token)
     click.echo(f"joined mesh {reply['mesh_id']} through {address}")
 
 
 @node.command()
-@_data_dir_option
+@data_dir_option
 def leave(data_dir: str | None) -> None:
     """Leave the mesh gracefully and stop the node."""
     dd = DataDir.resolve(data_dir)
@@ -165,32 +114,29 @@ def leave(data_dir: str | None) -> None:
 
 
 @node.command()
-@_data_dir_option
+@data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def members(data_dir: str | None, as_json: bool) -> None:
     """List the members this node knows, with their state."""
-    with _client(data_dir) as client:
+    with connect(data_dir) as client:
         rows = client.members()
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
-    headers = ("ID", "ADDRESS", "STATE", "INCARNATION", "GENERATION")
-    table = [(r["id"] + (" (self)" if r["self"] else ""), r["address"], r["state"], str(r["incarnation"]),
-              str(r["generation"])) for r in rows]
-    widths = [max(len(h), *(len(row[i]) for row in table)) if table else len(h) for i, h in enumerate(headers)]
-    for row in (headers, *table):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    echo_table(("ID", "ADDRESS", "STATE", "INCARNATION", "GENERATION"),
+               [(r["id"] + (" (self)" if r["self"] else ""), r["address"], r["state"], str(r["incarnation"]),
+                 str(r["generation"])) for r in rows])
 
 
 @node.command()
-@_data_dir_option
+@data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(data_dir: str | None, as_json: bool) -> None:
     """Show this node's identity, mesh, members by state and drop counters."""
-    with _client(data_dir) as client:
+    with connect(data_dir) as client:
         info = client.status()
     if as_json:
-        _echo_json(info)
+        echo_json(info)
         return
     order = ("alive", "suspect", "dead", "left")
     states = sorted(info["members"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
@@ -207,6 +153,8 @@ def status(data_dir: str | None, as_json: bool) -> None:
     click.echo("counters    " + (", ".join(f"{k}={v}" for k, v in nonzero.items()) or "all zero"))
 
 
+cli.add_command(kv)
+cli.add_command(config)
 cli.add_command(sim)
 
 

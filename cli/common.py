@@ -1,0 +1,74 @@
+"""What every `micro` command shares: finding the node, reading durations, printing tables and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ..node.client import NodeClient
+from ..node.datadir import ENV_DATA_DIR, DataDir
+
+__all__ = ["Duration", "connect", "data_dir_option", "echo_json", "echo_table", "parse_duration"]
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as 30s, 10m, 1h, 2d or 1h30m; a bare number is seconds."""
+    value = text.strip().lower()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION_PART.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise click.BadParameter(
+                f"{text!r} is not a duration (use a number with a unit: 30s, 10m, 1h, 2d)"
+            ) from None
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise click.BadParameter(f"{text!r} is not a positive duration")
+    return seconds
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def data_dir_option(f: Any) -> Any:
+    return click.option(
+        "--data-dir",
+        "data_dir",
+        envvar=ENV_DATA_DIR,
+        default=None,
+        metavar="DIR",
+        help="The node's data directory [env MICRO_DATA_DIR; default ~/.micro].",
+    )(f)
+
+
+def connect(data_dir: str | None) -> NodeClient:
+    return NodeClient(DataDir.resolve(data_dir))
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns padded to their widest cell, the headers first."""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    for row in (headers, *rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

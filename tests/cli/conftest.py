@@ -1,0 +1,1 @@
+from kv_harness import node, table  # noqa: F401 - fixtures

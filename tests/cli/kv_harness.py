@@ -1,0 +1,75 @@
+"""Fixtures and helpers for the KV and config tests of the CLI and the SDK.
+
+One real node per test module, started by the node tests' harness (`--no-mdns --profile local` on
+127.0.0.1) and killed when the module ends. Tests share it, so each works in a table (or config path) of
+its own: the `table` fixture.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
+
+from node_harness import Cluster, NodeProcess
+
+_tables = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[NodeProcess]:
+    # A short base path: the data dir holds a unix socket, whose path is limited to 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="mk-") as base:
+        cluster = Cluster(Path(base))
+        try:
+            yield cluster.add(1)[0]
+        finally:
+            cluster.close()
+
+
+@pytest.fixture
+def table() -> str:
+    """A name no other test in the session uses."""
+    return f"t{next(_tables)}"
+
+
+def one_error(result: subprocess.CompletedProcess[str] | subprocess.CompletedProcess[bytes]) -> str:
+    """The single `error:` line of a command that failed that way (asserting it did, with no output)."""
+    stdout, stderr = result.stdout, result.stderr
+    assert result.returncode == 1
+    assert not stdout
+    lines = (stderr.decode() if isinstance(stderr, bytes) else stderr).splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+def first_line_while(argv: list[str], write: Callable[[], object], timeout: float = 15.0) -> str:
+    """Run a watching command and call `write` until it prints a line; return that line.
+
+    The watch is registered some time after the process starts, so one write before it might be missed:
+    writing again until the first line shows up (bounded by `timeout`) makes the test independent of that.
+    """
+    watcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    assert watcher.stdout is not None and watcher.stderr is not None
+    try:
+        os.set_blocking(watcher.stdout.fileno(), False)
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in seen and watcher.poll() is None and time.monotonic() < deadline:
+            write()
+            time.sleep(0.3)
+            seen += watcher.stdout.read() or b""
+    finally:
+        watcher.kill()
+        watcher.wait(timeout=10)
+    assert b"\n" in seen, f"no line within {timeout}s; stderr: {watcher.stderr.read()!r}"
+    return seen.decode().splitlines()[0]
