@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= $(CURDIR)/.run/node1
 
-.PHONY: run test test-all bench install sysdeps clean proto
+.PHONY: run test test-all bench install sysdeps bench-sysdeps clean proto
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,14 @@ sysdeps:
 		echo "warning: could not install iproute2/iptables; netns tests will be skipped"; \
 	fi
 
+# etcd 3.4 (Debian's etcd-server), the baseline of benchmarks/bench_kv_etcd.py, which starts its own
+# members on free loopback ports.  Installed when root and missing.
+bench-sysdeps:
+	@if [ "$$(id -u)" = "0" ] && [ ! -x /usr/bin/etcd ]; then \
+		(apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null) || \
+		echo "warning: could not install etcd-server; bench_kv_etcd.py will fail"; \
+	fi
+
 run: $(STAMP)
 	@mkdir -p $(DATA)
 	$(BIN)/micro node start --data-dir $(DATA) --bind 127.0.0.1:7946 --no-mdns --banner
@@ -33,7 +41,7 @@ test: $(STAMP) sysdeps
 test-all: $(STAMP) sysdeps
 	$(BIN)/pytest -q -m ''
 
-bench: $(STAMP)
+bench: $(STAMP) bench-sysdeps
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # Regenerate the protobuf/gRPC modules of the local API and peer links.
