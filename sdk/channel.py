@@ -7,6 +7,7 @@ a node that is not running is reported in the same words as the CLI uses.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar
@@ -99,8 +100,17 @@ class Stream(Generic[_T]):
         return self
 
     async def __anext__(self) -> _T:
+        if self._closed:
+            raise StopAsyncIteration
         try:
             message = await self._call.read()
+        except asyncio.CancelledError:
+            # grpc.aio reports a call cancelled by `close` or by closing the channel this way too; only a
+            # cancellation of the reading task itself is passed on.
+            task = asyncio.current_task()
+            if self._call.cancelled() and (task is None or not task.cancelling()):
+                raise StopAsyncIteration from None
+            raise
         except grpc.aio.AioRpcError as exc:
             if self._closed or exc.code() == grpc.StatusCode.CANCELLED:
                 raise StopAsyncIteration from None

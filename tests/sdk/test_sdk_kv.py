@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,31 @@ async def test_watch_sees_puts_and_deletes_under_its_prefix_only(node: NodeProce
     assert first == kv.Change(put, deleted=False)
     assert (second.record.key, second.deleted, second.record.value) == ("w/1", True, b"")
     assert second.record.stamp > put.stamp
+
+
+async def test_closing_the_store_ends_a_watch_being_read_without_an_error(node: NodeProcess, table: str) -> None:
+    store = _store(node, table)
+    changes = store.watch()
+    reader = asyncio.create_task(_collect(changes))
+    await asyncio.sleep(0.2)
+
+    await store.close()
+
+    assert await asyncio.wait_for(reader, 10) == []
+
+
+async def test_a_closed_watch_yields_nothing_more(node: NodeProcess, table: str) -> None:
+    async with _store(node, table) as store:
+        async with store.watch() as changes:
+            await store.put("k", b"v")
+            await asyncio.wait_for(anext(changes), 10)
+        await store.put("k", b"after close")
+
+        assert await _collect(changes) == []
+
+
+async def _collect(changes: AsyncIterator[kv.Change]) -> list[kv.Change]:
+    return [change async for change in changes]
 
 
 async def test_databases_and_tables_list_what_holds_keys(node: NodeProcess, table: str) -> None:
