@@ -80,7 +80,11 @@ def flatten(path: str, value: Any) -> dict[str, Any]:
         return {path: value}
     leaves: dict[str, Any] = {}
     for name, child in value.items():
-        leaves.update(flatten(_check_path(f"{path}.{name}" if path else name), child))
+        if not _SEGMENT.match(name):
+            # A dot in a key would silently become a level of nesting.
+            raise InvalidArgument(f"invalid config path: key {name!r} under {path or 'the root'} must be "
+                                  "letters, digits, '_' or '-'")
+        leaves.update(flatten(f"{path}.{name}" if path else name, child))
     return leaves
 
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_harness import Cluster
+from node_harness import Cluster, NodeProcess
 
 
 @pytest.fixture
@@ -15,5 +15,16 @@ def cluster() -> Iterator[Cluster]:
         nodes = Cluster(Path(base))
         try:
             yield nodes
+        finally:
+            nodes.close()
+
+
+@pytest.fixture(scope="module")
+def trio() -> Iterator[list[NodeProcess]]:
+    """Three nodes joined into one mesh, shared by the tests of a module (each uses its own keys)."""
+    with tempfile.TemporaryDirectory(prefix="mn-") as base:
+        nodes = Cluster(Path(base))
+        try:
+            yield nodes.form(3)
         finally:
             nodes.close()

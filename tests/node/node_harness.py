@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from micro.identity import Chain, Invite, KeyKind, SigningKey
 from micro.node.client import NodeClient
 from micro.node.datadir import DataDir
 from micro.node.errors import NodeError
 
+_T = TypeVar("_T")
 MICRO = str(Path(sys.executable).with_name("micro"))
 START_TIMEOUT = 15.0
 
@@ -43,6 +44,16 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def or_none(call: Callable[[], _T]) -> _T | None:
+    """What `call` returns, or None when the node answers NOT_FOUND."""
+    try:
+        return call()
+    except NodeError as exc:
+        if exc.code == "NOT_FOUND":
+            return None
+        raise
 
 
 def micro(*args: str, data_dir: Path | None = None, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
@@ -167,10 +178,12 @@ class Watcher:
         self._thread.join(timeout=5)
 
 
-def kv_rows(node: NodeProcess, db: str) -> int:
-    """Rows (tombstones included) the node's kv.db holds for a database, read beside the running node."""
+def kv_rows(node: NodeProcess, db: str, prefix: str = "") -> int:
+    """Rows (tombstones included) the node's kv.db holds for keys of a database starting with `prefix`,
+    read beside the running node."""
     with contextlib.closing(sqlite3.connect(node.data_dir / "kv.db", timeout=5)) as conn:
-        return int(conn.execute("SELECT count(*) FROM entries WHERE db = ?", (db,)).fetchone()[0])
+        query = "SELECT count(*) FROM entries WHERE db = ? AND substr(key, 1, ?) = ?"
+        return int(conn.execute(query, (db, len(prefix), prefix)).fetchone()[0])
 
 
 class Cluster:

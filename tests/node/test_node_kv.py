@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import tempfile
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -19,30 +16,15 @@ import pytest
 from micro.identity import PublicKey
 from micro.node.errors import NodeError
 from micro.node.proto import node_pb2, node_pb2_grpc
-from node_harness import Cluster, NodeProcess, Watcher, kv_rows, micro, wait_until
+from node_harness import Cluster, NodeProcess, Watcher, kv_rows, micro, or_none, wait_until
 
 REPLICATE = 10.0
-
-
-@pytest.fixture(scope="module")
-def trio() -> Iterator[list[NodeProcess]]:
-    with tempfile.TemporaryDirectory(prefix="mk-") as base:
-        nodes = Cluster(Path(base))
-        try:
-            yield nodes.form(3)
-        finally:
-            nodes.close()
 
 
 def get(node: NodeProcess, key: str, db: str = "") -> dict[str, Any] | None:
     """The record at `key` on `node`, or None when it is absent there."""
     with node.client() as client:
-        try:
-            return client.kv_get(key, db=db)
-        except NodeError as exc:
-            if exc.code == "NOT_FOUND":
-                return None
-            raise
+        return or_none(lambda: client.kv_get(key, db=db))
 
 
 def put(node: NodeProcess, key: str, value: bytes, db: str = "", ttl_s: float = 0.0) -> dict[str, Any]:
