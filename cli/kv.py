@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
 import sys
 from typing import Any
 
@@ -77,7 +78,8 @@ def put(data_dir: str | None, db: str, table: str, key: str, value: str | None, 
     """Set KEY to VALUE, or to the bytes on stdin with VALUE `-` (or no VALUE, when stdin is not a terminal)."""
     if value is None and sys.stdin.isatty():
         raise click.UsageError("give a VALUE, or `-` to read the value from stdin")
-    data = sys.stdin.buffer.read() if value in (None, "-") else value.encode()
+    # os.fsencode gives back the exact bytes of the argument, even ones that are not valid UTF-8.
+    data = sys.stdin.buffer.read() if value in (None, "-") else os.fsencode(value)
     with connect(data_dir) as client:
         record = client.kv_put(key, data, db=db, table=table, ttl_s=ttl or 0.0)
     expiry = f", expires {_when(record['expires_at'])}" if record["expires_at"] else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -40,6 +41,12 @@ def test_binary_value_from_stdin_round_trips_byte_for_byte(node: NodeProcess, ta
     _ok(node, "kv", "put", "blob", "-", "--table", table, stdin=BINARY)
 
     assert _ok(node, "kv", "get", "blob", "--table", table) == BINARY
+
+
+def test_value_argument_that_is_not_utf8_is_stored_byte_for_byte(node: NodeProcess, table: str) -> None:
+    _ok(node, "kv", "put", "raw", os.fsdecode(b"\xff\xfeok"), "--table", table)
+
+    assert _ok(node, "kv", "get", "raw", "--table", table) == b"\xff\xfeok"
 
 
 def test_get_json_shows_text_as_utf8_with_its_stamp_and_writer(node: NodeProcess, table: str) -> None:
