@@ -1,9 +1,13 @@
-"""The Python library services are written with: `from micro.sdk import kv, config, errors`.
+"""The Python library services are written with: `from micro.sdk import Service, Client, Context, kv, config, errors`.
 
 `kv.Store` reads and writes the replicated key-value store, `config.Config` the mesh's configuration;
 both go through the local node's API on `DATA_DIR/node.sock`. Every failure is an `errors.MicroError`.
+`Service` serves endpoints and registers them with the node; `Client` calls any service in the mesh.
 """
 
 from . import config, errors, kv
+from .client import Client
+from .context import Context
+from .service import Service
 
-__all__ = ["config", "errors", "kv"]
+__all__ = ["Client", "Context", "Service", "config", "errors", "kv"]

@@ -1,0 +1,201 @@
+"""Endpoints of a service and the gRPC method handlers that serve them.
+
+A `Handler` is one endpoint: the name callers use (`Helloworld.Call`), the gRPC method path the instance
+serves it on, its codec, and how to decode a request body, call the user's function, and encode what it
+returns. Dict handlers (codec "json") are made here; protobuf servicers (codec "proto") in `protobuf.py`.
+Both are served by `method_handler`, which works on raw bytes so that every failure, a bad body included,
+becomes a Micro error:
+
+- a `MicroError` raised by the handler answers with the gRPC status of its `status`, its JSON object
+  (`{"id","code","detail","status"}`) as the status details and in the trailing metadata key
+  `micro-error`;
+- a body that does not decode (malformed JSON, not an object, failing the request schema, a protobuf
+  that does not parse) answers INVALID_ARGUMENT with the service's id;
+- any other exception answers INTERNAL with the exception's message as `detail` (no traceback leaves
+  the process), its traceback is logged on stderr, and the instance keeps serving.
+
+JSON endpoints live on the path `/{Service}/{Method}`: "Helloworld.Call" is served on "/Helloworld/Call".
+A dict handler is `async def f(request: dict, ctx: Context) -> dict` (`ctx` may be left out); an async
+generator function is a server-streaming endpoint, each yielded dict one message.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+import typing
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import grpc
+
+from ..node.proto import node_pb2
+from .context import Context
+from .errors import MicroError, bad_request, internal
+from .schema import ANY_OBJECT, RequestChecker, schema_of
+
+if TYPE_CHECKING:
+    from .service import Service
+
+__all__ = ["ERROR_KEY", "Handler", "InvalidBody", "camel_case", "check_async", "json_handler", "method_handler"]
+
+ERROR_KEY = "micro-error"
+"""The trailing metadata key that carries a failed call's Micro error as JSON."""
+
+_log = logging.getLogger("micro.sdk")
+
+_NAME = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*\Z")
+
+
+class InvalidBody(ValueError):
+    """A request body that does not decode; its message is one line for the caller."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One endpoint of a service and how it is served."""
+
+    name: str
+    """As callers name it: "Helloworld.Call"."""
+    method: str
+    """The gRPC method path on the instance: "/Helloworld/Call", "/pkg.Greeter/SayHello"."""
+    codec: str
+    """"json" or "proto"."""
+    function: Callable[..., Any]
+    decode: Callable[[bytes], Any]
+    """Bytes to the request object; raises InvalidBody when they do not decode."""
+    encode: Callable[[Any], bytes]
+    server_streaming: bool
+    with_context: bool
+    request_type: str = ""
+    response_type: str = ""
+    request_schema: str = ""
+    response_schema: str = ""
+
+    def invoke(self, request: Any, ctx: Context) -> Any:
+        """The user's function applied: an awaitable, or an async iterator for a streaming endpoint."""
+        return self.function(request, ctx) if self.with_context else self.function(request)
+
+    def to_proto(self) -> node_pb2.Endpoint:
+        return node_pb2.Endpoint(
+            name=self.name, method=self.method, codec=self.codec, request_type=self.request_type,
+            response_type=self.response_type, request_schema=self.request_schema,
+            response_schema=self.response_schema, server_streaming=self.server_streaming,
+        )
+
+
+def camel_case(name: str) -> str:
+    """A Python method name as an endpoint's method: "say_hello" → "SayHello", "call" → "Call"."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def check_async(name: str, function: Callable[..., Any]) -> bool:
+    """Whether `function` is an async generator function (a streaming endpoint); TypeError when it is not
+    async at all."""
+    if inspect.isasyncgenfunction(function):
+        return True
+    if inspect.iscoroutinefunction(function):
+        return False
+    raise TypeError(f"the handler of {name} must be an async function or an async generator function")
+
+
+def json_handler(name: str, function: Callable[..., Any]) -> Handler:
+    """The endpoint `name` ("Service.Method") served by a dict handler."""
+    if not _NAME.match(name):
+        raise ValueError(f"an endpoint is named Service.Method (e.g. Greeter.Hello), not {name!r}")
+    streaming = check_async(name, function)
+    parameters = [p for p in inspect.signature(function).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if not 1 <= len(parameters) <= 2:
+        raise TypeError(f"the handler of {name} takes (request) or (request, ctx)")
+    hints = typing.get_type_hints(function)
+    request_schema = schema_of(hints.get(parameters[0].name))
+    reply = hints.get("return")
+    if streaming and typing.get_args(reply):
+        # AsyncIterator[Reply] / AsyncGenerator[Reply, None]: each message is a Reply.
+        reply = typing.get_args(reply)[0]
+    service, method = name.split(".")
+    checker = RequestChecker(request_schema) if request_schema != ANY_OBJECT else None
+    return Handler(
+        name=name, method=f"/{service}/{method}", codec="json", function=function,
+        decode=lambda body: _decode_json(body, checker), encode=_encode_json, server_streaming=streaming,
+        with_context=len(parameters) == 2, request_schema=json.dumps(request_schema),
+        response_schema=json.dumps(schema_of(reply)),
+    )
+
+
+def _decode_json(body: bytes, checker: RequestChecker | None) -> dict[str, Any]:
+    # An empty body is an empty request: `micro call svc Ep` with no JSON.
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError as exc:
+        raise InvalidBody(f"malformed JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidBody("the request must be a JSON object")
+    problem = checker.problem(value) if checker is not None else None
+    if problem is not None:
+        raise InvalidBody(f"invalid request: {problem}")
+    return value
+
+
+def _encode_json(reply: Any) -> bytes:
+    if reply is None:
+        return b"{}"
+    if not isinstance(reply, dict):
+        raise TypeError(f"a dict handler must return a dict, not {type(reply).__name__}")
+    return json.dumps(reply, separators=(",", ":")).encode()
+
+
+def method_handler(handler: Handler, service: Service) -> grpc.RpcMethodHandler:
+    """The bytes-in, bytes-out gRPC handler serving `handler` for `service`."""
+    if handler.server_streaming:
+        return grpc.unary_stream_rpc_method_handler(_streaming(handler, service))
+    return grpc.unary_unary_rpc_method_handler(_unary(handler, service))
+
+
+def _unary(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
+    async def serve(body: bytes, grpc_context: grpc.aio.ServicerContext) -> bytes:
+        try:
+            request = _request(handler, service, body)
+            return handler.encode(await handler.invoke(request, Context(grpc_context, service, handler.name)))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a Micro error for the caller
+            await _fail(grpc_context, exc, service, handler)
+
+    return serve
+
+
+def _streaming(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
+    async def serve(body: bytes, grpc_context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        try:
+            request = _request(handler, service, body)
+            async for message in handler.invoke(request, Context(grpc_context, service, handler.name)):
+                yield handler.encode(message)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a Micro error for the caller
+            await _fail(grpc_context, exc, service, handler)
+
+    return serve
+
+
+def _request(handler: Handler, service: Service, body: bytes) -> Any:
+    try:
+        return handler.decode(body)
+    except InvalidBody as exc:
+        raise bad_request(service.name, str(exc)) from None
+
+
+async def _fail(grpc_context: grpc.aio.ServicerContext, exc: Exception, service: Service,
+                handler: Handler) -> NoReturn:
+    """End the call with the Micro error `exc` is, or stands for."""
+    if isinstance(exc, grpc.aio.AbortError):
+        raise exc  # the handler already ended the call, through its context
+    if isinstance(exc, MicroError):
+        error = exc
+    else:
+        _log.error("%s: %s raised", service.name, handler.name, exc_info=exc)
+        error = internal(service.name, str(exc) or type(exc).__name__)
+    body = error.to_json()  # ASCII (json escapes the rest), as text metadata values must be
+    await grpc_context.abort(error.grpc_status, body, trailing_metadata=((ERROR_KEY, body),))
+    raise AssertionError("grpc's abort returns only by raising")

@@ -1,0 +1,214 @@
+"""A service: its endpoints, the gRPC server of one instance, and its life next to a node.
+
+    service = Service("helloworld", version="1.0.0")
+
+    class Helloworld:
+        async def call(self, request: CallRequest, ctx: Context) -> CallReply:   # "Helloworld.Call"
+            return {"msg": "Hello " + request["name"]}
+
+    service.handle(Helloworld())
+
+    @service.endpoint("Greeter.Hello")
+    async def hello(request: dict) -> dict: ...
+
+    service.add_servicer(greeter_pb2_grpc.add_GreeterServicer_to_server, Greeter())   # protobuf
+    service.run()
+
+`run()` starts the instance's `grpc.aio` server (on 127.0.0.1 and a free port unless `address` says
+otherwise), registers it with the node of the data dir (argument, else MICRO_DATA_DIR, else ~/.micro),
+heartbeats, and on SIGTERM or SIGINT deregisters, stops the server with a short grace, and returns.
+`start()` and `stop()` are the first and last steps alone: a test can serve endpoints without a node.
+
+Each service has its own KV database, named after it (`service.kv`), and reads the mesh's configuration
+through `service.config`; both talk to the same node and are closed when the service stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+
+from ..node.proto import node_pb2
+from .channel import NodeChannel
+from .config import Config
+from .errors import MicroError
+from .handlers import Handler, camel_case, json_handler, method_handler
+from .kv import Store
+from .protobuf import AddServicer, descriptor_set, service_descriptor, servicer_handlers
+from .registration import Registration
+
+__all__ = ["Service"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# The KV database name rules: the service's name is its database's name.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_ANY_HOST = {"", "0.0.0.0", "::", "[::]"}
+_STOP_GRACE = 2.0
+
+
+class Service:
+    """One service and, once started, one instance of it."""
+
+    def __init__(self, name: str, version: str = "latest", *, address: str = "127.0.0.1:0",
+                 data_dir: str | os.PathLike[str] | None = None, metadata: Mapping[str, str] | None = None,
+                 ttl_s: float = 10.0, heartbeat_s: float | None = None) -> None:
+        """`address` is where the instance's gRPC server listens (port 0: any free port); `metadata` is
+        registered with the instance; the node drops the instance `ttl_s` after its last heartbeat, and
+        heartbeats go at the node's asked interval or every `heartbeat_s`, whichever is shorter."""
+        if not _NAME.match(name):
+            raise ValueError(f"a service name is 1-64 letters, digits, '_', '.' or '-', not {name!r}")
+        self.name = name
+        self.version = version
+        self.metadata = dict(metadata or {})
+        self.ttl_s = ttl_s
+        self.heartbeat_s = heartbeat_s
+        self._bind = address
+        self._node = NodeChannel(data_dir)
+        self.data_dir = self._node.data_dir
+        self._handlers: dict[str, Handler] = {}
+        self._services: list[ServiceDescriptor] = []
+        self._server: grpc.aio.Server | None = None
+        self._address = ""
+        self._kv: Store | None = None
+        self._config: Config | None = None
+        self._registration: Registration | None = None
+
+    # ---- endpoints ------------------------------------------------------------------------------------
+
+    def handle(self, handler: object, name: str | None = None) -> None:
+        """Every public async method of `handler` as an endpoint `{name}.{Method}`; `name` defaults to
+        the handler's class name and `say_hello` becomes `SayHello`."""
+        prefix = name or type(handler).__name__
+        methods = [(attr, getattr(handler, attr)) for attr in dir(handler) if not attr.startswith("_")]
+        endpoints = [json_handler(f"{prefix}.{camel_case(attr)}", method) for attr, method in methods
+                     if inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)]
+        if not endpoints:
+            raise TypeError(f"{prefix} has no public async method to serve")
+        for endpoint in endpoints:
+            self._add(endpoint)
+
+    def endpoint(self, name: str) -> Callable[[_F], _F]:
+        """A decorator serving an async function (or async generator) as the endpoint `name`."""
+        def register(function: _F) -> _F:
+            self._add(json_handler(name, function))
+            return function
+
+        return register
+
+    def add_servicer(self, service: AddServicer | ServiceDescriptor, servicer: Any) -> None:
+        """Serve a protobuf servicer: `service` is the generated `add_XServicer_to_server` function or the
+        service's descriptor. Its descriptors are registered with the node."""
+        descriptor = service_descriptor(service, servicer)
+        for handler in servicer_handlers(descriptor, servicer):
+            self._add(handler)
+        self._services.append(descriptor)
+
+    def _add(self, handler: Handler) -> None:
+        if self._server is not None:
+            raise RuntimeError("endpoints are added before the service starts")
+        if handler.name in self._handlers:
+            raise ValueError(f"{self.name} already has an endpoint {handler.name}")
+        self._handlers[handler.name] = handler
+
+    @property
+    def endpoints(self) -> list[node_pb2.Endpoint]:
+        """The endpoints as they are registered with the node."""
+        return [handler.to_proto() for handler in self._handlers.values()]
+
+    # ---- the instance ---------------------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """host:port of the running instance's gRPC server ("" before `start`)."""
+        return self._address
+
+    @property
+    def id(self) -> str:
+        """The instance id its node gave it ("" while not registered)."""
+        return self._registration.id if self._registration is not None else ""
+
+    async def start(self) -> None:
+        """Start the gRPC server serving every endpoint added so far."""
+        if not self._handlers:
+            raise RuntimeError(f"{self.name} has no endpoints to serve")
+        by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+        for handler in self._handlers.values():
+            grpc_service, method = handler.method[1:].split("/")
+            by_service.setdefault(grpc_service, {})[method] = method_handler(handler, self)
+        server = grpc.aio.server()
+        server.add_generic_rpc_handlers(
+            tuple(grpc.method_handlers_generic_handler(s, methods) for s, methods in by_service.items()))
+        host = self._bind.rsplit(":", 1)[0]
+        port = server.add_insecure_port(self._bind)
+        await server.start()
+        self._server = server
+        # The node calls the instance on the same machine: a wildcard bind is reached on loopback.
+        self._address = f"{'127.0.0.1' if host in _ANY_HOST else host}:{port}"
+
+    async def stop(self, grace: float = _STOP_GRACE) -> None:
+        """Stop serving (calls in flight get `grace` seconds) and close the connections to the node."""
+        if self._server is not None:
+            await self._server.stop(grace)
+        for user in (self._kv, self._config):
+            if user is not None:
+                await user.close()
+        await self._node.close()
+
+    async def serve(self) -> None:
+        """Start, register and heartbeat until SIGTERM or SIGINT, then deregister and stop."""
+        await self.start()
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        self._registration = Registration(self._node, self._register_request(), self.heartbeat_s)
+        try:
+            await self._registration.keep(stopping)
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self._registration.deregister()
+            await self.stop()
+
+    def run(self) -> None:
+        """`serve()` as the program: logs to stderr, and a refused registration exits 1 with one line."""
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            asyncio.run(self.serve())
+        except MicroError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(1)
+
+    def _register_request(self) -> node_pb2.RegisterRequest:
+        return node_pb2.RegisterRequest(
+            service=self.name, version=self.version, address=self._address, endpoints=self.endpoints,
+            metadata=self.metadata, descriptor_set=descriptor_set(self._services), ttl_s=self.ttl_s,
+        )
+
+    # ---- the service's data ---------------------------------------------------------------------------
+
+    @property
+    def kv(self) -> Store:
+        """The service's own KV database (named after the service), table "default"."""
+        if self._kv is None:
+            self._kv = Store(db=self.name, data_dir=self.data_dir.path)
+        return self._kv
+
+    @property
+    def config(self) -> Config:
+        """The mesh's configuration, as this service's node holds it."""
+        if self._config is None:
+            self._config = Config(data_dir=self.data_dir.path)
+        return self._config
