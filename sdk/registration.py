@@ -3,9 +3,10 @@
 The node drops an instance whose heartbeats stop for its TTL. `Registration.keep` registers, then
 heartbeats at the interval the node asks for (or the service's own `heartbeat_s` if shorter) until told
 to stop. A heartbeat answered NOT_FOUND means the node forgot the instance (it restarted, or the TTL
-lapsed while this process was stalled): it registers again at once. A node that is down or slow
-(UNAVAILABLE, DEADLINE_EXCEEDED) is retried with exponential backoff, so a service outlives a restart of
-its node. Any other refusal (a bad name, a bad endpoint) is a mistake in the service and is raised.
+lapsed while this process was stalled): it registers again at once. Any other failed heartbeat, and a
+registration that fails because the node is down or slow (UNAVAILABLE, DEADLINE_EXCEEDED), is retried
+with exponential backoff, so a service outlives a restart of its node. A registration the node refuses
+for another reason (a bad name, a bad endpoint) is a mistake in the service and is raised.
 """
 
 from __future__ import annotations
@@ -45,24 +46,32 @@ class Registration:
         backoff = _FIRST_BACKOFF
         while not stopping.is_set():
             try:
-                await (self._heartbeat() if self.id else self._register())
-                wait, backoff = self.interval, _FIRST_BACKOFF
-            except NotFound:
-                self.id, wait = "", 0.0
-            except (Unavailable, Timeout) as exc:
-                _log.warning("%s: node unreachable, retrying in %.1fs: %s", self._request.service, backoff, exc)
+                wait, backoff = await self._step(), _FIRST_BACKOFF
+            except MicroError as exc:
+                if not self.id and not isinstance(exc, (Unavailable, Timeout)):
+                    raise
+                _log.warning("%s: %s; retrying in %.1fs", self._request.service, exc, backoff)
                 wait, backoff = backoff, min(backoff * 2, _MAX_BACKOFF)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), wait)
+
+    async def _step(self) -> float:
+        """Register, or heartbeat once; the seconds to wait before the next step."""
+        if not self.id:
+            await self._register()
+            return self.interval
+        try:
+            await self._node.call(self._node.stub.Heartbeat, node_pb2.HeartbeatRequest(id=self.id))
+        except NotFound:
+            self.id = ""  # forgotten by the node: register again at once
+            return 0.0
+        return self.interval
 
     async def _register(self) -> None:
         reply = await self._node.call(self._node.stub.Register, self._request)
         self.id = reply.id
         self.interval = min(reply.heartbeat_s or _DEFAULT_HEARTBEAT, self._heartbeat_s or math.inf)
         _log.info("%s: registered as %s at %s", self._request.service, self.id, self._request.address)
-
-    async def _heartbeat(self) -> None:
-        await self._node.call(self._node.stub.Heartbeat, node_pb2.HeartbeatRequest(id=self.id))
 
     async def deregister(self) -> None:
         """Leave the registry now rather than at the end of the TTL; a node that is gone is not an error."""
