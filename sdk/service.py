@@ -139,7 +139,9 @@ class Service:
         return self._registration.id if self._registration is not None else ""
 
     async def start(self) -> None:
-        """Start the gRPC server serving every endpoint added so far."""
+        """Start the gRPC server serving every endpoint added so far (once: an instance is not restarted)."""
+        if self._server is not None:
+            raise RuntimeError(f"{self.name} has already started")
         if not self._handlers:
             raise RuntimeError(f"{self.name} has no endpoints to serve")
         by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}

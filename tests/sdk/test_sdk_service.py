@@ -148,6 +148,19 @@ async def test_endpoints_cannot_be_added_once_the_instance_serves() -> None:
             service.endpoint("Greeter.Late")(late)
 
 
+async def test_an_instance_starts_once() -> None:
+    service = _greeter()
+
+    async with serving(service):
+        with pytest.raises(RuntimeError, match="already started"):
+            await service.start()
+
+
+async def test_a_service_without_endpoints_does_not_start() -> None:
+    with pytest.raises(RuntimeError, match="no endpoints"):
+        await Service("empty").start()
+
+
 async def test_the_request_schema_comes_from_a_typeddict() -> None:
     async def signup(request: SignupRequest) -> Greeting:
         return {"msg": "ok"}
