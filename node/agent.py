@@ -428,7 +428,7 @@ class Node:
             generation=self.generation,
             uptime_s=time.monotonic() - self.started_at,
             members=counts,
-            counters=self.runtime.counters(),
+            counters={**self.runtime.counters(), **(self.kv.counters() if self.kv is not None else {})},
             profile=self.options.profile,
             data_dir=str(self.data_dir),
             transport_failures=self.transport.failures,

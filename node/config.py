@@ -27,7 +27,7 @@ import nacl.utils
 from ..identity.errors import IdentityError
 from ..identity.keyring import Keyring
 from ..mesh import KvEntry
-from .errors import InvalidArgument, NodeError
+from .errors import InvalidArgument, NodeError, NotFound
 from .kv import KvService, Write
 from .proto import node_pb2
 
@@ -177,7 +177,7 @@ class ConfigService:
         path = _check_path(request.path, allow_root=True)
         leaves = {e.key: self._shown(e, request.reveal_secrets) for e in self._leaves(path)}
         if not leaves and path:
-            raise NodeError(f"nothing in config at {path}", "NOT_FOUND")
+            raise NotFound(f"nothing in config at {path}")
         return node_pb2.ConfigGetReply(json=_dumps(nest(path, leaves)))
 
     async def set(self, request: node_pb2.ConfigSetRequest) -> node_pb2.ConfigSetReply:

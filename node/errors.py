@@ -14,6 +14,7 @@ __all__ = [
     "AlreadyRunning",
     "InvalidArgument",
     "NodeError",
+    "NotFound",
     "NotRunning",
     "PermissionDenied",
     "Unavailable",
@@ -51,6 +52,10 @@ class NodeError(Exception):
 
 class InvalidArgument(NodeError):
     code = "INVALID_ARGUMENT"
+
+
+class NotFound(NodeError):
+    code = "NOT_FOUND"
 
 
 class PermissionDenied(NodeError):

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from ..mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown
 from ..mesh.events import Event
 from .changefeed import ChangeFeed, Subscription
-from .errors import NodeError
+from .errors import NotFound
 from .kvstore import KvStore
 from .proto import node_pb2
 from .runtime import Runtime, node_id_text
@@ -104,7 +104,7 @@ class KvService:
         db, table = _names(request)
         entry = self.lookup(db, table, request.key)
         if entry is None:
-            raise NodeError(f"key {request.key!r} not found in {db}/{table}", "NOT_FOUND")
+            raise NotFound(f"key {request.key!r} not found in {db}/{table}")
         return node_pb2.KvGetReply(record=record(entry))
 
     def visible(self, db: str, table: str, prefix: str, limit: int = 0, offset: int = 0,
@@ -136,6 +136,17 @@ class KvService:
             await context.send_initial_metadata(())
             async for entry in changes:
                 yield node_pb2.KvChange(record=record(entry), deleted=entry.value is None)
+
+    def counters(self) -> dict[str, int]:
+        """The store's and the feed's counters, prefixed "kv." (for Status)."""
+        stats = self.store.stats
+        return {
+            "kv.store_commits": stats.commits,
+            "kv.store_durable_commits": stats.durable_commits,
+            "kv.store_operations": stats.operations,
+            "kv.store_vacuums": stats.vacuums,
+            "kv.watchers": len(self.feed),
+        }
 
     # ---- events of the replica ------------------------------------------------------------------
 

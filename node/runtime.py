@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -63,8 +64,10 @@ _EVENT_NAMES: dict[type, str] = {
 _MAX_EVENTS_PER_PUMP = 10_000
 
 
+@functools.lru_cache(maxsize=4096)
 def node_id_text(raw: bytes) -> str:
-    """The printed id (N...) of a raw node key; hex if it is not a valid key."""
+    """The printed id (N...) of a raw node key; hex if it is not a valid key. Cached: every KV record
+    carries its writer's id, and writers are few."""
     try:
         return PublicKey(KeyKind.NODE, raw).id
     except Exception:  # noqa: BLE001 - ids from the core are 32 bytes; this only guards logging

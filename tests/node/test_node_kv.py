@@ -64,6 +64,19 @@ def test_a_watch_sees_a_put_made_on_another_node(trio: list[NodeProcess]) -> Non
         watcher.close()
 
 
+def test_a_closed_watch_is_forgotten_by_the_node(trio: list[NodeProcess]) -> None:
+    c = trio[2]
+
+    def watchers() -> int:
+        return int(c.status()["counters"]["kv.watchers"])
+
+    wait_until(lambda: watchers() == 0, 5.0, "earlier watches to end")
+    watcher = Watcher(c, lambda client: client.kv_watch(prefix="anything"))
+    assert watchers() == 1
+    watcher.close()
+    wait_until(lambda: watchers() == 0, 5.0, "the node to drop the watch")
+
+
 def test_concurrent_puts_of_one_key_converge_to_the_higher_stamp(trio: list[NodeProcess]) -> None:
     a, b, _ = trio
     replies: dict[str, dict[str, Any]] = {}
@@ -157,12 +170,23 @@ def test_bad_input_is_refused_and_nothing_is_written(trio: list[NodeProcess], wh
     assert kv_rows(a, "refused") == 0
 
 
+def test_concurrent_puts_share_commits(trio: list[NodeProcess]) -> None:
+    a = trio[0]
+    before = a.status()["counters"]
+    asyncio.run(_put_many(a, 300, "grouped"))
+    after = a.status()["counters"]
+
+    durable = after["kv.store_durable_commits"] - before["kv.store_durable_commits"]
+    assert after["kv.store_operations"] - before["kv.store_operations"] >= 300
+    assert 0 < durable < 150
+
+
 # ---- durability --------------------------------------------------------------------------------
 
 
 def test_writes_acknowledged_before_kill_9_survive_and_replicate_after_restart(cluster: Cluster) -> None:
     (a,) = cluster.add(1)
-    written = asyncio.run(_put_many(a, 200))
+    written = asyncio.run(_put_many(a, 200, "durable"))
     a.kill(signal.SIGKILL)
 
     a.start()
@@ -175,12 +199,12 @@ def test_writes_acknowledged_before_kill_9_survive_and_replicate_after_restart(c
                    f"{node.name} to receive every write made before the kill")
 
 
-async def _put_many(node: NodeProcess, count: int) -> int:
+async def _put_many(node: NodeProcess, count: int, db: str) -> int:
     """Concurrent puts, returning once every one was acknowledged."""
     async with grpc.aio.insecure_channel(f"unix:{node.data_dir / 'node.sock'}") as channel:
         stub = node_pb2_grpc.NodeStub(channel)
         replies = await asyncio.gather(*(
-            stub.KvPut(node_pb2.KvPutRequest(db="durable", key=f"k{i:04}", value=b"v" * 100), timeout=30)
+            stub.KvPut(node_pb2.KvPutRequest(db=db, key=f"k{i:04}", value=b"v" * 100), timeout=30)
             for i in range(count)))
     return len(replies)
 
