@@ -1,0 +1,220 @@
+"""Benchmark: HTTP/JSON through the gateway against direct grpc.aio unary calls to the same service.
+
+A JSON greeter (the shape of the SDK's dict handlers: JSON bytes in and out over a generic gRPC method)
+runs in its own process on 127.0.0.1. The baseline, measured in the same run, is the limit: grpc.aio
+unary calls straight to the service from this process, `--concurrency` at a time, with a pre-built
+request on one open channel. The gateway runs in a process of its own (so its RSS and CPU time can be
+read from /proc) with a `DirectBackend` naming the service's instance; this process POSTs
+`{"name": "bench"}` to it with aiohttp at the same concurrency. The phases are interleaved in rounds so
+both see the same machine load. Targets: gateway rps >= 0.6 x direct rps, and
+the gateway's peak RSS under that load < 150 MB. The CPU time the service spends per direct call and the
+gateway per call through it are reported too: unlike rates, they hardly move with the machine's load.
+Prints one JSON object; exits 0 whether or not the targets are met.
+
+    python benchmarks/bench_gateway.py [--concurrency 32] [--seconds 1.5] [--rounds 6] [--uvloop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import grpc
+
+TARGET_RATIO = 0.6
+TARGET_RSS_MB = 150.0
+_METHOD = "/Helloworld/Call"  # where the SDK serves JSON endpoint Helloworld.Call
+_BODY = b'{"name": "bench"}'
+_REPLY = {"msg": "Hello bench"}
+_T = TypeVar("_T")
+
+
+# ---- the two child processes -------------------------------------------------------------------------
+
+
+async def _serve_service() -> None:
+    async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return json.dumps({"msg": f"Hello {json.loads(request)['name']}"}).encode()
+
+    server = grpc.aio.server()
+    handlers = {"Call": grpc.unary_unary_rpc_method_handler(call)}
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("Helloworld", handlers),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"127.0.0.1:{port}", flush=True)
+    await server.wait_for_termination()
+
+
+async def _serve_gateway(service_address: str) -> None:
+    from micro.gateway import DirectBackend, serve
+    from micro.node.proto import node_pb2
+
+    endpoint = node_pb2.Endpoint(name="Helloworld.Call", method=_METHOD, codec="json")
+    instance = node_pb2.ServiceInstance(
+        id="hw-1", service="helloworld", address=service_address, endpoints=[endpoint]
+    )
+    runner = await serve(DirectBackend([(instance, b"")]), "127.0.0.1", 0)
+    host, port = runner.addresses[0][:2]
+    print(f"{host}:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def _child(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """A child process of this script and the address it prints when ready."""
+    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    address = process.stdout.readline().strip()
+    if not address:
+        raise SystemExit(f"child {args} did not start")
+    return process, address
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident set size of a process in MB, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---- load ----------------------------------------------------------------------------------------------
+
+
+async def _load(call: Callable[[], Awaitable[None]], concurrency: int, seconds: float) -> int:
+    """Calls made by `concurrency` workers in a loop for `seconds`."""
+    deadline = time.perf_counter() + seconds
+    counts = [0] * concurrency
+
+    async def worker(index: int) -> None:
+        while time.perf_counter() < deadline:
+            await call()
+            counts[index] += 1
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return sum(counts)
+
+
+class _Phase:
+    """One way of calling the service, and what it achieved over all rounds: calls, and the CPU time the
+    process it is measured on (the gateway, or the service for the direct calls) spent on them."""
+
+    def __init__(self, call: Callable[[], Awaitable[None]], pid: int) -> None:
+        self.call, self.pid = call, pid
+        self.calls = 0
+        self.cpu_s = 0.0
+
+    async def run(self, concurrency: int, seconds: float) -> None:
+        cpu = _cpu_s(self.pid)
+        self.calls += await _load(self.call, concurrency, seconds)
+        self.cpu_s += _cpu_s(self.pid) - cpu
+
+
+async def _measure(
+    args: argparse.Namespace, service: tuple[int, str], gateway: tuple[int, str]
+) -> dict[str, _Phase]:
+    async with (
+        grpc.aio.insecure_channel(service[1]) as channel,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session,
+    ):
+        unary = channel.unary_unary(_METHOD)
+        url = f"http://{gateway[1]}/helloworld/call"
+
+        async def direct() -> None:
+            await unary(_BODY, timeout=10)
+
+        async def through_gateway() -> None:
+            async with session.post(url, data=_BODY, headers={"Content-Type": "application/json"}) as reply:
+                await reply.read()
+                if reply.status != 200:
+                    raise SystemExit(f"gateway answered {reply.status}: {await reply.text()}")
+
+        assert json.loads(await unary(_BODY)) == _REPLY
+        async with session.post(url, data=_BODY) as reply:
+            assert await reply.json() == _REPLY
+        phases = {"direct": _Phase(direct, service[0]), "gateway": _Phase(through_gateway, gateway[0])}
+        for phase in phases.values():
+            await _load(phase.call, args.concurrency, 0.5)  # warm-up
+        for _ in range(args.rounds):
+            for phase in phases.values():
+                await phase.run(args.concurrency, args.seconds)
+        return phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of one phase of one round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--uvloop", action="store_true", help="run the gateway and the load on uvloop")
+    parser.add_argument("--serve-service", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-gateway", metavar="SERVICE", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_service:
+        asyncio.run(_serve_service())
+        return
+    if args.serve_gateway:
+        _run(_serve_gateway(args.serve_gateway), args.uvloop)
+        return
+
+    service, service_address = _child("--serve-service")
+    gateway, gateway_address = _child(
+        "--serve-gateway", service_address, *(["--uvloop"] if args.uvloop else [])
+    )
+    try:
+        phases = _run(
+            _measure(args, (service.pid, service_address), (gateway.pid, gateway_address)), args.uvloop
+        )
+        rss, peak = _rss_mb(gateway.pid)
+    finally:
+        for process in (service, gateway):
+            process.terminate()
+            process.wait(10)
+    elapsed = args.rounds * args.seconds
+    direct, through = phases["direct"], phases["gateway"]
+    ratio = through.calls / direct.calls
+    result = {
+        "benchmark": "gateway_http_json_vs_direct_grpc",
+        "loop": "uvloop" if args.uvloop else "asyncio",
+        "concurrency": args.concurrency,
+        "seconds": elapsed,
+        "direct_rps": round(direct.calls / elapsed),
+        "gateway_rps": round(through.calls / elapsed),
+        "ratio": round(ratio, 3),
+        "service_cpu_us_per_call": round(direct.cpu_s / direct.calls * 1e6),
+        "gateway_cpu_us_per_call": round(through.cpu_s / through.calls * 1e6),
+        "gateway_rss_mb": round(rss, 1),
+        "gateway_peak_rss_mb": round(peak, 1),
+        "targets": {"ratio": TARGET_RATIO, "rss_mb": TARGET_RSS_MB},
+        "meets_ratio": ratio >= TARGET_RATIO,
+        "meets_rss": peak < TARGET_RSS_MB,
+    }
+    print(json.dumps(result, indent=2))
+
+
+def _run(main: Coroutine[Any, Any, _T], uvloop: bool) -> _T:
+    if uvloop:
+        import uvloop as loop
+
+        return loop.run(main)
+    return asyncio.run(main)
+
+
+if __name__ == "__main__":
+    main()

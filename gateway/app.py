@@ -1,0 +1,321 @@
+"""The HTTP/JSON gateway: an aiohttp application in front of a `Backend`.
+
+- `POST|GET /{service}/{...}` calls an endpoint (`routes` names it, `catalog` finds its codec): the JSON
+  body, or the query parameters (or a form body) when there is none, becomes the request; the reply is
+  JSON. A server-streaming endpoint, or any endpoint asked with `Accept: text/event-stream`, answers
+  with server-sent events: `data: <json>` per reply, and `event: error` with Micro's error body if the
+  call fails once the stream has started.
+- `GET /` is `{"version": ...}`, `GET /services` the registry by service, `GET /openapi.json` the
+  OpenAPI 3.1 document of it.
+- Every error is Micro's error body (`errors`). A body over `max_body` bytes is 413. A call gets the
+  deadline the request asks for in a `Timeout` or `Micro-Timeout` header (seconds), at most `timeout`,
+  which is also the default; a call that runs past it is 504. Headers named `Micro-*` pass to the
+  service as call metadata (lower-cased). Every response allows any origin (CORS), and `OPTIONS` answers
+  preflights.
+
+Requests are not logged (a gateway under load would spend its time logging); failures the gateway did not
+expect are logged with their traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import aclosing
+from importlib import metadata
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ..node.proto import node_pb2
+from ..sdk.errors import MicroError
+from .backend import Backend
+from .catalog import Catalog, Route
+from .errors import error_body, gateway_error, http_error, http_status
+from .openapi import openapi_document
+from .routes import endpoint_path, resolve
+from .transcode import Codec, params_object, parse_json
+
+__all__ = ["create_app", "serve"]
+
+logger = logging.getLogger("micro.gateway")
+
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_JSON = {**_CORS, "Content-Type": "application/json"}
+_EVENTS = {**_CORS, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+_PREFLIGHT = {
+    **_CORS,
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization, Timeout, Micro-Timeout",
+    "Access-Control-Max-Age": "600",
+}
+_TIMEOUT_HEADERS = ("Timeout", "Micro-Timeout")
+_METADATA_PREFIX = "micro-"
+_FORM = "application/x-www-form-urlencoded"
+
+
+def create_app(
+    backend: Backend,
+    *,
+    max_body: int = 1 << 20,
+    timeout: float = 30.0,
+    version: str | None = None,
+    catalog_ttl: float = 5.0,
+) -> web.Application:
+    """The gateway application over `backend`: bodies up to `max_body` bytes, calls up to `timeout` s."""
+    gateway = _Gateway(backend, Catalog(backend, catalog_ttl), max_body, timeout, version or _version())
+    app = web.Application(client_max_size=max_body)
+    app.router.add_get("/", gateway.index)
+    app.router.add_get("/services", gateway.services)
+    app.router.add_get("/openapi.json", gateway.openapi)
+    app.router.add_route("OPTIONS", "/{path:.*}", gateway.preflight)
+    app.router.add_route("*", "/{path:.*}", gateway.call)
+    return app
+
+
+async def serve(backend: Backend, host: str, port: int, **options: Any) -> web.AppRunner:
+    """Start serving `create_app(backend, **options)` on host:port; stop with `await runner.cleanup()`."""
+    runner = web.AppRunner(create_app(backend, **options), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+_Handler = Callable[["_Gateway", web.Request], Awaitable[web.StreamResponse]]
+
+
+def _answering_errors(handler: _Handler) -> _Handler:
+    """A handler whose failures answer with Micro's error body, whatever they were."""
+
+    @functools.wraps(handler)
+    async def answering(gateway: _Gateway, request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(gateway, request)
+        except MicroError as error:
+            return _error(error)
+        except Exception:  # noqa: BLE001 - whatever broke, the client gets Micro's error body
+            return _error(_unexpected(request))
+
+    return answering
+
+
+class _Gateway:
+    def __init__(
+        self, backend: Backend, catalog: Catalog, max_body: int, timeout: float, version: str
+    ) -> None:
+        self._backend = backend
+        self._catalog = catalog
+        self._max_body = max_body
+        self._timeout = timeout
+        self._version = version
+
+    async def index(self, request: web.Request) -> web.Response:
+        return _json({"version": self._version})
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        return web.Response(status=204, headers=_PREFLIGHT)
+
+    @_answering_errors
+    async def services(self, request: web.Request) -> web.StreamResponse:
+        return _json({"services": _by_service(await self._backend.services())})
+
+    @_answering_errors
+    async def openapi(self, request: web.Request) -> web.StreamResponse:
+        names = sorted({instance.service for instance in await self._backend.services()})
+        entries = []
+        for described in await asyncio.gather(*map(self._catalog.entry, names), return_exceptions=True):
+            if isinstance(described, MicroError):
+                continue  # a service that left between the listing and its description is not in it
+            if isinstance(described, BaseException):
+                raise described
+            entries.append(described)
+        return _json(openapi_document(entries, self._version))
+
+    @_answering_errors
+    async def call(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "POST"):
+            raise http_error(405, f"method {request.method} not allowed; call endpoints with POST or GET")
+        named = resolve(request.path)
+        if named is None:
+            raise gateway_error("NOT_FOUND", "the path names no service")
+        route = await self._catalog.route(*named)
+        codec = route.codec
+        assert codec is not None  # the catalog routes only to endpoints that have one
+        timeout = self._deadline(request)
+        call = node_pb2.CallRequest(
+            service=route.service,
+            endpoint=route.endpoint.name,
+            body=await self._body(request, codec),
+            metadata=_metadata(request.headers),
+            timeout_s=timeout,
+        )
+        if route.endpoint.server_streaming or "text/event-stream" in request.headers.get("Accept", ""):
+            return await self._events(request, route, codec, call)
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await self._backend.call(call, timeout)
+        except TimeoutError:
+            raise _late(route, timeout) from None
+        return web.Response(body=codec.decode(reply.body), headers=_JSON)
+
+    def _deadline(self, request: web.Request) -> float:
+        for header in _TIMEOUT_HEADERS:
+            text = request.headers.get(header)
+            if text is not None:
+                try:
+                    asked = float(text)
+                except ValueError:
+                    asked = math.nan
+                if not asked > 0:
+                    raise gateway_error("INVALID_ARGUMENT", f"{header} must be a positive number of seconds")
+                return min(asked, self._timeout)
+        return self._timeout
+
+    async def _body(self, request: web.Request, codec: Codec) -> bytes:
+        """The call body for the request's JSON body, or its query or form parameters."""
+        length = request.content_length
+        if length is not None and length > self._max_body:
+            raise _too_large(self._max_body)
+        raw = b""
+        if request.body_exists:
+            try:
+                raw = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                raise _too_large(self._max_body) from None
+        if not raw:
+            return codec.encode(params_object(request.query.items(), codec.request_schema), None)
+        if request.content_type == _FORM:
+            params = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+            return codec.encode(params_object(params, codec.request_schema), None)
+        return codec.encode(parse_json(raw), raw)
+
+    async def _events(
+        self, request: web.Request, route: Route, codec: Codec, call: node_pb2.CallRequest
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers=_EVENTS)
+        await response.prepare(request)
+        try:
+            failure = await self._relay(request, response, route, codec, call)
+            if failure is not None:
+                await response.write(_event(json.dumps(error_body(failure)).encode(), "error"))
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client left; `_relay` has cancelled the call on its way out
+        return response
+
+    async def _relay(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        route: Route,
+        codec: Codec,
+        call: node_pb2.CallRequest,
+    ) -> MicroError | None:
+        """Write each reply as an event; the error that ended the call, if one did."""
+        try:
+            async with asyncio.timeout(call.timeout_s):
+                if route.endpoint.server_streaming:
+                    async with aclosing(self._backend.call_stream(call, call.timeout_s)) as replies:
+                        async for reply in replies:
+                            await response.write(_event(codec.decode(reply.body)))
+                else:
+                    reply = await self._backend.call(call, call.timeout_s)
+                    await response.write(_event(codec.decode(reply.body)))
+        except TimeoutError:
+            return _late(route, call.timeout_s)
+        except MicroError as error:
+            return error
+        except ConnectionResetError:
+            raise
+        except Exception:  # noqa: BLE001 - whatever broke, the stream ends with an error event
+            return _unexpected(request)
+        return None
+
+
+def _event(data: bytes, kind: str | None = None) -> bytes:
+    """One server-sent event. JSON may hold line breaks only as whitespace, so each line becomes one
+    `data:` line and the client, which joins them with newlines, reads the same JSON."""
+    head = f"event: {kind}\n".encode() if kind else b""
+    return head + b"".join(b"data: " + line + b"\n" for line in data.splitlines()) + b"\n"
+
+
+def _unexpected(request: web.Request) -> MicroError:
+    """The error for a failure the gateway did not expect, logged with its traceback (in an `except`)."""
+    logger.exception("gateway request %s %s failed", request.method, request.path)
+    return gateway_error("INTERNAL", "the gateway failed to handle the request")
+
+
+def _late(route: Route, timeout: float) -> MicroError:
+    return gateway_error(
+        "DEADLINE_EXCEEDED", f"{route.service} {route.endpoint.name} did not answer within {timeout:g} s"
+    )
+
+
+def _too_large(limit: int) -> MicroError:
+    return http_error(413, f"the request body is over the limit of {limit} bytes")
+
+
+def _metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = ((key.lower(), value) for key, value in headers.items())
+    return {
+        key: value for key, value in lowered if key.startswith(_METADATA_PREFIX) and key != "micro-timeout"
+    }
+
+
+def _json(value: Any) -> web.Response:
+    return web.Response(body=json.dumps(value, separators=(",", ":")).encode(), headers=_JSON)
+
+
+def _error(error: MicroError) -> web.Response:
+    return web.Response(status=http_status(error), body=json.dumps(error_body(error)).encode(), headers=_JSON)
+
+
+def _by_service(instances: list[node_pb2.ServiceInstance]) -> list[dict[str, Any]]:
+    """The registry by service: versions, endpoints (the union over instances) and instances."""
+    grouped: dict[str, list[node_pb2.ServiceInstance]] = {}
+    for instance in instances:
+        grouped.setdefault(instance.service, []).append(instance)
+    services = []
+    for name, members in sorted(grouped.items()):
+        endpoints: dict[str, node_pb2.Endpoint] = {}
+        for instance in members:
+            for endpoint in instance.endpoints:
+                endpoints.setdefault(endpoint.name, endpoint)
+        services.append(
+            {
+                "name": name,
+                "versions": sorted({instance.version for instance in members}),
+                "endpoints": [
+                    {
+                        "name": endpoint.name,
+                        "path": endpoint_path(name, endpoint.name),
+                        "codec": endpoint.codec,
+                        "server_streaming": endpoint.server_streaming,
+                    }
+                    for _, endpoint in sorted(endpoints.items())
+                ],
+                "instances": [
+                    {
+                        "id": i.id,
+                        "version": i.version,
+                        "address": i.address,
+                        "node": i.node,
+                        "metadata": dict(i.metadata),
+                    }
+                    for i in members
+                ],
+            }
+        )
+    return services
+
+
+def _version() -> str:
+    try:
+        return metadata.version("micro-mesh")
+    except metadata.PackageNotFoundError:
+        return "unknown"
