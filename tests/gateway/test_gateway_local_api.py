@@ -1,0 +1,114 @@
+"""`LocalApiBackend` speaks the node's local API on DATA_DIR/node.sock.
+
+Until the node serves the services part of its API, a stand-in answers on a real unix socket: a
+`NodeServicer` that relays Services, Describe, Call and CallStream to a `DirectBackend` and fails the way
+the node does (the gRPC status, with Micro's error body as details).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import grpc
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from micro.gateway import DirectBackend, LocalApiBackend, create_app
+from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.sdk.errors import MicroError
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _fail(context: grpc.aio.ServicerContext, error: MicroError) -> NoReturn:
+    """End the call as the node does: the error's status, its Micro body as the details."""
+    await context.abort(error.grpc_status, error.to_json())
+    raise AssertionError("abort returns only by raising")
+
+
+class _StandInNode(node_pb2_grpc.NodeServicer):
+    def __init__(self, backend: DirectBackend) -> None:
+        self._backend = backend
+
+    async def Services(self, request: node_pb2.ServicesRequest, context: grpc.aio.ServicerContext) -> object:
+        return node_pb2.ServicesReply(instances=await self._backend.services())
+
+    async def Describe(self, request: node_pb2.DescribeRequest, context: grpc.aio.ServicerContext) -> object:
+        try:
+            return await self._backend.describe(request.service)
+        except MicroError as error:
+            await _fail(context, error)
+
+    async def Call(self, request: node_pb2.CallRequest, context: grpc.aio.ServicerContext) -> object:
+        try:
+            return await self._backend.call(request, request.timeout_s)
+        except MicroError as error:
+            await _fail(context, error)
+
+    async def CallStream(
+        self, request: node_pb2.CallRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[node_pb2.CallReply]:
+        try:
+            async for reply in self._backend.call_stream(request, request.timeout_s):
+                yield reply
+        except MicroError as error:
+            await _fail(context, error)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Short: a unix socket path must fit in 108 bytes, which pytest's tmp_path may not.
+    path = Path(tempfile.mkdtemp(prefix="gw", dir="/tmp"))
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest_asyncio.fixture
+async def node_client(backend: DirectBackend, data_dir: Path) -> AsyncIterator[TestClient]:
+    server = grpc.aio.server()
+    node_pb2_grpc.add_NodeServicer_to_server(_StandInNode(backend), server)
+    server.add_insecure_port(f"unix:{data_dir / 'node.sock'}")
+    await server.start()
+    local = LocalApiBackend(data_dir)
+    async with TestClient(TestServer(create_app(local, timeout=5.0))) as http:
+        yield http
+    await local.close()
+    await server.stop(None)
+
+
+async def test_a_call_through_the_local_api_says_hello(node_client: TestClient) -> None:
+    response = await node_client.post("/helloworld/call", json={"name": "a"})
+    assert await response.json() == {"msg": "Hello a"}
+
+
+async def test_a_service_error_through_the_local_api_keeps_its_status_and_id(node_client: TestClient) -> None:
+    response = await node_client.post("/helloworld/refuse", json={"status": "PERMISSION_DENIED"})
+    body = await response.json()
+    assert (response.status, body["id"], body["status"]) == (403, "helloworld", "PERMISSION_DENIED")
+
+
+async def test_an_unknown_service_through_the_local_api_is_404(node_client: TestClient) -> None:
+    response = await node_client.post("/nobody/call", json={})
+    assert response.status == 404
+
+
+async def test_a_stream_through_the_local_api_arrives_as_events(node_client: TestClient) -> None:
+    response = await node_client.post("/helloworld/count", json={"count": 2})
+    assert await response.text() == 'data: {\ndata:  "n": 0\ndata: }\n\ndata: {\ndata:  "n": 1\ndata: }\n\n'
+
+
+async def test_a_handler_past_the_deadline_through_the_local_api_is_504(node_client: TestClient) -> None:
+    response = await node_client.post("/helloworld/slow", json={"seconds": 5}, headers={"Timeout": "0.2"})
+    assert response.status == 504
+
+
+async def test_no_node_on_the_data_dir_is_503_saying_so(data_dir: Path) -> None:
+    async with TestClient(TestServer(create_app(LocalApiBackend(data_dir)))) as http:
+        response = await http.post("/helloworld/call", json={"name": "a"})
+        body = await response.json()
+    assert (response.status, body["status"]) == (503, "UNAVAILABLE")
+    assert "no node running" in body["detail"]
