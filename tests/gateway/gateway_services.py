@@ -67,11 +67,21 @@ async def _refuse(request: dict[str, Any], context: grpc.aio.ServicerContext) ->
     raise AssertionError("abort returns only by raising")
 
 
+CANCELLED_STREAMS: list[int] = []
+"""The `count` of each Count stream its caller cancelled."""
+
+
 async def _count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-    """Server streaming: `count` replies, then the status `fail` names, if it names one."""
+    """Server streaming: `count` replies `pace` seconds apart, then the status `fail` names, if any."""
     fields = json.loads(request)
-    for n in range(fields["count"]):
-        yield json.dumps({"n": n}, indent=1).encode()  # indented: replies may hold line breaks
+    try:
+        for n in range(fields["count"]):
+            if n:
+                await asyncio.sleep(fields.get("pace", 0))
+            yield json.dumps({"n": n}, indent=1).encode()  # indented: replies may hold line breaks
+    except asyncio.CancelledError:
+        CANCELLED_STREAMS.append(fields["count"])
+        raise
     if fields.get("fail"):
         await context.abort(grpc.StatusCode[fields["fail"]], "the stream broke")
 

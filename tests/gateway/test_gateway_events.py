@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+
+from gateway_services import CANCELLED_STREAMS
 
 pytestmark = pytest.mark.asyncio
 
@@ -67,3 +70,14 @@ async def test_a_unary_endpoint_asked_for_events_sends_one(client: TestClient) -
 async def test_a_bad_request_to_a_streaming_endpoint_is_a_plain_400(client: TestClient) -> None:
     response = await client.post("/library/books/list", json={"count": "x"})
     assert (response.status, (await response.json())["status"]) == (400, "INVALID_ARGUMENT")
+
+
+async def test_a_client_that_leaves_a_stream_cancels_the_call(client: TestClient) -> None:
+    response = await client.post("/helloworld/count", json={"count": 1000, "pace": 0.05})
+    assert (await response.content.readuntil(b"\n\n")).startswith(b"data: {")
+    response.close()
+    for _ in range(100):
+        if 1000 in CANCELLED_STREAMS:
+            break
+        await asyncio.sleep(0.05)
+    assert 1000 in CANCELLED_STREAMS
