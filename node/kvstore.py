@@ -261,9 +261,10 @@ class KvStore:
         self._maybe_vacuum(conn)
 
     def _answer(self, batch: list[_Op], error: BaseException | None) -> None:
-        for op in batch:
-            if op.waiter is not None:
-                self._call_soon(_settle, op.waiter, op.result, error)
+        # One wake-up of the loop for the whole batch, not one per waiter.
+        waiting = [(op.waiter, op.result) for op in batch if op.waiter is not None]
+        if waiting:
+            self._call_soon(_settle_all, waiting, error)
 
     def _call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         try:
@@ -333,3 +334,8 @@ def _settle(waiter: asyncio.Future[Any], result: Any, error: BaseException | Non
         waiter.set_exception(error)
     else:
         waiter.set_result(result)
+
+
+def _settle_all(waiting: list[tuple[asyncio.Future[Any], Any]], error: BaseException | None) -> None:
+    for waiter, result in waiting:
+        _settle(waiter, result, error)

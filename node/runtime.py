@@ -142,8 +142,11 @@ class Runtime:
         self._pump()
 
     def kv_publish(self, entries: Iterable[KvEntry]) -> None:
-        """Install committed registers of this node in the replica and gossip them."""
-        core = self.core
+        """Install committed registers of this node in the replica and gossip them. A node stopping
+        meanwhile skips this: the registers are in the file, loaded and spread after the next start."""
+        core = self._core
+        if core is None or self._closed:
+            return
         now = self._loop.time()
         for entry in entries:
             core.kv_publish(entry, now)

@@ -122,6 +122,19 @@ def test_a_key_with_a_ttl_disappears_on_every_node(trio: list[NodeProcess]) -> N
         wait_until(lambda node=node: get(node, "session") is None, 10.0, f"{node.name} to drop the expired key")
 
 
+def test_expired_and_deleted_keys_leave_every_node_file_once_all_members_hold_them(
+        trio: list[NodeProcess]) -> None:
+    a = trio[0]
+    with a.client() as client:
+        client.kv_put("brief", b"v", db="collected", ttl_s=0.5)
+        client.kv_put("deleted", b"v", db="collected")
+        client.kv_delete("deleted", db="collected")
+
+    for node in trio:
+        wait_until(lambda node=node: kv_rows(node, "collected") == 0, 40.0,
+                   f"{node.name} to collect the expired key and the tombstone")
+
+
 def test_list_takes_a_prefix_limit_offset_and_order(trio: list[NodeProcess]) -> None:
     a = trio[0]
     with a.client() as client:
