@@ -7,8 +7,10 @@ request on one open channel. The gateway runs in a process of its own (so its RS
 read from /proc) with a `DirectBackend` naming the service's instance; this process POSTs
 `{"name": "bench"}` to it with aiohttp at the same concurrency. The phases are interleaved in rounds so
 both see the same machine load. Targets: gateway rps >= 0.6 x direct rps, and
-the gateway's peak RSS under that load < 150 MB. The CPU time the service spends per direct call and the
-gateway per call through it are reported too: unlike rates, they hardly move with the machine's load.
+the gateway's peak RSS under that load < 150 MB. The CPU time per call of the service (direct calls), of the
+gateway, and of this process as a gRPC and as an HTTP client are reported too: unlike rates, they hardly
+move with the machine's load, and on a machine with fewer free cores than busy processes the rates
+follow their sums.
 Prints one JSON object; exits 0 whether or not the targets are met.
 
     python benchmarks/bench_gateway.py [--concurrency 32] [--seconds 1.5] [--rounds 6] [--uvloop]
@@ -47,9 +49,7 @@ async def _serve_service() -> None:
 
     server = grpc.aio.server()
     handlers = {"Call": grpc.unary_unary_rpc_method_handler(call)}
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("Helloworld", handlers),)
-    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("Helloworld", handlers),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     print(f"127.0.0.1:{port}", flush=True)
@@ -110,18 +110,21 @@ async def _load(call: Callable[[], Awaitable[None]], concurrency: int, seconds: 
 
 
 class _Phase:
-    """One way of calling the service, and what it achieved over all rounds: calls, and the CPU time the
-    process it is measured on (the gateway, or the service for the direct calls) spent on them."""
+    """One way of calling the service, and what it achieved over all rounds: calls, the CPU time the
+    process it is measured on (the gateway, or the service for the direct calls) spent on them, and the
+    CPU time this process (the client) spent making them."""
 
     def __init__(self, call: Callable[[], Awaitable[None]], pid: int) -> None:
         self.call, self.pid = call, pid
         self.calls = 0
         self.cpu_s = 0.0
+        self.client_cpu_s = 0.0
 
     async def run(self, concurrency: int, seconds: float) -> None:
-        cpu = _cpu_s(self.pid)
+        cpu, client_cpu = _cpu_s(self.pid), time.process_time()
         self.calls += await _load(self.call, concurrency, seconds)
         self.cpu_s += _cpu_s(self.pid) - cpu
+        self.client_cpu_s += time.process_time() - client_cpu
 
 
 async def _measure(
@@ -199,6 +202,10 @@ def main() -> None:
         "ratio": round(ratio, 3),
         "service_cpu_us_per_call": round(direct.cpu_s / direct.calls * 1e6),
         "gateway_cpu_us_per_call": round(through.cpu_s / through.calls * 1e6),
+        "client_cpu_us_per_call": {
+            "grpc_direct": round(direct.client_cpu_s / direct.calls * 1e6),
+            "http_gateway": round(through.client_cpu_s / through.calls * 1e6),
+        },
         "gateway_rss_mb": round(rss, 1),
         "gateway_peak_rss_mb": round(peak, 1),
         "targets": {"ratio": TARGET_RATIO, "rss_mb": TARGET_RSS_MB},

@@ -11,7 +11,8 @@
   deadline the request asks for in a `Timeout` or `Micro-Timeout` header (seconds), at most `timeout`,
   which is also the default; a call that runs past it is 504. Headers named `Micro-*` pass to the
   service as call metadata (lower-cased). Every response allows any origin (CORS), and `OPTIONS` answers
-  preflights.
+  preflights. When the application shuts down, open event streams end at once with an UNAVAILABLE
+  error event instead of holding the shutdown.
 
 Requests are not logged (a gateway under load would spend its time logging); failures the gateway did not
 expect are logged with their traceback.
@@ -57,6 +58,7 @@ _PREFLIGHT = {
 _TIMEOUT_HEADERS = ("Timeout", "Micro-Timeout")
 _METADATA_PREFIX = "micro-"
 _FORM = "application/x-www-form-urlencoded"
+_SHUTDOWN_GRACE = 2.0
 
 
 def create_app(
@@ -75,12 +77,19 @@ def create_app(
     app.router.add_get("/openapi.json", gateway.openapi)
     app.router.add_route("OPTIONS", "/{path:.*}", gateway.preflight)
     app.router.add_route("*", "/{path:.*}", gateway.call)
+    app.on_shutdown.append(gateway.stop_streams)
     return app
 
 
 async def serve(backend: Backend, host: str, port: int, **options: Any) -> web.AppRunner:
-    """Start serving `create_app(backend, **options)` on host:port; stop with `await runner.cleanup()`."""
-    runner = web.AppRunner(create_app(backend, **options), access_log=None, handle_signals=False)
+    """Start serving `create_app(backend, **options)` on host:port; stop with `await runner.cleanup()`,
+    which gives requests in flight (server-sent event streams among them) `_SHUTDOWN_GRACE` seconds."""
+    runner = web.AppRunner(
+        create_app(backend, **options),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=_SHUTDOWN_GRACE,
+    )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
@@ -113,6 +122,8 @@ class _Gateway:
         self._max_body = max_body
         self._timeout = timeout
         self._version = version
+        self._streams: set[asyncio.Timeout] = set()  # the deadlines of the open event streams
+        self._stopping = False
 
     async def index(self, request: web.Request) -> web.Response:
         return _json({"version": self._version})
@@ -218,15 +229,15 @@ class _Gateway:
     ) -> MicroError | None:
         """Write each reply as an event; the error that ended the call, if one did."""
         try:
-            async with asyncio.timeout(call.timeout_s):
-                if route.endpoint.server_streaming:
-                    async with aclosing(self._backend.call_stream(call, call.timeout_s)) as replies:
-                        async for reply in replies:
-                            await response.write(_event(codec.decode(reply.body)))
-                else:
-                    reply = await self._backend.call(call, call.timeout_s)
-                    await response.write(_event(codec.decode(reply.body)))
+            async with asyncio.timeout(call.timeout_s) as deadline:
+                self._streams.add(deadline)
+                try:
+                    await self._write_replies(response, route, codec, call)
+                finally:
+                    self._streams.discard(deadline)
         except TimeoutError:
+            if self._stopping:
+                return gateway_error("UNAVAILABLE", "the gateway is stopping")
             return _late(route, call.timeout_s)
         except MicroError as error:
             return error
@@ -235,6 +246,24 @@ class _Gateway:
         except Exception:  # noqa: BLE001 - whatever broke, the stream ends with an error event
             return _unexpected(request)
         return None
+
+    async def _write_replies(
+        self, response: web.StreamResponse, route: Route, codec: Codec, call: node_pb2.CallRequest
+    ) -> None:
+        if route.endpoint.server_streaming:
+            async with aclosing(self._backend.call_stream(call, call.timeout_s)) as replies:
+                async for reply in replies:
+                    await response.write(_event(codec.decode(reply.body)))
+        else:
+            reply = await self._backend.call(call, call.timeout_s)
+            await response.write(_event(codec.decode(reply.body)))
+
+    async def stop_streams(self, app: web.Application) -> None:
+        """End every open event stream now (with an UNAVAILABLE error event), so stopping is prompt."""
+        self._stopping = True
+        now = asyncio.get_running_loop().time()
+        for deadline in self._streams:
+            deadline.reschedule(now)
 
 
 def _event(data: bytes, kind: str | None = None) -> bytes:
