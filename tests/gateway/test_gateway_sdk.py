@@ -1,8 +1,10 @@
-"""A service written with the SDK, served through the gateway: the SDK's JSON endpoints, its request
-schemas and its errors meet the gateway's routes, checks and status mapping."""
+"""Services written with the SDK, served through the gateway: the SDK's JSON endpoints, request schemas,
+errors, protobuf servicers and descriptor sets meet the gateway's routes, checks, transcoding and status
+mapping."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import TypedDict
 
@@ -12,6 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from micro.gateway import DirectBackend, create_app
 from micro.node.proto import node_pb2
 from micro.sdk import Service, errors
+from micro.sdk.protobuf import descriptor_set
+
+import library_pb2
 
 pytestmark = pytest.mark.asyncio
 
@@ -31,23 +36,41 @@ class Helloworld:
         raise RuntimeError("the handler broke")
 
 
+BOOKS = library_pb2.DESCRIPTOR.services_by_name["Books"]
+
+
+class Books:
+    async def Add(self, book: library_pb2.Book, context: object) -> library_pb2.Book:
+        return library_pb2.Book(title=book.title.upper(), pages=book.pages, available=True)
+
+    async def List(
+        self, request: library_pb2.ListRequest, context: object
+    ) -> AsyncIterator[library_pb2.Book]:
+        for n in range(request.count):
+            yield library_pb2.Book(title=f"{request.tag} {n}")
+
+
 @pytest_asyncio.fixture
 async def sdk_client() -> AsyncIterator[TestClient]:
-    service = Service("helloworld", version="1.0.0")
-    service.handle(Helloworld())
-    await service.start()
-    instance = node_pb2.ServiceInstance(
-        id="sdk-1",
-        service="helloworld",
-        version="1.0.0",
-        address=service.address,
-        endpoints=service.endpoints,
-    )
-    backend = DirectBackend([(instance, b"")])
+    helloworld, library = Service("helloworld", version="1.0.0"), Service("library", version="1.0.0")
+    helloworld.handle(Helloworld())
+    library.add_servicer(BOOKS, Books())
+    backend = DirectBackend()
+    for service, descriptors in ((helloworld, b""), (library, descriptor_set([BOOKS]))):
+        await service.start()
+        instance = node_pb2.ServiceInstance(
+            id=f"{service.name}-1",
+            service=service.name,
+            version=service.version,
+            address=service.address,
+            endpoints=service.endpoints,
+        )
+        backend.add(instance, descriptors)
     async with TestClient(TestServer(create_app(backend))) as http:
         yield http
     await backend.close()
-    await service.stop(0)
+    for service in (helloworld, library):
+        await service.stop(0)
 
 
 async def test_curl_to_the_gateway_says_hello(sdk_client: TestClient) -> None:
@@ -76,3 +99,25 @@ async def test_a_raising_sdk_handler_is_500_and_the_service_keeps_serving(sdk_cl
     assert (failed.status, body["id"], body["detail"]) == (500, "helloworld", "the handler broke")
     again = await sdk_client.post("/helloworld/call", json={"name": "b"})
     assert await again.json() == {"msg": "Hello b"}
+
+
+async def test_an_sdk_protobuf_servicer_takes_and_gives_json(sdk_client: TestClient) -> None:
+    response = await sdk_client.post("/library/books/add", json={"title": "dune", "pages": 412})
+    reply = await response.json()
+    assert (reply["title"], reply["pages"], reply["available"]) == ("DUNE", 412, True)
+
+
+async def test_an_sdk_protobuf_field_of_the_wrong_type_is_400_naming_it(sdk_client: TestClient) -> None:
+    response = await sdk_client.post("/library/books/add", json={"pages": [1]})
+    assert response.status == 400
+    assert "pages" in (await response.json())["detail"]
+
+
+async def test_an_sdk_streaming_servicer_sends_events(sdk_client: TestClient) -> None:
+    response = await sdk_client.get("/library/books/list", params={"count": "2", "tag": "sf"})
+    titles = [
+        json.loads(line.removeprefix("data: "))["title"]
+        for line in (await response.text()).split("\n")
+        if line
+    ]
+    assert titles == ["sf 0", "sf 1"]
