@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from google.protobuf import descriptor_pool
 
@@ -44,7 +44,6 @@ class Route:
 @dataclass(frozen=True)
 class ServiceEntry:
     name: str
-    instances: list[node_pb2.ServiceInstance]
     routes: dict[str, Route]
     shape: tuple[object, ...]
     loaded_at: float
@@ -107,7 +106,7 @@ class Catalog:
             if error.status == "NOT_FOUND" or previous is None:
                 self._entries.pop(service, None)
                 raise
-            entry = ServiceEntry(service, previous.instances, previous.routes, previous.shape, self._clock())
+            entry = replace(previous, loaded_at=self._clock())
         else:
             entry = _entry(service, reply, previous, self._clock())
         self._entries[service] = entry
@@ -121,17 +120,20 @@ def _entry(
     for instance in reply.instances:
         for endpoint in instance.endpoints:
             endpoints.setdefault(endpoint.name, endpoint)
-    hashes = tuple(sorted({instance.descriptor_hash for instance in reply.instances}))
-    shape = (hashes, tuple(sorted(endpoint.SerializeToString() for endpoint in endpoints.values())))
+    # What the codecs are built from; the descriptor set itself, since not every backend fills in hashes.
+    shape = (
+        reply.descriptor_set,
+        tuple(sorted(endpoint.SerializeToString() for endpoint in endpoints.values())),
+    )
     if previous is not None and previous.shape == shape:
-        return ServiceEntry(service, list(reply.instances), previous.routes, shape, now)
+        return replace(previous, loaded_at=now)
     pool: descriptor_pool.DescriptorPool | MicroError
     try:
         pool = load_descriptors(reply.descriptor_set)
     except MicroError as problem:
         pool = problem
     routes = {name: _route(service, endpoint, pool) for name, endpoint in endpoints.items()}
-    return ServiceEntry(service, list(reply.instances), routes, shape, now)
+    return ServiceEntry(service, routes, shape, now)
 
 
 def _route(

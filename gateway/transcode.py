@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
+_NOT_AN_OBJECT = "invalid request: the request must be a JSON object"
 
 
 class Codec(Protocol):
@@ -67,7 +68,6 @@ class JsonCodec:
     """Codec "json": validate the request against its schema, pass the bytes through both ways."""
 
     def __init__(self, service: str, request_schema: str, response_schema: str) -> None:
-        self._service = service
         self.request_schema = _schema_of(service, request_schema)
         self.response_schema = _schema_of(service, response_schema)
         self.definitions: dict[str, dict[str, Any]] = {}
@@ -79,7 +79,7 @@ class JsonCodec:
     def encode(self, request: Any, raw: bytes | None) -> bytes:
         if self._validator is None:
             if not isinstance(request, dict):
-                raise gateway_error("INVALID_ARGUMENT", "invalid request: the request must be a JSON object")
+                raise gateway_error("INVALID_ARGUMENT", _NOT_AN_OBJECT)
         else:
             error = best_match(self._validator.iter_errors(request))
             if error is not None:
@@ -95,7 +95,7 @@ class ProtoCodec:
 
     def __init__(
         self, service: str, pool: descriptor_pool.DescriptorPool, request_type: str, response_type: str
-    ):
+    ) -> None:
         self._service = service
         try:
             request = pool.FindMessageTypeByName(request_type)
@@ -110,7 +110,7 @@ class ProtoCodec:
 
     def encode(self, request: Any, raw: bytes | None) -> bytes:
         if not isinstance(request, dict):
-            raise gateway_error("INVALID_ARGUMENT", "the request must be a JSON object")
+            raise gateway_error("INVALID_ARGUMENT", _NOT_AN_OBJECT)
         message: Message = self._request()
         try:
             json_format.ParseDict(request, message)
