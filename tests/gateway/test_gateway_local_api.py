@@ -112,3 +112,11 @@ async def test_no_node_on_the_data_dir_is_503_saying_so(data_dir: Path) -> None:
         body = await response.json()
     assert (response.status, body["status"]) == (503, "UNAVAILABLE")
     assert "no node running" in body["detail"]
+
+
+@pytest.mark.parametrize("page", ["/services", "/openapi.json"])
+async def test_the_registry_pages_without_a_node_are_503(data_dir: Path, page: str) -> None:
+    async with TestClient(TestServer(create_app(LocalApiBackend(data_dir)))) as http:
+        response = await http.get(page)
+        body = await response.json()
+    assert (response.status, body["status"], body["code"]) == (503, "UNAVAILABLE", 503)
