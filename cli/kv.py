@@ -21,6 +21,8 @@ from .common import Duration, connect, data_dir_option, echo_json, echo_table
 __all__ = ["kv"]
 
 _PREVIEW = 40
+# --limit and --offset travel as uint32.
+_COUNT = click.IntRange(min=0, max=2**32 - 1)
 
 
 def _table_options(f: Any) -> Any:
@@ -114,8 +116,8 @@ def delete(data_dir: str | None, db: str, table: str, key: str) -> None:
 @kv.command("list")
 @_table_options
 @click.option("--prefix", default="", help="Only keys that start with this.")
-@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many keys (0: all).")
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many keys first.")
+@click.option("--limit", type=_COUNT, default=0, help="At most this many keys (0: all).")
+@click.option("--offset", type=_COUNT, default=0, help="Skip this many keys first.")
 @click.option("--reverse", is_flag=True, help="Descending key order.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of records.")
 def list_cmd(data_dir: str | None, db: str, table: str, prefix: str, limit: int, offset: int, reverse: bool,

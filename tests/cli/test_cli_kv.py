@@ -184,6 +184,12 @@ def test_bad_ttl_is_one_line_and_nothing_is_written(node: NodeProcess, table: st
     assert _keys(node, table) == []
 
 
+def test_limit_beyond_what_the_api_carries_is_one_error_line(node: NodeProcess) -> None:
+    error = one_error(_micro(node, "kv", "list", "--limit", str(2**32)))
+
+    assert "--limit" in error
+
+
 @pytest.mark.parametrize("command", [["kv", "put", "k", "v"], ["kv", "get", "k"], ["kv", "del", "k"],
                                      ["kv", "list"], ["kv", "watch"]])
 def test_without_a_running_node_every_kv_command_says_so_in_one_line(tmp_path: Path, command: list[str]) -> None:
