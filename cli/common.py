@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import click
 
 from ..node.client import NodeClient
 from ..node.datadir import ENV_DATA_DIR, DataDir
 
-__all__ = ["Duration", "connect", "data_dir_option", "echo_json", "echo_table", "parse_duration"]
+__all__ = ["Duration", "connect", "data_dir_option", "echo_changes", "echo_json", "echo_table", "parse_duration"]
 
+_T = TypeVar("_T")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
@@ -72,3 +73,12 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
     for row in (headers, *rows):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def echo_changes(changes: Iterable[_T], line: Callable[[_T], str]) -> None:
+    """One line per change until the stream ends or Ctrl-C, which is how a watch is meant to end (exit 0)."""
+    try:
+        for change in changes:
+            click.echo(line(change))
+    except KeyboardInterrupt:
+        pass

@@ -6,11 +6,13 @@ encrypted and shown as "[secret]" unless `--secret` asks for them in clear.
 
 from __future__ import annotations
 
+import functools
 import json
+from typing import Any
 
 import click
 
-from .common import connect, data_dir_option, echo_json
+from .common import connect, data_dir_option, echo_changes, echo_json
 
 __all__ = ["config"]
 
@@ -24,6 +26,14 @@ def _parse(text: str) -> str:
             f"VALUE is not valid JSON ({exc}); to store text, quote it as a JSON string: '\"{text}\"'"
         ) from None
     return text
+
+
+def _change_line(as_json: bool, change: dict[str, Any]) -> str:
+    if as_json:
+        return json.dumps(change, sort_keys=True)
+    if change["deleted"]:
+        return f"del {change['path']}"
+    return f"set {change['path']} {json.dumps(change['value'])}"
 
 
 @click.group()
@@ -72,10 +82,4 @@ def delete(data_dir: str | None, path: str) -> None:
 def watch(data_dir: str | None, path: str, as_json: bool) -> None:
     """Print every change at or under PATH until Ctrl-C."""
     with connect(data_dir) as client:
-        for change in client.config_watch(path):
-            if as_json:
-                click.echo(json.dumps(change, sort_keys=True))
-            elif change["deleted"]:
-                click.echo(f"del {change['path']}")
-            else:
-                click.echo(f"set {change['path']} {json.dumps(change['value'])}")
+        echo_changes(client.config_watch(path), functools.partial(_change_line, as_json))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 
 import click
 
-from .common import Duration, connect, data_dir_option, echo_json, echo_table
+from .common import Duration, connect, data_dir_option, echo_changes, echo_json, echo_table
 
 __all__ = ["kv"]
 
@@ -64,6 +65,14 @@ def _when(expires_at: float) -> str:
     if not expires_at:
         return "-"
     return datetime.datetime.fromtimestamp(expires_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _change_line(as_json: bool, change: dict[str, Any]) -> str:
+    if as_json:
+        return json.dumps({"deleted": change["deleted"], **_record_json(change)}, sort_keys=True)
+    if change["deleted"]:
+        return f"del {change['key']}"
+    return f"put {change['key']} {_preview(change['value'])}"
 
 
 @click.group()
@@ -141,10 +150,4 @@ def list_cmd(data_dir: str | None, db: str, table: str, prefix: str, limit: int,
 def watch(data_dir: str | None, db: str, table: str, prefix: str, as_json: bool) -> None:
     """Print every write and delete under the prefix, local or replicated, until Ctrl-C."""
     with connect(data_dir) as client:
-        for change in client.kv_watch(db, table, prefix):
-            if as_json:
-                click.echo(json.dumps({"deleted": change["deleted"], **_record_json(change)}, sort_keys=True))
-            elif change["deleted"]:
-                click.echo(f"del {change['key']}")
-            else:
-                click.echo(f"put {change['key']} {_preview(change['value'])}")
+        echo_changes(client.kv_watch(db, table, prefix), functools.partial(_change_line, as_json))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -52,24 +54,49 @@ def one_error(result: subprocess.CompletedProcess[str] | subprocess.CompletedPro
     return lines[0]
 
 
-def first_line_while(argv: list[str], write: Callable[[], object], timeout: float = 15.0) -> str:
-    """Run a watching command and call `write` until it prints a line; return that line.
+class Watcher:
+    """A watching command (`micro kv watch`, `micro config watch`) run as a process; killed on exit."""
 
-    The watch is registered some time after the process starts, so one write before it might be missed:
-    writing again until the first line shows up (bounded by `timeout`) makes the test independent of that.
-    """
-    watcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    assert watcher.stdout is not None and watcher.stderr is not None
-    try:
-        os.set_blocking(watcher.stdout.fileno(), False)
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        assert self.proc.stdout is not None
+        os.set_blocking(self.proc.stdout.fileno(), False)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def first_line_while(self, write: Callable[[], object], timeout: float = 15.0) -> str:
+        """Call `write` until the command prints a line; return that line.
+
+        The watch is registered some time after the process starts, so one write before it might be
+        missed: writing again until the first line shows up (bounded by `timeout`) makes the test
+        independent of that.
+        """
+        assert self.proc.stdout is not None and self.proc.stderr is not None
         seen = b""
         deadline = time.monotonic() + timeout
-        while b"\n" not in seen and watcher.poll() is None and time.monotonic() < deadline:
+        while b"\n" not in seen and self.proc.poll() is None and time.monotonic() < deadline:
             write()
             time.sleep(0.3)
-            seen += watcher.stdout.read() or b""
-    finally:
-        watcher.kill()
-        watcher.wait(timeout=10)
-    assert b"\n" in seen, f"no line within {timeout}s; stderr: {watcher.stderr.read()!r}"
-    return seen.decode().splitlines()[0]
+            seen += self.proc.stdout.read() or b""
+        if b"\n" not in seen:
+            self.proc.kill()
+            raise AssertionError(f"no line within {timeout}s; stderr: {self.proc.stderr.read()!r}")
+        return seen.decode().splitlines()[0]
+
+    def interrupt(self, timeout: float = 10.0) -> tuple[int, str]:
+        """Send SIGINT (Ctrl-C) and return the exit status and what the command wrote to stderr."""
+        self.proc.send_signal(signal.SIGINT)
+        _, stderr = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, stderr.decode()
+
+
+def first_line_while(argv: list[str], write: Callable[[], object]) -> str:
+    """Run a watching command, write until it prints a line, and return that line."""
+    with Watcher(argv) as watcher:
+        return watcher.first_line_while(write)

@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-from kv_harness import first_line_while, one_error
+from kv_harness import Watcher, first_line_while, one_error
 from node_harness import MICRO, NodeProcess, micro
 
 
@@ -75,6 +75,14 @@ def test_watch_prints_one_line_per_change(node: NodeProcess, table: str) -> None
     line = first_line_while(argv, lambda: _ok(node, "config", "set", f"{table}.level", str(next(levels))))
 
     assert re.fullmatch(rf"set {table}\.level \d+", line), line
+
+
+def test_ctrl_c_ends_a_watch_with_exit_0_and_no_message(node: NodeProcess, table: str) -> None:
+    levels = itertools.count()
+    with Watcher([MICRO, "config", "watch", table, "--data-dir", str(node.data_dir)]) as watcher:
+        watcher.first_line_while(lambda: _ok(node, "config", "set", f"{table}.level", str(next(levels))))
+
+        assert watcher.interrupt() == (0, "")
 
 
 def test_without_a_running_node_config_says_so_in_one_line(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kv_harness import first_line_while, one_error
+from kv_harness import Watcher, first_line_while, one_error
 from node_harness import MICRO, NodeProcess, wait_until
 
 BINARY = bytes(range(256)) * 4
@@ -155,6 +155,14 @@ def test_watch_json_prints_one_record_object_per_line(node: NodeProcess, table: 
 
     assert change["deleted"] is False
     assert (change["key"], change["value"], change["encoding"]) == ("w/seen", "value 1", "utf-8")
+
+
+def test_ctrl_c_ends_a_watch_with_exit_0_and_no_message(node: NodeProcess, table: str) -> None:
+    argv = [MICRO, "kv", "watch", "--table", table, "--data-dir", str(node.data_dir)]
+    with Watcher(argv) as watcher:
+        watcher.first_line_while(lambda: _ok(node, "kv", "put", "k", "v", "--table", table))
+
+        assert watcher.interrupt() == (0, "")
 
 
 def test_key_over_one_kib_is_refused_and_nothing_is_written(node: NodeProcess, table: str) -> None:
