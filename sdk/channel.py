@@ -122,6 +122,9 @@ class Stream(Generic[_T]):
     async def __aenter__(self) -> Self:
         try:
             await self._call.initial_metadata()
+            if self._call.done():
+                # A call that failed before its headers still hands back (empty) metadata: raise its status.
+                await self._call.wait_for_connection()
         except grpc.aio.AioRpcError as exc:
             raise self._channel.error(exc) from None
         return self

@@ -159,6 +159,13 @@ async def test_no_node_running_is_unavailable(tmp_path: Path) -> None:
     assert raised.value.detail == f"no node running at {tmp_path} (start one with `micro node start`)"
 
 
+async def test_entering_a_watch_without_a_running_node_is_unavailable(tmp_path: Path) -> None:
+    async with kv.Store(data_dir=tmp_path) as store:
+        with pytest.raises(errors.Unavailable, match="no node running"):
+            async with store.watch():
+                pass
+
+
 async def test_data_dir_comes_from_the_environment(node: NodeProcess, table: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MICRO_DATA_DIR", str(node.data_dir))
