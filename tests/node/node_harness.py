@@ -8,6 +8,7 @@ poll with a deadline; `Cluster.close` kills every process it started, whatever t
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +45,12 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def wait_each(nodes: Iterable[NodeProcess], predicate: Callable[[NodeProcess], Any], timeout: float,
+              what: str) -> list[Any]:
+    """`wait_until(predicate(node))` for each node in turn; `what` completes "<node name> ..." on failure."""
+    return [wait_until(functools.partial(predicate, node), timeout, f"{node.name} {what}") for node in nodes]
 
 
 def or_none(call: Callable[[], _T]) -> _T | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from micro.node.errors import NodeError
-from node_harness import Cluster, NodeProcess, Watcher, kv_rows, or_none, wait_until
+from node_harness import Cluster, NodeProcess, Watcher, kv_rows, or_none, wait_each, wait_until
 
 REPLICATE = 10.0
 
@@ -37,9 +37,8 @@ def test_setting_a_leaf_changes_only_that_leaf(trio: list[NodeProcess]) -> None:
     wait_until(lambda: config(b, "leaf.db") == {"host": "h", "port": 1}, REPLICATE, "b to read the tree")
 
     set_config(b, "leaf.db.port", "2")
-    for node in trio:
-        wait_until(lambda node=node: config(node, "leaf.db") == {"host": "h", "port": 2}, REPLICATE,
-                   f"{node.name} to read the new leaf beside the old one")
+    wait_each(trio, lambda node: config(node, "leaf.db") == {"host": "h", "port": 2}, REPLICATE,
+              "to read the new leaf beside the old one")
 
 
 def test_setting_an_object_replaces_what_was_under_its_path(trio: list[NodeProcess]) -> None:

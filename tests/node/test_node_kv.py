@@ -16,7 +16,7 @@ import pytest
 from micro.identity import PublicKey
 from micro.node.errors import NodeError
 from micro.node.proto import node_pb2, node_pb2_grpc
-from node_harness import Cluster, NodeProcess, Watcher, kv_rows, micro, or_none, wait_until
+from node_harness import Cluster, NodeProcess, Watcher, kv_rows, micro, or_none, wait_each, wait_until
 
 REPLICATE = 10.0
 
@@ -41,8 +41,7 @@ def test_a_put_on_one_node_is_read_on_every_other(trio: list[NodeProcess]) -> No
     a, b, c = trio
     written = put(a, "greeting", b"hello")
 
-    for node in (b, c):
-        seen = wait_until(lambda node=node: get(node, "greeting"), REPLICATE, f"{node.name} to read the put")
+    for seen in wait_each((b, c), lambda node: get(node, "greeting"), REPLICATE, "to read the put"):
         assert seen["value"] == b"hello"
         assert stamp(seen) == stamp(written)
 
@@ -93,10 +92,12 @@ def test_concurrent_puts_of_one_key_converge_to_the_higher_stamp(trio: list[Node
         thread.join(timeout=20)
     winner = max(replies.values(), key=stamp)
 
-    for node in trio:
-        wait_until(lambda node=node: (get(node, "contested") or {}).get("value") == winner["value"], REPLICATE,
-                   f"{node.name} to hold the winning write")
-        assert stamp(get(node, "contested") or {}) == stamp(winner)
+    def winning(node: NodeProcess) -> dict[str, Any] | None:
+        record = get(node, "contested")
+        return record if record is not None and record["value"] == winner["value"] else None
+
+    held = wait_each(trio, winning, REPLICATE, "to hold the winning write")
+    assert all(stamp(record) == stamp(winner) for record in held)
 
 
 def test_a_delete_on_one_node_removes_the_key_everywhere(trio: list[NodeProcess]) -> None:
@@ -107,19 +108,16 @@ def test_a_delete_on_one_node_removes_the_key_everywhere(trio: list[NodeProcess]
         assert client.kv_delete("doomed") is True
         assert client.kv_delete("doomed") is False
 
-    for node in trio:
-        wait_until(lambda node=node: get(node, "doomed") is None, REPLICATE, f"{node.name} to lose the key")
+    wait_each(trio, lambda node: get(node, "doomed") is None, REPLICATE, "to lose the key")
 
 
 def test_a_key_with_a_ttl_disappears_on_every_node(trio: list[NodeProcess]) -> None:
     a, b, c = trio
     record = put(a, "session", b"token", ttl_s=2.0)
     assert record["expires_at"] > 0
-    for node in (b, c):
-        wait_until(lambda node=node: get(node, "session"), REPLICATE, f"{node.name} to read the key")
+    wait_each((b, c), lambda node: get(node, "session"), REPLICATE, "to read the key")
 
-    for node in trio:
-        wait_until(lambda node=node: get(node, "session") is None, 10.0, f"{node.name} to drop the expired key")
+    wait_each(trio, lambda node: get(node, "session") is None, 10.0, "to drop the expired key")
 
 
 def test_expired_and_deleted_keys_leave_every_node_file_once_all_members_hold_them(
@@ -130,9 +128,8 @@ def test_expired_and_deleted_keys_leave_every_node_file_once_all_members_hold_th
         client.kv_put("deleted", b"v", db="collected")
         client.kv_delete("deleted", db="collected")
 
-    for node in trio:
-        wait_until(lambda node=node: kv_rows(node, "collected") == 0, 40.0,
-                   f"{node.name} to collect the expired key and the tombstone")
+    wait_each(trio, lambda node: kv_rows(node, "collected") == 0, 40.0,
+              "to collect the expired key and the tombstone")
 
 
 def test_list_takes_a_prefix_limit_offset_and_order(trio: list[NodeProcess]) -> None:
@@ -203,13 +200,17 @@ def test_writes_acknowledged_before_kill_9_survive_and_replicate_after_restart(c
     a.kill(signal.SIGKILL)
 
     a.start()
-    with a.client() as client:
-        assert len(client.kv_list(db="durable")) == written == 200
+    assert len(_list(a, "durable")) == written == 200
     b, c = cluster.add(2)
     for node in (b, c):
         node.join(a)
-        wait_until(lambda node=node: len(node.client().kv_list(db="durable")) == 200, REPLICATE,
-                   f"{node.name} to receive every write made before the kill")
+    wait_each((b, c), lambda node: len(_list(node, "durable")) == 200, REPLICATE,
+              "to receive every write made before the kill")
+
+
+def _list(node: NodeProcess, db: str) -> list[dict[str, Any]]:
+    with node.client() as client:
+        return client.kv_list(db=db)
 
 
 async def _put_many(node: NodeProcess, count: int, db: str) -> int:
