@@ -11,7 +11,8 @@ the same keys and 100-byte values, each bounded by a write count and a time limi
 
 Targets: Micro's writes/s at least twice etcd's, and replication lag p99 <= 100 ms. Lag is the time from
 a put's acknowledgement on A until a watch on B (and one on C) delivers it, sampled every 20 ms both
-while the write load runs and with the mesh idle. Prints one JSON object; exits 0 whether or not the
+while the write load runs and with the mesh idle (after B and C caught up: `catch_up_s` is how long after
+the load they held every acknowledged write). Prints one JSON object; exits 0 whether or not the
 targets are met. Every process started here is killed at the end, on error too.
 """
 
@@ -39,6 +40,7 @@ VALUE = b"v" * 100
 LAG_INTERVAL_S = 0.02
 IDLE_LAG_SAMPLES = 200
 LAG_DEADLINE_S = 10.0
+CATCH_UP_DEADLINE_S = 60.0
 TARGETS = {"micro_over_etcd": 2.0, "lag_p99_ms": 100.0}
 
 
@@ -117,6 +119,18 @@ class _LagProbe:
         return report
 
 
+async def _catch_up(replicas: dict[str, kv.Store], writes: int) -> dict[str, Any]:
+    """How long after the load stopped until every replica holds every acknowledged write (bounded)."""
+    started = time.perf_counter()
+    held = {name: 0 for name in replicas}
+    while time.perf_counter() - started < CATCH_UP_DEADLINE_S:
+        held = {name: len(await store.list(prefix="bench/")) for name, store in replicas.items()}
+        if all(n >= writes for n in held.values()):
+            return {"catch_up_s": round(time.perf_counter() - started, 2), "replicated_keys": held}
+        await asyncio.sleep(0.5)
+    return {"catch_up_s": None, "replicated_keys": held}
+
+
 async def _micro(mesh: MicroMesh) -> dict[str, Any]:
     stores = [kv.Store(data_dir=d) for d in mesh.data_dirs]
     try:
@@ -131,12 +145,12 @@ async def _micro(mesh: MicroMesh) -> dict[str, Any]:
                 loaded.set()
 
         throughput, lag_loaded = await asyncio.gather(load(), probe.run("loaded", lambda i: loaded.is_set()))
+        catch_up = await _catch_up({"B": b, "C": c}, throughput["writes"])
         lag_idle = await probe.run("idle", lambda i: i >= IDLE_LAG_SAMPLES)
-        replicated = {name: len(await s.list(prefix="bench/")) for name, s in (("B", b), ("C", c))}
     finally:
         for store in stores:
             await store.close()
-    return {**throughput, "replicated_keys": replicated, "lag_under_load": lag_loaded, "lag_idle": lag_idle}
+    return {**throughput, **catch_up, "lag_under_load": lag_loaded, "lag_idle": lag_idle}
 
 
 def _etcd_version() -> str:
