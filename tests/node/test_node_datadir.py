@@ -22,9 +22,9 @@ def test_files_and_socket_are_private(cluster: Cluster) -> None:
     for node in (a, b):
         assert _mode(node.data_dir) == 0o700
     assert _mode(a.data_dir / "node.sock") == 0o600
-    for name in ("node.seed", "root.seed", "mesh.cbor", "generation"):
+    for name in ("node.seed", "root.seed", "mesh.cbor", "generation", "config.key", "kv.db"):
         assert _mode(a.data_dir / name) == 0o600, name
-    for name in ("node.seed", "mesh.cbor", "generation", "members.cbor"):
+    for name in ("node.seed", "mesh.cbor", "generation", "members.cbor", "config.key", "kv.db"):
         assert _mode(b.data_dir / name) == 0o600, name
     assert DataDir(b.data_dir).load_members() == [a.address]
     assert not (b.data_dir / "node.sock").exists()
