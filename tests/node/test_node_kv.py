@@ -223,6 +223,17 @@ async def _put_many(node: NodeProcess, count: int, db: str) -> int:
     return len(replies)
 
 
+def test_joining_another_mesh_drops_the_registers_of_the_old_one(cluster: Cluster) -> None:
+    a, loner = cluster.add(2)
+    put(a, "shared", b"from the mesh")
+    put(loner, "private", b"from the node's own mesh")
+    loner.join(a)
+
+    wait_until(lambda: get(loner, "shared"), REPLICATE, "the joiner to receive the mesh's registers")
+    assert get(loner, "private") is None
+    assert kv_rows(loner, "default", prefix="private") == 0
+
+
 def test_a_corrupt_kv_db_stops_the_node_with_one_line(cluster: Cluster) -> None:
     (a,) = cluster.add(1)
     a.kill(signal.SIGTERM)
