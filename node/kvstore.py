@@ -26,6 +26,7 @@ empty in its place would look like data loss to every reader of this node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import queue
@@ -245,14 +246,16 @@ class KvStore:
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - the thread must outlive any failure, or writers hang
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                # SQLite has rolled back already after some errors (a full disk); that is fine too.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             if len(batch) > 1:
                 # One bad operation must not fail the others that happened to share its transaction.
                 for op in batch:
                     self._apply(conn, [op])
                 return
             self._call_soon(functools.partial(self._log.error, "kv.store_failed", error=str(exc)))
-            self._answer(batch, Unavailable(f"could not write {self.path}: {exc}"))
+            self._answer(batch, Unavailable(f"the KV store {self.path} failed: {exc}"))
             return
         self.stats.commits += 1
         self.stats.durable_commits += durable
@@ -274,13 +277,17 @@ class KvStore:
             pass
 
     def _maybe_vacuum(self, conn: sqlite3.Connection) -> None:
-        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        if free >= _FREE_MIN_PAGES and free >= pages * _FREE_SHARE:
-            # The pragma frees one page per step, and execute() steps once; executescript() runs it out.
-            conn.executescript("PRAGMA incremental_vacuum")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self.stats.vacuums += 1
+        try:
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            if free >= _FREE_MIN_PAGES and free >= pages * _FREE_SHARE:
+                # The pragma frees one page per step, and execute() steps once; executescript() runs it out.
+                conn.executescript("PRAGMA incremental_vacuum")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.stats.vacuums += 1
+        except sqlite3.Error as exc:
+            # Space is handed back on a later batch; the data is committed either way.
+            self._call_soon(functools.partial(self._log.warning, "kv.vacuum_failed", error=str(exc)))
 
     def _prepare(self, path: Path) -> sqlite3.Connection:
         """Open the file on this thread, create the schema in a new one, and check an existing one."""
@@ -324,7 +331,6 @@ class KvStore:
         entries = [KvEntry(*row) for row in conn.execute(_LOAD_ENTRIES)]
         writers = [KvWriter(node_id, chain) for node_id, chain in conn.execute("SELECT node_id, chain FROM writers")]
         return entries, writers
-
 
 
 def _settle(waiter: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

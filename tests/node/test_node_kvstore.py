@@ -9,7 +9,7 @@ import sqlite3
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from micro.mesh import KvEntry, KvWriter
@@ -78,6 +78,23 @@ def test_a_batch_of_only_remote_entries_is_committed_without_waiting(tmp_path: P
         return store.stats.commits, store.stats.durable_commits
 
     assert run(scenario) == (1, 0)
+
+
+def test_a_write_the_file_cannot_hold_fails_alone_in_its_batch(tmp_path: Path) -> None:
+    path = tmp_path / "kv.db"
+    unstorable = entry("huge", physical_ms=1 << 70)  # beyond SQLite's 64-bit integers
+
+    async def scenario() -> list[Any]:
+        store = await opened(path)
+        results = await asyncio.gather(store.commit([entry("a")]), store.commit([unstorable]),
+                                       store.commit([entry("b")]), return_exceptions=True)
+        await store.close()
+        return list(results)
+
+    good_a, bad, good_b = run(scenario)
+    assert good_a is None and good_b is None
+    assert isinstance(bad, NodeError) and bad.code == "UNAVAILABLE"
+    assert sorted(e.key for e in run(lambda: reload(path))[0]) == ["a", "b"]
 
 
 def test_the_newer_register_is_kept_whatever_order_the_saves_arrive_in(tmp_path: Path) -> None:
