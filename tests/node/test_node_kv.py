@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+import time
 from typing import Any
 
 import grpc
@@ -98,6 +99,31 @@ def test_concurrent_puts_of_one_key_converge_to_the_higher_stamp(trio: list[Node
 
     held = wait_each(trio, winning, REPLICATE, "to hold the winning write")
     assert all(stamp(record) == stamp(winner) for record in held)
+
+
+def test_a_write_made_after_reading_a_key_wins_even_from_a_clock_30_s_behind(cluster: Cluster) -> None:
+    (a,) = cluster.add(1)
+    slow = cluster.add_unstarted()
+    slow.start("--clock-offset", "-30")
+    assert put(slow, "before-joining", b"")["physical_ms"] < (time.time() - 25) * 1000
+    slow.join(a)
+    first = put(a, "clocked", b"first")
+    wait_until(lambda: get(slow, "clocked"), REPLICATE, "the slow node to read the first write")
+
+    second = put(slow, "clocked", b"second")
+    assert stamp(second) > stamp(first)
+    wait_each((a, slow), lambda node: (get(node, "clocked") or {}).get("value") == b"second", REPLICATE,
+              "to hold the later write")
+
+
+def test_the_value_limit_is_a_node_setting(cluster: Cluster) -> None:
+    node = cluster.add_unstarted()
+    node.start("--kv-max-value", "1000")
+    put(node, "fits", b"x" * 1000)
+    with pytest.raises(NodeError) as caught:
+        put(node, "too-big", b"x" * 1001)
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert get(node, "too-big") is None
 
 
 def test_a_delete_on_one_node_removes_the_key_everywhere(trio: list[NodeProcess]) -> None:
