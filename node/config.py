@@ -16,6 +16,7 @@ are always flattened. They read as "[secret]" unless the caller asks to reveal t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -126,6 +127,9 @@ class ConfigService:
         self.kv = kv
         self._box: Keyring | None = None
         self.key = key
+        # A set reads the leaves under its path, then writes; two sets of one node must not interleave
+        # there, or the later one would not replace what the earlier one wrote.
+        self._writing = asyncio.Lock()
 
     @property
     def key(self) -> bytes | None:
@@ -184,18 +188,21 @@ class ConfigService:
         path = _check_path(request.path)
         leaves = flatten(path, _parse(request.json, path))
         stored = {key: self._seal(v) if request.secret else _dumps(v).encode() for key, v in leaves.items()}
-        held = {e.key: e.value for e in self._leaves(path)}
-        writes = [Write(CONFIG_DB, CONFIG_TABLE, key, data) for key, data in stored.items() if held.get(key) != data]
-        writes += [Write(CONFIG_DB, CONFIG_TABLE, key, None) for key in held if key not in stored]
-        writes += [Write(CONFIG_DB, CONFIG_TABLE, key, None) for key in _ancestors(path)
-                   if self.kv.lookup(CONFIG_DB, CONFIG_TABLE, key) is not None]
-        await self.kv.write(writes)
+        async with self._writing:
+            held = {e.key: e.value for e in self._leaves(path)}
+            writes = [Write(CONFIG_DB, CONFIG_TABLE, key, data) for key, data in stored.items()
+                      if held.get(key) != data]
+            writes += [Write(CONFIG_DB, CONFIG_TABLE, key, None) for key in held if key not in stored]
+            writes += [Write(CONFIG_DB, CONFIG_TABLE, key, None) for key in _ancestors(path)
+                       if self.kv.lookup(CONFIG_DB, CONFIG_TABLE, key) is not None]
+            await self.kv.write(writes)
         return node_pb2.ConfigSetReply()
 
     async def delete(self, request: node_pb2.ConfigDeleteRequest) -> node_pb2.ConfigDeleteReply:
         path = _check_path(request.path)
-        held = self._leaves(path)
-        await self.kv.write([Write(CONFIG_DB, CONFIG_TABLE, e.key, None) for e in held])
+        async with self._writing:
+            held = self._leaves(path)
+            await self.kv.write([Write(CONFIG_DB, CONFIG_TABLE, e.key, None) for e in held])
         return node_pb2.ConfigDeleteReply(existed=bool(held))
 
     async def watch(self, request: node_pb2.ConfigWatchRequest, context: Any

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import grpc
 import pytest
 from micro.node.errors import NodeError
+from micro.node.proto import node_pb2, node_pb2_grpc
 from node_harness import Cluster, NodeProcess, Watcher, kv_rows, or_none, wait_each, wait_until
 
 REPLICATE = 10.0
@@ -46,6 +49,21 @@ def test_setting_an_object_replaces_what_was_under_its_path(trio: list[NodeProce
     set_config(a, "replaced", '{"old": 1, "kept": {"x": [1, 2]}}')
     set_config(a, "replaced", '{"kept": {"x": [3]}, "new": true}')
     assert config(a, "replaced") == {"kept": {"x": [3]}, "new": True}
+
+
+def test_concurrent_sets_of_one_path_on_one_node_leave_one_of_the_objects(trio: list[NodeProcess]) -> None:
+    a = trio[0]
+    objects = ['{"x": 1}', '{"y": 2}']
+
+    async def both() -> None:
+        async with grpc.aio.insecure_channel(f"unix:{a.data_dir / 'node.sock'}") as channel:
+            stub = node_pb2_grpc.NodeStub(channel)
+            await asyncio.gather(*(stub.ConfigSet(node_pb2.ConfigSetRequest(path="race", json=value), timeout=10)
+                                   for value in objects))
+
+    for _ in range(5):
+        asyncio.run(both())
+        assert config(a, "race") in ({"x": 1}, {"y": 2})
 
 
 def test_setting_below_a_scalar_replaces_the_scalar(trio: list[NodeProcess]) -> None:
