@@ -2,9 +2,13 @@
 
 A frame is `VERSION || keyring.encrypt(cbor([sender_id, generation, seq, body]))`, where body is the
 `codec.encode`d message list. The gossip keyring's SecretBox authenticates the whole frame, so only mesh
-members can produce one. Each `Wire` numbers its frames with its own sequence counter; the receiver keeps,
-per sender, the newest generation seen and a 64-wide sliding window of sequence numbers, and drops frames
-of an older generation, already-seen numbers and numbers that fell behind the window. `open` never
+members can produce one. Each `Wire` numbers its frames with two sequence counters, one per channel:
+datagrams, and peer-link frames (whose numbers have the top bit set, so a captured datagram cannot be
+replayed as a peer-link frame or the reverse). The channels reorder differently — a burst of datagrams
+easily overtakes a peer-link frame sent before it — so the receiver keeps, per sender and channel, the
+newest generation seen and a sliding window of sequence numbers (64 wide for datagrams, 1,024 for
+peer-link frames, which several concurrent calls carry), and drops frames of an older generation,
+already-seen numbers, numbers that fell behind the window and numbers of the other channel. `open` never
 raises: every faulty frame is counted in `stats` and dropped. Replay windows of senders not heard from
 for `REPLAY_IDLE` seconds are swept (at most once per `REPLAY_IDLE`), which bounds memory; a replay older
 than that only carries claims the core already holds, and those are dropped as stale.
@@ -30,6 +34,9 @@ FRAME_OVERHEAD = 1 + OVERHEAD + 1 + (2 + 32) + 9 + 9 + 5
 """Upper bound of the bytes a frame adds to the encoded message list: the version byte, the keyring box,
 and the CBOR header array (sender id, generation and seq as 64-bit integers, the body's length)."""
 WINDOW = 64
+RELIABLE_WINDOW = 1024
+RELIABLE_SEQ = 1 << 63
+"""The bit that marks a peer-link frame's sequence number."""
 REPLAY_IDLE = 3600.0
 
 
@@ -99,14 +106,20 @@ class Wire:
         self._generation = generation
         self._config = config or MeshConfig()
         self._seq = 0
-        self._windows: dict[bytes, _Window] = {}
+        self._reliable_seq = RELIABLE_SEQ
+        self._windows: dict[tuple[bytes, bool], _Window] = {}
         self._next_sweep: float | None = None
         self.stats = WireStats()
 
-    def seal(self, messages: list[Message] | tuple[Message, ...]) -> bytes:
-        """One frame carrying `messages`."""
-        self._seq += 1
-        plain = cbor2.dumps([self._node_id, self._generation, self._seq, codec.encode(messages)])
+    def seal(self, messages: list[Message] | tuple[Message, ...], reliable: bool = False) -> bytes:
+        """One frame carrying `messages`, as a datagram or (`reliable`) a peer-link frame."""
+        if reliable:
+            self._reliable_seq += 1
+            seq = self._reliable_seq
+        else:
+            self._seq += 1
+            seq = self._seq
+        plain = cbor2.dumps([self._node_id, self._generation, seq, codec.encode(messages)])
         return bytes([VERSION]) + self._keyring.encrypt(plain)
 
     def open(self, data: bytes, now: float, reliable: bool = False) -> Opened | None:
@@ -129,27 +142,28 @@ class Wire:
         except DecodeError:
             self.stats.dropped_malformed += 1
             return None
-        if not self._accept(sender, generation, seq, now):
+        if bool(seq & RELIABLE_SEQ) != reliable or not self._accept(sender, generation, seq, now, reliable):
             self.stats.dropped_replayed += 1
             return None
         self.stats.opened += 1
         return Opened(sender, generation, messages)
 
-    def _accept(self, sender: bytes, generation: int, seq: int, now: float) -> bool:
+    def _accept(self, sender: bytes, generation: int, seq: int, now: float, reliable: bool) -> bool:
         self._sweep(now)
-        w = self._windows.get(sender)
+        w = self._windows.get((sender, reliable))
         if w is None or generation > w.generation:
-            self._windows[sender] = _Window(generation, seq, 1, now)
+            self._windows[(sender, reliable)] = _Window(generation, seq, 1, now)
             return True
         if generation < w.generation:
             return False
+        width = RELIABLE_WINDOW if reliable else WINDOW
         if seq > w.top:
             shift = seq - w.top
-            w.seen = ((w.seen << shift) | 1) & ((1 << WINDOW) - 1) if shift < WINDOW else 1
+            w.seen = ((w.seen << shift) | 1) & ((1 << width) - 1) if shift < width else 1
             w.top = seq
         else:
             offset = w.top - seq
-            if offset >= WINDOW or w.seen >> offset & 1:
+            if offset >= width or w.seen >> offset & 1:
                 return False
             w.seen |= 1 << offset
         w.last = now

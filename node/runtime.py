@@ -172,7 +172,7 @@ class Runtime:
         if core is None or wire is None:
             return
         for packet in core.packets_to_send():
-            data = wire.seal(packet.messages)
+            data = wire.seal(packet.messages, packet.reliable)
             if packet.reliable:
                 self._transport.send_reliable(packet.address, data)
             else:

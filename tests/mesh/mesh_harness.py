@@ -122,7 +122,7 @@ class Net:
     def _flush(self, node: Node) -> None:
         for out in node.core.packets_to_send():
             self.sent.append((node.address, out.address, out.messages))
-            data = node.wire.seal(out.messages)
+            data = node.wire.seal(out.messages, out.reliable)
             if not out.reliable:
                 assert len(data) <= self.config.max_datagram, len(data)
             self._order += 1
@@ -143,7 +143,7 @@ class Net:
                 self._order,
                 source.address,
                 target.address,
-                source.wire.seal(messages),
+                source.wire.seal(messages, reliable),
                 reliable,
             ),
         )

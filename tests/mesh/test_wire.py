@@ -70,8 +70,8 @@ def test_oversized_datagram_and_frame_are_dropped() -> None:
     frame = sender.seal([Ack(i) for i in range(80)])
     assert 200 < len(frame) < 1000
     assert receiver.open(frame, 0.0) is None
-    assert receiver.open(frame, 0.0, reliable=True) is not None
-    assert receiver.open(sender.seal([Ack(i) for i in range(400)]), 0.0, reliable=True) is None
+    assert receiver.open(sender.seal([Ack(i) for i in range(80)], reliable=True), 0.0, reliable=True) is not None
+    assert receiver.open(sender.seal([Ack(i) for i in range(400)], reliable=True), 0.0, reliable=True) is None
     assert receiver.stats.dropped_oversized == 2
 
 
@@ -108,3 +108,24 @@ def test_open_of_authenticated_near_miss_frames_never_raises(
     opened = receiver.open(bytes([VERSION]) + RING.encrypt(cbor2.dumps(header)), 0.0)
     if opened is not None:  # only a well-formed header and body get through
         assert (opened.sender_id, opened.generation, opened.messages) == (sender, generation, decode(body))
+
+
+def test_peer_link_frames_overtaken_by_many_datagrams_are_accepted() -> None:
+    sender, receiver = pair()
+    late = sender.seal([Ack(0)], reliable=True)
+    for i in range(200):
+        assert receiver.open(sender.seal([Ack(i)]), 0.0) is not None
+    later = [sender.seal([Ack(i)], reliable=True) for i in range(500)]
+    for frame in reversed(later):
+        assert receiver.open(frame, 0.0, reliable=True) is not None
+    assert receiver.open(late, 0.0, reliable=True) is not None
+    assert receiver.open(late, 0.0, reliable=True) is None
+
+
+def test_a_frame_is_accepted_only_on_the_channel_it_was_sealed_for() -> None:
+    sender, receiver = pair()
+    datagram, frame = sender.seal([Ack(1)]), sender.seal([Ack(2)], reliable=True)
+    assert receiver.open(datagram, 0.0, reliable=True) is None
+    assert receiver.open(frame, 0.0) is None
+    assert receiver.stats.dropped_replayed == 2
+    assert receiver.open(datagram, 0.0) is not None and receiver.open(frame, 0.0, reliable=True) is not None
