@@ -19,6 +19,7 @@ again from a lagging replica is ignored, so it is not resurrected.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 
@@ -32,15 +33,18 @@ from .kvsync import EQUAL, answer_digest, answer_hashes, offer, split_ids
 from .messages import KvDigest, KvEntry, KvHashes, KvWant, KvWriter, Message
 from .trust import Admissions, Credentials, sign_kv
 
-__all__ = ["HORIZON_KEY", "KvReplica"]
+__all__ = ["HORIZON_KEY", "MAX_TTL", "KvReplica", "check_name"]
 
 HORIZON_KEY = "kv/horizon"
 """The owned-state key under which a node publishes its horizon (8 bytes, big-endian wall ms)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 MAX_KEY_BYTES = 1024
+MAX_TTL = 100 * 365 * 86400.0
+"""Longest TTL in seconds (a hundred years): beyond it, just do not set one."""
 
 
-def _check_name(kind: str, name: str) -> None:
+def check_name(kind: str, name: str) -> None:
+    """Raise InvalidArgument unless `name` is a valid database or table name (`kind` says which)."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidArgument(
             f"invalid {kind} name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
@@ -75,8 +79,8 @@ class KvReplica:
 
     def write(self, db: str, table: str, key: str, value: bytes | None, ttl: float | None, wall_ms: int) -> KvEntry:
         """A signed register for a put (or with None a delete); validated, not yet installed."""
-        _check_name("database", db)
-        _check_name("table", table)
+        check_name("database", db)
+        check_name("table", table)
         if not isinstance(key, str) or not key:
             raise InvalidArgument("a key is a non-empty string")
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
@@ -86,8 +90,8 @@ class KvReplica:
                 raise InvalidArgument("a value is bytes")
             if len(value) > self.config.kv_max_value:
                 raise InvalidArgument(f"value of {len(value)} bytes is over the limit of {self.config.kv_max_value}")
-        if ttl is not None and not ttl > 0:
-            raise InvalidArgument("a TTL must be a positive number of seconds")
+        if ttl is not None and not (ttl > 0 and math.isfinite(ttl) and ttl <= MAX_TTL):
+            raise InvalidArgument(f"a TTL must be a positive number of seconds, at most {MAX_TTL:.0f}")
         expire_at = wall_ms + max(1, int(ttl * 1000)) if ttl is not None and value is not None else 0
         stamp = self._hlc.now(wall_ms)
         held = self.map.get(key_id(db, table, key))

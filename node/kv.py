@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from ..mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown
 from ..mesh.events import Event
+from ..mesh.kv import check_name
 from .changefeed import ChangeFeed, Subscription
 from .errors import NotFound
 from .kvstore import KvStore
@@ -52,7 +53,11 @@ def record(entry: KvEntry, with_value: bool = True) -> node_pb2.KvRecord:
 
 
 def _names(request: Any) -> tuple[str, str]:
-    return request.db or DEFAULT_NAME, request.table or DEFAULT_NAME
+    """The request's database and table, defaulted and checked (a bad name is an error, not a miss)."""
+    db, table = request.db or DEFAULT_NAME, request.table or DEFAULT_NAME
+    check_name("database", db)
+    check_name("table", table)
+    return db, table
 
 
 class KvService:
@@ -122,6 +127,7 @@ class KvService:
 
     def tables(self, request: node_pb2.KvTablesRequest) -> node_pb2.KvNames:
         db = request.db or DEFAULT_NAME
+        check_name("database", db)
         return node_pb2.KvNames(names=self.runtime.core.kv_tables(db, self.runtime.now()))
 
     # ---- watches --------------------------------------------------------------------------------

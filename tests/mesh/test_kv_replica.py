@@ -182,6 +182,9 @@ def test_tombstones_stay_while_a_live_member_has_not_synced() -> None:
         ("default", "t", "", b"v", None, "non-empty"),
         ("default", "t", "k", b"v" * (1024 * 1024 + 1), None, "over the limit"),
         ("default", "t", "k", b"v", 0, "TTL"),
+        ("default", "t", "k", b"v", float("inf"), "TTL"),
+        ("default", "t", "k", b"v", float("nan"), "TTL"),
+        ("default", "t", "k", b"v", 1e300, "TTL"),
     ],
 )
 def test_invalid_writes_are_refused_with_a_clear_message(db, table, key, value, ttl, message) -> None:

@@ -206,6 +206,22 @@ def test_bad_input_is_refused_and_nothing_is_written(trio: list[NodeProcess], wh
     assert kv_rows(a, "refused") == 0
 
 
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda client: client.kv_get("k", db="no spaces"),
+        lambda client: client.kv_list(table="bad/table"),
+        lambda client: client.kv_tables("no spaces"),
+    ],
+    ids=["get", "list", "tables"],
+)
+def test_reads_with_an_invalid_name_are_refused_not_empty(trio: list[NodeProcess], read: Any) -> None:
+    with trio[0].client() as client, pytest.raises(NodeError) as caught:
+        read(client)
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert "invalid" in caught.value.message
+
+
 def test_concurrent_puts_share_commits(trio: list[NodeProcess]) -> None:
     a = trio[0]
     before = a.status()["counters"]
