@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.public
 import nacl.signing
@@ -54,8 +55,10 @@ def _unb32(text: str) -> bytes | None:
 
 def verify_raw(raw_key: bytes, data: bytes, signature: bytes) -> bool:
     """Whether `signature` is `raw_key`'s signature of `data`; never raises (for per-packet checks)."""
+    if type(signature) is not bytes or len(signature) != SIGNATURE_SIZE:
+        return False
     try:
-        nacl.signing.VerifyKey(raw_key).verify(data, signature)
+        nacl.bindings.crypto_sign_open(signature + data, raw_key)
     except _NACL_ERRORS:
         return False
     return True
@@ -121,7 +124,7 @@ def seal_to(public: PublicKey, data: bytes) -> bytes:
 class SigningKey:
     """An ed25519 signing key of one kind, made from (and saved as) its 32-byte seed."""
 
-    __slots__ = ("_key", "kind", "public")
+    __slots__ = ("_key", "_secret", "kind", "public")
 
     kind: KeyKind
     public: PublicKey
@@ -129,6 +132,7 @@ class SigningKey:
     def __init__(self, kind: KeyKind, key: nacl.signing.SigningKey) -> None:
         self.kind = kind
         self._key = key
+        self._secret = nacl.bindings.crypto_sign_seed_keypair(bytes(key))[1]
         self.public = PublicKey(kind, bytes(key.verify_key))
 
     @classmethod
@@ -150,7 +154,8 @@ class SigningKey:
 
     def sign(self, data: bytes) -> bytes:
         """The 64-byte detached signature of `data`."""
-        return self._key.sign(data).signature
+        # The binding directly: the SignedMessage wrapper costs a third of a signature (every KV write).
+        return nacl.bindings.crypto_sign(data, self._secret)[:SIGNATURE_SIZE]
 
     def unseal(self, data: bytes) -> bytes:
         """Open a box made by `seal_to(self.public, ...)`; raises `DecryptFailed` otherwise."""
