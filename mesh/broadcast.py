@@ -46,13 +46,15 @@ class _Rumour:
 class BroadcastQueue:
     """Rumours waiting to be piggybacked or gossiped."""
 
-    __slots__ = ("_buckets", "_by_subject", "_largest", "_mult")
+    __slots__ = ("_buckets", "_by_subject", "_floor", "_largest", "_mult", "bytes")
 
-    def __init__(self, retransmit_mult: float) -> None:
+    def __init__(self, retransmit_mult: float, floor: int = 0) -> None:
         self._mult = retransmit_mult
+        self._floor = floor  # at least this many sends (at most one per other member) per rumour
         self._by_subject: dict[Hashable, _Rumour] = {}
         self._buckets: dict[int, dict[Hashable, _Rumour]] = {}
         self._largest = 0  # an upper bound of the sizes queued since the queue was last empty
+        self.bytes = 0  # encoded size of everything queued
 
     def __len__(self) -> int:
         return len(self._by_subject)
@@ -64,18 +66,21 @@ class BroadcastQueue:
         self._largest = max(self._largest, size)
         self._by_subject[subject] = rumour
         self._buckets.setdefault(0, {})[subject] = rumour
+        self.bytes += size
 
     def _discard(self, subject: Hashable) -> None:
         old = self._by_subject.pop(subject, None)
         if old is not None:
+            self.bytes -= old.size
             bucket = self._buckets[old.transmits]
             del bucket[subject]
             if not bucket:
                 del self._buckets[old.transmits]
 
-    def take(self, budget: int, members: int) -> list[Message]:
-        """Rumours fitting `budget` bytes, fewest-transmitted first; counts them as sent once more."""
-        limit = retransmit_limit(self._mult, members)
+    def take(self, budget: int, members: int, copies: int = 1) -> list[Message]:
+        """Rumours fitting `budget` bytes, fewest-transmitted first; counts them as sent `copies` more times
+        (the same list sent to several members)."""
+        limit = max(retransmit_limit(self._mult, members), min(self._floor, members - 1))
         taken: list[tuple[Hashable, _Rumour]] = []
         for transmits in sorted(self._buckets):
             for subject, rumour in self._buckets[transmits].items():
@@ -91,9 +96,10 @@ class BroadcastQueue:
             del bucket[subject]
             if not bucket:
                 del self._buckets[rumour.transmits]
-            rumour.transmits += 1
+            rumour.transmits += copies
             if rumour.transmits >= limit:
                 del self._by_subject[subject]
+                self.bytes -= rumour.size
             else:
                 self._buckets.setdefault(rumour.transmits, {})[subject] = rumour
         return [rumour.message for _, rumour in taken]

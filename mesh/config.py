@@ -76,6 +76,9 @@ class MeshConfig:
     gossip_bulk: int = 256 * 1024
     """Bytes of queued key-value registers a gossip round also sends each target over a peer link when
     they did not fit its datagram (write bursts beyond what datagrams carry)."""
+    kv_gossip_interval: float = 0.01
+    """Seconds between gossip rounds of key-value registers while any are queued: a register goes at once
+    when no round is due, and what arrives meanwhile shares the next (membership keeps `gossip_interval`)."""
     kv_sync_delay: float = 1.0
     """Seconds after a key-value change before comparing maps with `kv_sync_peers` random members."""
     kv_sync_peers: int = 2

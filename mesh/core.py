@@ -88,7 +88,8 @@ _PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT = (
     "push-pull",
     "reconnect",
 )
-_KV_SYNC = "kv-sync"
+_KV_SYNC, _KV_GOSSIP = "kv-sync", "kv-gossip"
+_KV_SYNC_MAX_WAIT = 3  # settle-time comparisons wait for quiet at most this many kv_sync_delays
 _SUSPECT, _REAP, _RELAY = "suspect", "reap", "relay"
 _LIST_SLACK = 5  # bytes a message-list header may take
 _NACK_FRACTION = 0.8  # of the prober's indirect window, as in Lifeguard
@@ -152,7 +153,9 @@ class MeshCore:
         self._queue = BroadcastQueue(config.retransmit_mult)
         # Key-value registers queue apart: a write burst must not delay membership rumours, and what
         # does not fit the datagrams goes over peer links (`gossip_bulk`).
-        self._kv_queue = BroadcastQueue(config.retransmit_mult)
+        # Each register is sent at least `gossip_nodes` times, so in a mesh no larger than the fan-out the
+        # writer's first round reaches every member and nobody need forward it (see `_on_kv_entry`).
+        self._kv_queue = BroadcastQueue(config.retransmit_mult, floor=config.gossip_nodes)
         self._recent = RecentRumours(config.rumour_memory)
         self._awareness = Awareness(config.awareness_max_multiplier)
         self._timers = Deadlines()
@@ -164,6 +167,7 @@ class MeshCore:
         self._events: deque[Event] = deque()
         self._kv = KvReplica(config, creds, self._trust, self.stats, self._events.append)
         self._published_horizon = 0
+        self._kv_last_change = self._kv_settling_since = now
         self._budget = config.max_datagram - FRAME_OVERHEAD - _LIST_SLACK
         # A relay nacks early enough for the nack to reach the prober before its probe period ends.
         window = min(config.probe_timeout, config.probe_interval - config.probe_timeout)
@@ -226,6 +230,8 @@ class MeshCore:
                 self._gossip(now)
             elif key == _PUSH_PULL:
                 self._push_pull(now)
+            elif key == _KV_GOSSIP:
+                self._kv_gossip(now)
             elif key == _KV_SYNC:
                 self._kv_sync(now)
             else:
@@ -255,8 +261,10 @@ class MeshCore:
 
     def get_timer(self) -> float | None:
         """The earliest deadline, or None when nothing is scheduled."""
-        if not self._queue and not self._kv_queue:
+        if not self._queue:
             self._timers.cancel(_GOSSIP)
+        if not self._kv_queue:
+            self._timers.cancel(_KV_GOSSIP)
         return self._timers.earliest()
 
     def packets_to_send(self) -> list[Outgoing]:
@@ -595,26 +603,36 @@ class MeshCore:
     # ----------------------------------------------------------------- dissemination and anti-entropy
 
     def _gossip(self, now: float) -> None:
-        if not self._queue and not self._kv_queue:
-            return
-        targets = self._probes.sample(self.config.gossip_nodes, self._live)
-        carried = 0  # rumours one datagram carried this round
-        for target in targets:
-            rumours = self._fill([], self._budget)
-            if not rumours:
-                break
-            carried = max(carried, len(rumours))
-            self.stats.gossip_datagrams += 1
-            self._outgoing.append(Outgoing(self._address(target), tuple(rumours), False))
-        large = self._queue.take_oversized(self._budget) + self._kv_queue.take_oversized(self._budget)
-        for target in targets:
-            # More registers queued than a datagram carries: the rest of this round goes in bulk.
-            backlog = len(self._kv_queue) > carried
-            bulk = self._kv_queue.take(self.config.gossip_bulk, self._members.live) if backlog else []
-            if large or bulk:
-                self._send_reliable(self._address(target), large + bulk)
-        if self._queue or self._kv_queue:
+        if self._queue:
+            self._round(self._queue, bulk=False)
+        if self._queue:
             self._timers.set(_GOSSIP, now + self.config.gossip_interval)
+
+    def _kv_gossip(self, now: float) -> None:
+        if self._kv_queue:
+            self._round(self._kv_queue, bulk=True)
+        if self._kv_queue:
+            self._timers.set(_KV_GOSSIP, now + self.config.kv_gossip_interval)
+
+    def _round(self, queue: BroadcastQueue, bulk: bool) -> None:
+        """One gossip round of `queue` to `gossip_nodes` random members: a datagram of rumours to each, and
+        over peer links the rumours too big for any datagram. With `bulk`, a queue holding more than one
+        datagram carries goes over peer links instead, the same rumours to every target (so a fan-out that
+        covers the mesh reaches everyone in one round, and a write burst is not lost with datagrams)."""
+        live = self._members.live
+        targets = self._probes.sample(self.config.gossip_nodes, self._live)
+        if bulk and queue.bytes > self._budget:
+            extra = queue.take_oversized(self._budget) + queue.take(self.config.gossip_bulk, live, len(targets))
+        else:
+            for target in targets:
+                rumours = queue.take(self._budget, live)
+                if not rumours:
+                    break
+                self.stats.gossip_datagrams += 1
+                self._outgoing.append(Outgoing(self._address(target), tuple(rumours), False))
+            extra = queue.take_oversized(self._budget)
+        for target in targets if extra else ():
+            self._send_reliable(self._address(target), extra)
 
     def _sync(self, reply: bool, with_digest: bool) -> Sync:
         view = view_hash(self._members, self._owned)
@@ -669,21 +687,33 @@ class MeshCore:
             self._kv.know_member(entry.writer, record.claim.chain)
         dropped = self._kv.receive(entry, self.wall_ms(now))
         if dropped is None:
-            self._kv_changed(entry, now)
+            # Straight from its writer in a mesh its fan-out covers: every member got its own copy.
+            direct = record is not None and record.claim.address == source
+            self._kv_changed(entry, now, forward=not (direct and self._members.live - 1 <= self.config.gossip_nodes))
         else:
             setattr(self.stats, dropped, getattr(self.stats, dropped) + 1)
 
-    def _kv_changed(self, entry: KvEntry, now: float) -> None:
+    def _kv_changed(self, entry: KvEntry, now: float, forward: bool = True) -> None:
         """Spread a newly installed register, and compare maps with random peers once writes settle:
         gossip reaches nearly everyone at once, this closes the rest in about `kv_sync_delay`. Registers
         skip the pull repair on pings (`RecentRumours`): this comparison is theirs."""
-        self._kv_queue.push((entry.db, entry.table, entry.key), entry, codec.message_size(entry))
-        if self._timers.get(_GOSSIP) is None:
-            self._timers.set(_GOSSIP, now)
+        if forward:
+            self._kv_queue.push((entry.db, entry.table, entry.key), entry, codec.message_size(entry))
+            if self._timers.get(_KV_GOSSIP) is None:  # at once; what comes meanwhile waits for the next round
+                self._timers.set(_KV_GOSSIP, now)
+        self._kv_last_change = now
         if self._timers.get(_KV_SYNC) is None:
+            self._kv_settling_since = now
             self._timers.set(_KV_SYNC, now + self.config.kv_sync_delay)
 
     def _kv_sync(self, now: float) -> None:
+        # While registers still stream in, the maps differ only by what is in flight: wait for a quiet
+        # `kv_sync_delay`, but no longer than `_KV_SYNC_MAX_WAIT` of them, so repair is never starved.
+        quiet_at = self._kv_last_change + self.config.kv_sync_delay
+        patience = self._kv_settling_since + _KV_SYNC_MAX_WAIT * self.config.kv_sync_delay
+        if now < quiet_at and now < patience:
+            self._timers.set(_KV_SYNC, min(quiet_at, patience))
+            return
         for target in self._probes.sample(self.config.kv_sync_peers, self._live):
             address = self._address(target)
             self._send_reliable(address, [self._kv.offer(address, self.wall_ms(now))])

@@ -102,7 +102,10 @@ class KvMap:
             self._mortal.discard(kid)
         if old is None:
             self._buckets.setdefault(_bucket(kid), set()).add(kid)
-            self._tables.setdefault((entry.db, entry.table), SortedDict())[entry.key] = kid
+            index = self._tables.get((entry.db, entry.table))
+            if index is None:
+                index = self._tables[(entry.db, entry.table)] = SortedDict()
+            index[entry.key] = kid
         return old
 
     def remove(self, kid: bytes) -> KvEntry | None:

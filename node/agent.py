@@ -668,6 +668,9 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
     async def KvPut(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: self._kv.put(request))
 
+    async def KvPutMany(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._kv.put_many(request))
+
     async def KvGet(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: _now(self._kv.get(request)))
 

@@ -24,7 +24,11 @@ from .datadir import DataDir
 from .errors import NodeError, NotRunning, from_status
 from .proto import node_pb2, node_pb2_grpc
 
-__all__ = ["NodeClient"]
+__all__ = ["LOCAL_CHANNEL_OPTIONS", "NodeClient"]
+
+LOCAL_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+"""Channel options to the local node: a list of large values can exceed grpc's default 4 MiB reply
+limit, and the peer is our own node."""
 
 _CONNECT_TIMEOUT = 2.0
 _CALL_TIMEOUT = 5.0
@@ -57,10 +61,7 @@ class NodeClient:
         )
         if not _listening(str(data_dir.socket)):
             raise self._not_running
-        # A list of large values can exceed grpc's default 4 MiB reply limit; the peer is our own node.
-        self._channel = grpc.insecure_channel(f"unix:{data_dir.socket}",
-                                              options=[("grpc.max_receive_message_length", -1),
-                                                       ("grpc.max_send_message_length", -1)])
+        self._channel = grpc.insecure_channel(f"unix:{data_dir.socket}", options=LOCAL_CHANNEL_OPTIONS)
         try:
             grpc.channel_ready_future(self._channel).result(timeout=_CONNECT_TIMEOUT)
         except grpc.FutureTimeoutError:

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
 
-from ..mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown
+from ..mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown, MeshError
 from ..mesh.events import Event
 from ..mesh.kv import check_name
 from .changefeed import ChangeFeed, Subscription
@@ -77,21 +77,45 @@ class KvService:
         then install and gossip them."""
         core, now = self.runtime.core, self.runtime.now()
         entries = [core.kv_write(w.db, w.table, w.key, w.value, w.ttl, now) for w in writes]
+        await self._commit_and_publish(entries)
+        return entries
+
+    async def _commit_and_publish(self, entries: list[KvEntry]) -> None:
         if not entries:
-            return entries
+            return
         await self.store.commit(entries)
         self._installing.update(entries)
         try:
             self.runtime.kv_publish(entries)
         finally:
             self._installing.clear()
-        return entries
 
     async def put(self, request: node_pb2.KvPutRequest) -> node_pb2.KvPutReply:
         db, table = _names(request)
         ttl = request.ttl_s if request.ttl_s else None
         (entry,) = await self.write([Write(db, table, request.key, bytes(request.value), ttl)])
         return node_pb2.KvPutReply(record=record(entry))
+
+    async def put_many(self, request: node_pb2.KvPutManyRequest) -> node_pb2.KvPutManyReply:
+        """Each put checked on its own: a refused one is answered with its error, the rest commit together."""
+        core, now = self.runtime.core, self.runtime.now()
+        results: list[node_pb2.KvPutResult] = []
+        entries: list[KvEntry] = []
+        for put in request.puts:
+            try:
+                db, table = _names(put)
+                entry = core.kv_write(db, table, put.key, bytes(put.value), put.ttl_s or None, now)
+            except MeshError as exc:
+                results.append(node_pb2.KvPutResult(code=exc.code, message=str(exc)))
+                continue
+            entries.append(entry)
+            results.append(node_pb2.KvPutResult())
+        await self._commit_and_publish(entries)
+        written = iter(entries)
+        for result in results:
+            if not result.code:  # without the value: the caller sent it, and it may be large
+                result.record.CopyFrom(record(next(written), with_value=False))
+        return node_pb2.KvPutManyReply(results=results)
 
     async def delete(self, request: node_pb2.KvDeleteRequest) -> node_pb2.KvDeleteReply:
         db, table = _names(request)

@@ -14,6 +14,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import grpc
 
+from ..node.client import LOCAL_CHANNEL_OPTIONS
 from ..node.datadir import DataDir
 from ..node.proto import node_pb2_grpc
 from .errors import MicroError, from_grpc, unavailable
@@ -40,7 +41,7 @@ class NodeChannel:
     def stub(self) -> node_pb2_grpc.NodeStub:
         # Opened lazily: a grpc.aio channel belongs to the event loop running when it is made.
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(f"unix:{self.data_dir.socket}")
+            self._channel = grpc.aio.insecure_channel(f"unix:{self.data_dir.socket}", options=LOCAL_CHANNEL_OPTIONS)
             self._stub = node_pb2_grpc.NodeStub(self._channel)
         return self._stub
 

@@ -188,6 +188,28 @@ class KvPutReply(_message.Message):
     record: KvRecord
     def __init__(self, record: _Optional[_Union[KvRecord, _Mapping]] = ...) -> None: ...
 
+class KvPutManyRequest(_message.Message):
+    __slots__ = ("puts",)
+    PUTS_FIELD_NUMBER: _ClassVar[int]
+    puts: _containers.RepeatedCompositeFieldContainer[KvPutRequest]
+    def __init__(self, puts: _Optional[_Iterable[_Union[KvPutRequest, _Mapping]]] = ...) -> None: ...
+
+class KvPutResult(_message.Message):
+    __slots__ = ("record", "code", "message")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    record: KvRecord
+    code: str
+    message: str
+    def __init__(self, record: _Optional[_Union[KvRecord, _Mapping]] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class KvPutManyReply(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[KvPutResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[KvPutResult, _Mapping]]] = ...) -> None: ...
+
 class KvGetRequest(_message.Message):
     __slots__ = ("db", "table", "key")
     DB_FIELD_NUMBER: _ClassVar[int]

@@ -64,6 +64,11 @@ class NodeStub:
                 request_serializer=node__pb2.KvPutRequest.SerializeToString,
                 response_deserializer=node__pb2.KvPutReply.FromString,
                 _registered_method=True)
+        self.KvPutMany = channel.unary_unary(
+                '/micro.node.v1.Node/KvPutMany',
+                request_serializer=node__pb2.KvPutManyRequest.SerializeToString,
+                response_deserializer=node__pb2.KvPutManyReply.FromString,
+                _registered_method=True)
         self.KvGet = channel.unary_unary(
                 '/micro.node.v1.Node/KvGet',
                 request_serializer=node__pb2.KvGetRequest.SerializeToString,
@@ -207,6 +212,13 @@ class NodeServicer:
     def KvPut(self, request, context):
         """The replicated key-value store. Reads are served from the local replica (they may be stale);
         a put or delete is acknowledged once it is committed to this node's SQLite file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def KvPutMany(self, request, context):
+        """Several puts in one call (the SDK batches concurrent puts): one commit, each answered on its own.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -383,6 +395,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.KvPut,
                     request_deserializer=node__pb2.KvPutRequest.FromString,
                     response_serializer=node__pb2.KvPutReply.SerializeToString,
+            ),
+            'KvPutMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.KvPutMany,
+                    request_deserializer=node__pb2.KvPutManyRequest.FromString,
+                    response_serializer=node__pb2.KvPutManyReply.SerializeToString,
             ),
             'KvGet': grpc.unary_unary_rpc_method_handler(
                     servicer.KvGet,
@@ -652,6 +669,33 @@ class Node:
             '/micro.node.v1.Node/KvPut',
             node__pb2.KvPutRequest.SerializeToString,
             node__pb2.KvPutReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def KvPutMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/KvPutMany',
+            node__pb2.KvPutManyRequest.SerializeToString,
+            node__pb2.KvPutManyReply.FromString,
             options,
             channel_credentials,
             insecure,

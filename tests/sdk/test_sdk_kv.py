@@ -184,3 +184,22 @@ async def test_data_dir_comes_from_the_environment(node: NodeProcess, table: str
 
     async with _store(node, table) as store:
         assert (await store.get("k")).value == b"from env"  # type: ignore[union-attr]
+
+
+async def test_concurrent_puts_share_calls_and_are_each_answered(node: NodeProcess, table: str) -> None:
+    before = node.status()["counters"]["kv.store_durable_commits"]
+    async with _store(node, table) as store:
+        records = await asyncio.gather(*(store.put(f"k{i}", str(i)) for i in range(200)))
+        assert [r.key for r in records] == [f"k{i}" for i in range(200)]
+        assert [(await store.get(f"k{i}")).value for i in (0, 199)] == [b"0", b"199"]  # type: ignore[union-attr]
+    # The first put goes alone; the rest wait for it and go together.
+    assert node.status()["counters"]["kv.store_durable_commits"] - before <= 5
+
+
+async def test_a_refused_put_fails_alone_in_its_batch(node: NodeProcess, table: str) -> None:
+    async with _store(node, table) as store:
+        results = await asyncio.gather(store.put("good", b"1"), store.put("k" * 2000, b"2"),
+                                       store.put("also-good", b"3"), return_exceptions=True)
+        assert isinstance(results[1], errors.BadRequest)
+        assert [r.key for r in (results[0], results[2])] == ["good", "also-good"]  # type: ignore[union-attr]
+        assert (await store.get("also-good")) is not None
