@@ -23,7 +23,7 @@ from sortedcontainers import SortedDict
 
 from .messages import KvEntry
 
-__all__ = ["BUCKETS", "GROUPS", "HASH_SIZE", "KEY_ID_SIZE", "KvMap", "entry_hash", "key_id", "visible"]
+__all__ = ["BUCKETS", "GROUPS", "HASH_SIZE", "KEY_ID_SIZE", "KvMap", "entry_hash", "key_id", "prefix_end", "visible"]
 
 GROUPS = 256
 BUCKETS = GROUPS * 256
@@ -51,7 +51,7 @@ def visible(entry: KvEntry, now_ms: int) -> bool:
     return entry.value is not None and (entry.expire_at == 0 or entry.expire_at > now_ms)
 
 
-def _prefix_end(prefix: str) -> str | None:
+def prefix_end(prefix: str) -> str | None:
     """The least string above every string that starts with `prefix` (None: no bound)."""
     while prefix and prefix[-1] == "\U0010ffff":
         prefix = prefix[:-1]
@@ -149,7 +149,7 @@ class KvMap:
         index = self._tables.get((db, table))
         if index is None:
             return iter(())
-        names = index.irange(prefix or None, _prefix_end(prefix), inclusive=(True, False), reverse=reverse)
+        names = index.irange(prefix or None, prefix_end(prefix), inclusive=(True, False), reverse=reverse)
         return (index[name] for name in names)
 
     def tables(self) -> Iterable[tuple[str, str]]:

@@ -7,7 +7,9 @@
             async for change in changes:         # Change(record, deleted) for every write under the prefix
                 ...
 
-Reads are served by the local replica and may be stale; a write returns once it is durable on this node,
+Reads are served by the local replica and may be stale (`get` and `list` read the node's SQLite file
+directly when this process may — same machine, same user — which costs tens of microseconds instead of
+a gRPC round trip; otherwise they ask the node); a write returns once it is durable on this node,
 then reaches the others by gossip and anti-entropy. Concurrent writes to a key resolve by the higher HLC
 stamp (physical ms, logical counter), then the higher writer id. There is no compare-and-set, no lock and
 no transaction across keys.
@@ -18,12 +20,19 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
+import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..mesh import KvEntry
+from ..mesh.errors import InvalidArgument
+from ..mesh.kv import check_name
+from ..node.kvstore import KvReader
 from ..node.proto import node_pb2
+from ..node.runtime import node_id_text
 from .channel import NODE_ID, NodeChannel, NodeUser, Stream
-from .errors import NotFound, of_status
+from .errors import NotFound, bad_request, of_status
 
 __all__ = ["Change", "Record", "Store"]
 
@@ -47,6 +56,11 @@ class Record:
     def from_proto(cls, record: Any) -> Record:
         return cls(record.db, record.table, record.key, record.value, record.expires_at or None,
                    (record.physical_ms, record.logical), record.writer)
+
+    @classmethod
+    def from_entry(cls, entry: KvEntry) -> Record:
+        return cls(entry.db, entry.table, entry.key, entry.value or b"", entry.expire_at / 1000.0 or None,
+                   (entry.physical_ms, entry.logical), node_id_text(entry.writer))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +146,24 @@ class Store(NodeUser):
         self.db = db
         self.table = table
         self._puts = _PutBatcher(self._node)
+        self._reader: KvReader | None = None
+        self._reader_failed = False
+
+    def _local(self) -> KvReader | None:
+        """The read-only view of the node's file, while a node runs there and the file opens."""
+        if self._reader_failed or not self._node.data_dir.socket.exists():
+            return None
+        if self._reader is None:
+            try:
+                check_name("database", self.db)
+                check_name("table", self.table)
+                self._reader = KvReader(self._node.data_dir.kv_db)
+            except InvalidArgument as exc:
+                raise bad_request(NODE_ID, str(exc)) from None
+            except sqlite3.Error:
+                self._reader_failed = True  # another user's node, or no file yet: ask the node
+                return None
+        return self._reader
 
     async def put(self, key: str, value: bytes | str, ttl: float | None = None) -> Record:
         """Write `value` (text is stored as UTF-8); with `ttl` seconds the key expires. Returns once the
@@ -142,6 +174,10 @@ class Store(NodeUser):
 
     async def get(self, key: str) -> Record | None:
         """The key's record in the local replica, or None when it is absent or expired."""
+        reader = self._local()
+        if reader is not None:
+            entry = reader.get(self.db, self.table, key, int(time.time() * 1000))
+            return Record.from_entry(entry) if entry is not None else None
         request = node_pb2.KvGetRequest(db=self.db, table=self.table, key=key)
         try:
             reply = await self._node.call(self._node.stub.KvGet, request)
@@ -157,6 +193,10 @@ class Store(NodeUser):
 
     async def list(self, prefix: str = "", limit: int = 0, offset: int = 0, reverse: bool = False) -> list[Record]:
         """Records whose key starts with `prefix`, in key order (descending with `reverse`); limit 0 = all."""
+        reader = self._local()
+        if reader is not None:
+            entries = reader.list(self.db, self.table, prefix, int(time.time() * 1000), limit, offset, reverse)
+            return [Record.from_entry(e) for e in entries]
         request = node_pb2.KvListRequest(db=self.db, table=self.table, prefix=prefix, limit=limit,
                                          offset=offset, reverse=reverse)
         reply = await self._node.call(self._node.stub.KvList, request)
@@ -166,6 +206,12 @@ class Store(NodeUser):
         """Every later write and delete under `prefix`, local or replicated, until the stream is closed."""
         request = node_pb2.KvWatchRequest(db=self.db, table=self.table, prefix=prefix)
         return self._node.stream(self._node.stub.KvWatch, request, Change.from_proto)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        await super().close()
 
     async def databases(self) -> builtins.list[str]:
         """The databases that hold at least one key on this node."""

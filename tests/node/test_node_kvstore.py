@@ -8,13 +8,14 @@ import os
 import sqlite3
 import stat
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from micro.mesh import KvEntry, KvWriter
 from micro.node.errors import NodeError
-from micro.node.kvstore import KvStore
+from micro.node.kvstore import KvReader, KvStore
 from micro.node.log import Logger
 
 _T = TypeVar("_T")
@@ -211,3 +212,35 @@ def test_writes_after_close_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(NodeError, match="stopping"):
         run(scenario)
+
+
+def test_a_read_only_view_sees_committed_registers_as_the_replica_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "kv.db"
+
+    async def scenario() -> None:
+        store = await opened(path)
+        await store.commit([entry("a/1"), entry("a/2"), entry("a/3", None), entry("b/1"),
+                            replace(entry("a/4"), expire_at=5_000), entry("a/5", db="other")])
+        reader = KvReader(path)  # while the node's store is open, as the SDK reads it
+        try:
+            assert reader.get("default", "default", "a/1", now_ms=1) == entry("a/1")
+            assert reader.get("default", "default", "a/3", now_ms=1) is None  # a tombstone
+            assert reader.get("default", "default", "a/4", now_ms=4_999) is not None
+            assert reader.get("default", "default", "a/4", now_ms=5_000) is None  # expired
+            keys = [e.key for e in reader.list("default", "default", "a/", now_ms=1)]
+            assert keys == ["a/1", "a/2", "a/4"]
+            assert [e.key for e in reader.list("default", "default", "a/", 1, limit=1, offset=1,
+                                               reverse=True)] == ["a/2"]
+            await store.commit([entry("a/1", b"newer", physical_ms=2000)])
+            assert reader.get("default", "default", "a/1", now_ms=1).value == b"newer"  # type: ignore[union-attr]
+        finally:
+            reader.close()
+            await store.close()
+
+    run(scenario)
+
+
+def test_a_read_only_view_of_a_file_that_is_not_there_fails_to_open(tmp_path: Path) -> None:
+    with pytest.raises(sqlite3.Error):
+        KvReader(tmp_path / "kv.db")
+    assert not (tmp_path / "kv.db").exists()
