@@ -57,6 +57,7 @@ from .kvstore import KvStore
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
 from .runtime import Runtime
+from .supervisor import Supervisor
 from .transport import NetTransport, format_address, parse_address
 
 __all__ = ["Node", "NodeOptions", "run"]
@@ -159,6 +160,7 @@ class Node:
         self.runtime: Runtime | None = None
         self.kv: KvService | None = None
         self.config_api: ConfigService | None = None
+        self.supervisor = Supervisor(options.data_dir, logger)
         self._config_key: bytes | None = None
         self._peer_server: grpc.aio.Server | None = None
         self._local_server: grpc.aio.Server | None = None
@@ -388,6 +390,8 @@ class Node:
 
     async def shutdown(self) -> None:
         """Leave gracefully, persist what a restart needs, close everything; bounded in time."""
+        # First, while the local API still answers the services' deregistrations.
+        await self.supervisor.close()
         if self.runtime is not None and self.runtime.running:
             try:
                 self._save_members()
@@ -702,6 +706,19 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
     async def ConfigWatch(self, request: Any, context: Any) -> Any:
         async for change in _guard_stream(self.node, context, lambda: self._config.watch(request, context)):
             yield change
+
+    async def Run(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self.node.supervisor.run(request))
+
+    async def Processes(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self.node.supervisor.processes()))
+
+    async def Logs(self, request: Any, context: Any) -> Any:
+        async for line in _guard_stream(self.node, context, lambda: self.node.supervisor.logs(request, context)):
+            yield line
+
+    async def Kill(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self.node.supervisor.kill(request))
 
 
 class _PeerApi(node_pb2_grpc.PeerServicer):
