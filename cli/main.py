@@ -52,13 +52,15 @@ def node() -> None:
 @click.option("--banner", is_flag=True, help="Print a human-readable welcome with next steps.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, help="Minimum level of the JSON log lines on stderr.")
+@click.option("--gateway", default=None, metavar="HOST:PORT",
+              help="Also serve the HTTP/JSON gateway into the mesh on HOST:PORT.")
 # Advanced, hidden: tests skew a node's clock with it; KV writes are stamped with the shifted clock.
 @click.option("--clock-offset", type=float, default=0.0, hidden=True, metavar="SECONDS",
               help="Seconds added to the wall clock that stamps KV writes.")
 @click.option("--kv-max-value", type=click.IntRange(min=1), default=None, hidden=True, metavar="BYTES",
               help="The largest KV value this node accepts [default: 1 MiB].")
 def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[str, ...], token: str | None,
-          no_mdns: bool, profile: str, banner: bool, log_level: str, clock_offset: float,
+          no_mdns: bool, profile: str, gateway: str | None, banner: bool, log_level: str, clock_offset: float,
           kv_max_value: int | None) -> None:
     """Run the node in the foreground (Ctrl-C leaves the mesh cleanly)."""
     # Imported here so the other commands stay quick: they only need the client.
@@ -79,6 +81,7 @@ def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[st
     )
     sys.exit(run(options))
 
+        gateway=gateway,
 
 @node.command()
 @data_dir_option

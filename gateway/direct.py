@@ -4,7 +4,7 @@
 benchmarks stand real gRPC servers up and hand their `ServiceInstance` records (and descriptor sets) to
 it. A call picks the service's instances round-robin and invokes the endpoint's gRPC method on the
 instance's address as a generic call of bytes in and bytes out, so it needs no generated code either;
-this is also how a node calls an instance registered with it. Channels are kept per address.
+the calls go through `node.instances.InstanceChannels`, as a node's calls to its own instances do.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from ..node.instances import InstanceChannels, call_metadata
 from ..node.proto import node_pb2
 from ..sdk.errors import from_grpc
 from .errors import gateway_error
@@ -34,8 +35,7 @@ class DirectBackend:
 
     def __init__(self, instances: Iterable[tuple[node_pb2.ServiceInstance, bytes]] = ()) -> None:
         self._services: dict[str, _Service] = {}
-        self._channels: dict[str, grpc.aio.Channel] = {}
-        self._unary: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable] = {}
+        self._instances = InstanceChannels()
         for instance, descriptor_set in instances:
             self.add(instance, descriptor_set)
 
@@ -53,11 +53,9 @@ class DirectBackend:
 
     async def call(self, request: node_pb2.CallRequest, timeout: float) -> node_pb2.CallReply:
         instance, method = self._pick(request)
-        call = self._unary.get((instance.address, method))
-        if call is None:
-            call = self._unary[instance.address, method] = self._channel(instance.address).unary_unary(method)
+        call = self._instances.unary(instance.address, method)
         try:
-            body = await call(request.body, timeout=timeout, metadata=_metadata(request))
+            body = await call(request.body, timeout=timeout, metadata=call_metadata(request.metadata))
         except grpc.aio.AioRpcError as exc:
             raise from_grpc(exc, request.service) from None
         return node_pb2.CallReply(body=body, instance=instance.id)
@@ -66,8 +64,8 @@ class DirectBackend:
         self, request: node_pb2.CallRequest, timeout: float
     ) -> AsyncGenerator[node_pb2.CallReply, None]:
         instance, method = self._pick(request)
-        call = self._channel(instance.address).unary_stream(method)(
-            request.body, timeout=timeout, metadata=_metadata(request)
+        call = self._instances.stream(instance.address, method)(
+            request.body, timeout=timeout, metadata=call_metadata(request.metadata)
         )
         try:
             async for body in call:
@@ -78,9 +76,7 @@ class DirectBackend:
             call.cancel()
 
     async def close(self) -> None:
-        channels, self._channels, self._unary = self._channels, {}, {}
-        for channel in channels.values():
-            await channel.close()
+        await self._instances.close()
 
     def _entry(self, service: str) -> _Service:
         entry = self._services.get(service)
@@ -95,14 +91,3 @@ class DirectBackend:
             if endpoint.name == request.endpoint:
                 return instance, endpoint.method
         raise gateway_error("UNIMPLEMENTED", f"service {request.service} has no endpoint {request.endpoint}")
-
-    def _channel(self, address: str) -> grpc.aio.Channel:
-        # A channel belongs to the event loop it was made on, so it is made on first use.
-        channel = self._channels.get(address)
-        if channel is None:
-            channel = self._channels[address] = grpc.aio.insecure_channel(address)
-        return channel
-
-
-def _metadata(request: node_pb2.CallRequest) -> tuple[tuple[str, str], ...] | None:
-    return tuple(request.metadata.items()) if request.metadata else None

@@ -38,6 +38,7 @@ from ..identity.claims import MAX_CHAIN_DEPTH, Certificate, Chain, Invite
 from ..identity.errors import BadSignature, IdentityError, Malformed
 from ..identity.keyring import Keyring
 from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
+from ..mesh import OwnedStateChanged
 from ..mesh.config import MeshConfig
 from ..mesh.events import Event
 from .config import CONFIG_KEY_SIZE, ConfigService, new_config_key
@@ -48,6 +49,7 @@ from .errors import (
     InvalidArgument,
     NodeError,
     PermissionDenied,
+    Relayed,
     Unavailable,
     code_of,
     status_code,
@@ -56,7 +58,9 @@ from .kv import KvService
 from .kvstore import KvStore
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
+from .routing import Router
 from .runtime import Runtime
+from .services import Services
 from .supervisor import Supervisor
 from .transport import NetTransport, format_address, parse_address
 
@@ -99,6 +103,8 @@ class NodeOptions:
     clock_offset: float = 0.0
     # The largest KV value accepted, in bytes (None: the profile's, 1 MiB).
     kv_max_value: int | None = None
+    # HOST:PORT of the HTTP gateway this node serves in-process (None: no gateway).
+    gateway: str | None = None
 
 
 def _primary_address() -> str:
@@ -143,6 +149,9 @@ class Node:
         # Checked before anything touches the disk, so a typo never creates a mesh.
         self._bind = parse_address(options.bind, "--bind", numeric=True)
         self._advertise = parse_address(options.advertise, "--advertise", numeric=True) if options.advertise else None
+        self._gateway = parse_address(options.gateway, "--gateway") if options.gateway else None
+        self.gateway_url = ""
+        self.services: Services | None = None
         for address in options.join:
             parse_address(address, "--join")
         self.options = options
@@ -216,11 +225,15 @@ class Node:
             self.address = format_address(host, port)
         self.transport.source = self.address
 
-        self.runtime = Runtime(self.transport, self.log, self._on_members_changed, self._on_kv_event)
+        self.runtime = Runtime(self.transport, self.log, self._on_members_changed, self._on_kv_event, self._on_owned)
         self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
         self.config_api = ConfigService(self.kv, self._config_key)
+        self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
+                                 lambda: self.keyring)
         await self._build_core()
         await self._start_local_api()
+        if self._gateway is not None:
+            self.gateway_url = await self.services.start_gateway(*self._gateway)
         self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
 
         remembered = [a for a in dd.load_members() if a != self.address]
@@ -309,6 +322,8 @@ class Node:
             clock_offset=self.options.clock_offset,
             kv_state=kv_state,
         )
+        if self.services is not None:
+            self.services.registry.rebuilt()
 
     async def _start_local_api(self) -> None:
         path = self.data_dir.socket
@@ -351,6 +366,10 @@ class Node:
         if self.kv is not None:
             self.kv.on_event(event)
 
+    def _on_owned(self, event: OwnedStateChanged) -> None:
+        if self.services is not None:
+            self.services.registry.on_owned(event)
+
     def _on_members_changed(self) -> None:
         # Written by the periodic task; events arrive in bursts and one write covers them all.
         self._members_dirty = True
@@ -392,6 +411,8 @@ class Node:
         """Leave gracefully, persist what a restart needs, close everything; bounded in time."""
         # First, while the local API still answers the services' deregistrations.
         await self.supervisor.close()
+        if self.services is not None:
+            await self.services.close()
         if self.runtime is not None and self.runtime.running:
             try:
                 self._save_members()
@@ -601,7 +622,10 @@ class Node:
 
 
 async def _abort(node: Node, context: grpc.aio.ServicerContext, exc: Exception) -> None:
-    """End a call with the error's status code and one-line message, never a traceback."""
+    """End a call with the error's status code and one-line message, never a traceback (a relayed
+    failure of a routed call keeps its own status, details and trailer)."""
+    if isinstance(exc, Relayed):
+        await exc.abort(context)
     code = code_of(exc)
     message = _one_line(str(getattr(exc, "message", None) or exc))
     if code == "INTERNAL":
@@ -720,6 +744,36 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
     async def Kill(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: self.node.supervisor.kill(request))
 
+    @property
+    def _services(self) -> Services:
+        if self.node.services is None:
+            raise Unavailable("the node is starting")
+        return self.node.services
+
+    async def Register(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._services.registry.register(request)))
+
+    async def Heartbeat(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._services.registry.heartbeat(request.id)))
+
+    async def Deregister(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._services.registry.deregister(request.id)))
+
+    async def Services(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(
+            node_pb2.ServicesReply(instances=self._services.registry.instances(request.service))))
+
+    async def Describe(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._services.router.describe(request.service))
+
+    async def Call(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._services.router.call(request, context.time_remaining()))
+
+    async def CallStream(self, request: Any, context: Any) -> Any:
+        replies = lambda: self._services.router.call_stream(request, context.time_remaining())
+        async for reply in _guard_stream(self.node, context, replies):
+            yield reply
+
 
 class _PeerApi(node_pb2_grpc.PeerServicer):
     def __init__(self, node: Node) -> None:
@@ -733,12 +787,30 @@ class _PeerApi(node_pb2_grpc.PeerServicer):
     async def Join(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: _now(self.node.admit(request)))
 
+    @property
+    def _router(self) -> Router:
+        if self.node.services is None:
+            raise Unavailable("the node is starting")
+        return self.node.services.router
+
+    async def Call(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._router.serve_call(request, context.time_remaining()))
+
+    async def CallStream(self, request: Any, context: Any) -> Any:
+        frames = lambda: self._router.serve_stream(request, context.time_remaining())
+        async for frame in _guard_stream(self.node, context, frames):
+            yield frame
+
+    async def Descriptor(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._router.serve_descriptor(request)))
+
 
 def _announce(node: Node, options: NodeOptions) -> None:
     dd = node.data_dir
     if not options.banner:
+        gateway = f" gateway {node.gateway_url}" if node.gateway_url else ""
         print(f"node {node.node_key.public.id} mesh {node.mesh_root.id} address {node.address} "
-              f"data-dir {dd} generation {node.generation}", flush=True)
+              f"data-dir {dd} generation {node.generation}{gateway}", flush=True)
         return
     flag = f"--data-dir {dd}"
     micro = _cli_name()
@@ -752,6 +824,7 @@ def _announce(node: Node, options: NodeOptions) -> None:
         f"    address     {node.address}",
         f"    data dir    {dd}",
         f"    profile     {options.profile}, generation {node.generation}",
+        *([f"    gateway     {node.gateway_url}"] if node.gateway_url else []),
         "",
         "  Try next (in another terminal):",
         f"    {micro} node status {flag}",

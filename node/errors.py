@@ -3,7 +3,8 @@
 Every error in the project (`IdentityError`, `MeshError`, `NodeError`) carries `code`, a gRPC status
 name as a string, and a one-line message. The local API turns any of them into that status with the
 message as details; the client turns the status back into a `NodeError` with the same code, so the CLI
-prints the server's own sentence.
+prints the server's own sentence. A routed call that failed at the instance (or on the way to it) is a
+`Relayed` error instead: its status, details and `micro-error` trailer pass on to the caller unchanged.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ from __future__ import annotations
 import grpc
 
 __all__ = [
+    "ERROR_KEY",
     "AlreadyRunning",
     "InvalidArgument",
     "NodeError",
     "NotFound",
     "NotRunning",
     "PermissionDenied",
+    "Relayed",
     "Unavailable",
     "code_of",
     "from_status",
     "status_code",
 ]
+
+ERROR_KEY = "micro-error"
+"""The trailing metadata key that carries a failed call's Micro error as JSON (set by the SDK's handlers)."""
 
 # The codes docs/architecture.md allows; anything else is reported as INTERNAL.
 _STATUS = {
@@ -64,6 +70,27 @@ class PermissionDenied(NodeError):
 
 class Unavailable(NodeError):
     code = "UNAVAILABLE"
+
+
+class Relayed(NodeError):
+    """A call that failed at a service instance, or at a node on the way to it: passed on as it came."""
+
+    def __init__(self, rpc: grpc.aio.AioRpcError) -> None:
+        super().__init__(rpc.details() or rpc.code().name, rpc.code().name)
+        self.rpc = rpc
+        self.trailing: tuple[tuple[str, str], ...] = tuple(
+            (key, value) for key, value in (rpc.trailing_metadata() or ()) if key == ERROR_KEY
+        )
+
+    @property
+    def unreachable(self) -> bool:
+        """The instance or its node could not be reached (try another instance): UNAVAILABLE that no
+        service raised (a service's own errors carry the `micro-error` trailer)."""
+        return self.rpc.code() == grpc.StatusCode.UNAVAILABLE and not self.trailing
+
+    async def abort(self, context: grpc.aio.ServicerContext) -> None:
+        """End the call being served with this status, details and trailer."""
+        await context.abort(self.rpc.code(), self.rpc.details() or "", trailing_metadata=self.trailing)
 
 
 class NotRunning(NodeError):

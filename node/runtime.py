@@ -6,7 +6,8 @@ runtime drains the core: each `Outgoing` is sealed with `Wire.seal` and handed t
 datagram, or over a peer link when the core marked it reliable), each event becomes a log line, and the
 single `loop.call_at` timer is re-armed to `core.get_timer()`. The runtime makes no protocol decisions.
 Events of the shared key-value map are not logged but handed to the KV layer, which persists them and
-feeds watches (see `kv.py`); the core's wall clock is the loop's clock shifted by `wall_offset`.
+feeds watches (see `kv.py`); `OwnedStateChanged` events go to the service registry (`registry.py`) as
+well as to the log; the core's wall clock is the loop's clock shifted by `wall_offset`.
 """
 
 from __future__ import annotations
@@ -78,11 +79,13 @@ class Runtime:
     """Drives one core (replaced wholesale when the node joins another mesh) on the running loop."""
 
     def __init__(self, transport: Transport, logger: Logger, on_members_changed: Callable[[], None],
-                 on_kv_event: Callable[[Event], None] = lambda event: None) -> None:
+                 on_kv_event: Callable[[Event], None] = lambda event: None,
+                 on_owned: Callable[[OwnedStateChanged], None] = lambda event: None) -> None:
         self._transport = transport
         self._log = logger
         self._on_members_changed = on_members_changed
         self._on_kv_event = on_kv_event
+        self._on_owned = on_owned
         self._loop = asyncio.get_running_loop()
         self._core: MeshCore | None = None
         self._wire: Wire | None = None
@@ -152,6 +155,15 @@ class Runtime:
             core.kv_publish(entry, now)
         self._pump()
 
+    def set_local(self, key: str, value: bytes | None) -> None:
+        """Publish (None: delete) an entry of this node's owned state; skipped while no core runs (the
+        registry publishes its instances again into the next core)."""
+        core = self._core
+        if core is None or self._closed:
+            return
+        core.set_local(key, value, self._loop.time())
+        self._pump()
+
     def close(self) -> None:
         """Stop driving the core: no more timers, inputs are ignored."""
         self._closed = True
@@ -185,6 +197,8 @@ class Runtime:
             if isinstance(event, _KV_EVENTS):
                 self._on_kv_event(event)
                 continue
+            if isinstance(event, OwnedStateChanged):
+                self._on_owned(event)
             self._log_event(event)
             membership_changed = membership_changed or isinstance(event, _MEMBERSHIP_EVENTS)
         if membership_changed:
@@ -253,6 +267,12 @@ class Runtime:
             }
             for m in self._core.members()
         ]
+
+    def member_address(self, node_id: bytes) -> str:
+        """The address of a member ("" if unknown)."""
+        if self._core is None:
+            return ""
+        return next((m.address for m in self._core.members() if m.node_id == node_id), "")
 
     def counters(self) -> dict[str, int]:
         """Every Wire and core counter, prefixed "wire." and "core."."""

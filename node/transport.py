@@ -133,7 +133,8 @@ class NetTransport:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _channel(self, address: str) -> grpc.aio.Channel:
+    def channel(self, address: str) -> grpc.aio.Channel:
+        """The kept channel to a peer (also used for calls forwarded to it)."""
         channel = self._channels.pop(address, None)
         if channel is None:
             channel = grpc.aio.insecure_channel(
@@ -152,7 +153,8 @@ class NetTransport:
         self._channels[address] = channel
         return channel
 
-    def _evict(self, address: str) -> None:
+    def evict(self, address: str) -> None:
+        """Close the channel to a peer that failed UNAVAILABLE: a fresh one connects at once next time."""
         channel = self._channels.pop(address, None)
         if channel is not None:
             self._close_later(channel)
@@ -164,14 +166,14 @@ class NetTransport:
 
     async def _deliver(self, address: str, data: bytes) -> None:
         try:
-            stub = node_pb2_grpc.PeerStub(self._channel(address))
+            stub = node_pb2_grpc.PeerStub(self.channel(address))
             await stub.Deliver(node_pb2.Frame(data=data, source=self.source), timeout=_DELIVER_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             self._failed(address, exc.code().name)
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 # The channel now sits in reconnect backoff and would fail fast for seconds, even after
                 # the peer restarts; a fresh channel connects at once on the next send.
-                self._evict(address)
+                self.evict(address)
         except (OSError, ValueError) as exc:
             self._failed(address, str(exc))
         else:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 
+from ..node.errors import ERROR_KEY
 from ..node.proto import node_pb2
 from .context import Context
 from .errors import MicroError, bad_request, internal
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
     from .service import Service
 
 __all__ = ["ERROR_KEY", "Handler", "InvalidBody", "camel_case", "check_async", "json_handler", "method_handler"]
-
-ERROR_KEY = "micro-error"
-"""The trailing metadata key that carries a failed call's Micro error as JSON."""
 
 _log = logging.getLogger("micro.sdk")
 

@@ -1,0 +1,70 @@
+"""Calling a service instance: generic bytes-in, bytes-out gRPC on the endpoint's method path.
+
+An instance serves each endpoint on `Endpoint.method` (see docs/architecture.md, "How a node calls an
+instance"), so a caller needs no generated code: the request body goes as it is and the reply bytes
+come back as they are. `InstanceChannels` keeps one `grpc.aio` channel per instance address and the
+multicallable of each (address, method), so a call costs a dict look-up before the RPC itself. The
+node uses it for instances registered with it, the gateway's `DirectBackend` for instances it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+
+__all__ = ["CALLER_KEY", "InstanceChannels", "call_metadata"]
+
+CALLER_KEY = "micro-caller"
+"""The metadata key that names the calling node (handlers read it as `ctx.caller`)."""
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+def call_metadata(metadata: Mapping[str, str], caller: str = "") -> Metadata | None:
+    """The gRPC metadata of a call: the caller's own entries, then the calling node's id if known."""
+    items = tuple(metadata.items())
+    if caller:
+        items += ((CALLER_KEY, caller),)
+    return items or None
+
+
+class InstanceChannels:
+    """Channels to instances by address; made on first use, as a channel belongs to its event loop."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._unary: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable] = {}
+        self._stream: dict[tuple[str, str], grpc.aio.UnaryStreamMultiCallable] = {}
+
+    def unary(self, address: str, method: str) -> grpc.aio.UnaryUnaryMultiCallable:
+        call = self._unary.get((address, method))
+        if call is None:
+            call = self._unary[address, method] = self._channel(address).unary_unary(method)
+        return call
+
+    def stream(self, address: str, method: str) -> grpc.aio.UnaryStreamMultiCallable:
+        call = self._stream.get((address, method))
+        if call is None:
+            call = self._stream[address, method] = self._channel(address).unary_stream(method)
+        return call
+
+    async def forget(self, address: str) -> None:
+        """Close the channel to an instance that left (the node forgets each one it registered, so the
+        channels stay as many as the live instances)."""
+        channel = self._channels.pop(address, None)
+        self._unary = {key: call for key, call in self._unary.items() if key[0] != address}
+        self._stream = {key: call for key, call in self._stream.items() if key[0] != address}
+        if channel is not None:
+            await channel.close()
+
+    async def close(self) -> None:
+        channels, self._channels, self._unary, self._stream = self._channels, {}, {}, {}
+        for channel in channels.values():
+            await channel.close()
+
+    def _channel(self, address: str) -> grpc.aio.Channel:
+        channel = self._channels.get(address)
+        if channel is None:
+            channel = self._channels[address] = grpc.aio.insecure_channel(address)
+        return channel

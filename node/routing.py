@@ -1,0 +1,305 @@
+"""Calls routed by this node: which instance answers, and the peer link to the node that holds it.
+
+A call names a service and an endpoint. The router takes the instances of the service that serve the
+endpoint (NOT_FOUND naming the service, or the endpoint, when there are none): a healthy local instance
+first, then the healthy remote ones round-robin, then those marked unhealthy as a last resort. A local
+instance is called directly (`instances.InstanceChannels`); a remote one through its node's `Peer.Call`,
+the `CallRequest` sealed with the mesh's gossip keyring so that only members can use it, and that node
+calls its instance the same way. The caller's metadata, the calling node's id (`micro-caller`) and the
+deadline travel with the call (the timeout is `CallRequest.timeout_s`, else the caller's gRPC deadline,
+else 30 s; a call cancelled here cancels the forwarded one, which grpc.aio does by itself).
+
+An instance that cannot be reached (UNAVAILABLE that no service raised: refused connection, its node
+down, or its node no longer holding it) is marked unhealthy for `UNHEALTHY_S` and the call goes on to
+the next candidate, each instance tried at most once, all within the deadline. Every other failure,
+the service's own errors included, goes back to the caller unchanged (`errors.Relayed`). Server-streaming
+calls route the same way, and move on only while nothing has been streamed yet.
+
+`Describe` answers with the service's instances and its descriptor set: registered here, else fetched
+from a node that holds an instance (`Peer.Descriptor`), checked against the gossiped hash, and cached by
+that hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+
+import grpc
+
+from ..identity.keyring import Keyring
+from .errors import InvalidArgument, NodeError, NotFound, Relayed, Unavailable
+from .instances import InstanceChannels, call_metadata
+from .proto import node_pb2, node_pb2_grpc
+from .registry import Registry, descriptor_hash
+from .transport import NetTransport
+
+__all__ = ["DEFAULT_TIMEOUT", "UNHEALTHY_S", "Router"]
+
+DEFAULT_TIMEOUT = 30.0
+UNHEALTHY_S = 5.0
+"""How long an unreachable instance is tried only after every other one."""
+_DESCRIPTOR_CACHE = 256
+_DESCRIBE_TIMEOUT = 5.0
+
+
+class Router:
+    """Routes calls from the local API (and the in-process gateway) and serves those forwarded to this
+    node's instances over the peer link. `keyring` returns the mesh's current gossip keyring."""
+
+    def __init__(self, registry: Registry, transport: NetTransport, keyring: Callable[[], Keyring]) -> None:
+        self._registry = registry
+        self._transport = transport
+        self._keyring = keyring
+        self.instances = InstanceChannels()
+        self._loop = asyncio.get_running_loop()
+        self._turn: collections.Counter[str] = collections.Counter()
+        self._unhealthy: dict[str, float] = {}  # instance id -> until
+        self._descriptors: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
+        self._stubs: dict[str, tuple[grpc.aio.Channel, node_pb2_grpc.PeerStub]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        registry.forgotten = self._forget
+
+    # ---- calls made here ----------------------------------------------------------------------------
+
+    async def call(self, request: node_pb2.CallRequest, time_left: float | None) -> node_pb2.CallReply:
+        """Route a unary call; `time_left` is the caller's gRPC deadline in seconds, if it set one."""
+        deadline = self._deadline(request, time_left)
+        request.caller = self._registry.node_id
+        failure: Relayed | None = None
+        for instance, method in self._candidates(request):
+            request.instance = instance.id
+            try:
+                if self._registry.is_local(instance.id):
+                    body = await self._call_instance(instance.address, method, request, self._left(deadline))
+                    return node_pb2.CallReply(body=body, instance=instance.id)
+                return await self._forward(instance, request, self._left(deadline))
+            except Relayed as failed:
+                if not failed.unreachable:
+                    raise
+                self._mark_unhealthy(instance.id)
+                failure = failed
+        assert failure is not None  # there was at least one candidate, and each one failed
+        raise failure
+
+    async def call_stream(self, request: node_pb2.CallRequest,
+                          time_left: float | None) -> AsyncGenerator[node_pb2.CallReply, None]:
+        """Route a server-streaming call; closing the iterator cancels it."""
+        deadline = self._deadline(request, time_left)
+        request.caller = self._registry.node_id
+        failure: Relayed | None = None
+        for instance, method in self._candidates(request):
+            request.instance = instance.id
+            streamed = False
+            if self._registry.is_local(instance.id):
+                replies = self._stream_instance(instance, method, request, self._left(deadline))
+            else:
+                replies = self._forward_stream(instance, request, self._left(deadline))
+            try:
+                async for reply in replies:
+                    streamed = True
+                    yield reply
+                return
+            except Relayed as failed:
+                if streamed or not failed.unreachable:
+                    raise
+                self._mark_unhealthy(instance.id)
+                failure = failed
+            finally:
+                await replies.aclose()
+        assert failure is not None
+        raise failure
+
+    async def describe(self, service: str) -> node_pb2.DescribeReply:
+        instances = self._registry.instances(service)
+        if not instances:
+            raise NotFound(f"service {service} not found")
+        reply = node_pb2.DescribeReply(instances=instances)
+        digests = [i.descriptor_hash for i in instances if i.descriptor_hash]
+        if digests:
+            local = self._registry.local_descriptor_set(service)
+            reply.descriptor_set = local if local is not None else await self._descriptor_set(service, instances)
+        return reply
+
+    # ---- calls forwarded to this node ----------------------------------------------------------------
+
+    async def serve_call(self, frame: node_pb2.Frame, time_left: float | None) -> node_pb2.Frame:
+        request = node_pb2.CallRequest.FromString(self._keyring().decrypt(frame.data))
+        instance, method = self._local_target(request)
+        timeout = self._left(self._deadline(request, time_left))
+        body = await self._call_instance(instance.address, method, request, timeout)
+        return self._seal(node_pb2.CallReply(body=body, instance=instance.id))
+
+    async def serve_stream(self, frame: node_pb2.Frame, time_left: float | None) -> AsyncIterator[node_pb2.Frame]:
+        request = node_pb2.CallRequest.FromString(self._keyring().decrypt(frame.data))
+        instance, method = self._local_target(request)
+        replies = self._stream_instance(instance, method, request, self._left(self._deadline(request, time_left)))
+        try:
+            async for reply in replies:
+                yield self._seal(reply)
+        finally:
+            await replies.aclose()
+
+    def serve_descriptor(self, frame: node_pb2.Frame) -> node_pb2.Frame:
+        request = node_pb2.DescribeRequest.FromString(self._keyring().decrypt(frame.data))
+        descriptor_set = self._registry.local_descriptor_set(request.service)
+        if descriptor_set is None:
+            raise NotFound(f"no instance of {request.service} with descriptors is registered at this node")
+        return self._seal(node_pb2.DescribeReply(descriptor_set=descriptor_set))
+
+    async def close(self) -> None:
+        if self._closing:
+            await asyncio.wait(self._closing)
+        await self.instances.close()
+
+    def _forget(self, instance: node_pb2.ServiceInstance) -> None:
+        """A local instance left: close its channel (its port may soon serve something else)."""
+        self._unhealthy.pop(instance.id, None)
+        if any(self._registry.is_local(i.id) for i in self._registry.of_service(instance.service)
+               if i.address == instance.address):
+            return  # the same process registered again (after its TTL lapsed): the channel is still its own
+        task = self._loop.create_task(self.instances.forget(instance.address))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    # ---- internals ----------------------------------------------------------------------------------
+
+    def _deadline(self, request: node_pb2.CallRequest, time_left: float | None) -> float:
+        if request.timeout_s < 0 or not math.isfinite(request.timeout_s):
+            raise InvalidArgument("timeout_s must be a finite number of seconds, or 0 for the default")
+        limits = [t for t in (request.timeout_s, time_left) if t]
+        return self._loop.time() + (min(limits) if limits else DEFAULT_TIMEOUT)
+
+    def _left(self, deadline: float) -> float:
+        left = deadline - self._loop.time()
+        if left <= 0:
+            raise NodeError("the call's deadline passed before an instance answered", "DEADLINE_EXCEEDED")
+        return left
+
+    def _candidates(self, request: node_pb2.CallRequest) -> list[tuple[node_pb2.ServiceInstance, str]]:
+        """Instances serving the endpoint, in the order to try them, with the method path of each."""
+        instances = self._registry.of_service(request.service)
+        if not instances:
+            raise NotFound(f"service {request.service} not found")
+        now = self._loop.time()
+        local, remote, unhealthy = [], [], []
+        for instance in instances:
+            method = next((e.method for e in instance.endpoints if e.name == request.endpoint), None)
+            if method is None:
+                continue
+            if self._unhealthy.get(instance.id, 0.0) > now:
+                unhealthy.append((instance, method))
+            elif self._registry.is_local(instance.id):
+                local.append((instance, method))
+            else:
+                remote.append((instance, method))
+        if not (local or remote or unhealthy):
+            raise NotFound(f"service {request.service} has no endpoint {request.endpoint}")
+        if remote:
+            turn = self._turn[request.service] % len(remote)
+            self._turn[request.service] += 1
+            remote = remote[turn:] + remote[:turn]
+        return local + remote + unhealthy
+
+    def _mark_unhealthy(self, instance_id: str) -> None:
+        now = self._loop.time()
+        # Forget the marks that lapsed, so the table holds only instances that failed recently.
+        self._unhealthy = {i: until for i, until in self._unhealthy.items() if until > now}
+        self._unhealthy[instance_id] = now + UNHEALTHY_S
+
+    def _local_target(self, request: node_pb2.CallRequest) -> tuple[node_pb2.ServiceInstance, str]:
+        instance = next((i for i in self._registry.of_service(request.service) if i.id == request.instance), None)
+        if instance is None or not self._registry.is_local(instance.id):
+            # UNAVAILABLE with no service's error: the routing node tries another instance.
+            raise Unavailable(f"instance {request.instance} of {request.service} is not registered at this node")
+        method = next((e.method for e in instance.endpoints if e.name == request.endpoint), None)
+        if method is None:
+            raise NotFound(f"service {request.service} has no endpoint {request.endpoint}")
+        return instance, method
+
+    async def _call_instance(self, address: str, method: str, request: node_pb2.CallRequest,
+                             timeout: float) -> bytes:
+        call = self.instances.unary(address, method)
+        try:
+            body: bytes = await call(request.body, timeout=timeout,
+                                     metadata=call_metadata(request.metadata, request.caller))
+        except grpc.aio.AioRpcError as exc:
+            raise Relayed(exc) from None
+        return body
+
+    async def _stream_instance(self, instance: node_pb2.ServiceInstance, method: str, request: node_pb2.CallRequest,
+                               timeout: float) -> AsyncGenerator[node_pb2.CallReply, None]:
+        call = self.instances.stream(instance.address, method)(
+            request.body, timeout=timeout, metadata=call_metadata(request.metadata, request.caller))
+        try:
+            async for body in call:
+                yield node_pb2.CallReply(body=body, instance=instance.id)
+        except grpc.aio.AioRpcError as exc:
+            raise Relayed(exc) from None
+        finally:
+            call.cancel()
+
+    async def _forward(self, instance: node_pb2.ServiceInstance, request: node_pb2.CallRequest,
+                       timeout: float) -> node_pb2.CallReply:
+        try:
+            frame = await self._peer(instance.node_address).Call(self._seal(request), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise self._peer_failed(instance.node_address, exc) from None
+        return node_pb2.CallReply.FromString(self._keyring().decrypt(frame.data))
+
+    async def _forward_stream(self, instance: node_pb2.ServiceInstance, request: node_pb2.CallRequest,
+                              timeout: float) -> AsyncGenerator[node_pb2.CallReply, None]:
+        call = self._peer(instance.node_address).CallStream(self._seal(request), timeout=timeout)
+        try:
+            async for frame in call:
+                yield node_pb2.CallReply.FromString(self._keyring().decrypt(frame.data))
+        except grpc.aio.AioRpcError as exc:
+            raise self._peer_failed(instance.node_address, exc) from None
+        finally:
+            call.cancel()
+
+    async def _descriptor_set(self, service: str, instances: list[node_pb2.ServiceInstance]) -> bytes:
+        wanted = next(i.descriptor_hash for i in instances if i.descriptor_hash)
+        cached = self._descriptors.get(wanted)
+        if cached is not None:
+            return cached
+        holders = [i for i in instances if i.descriptor_hash == wanted]
+        request = self._seal(node_pb2.DescribeRequest(service=service))
+        for instance in holders:
+            try:
+                frame = await self._peer(instance.node_address).Descriptor(request, timeout=_DESCRIBE_TIMEOUT)
+            except grpc.aio.AioRpcError as exc:
+                self._peer_failed(instance.node_address, exc)
+                continue
+            descriptor_set = node_pb2.DescribeReply.FromString(self._keyring().decrypt(frame.data)).descriptor_set
+            if descriptor_hash(descriptor_set) == wanted:
+                self._descriptors[wanted] = descriptor_set
+                while len(self._descriptors) > _DESCRIPTOR_CACHE:
+                    self._descriptors.popitem(last=False)
+                return descriptor_set
+        raise Unavailable(f"no node holding {service} answered with its descriptors")
+
+    def _peer(self, address: str) -> node_pb2_grpc.PeerStub:
+        # The transport's channel to the peer (the one gossip uses, usually connected); a stub per channel.
+        channel = self._transport.channel(address)
+        kept = self._stubs.get(address)
+        if kept is None or kept[0] is not channel:
+            kept = self._stubs[address] = (channel, node_pb2_grpc.PeerStub(channel))
+        return kept[1]
+
+    def _peer_failed(self, address: str, exc: grpc.aio.AioRpcError) -> Relayed:
+        failure = Relayed(exc)
+        channel = self._transport.channel(address)
+        if failure.unreachable and channel.get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            # The peer itself is down (not merely its instance): a channel in reconnect backoff would fail
+            # fast for seconds after the peer is back, so the next call starts a fresh one.
+            self._transport.evict(address)
+            self._stubs.pop(address, None)
+        return failure
+
+    def _seal(self, message: node_pb2.CallRequest | node_pb2.CallReply | node_pb2.DescribeRequest
+              | node_pb2.DescribeReply) -> node_pb2.Frame:
+        return node_pb2.Frame(data=self._keyring().encrypt(message.SerializeToString()),
+                              source=self._transport.source)

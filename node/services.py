@@ -1,0 +1,52 @@
+"""The services part of a node: its registry, its router, and the HTTP gateway it may serve in-process.
+
+Built once the node knows its id and address (`registry.py`, `routing.py`); the gateway (`--gateway
+HOST:PORT`) starts after the local API is up and stops first, so requests in flight still find the
+router. The gateway module (aiohttp) is imported only by a node that serves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..identity.keyring import Keyring
+from .errors import InvalidArgument
+from .gateway_backend import NodeBackend
+from .registry import Registry
+from .routing import Router
+from .runtime import Runtime
+from .transport import NetTransport, format_address
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["Services"]
+
+
+class Services:
+    """Registry and router of one node (for its whole life: a join to another mesh keeps them)."""
+
+    def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
+                 keyring: Callable[[], Keyring]) -> None:
+        self.registry = Registry(runtime, node_id, address)
+        self.router = Router(self.registry, transport, keyring)
+        self._gateway: web.AppRunner | None = None
+
+    async def start_gateway(self, host: str, port: int) -> str:
+        """Serve the HTTP gateway on host:port; its URL (with the port bound, for port 0)."""
+        from ..gateway import serve
+
+        try:
+            self._gateway = await serve(NodeBackend(self.registry, self.router), host, port)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot serve the gateway on {format_address(host, port)}: "
+                                  f"{exc.strerror or exc}; choose another --gateway port") from None
+        bound_host, bound_port = self._gateway.addresses[0][:2]
+        return f"http://{format_address(bound_host, bound_port)}"
+
+    async def close(self) -> None:
+        if self._gateway is not None:
+            await self._gateway.cleanup()
+        self.registry.close()
+        await self.router.close()
