@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from ..node.instances import CALLER_KEY
+
 if TYPE_CHECKING:
     from .service import Service
 
 __all__ = ["CALLER_KEY", "Context"]
-
-CALLER_KEY = "micro-caller"
-"""The metadata key under which nodes pass the calling node's id to an instance."""
 
 
 class Context:

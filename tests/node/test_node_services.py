@@ -1,0 +1,241 @@
+"""Services across a mesh of real nodes: the gossiped registry, calls routed through any node and
+forwarded over peer links, and the gateway a node serves in-process.
+
+Three nodes A, B, C on 127.0.0.1 (B serves the gateway); services are real SDK processes started next to
+a node with MICRO_DATA_DIR. The module's mesh runs helloworld and the faulty test service next to C;
+tests that kill or stop something form a mesh of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from micro.node.proto import node_pb2
+from node_harness import Cluster, NodeProcess, wait_until
+from service_process import FAULTY, HELLOWORLD, call, free_port, instances, running, stop, stub
+
+# Datagram gossip on the local profile spreads an entry to three nodes well inside this.
+_SPREAD = 5.0
+
+
+@dataclass
+class Mesh:
+    a: NodeProcess
+    b: NodeProcess
+    c: NodeProcess
+    gateway: str  # http://host:port of B's gateway
+    marks: Path  # where the faulty service marks cancelled calls
+
+
+def _form(cluster: Cluster) -> Mesh:
+    """A, B (with a gateway) and C joined into A's mesh."""
+    port = free_port()
+    a, b, c = (cluster.add_unstarted() for _ in range(3))
+    a.spawn()
+    b.spawn("--gateway", f"127.0.0.1:{port}")
+    c.spawn()
+    for node in (a, b, c):
+        node.wait_ready()
+    b.join(a)
+    c.join(a)
+    cluster.wait_states([a, b, c], {n.address: "alive" for n in (a, b, c)})
+    return Mesh(a, b, c, f"http://127.0.0.1:{port}", cluster.base)
+
+
+def _seen_everywhere(mesh: Mesh, service: str, count: int) -> None:
+    for node in (mesh.a, mesh.b, mesh.c):
+        wait_until(lambda node=node: len(instances(node, service)) == count, _SPREAD,
+                   f"{node.name} to list {count} instance(s) of {service}")
+
+
+def _post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json",
+                                                                      **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as failed:
+        return failed.code, json.loads(failed.read())
+
+
+@pytest.fixture(scope="module")
+def mesh() -> Iterator[Mesh]:
+    with tempfile.TemporaryDirectory(prefix="ms-") as base:
+        cluster = Cluster(Path(base))
+        try:
+            formed = _form(cluster)
+            with running(formed.c, HELLOWORLD, "helloworld"), \
+                    running(formed.c, FAULTY, "faulty", {"FAULTY_MARKS": base}):
+                _seen_everywhere(formed, "helloworld", 1)
+                _seen_everywhere(formed, "faulty", 1)
+                yield formed
+        finally:
+            cluster.close()
+
+
+# ---- the module's mesh ------------------------------------------------------------------------------
+
+
+def test_a_call_through_node_a_reaches_helloworld_next_to_c(mesh: Mesh) -> None:
+    reply, instance = call(mesh.a, "helloworld", "Helloworld.Call", {"name": "a"})
+
+    assert reply == {"msg": "Hello a"}
+    assert instance in {i.id for i in instances(mesh.c, "helloworld")}
+
+
+def test_the_gateway_on_b_answers_a_call_to_helloworld_next_to_c(mesh: Mesh) -> None:
+    assert _post(f"{mesh.gateway}/helloworld/Helloworld/Call", {"name": "a"}) == (200, {"msg": "Hello a"})
+
+
+def test_every_node_lists_the_instance_with_the_node_it_runs_next_to(mesh: Mesh) -> None:
+    c_id, c_address = mesh.c.status()["id"], mesh.c.address
+    for node in (mesh.a, mesh.b):
+        [instance] = instances(node, "helloworld")
+        assert (instance.node, instance.node_address) == (c_id, c_address)
+        assert sorted(e.name for e in instance.endpoints) == ["Helloworld.Call", "Helloworld.Stream"]
+
+
+def test_a_forwarded_call_carries_the_callers_metadata_and_the_calling_node(mesh: Mesh) -> None:
+    reply, _ = call(mesh.a, "faulty", "Faulty.Echo", metadata={"x-request-id": "r1"})
+
+    assert reply["caller"] == mesh.a.status()["id"]
+    assert reply["metadata"]["x-request-id"] == "r1"
+
+
+def test_an_unknown_service_is_not_found(mesh: Mesh) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        call(mesh.a, "nobody", "Nothing.Here")
+
+    assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "service nobody not found" in failed.value.details()
+
+
+def test_an_unknown_endpoint_is_not_found_naming_it(mesh: Mesh) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        call(mesh.a, "helloworld", "Helloworld.Missing")
+
+    assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "Helloworld.Missing" in failed.value.details()
+
+
+def test_an_unknown_service_is_404_through_the_gateway(mesh: Mesh) -> None:
+    status, body = _post(f"{mesh.gateway}/nobody/Nothing/Here", {})
+
+    assert (status, body["status"]) == (404, "NOT_FOUND")
+
+
+def test_a_handler_that_raises_is_500_with_the_services_error_body(mesh: Mesh) -> None:
+    status, body = _post(f"{mesh.gateway}/faulty/Faulty/Fail", {})
+
+    assert status == 500
+    assert (body["id"], body["detail"], body["status"]) == ("faulty", "boom", "INTERNAL")
+    # The service keeps serving.
+    assert call(mesh.a, "faulty", "Faulty.Echo")[0]["caller"]
+
+
+def test_a_service_error_reaches_a_local_api_caller_with_its_status_details_and_trailer(mesh: Mesh) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        call(mesh.a, "faulty", "Faulty.Fail")
+
+    assert failed.value.code() == grpc.StatusCode.INTERNAL
+    assert json.loads(failed.value.details())["detail"] == "boom"
+    assert json.loads(dict(failed.value.trailing_metadata())["micro-error"])["id"] == "faulty"
+
+
+def test_a_handler_past_the_deadline_is_504_through_the_gateway(mesh: Mesh) -> None:
+    started = time.monotonic()
+    status, body = _post(f"{mesh.gateway}/faulty/Faulty/Sleep", {"seconds": 5, "tag": "gw"}, {"Timeout": "0.5"})
+
+    assert (status, body["status"]) == (504, "DEADLINE_EXCEEDED")
+    assert time.monotonic() - started < 3
+
+
+def test_the_deadline_of_a_call_reaches_the_handler_on_the_far_node(mesh: Mesh) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        call(mesh.a, "faulty", "Faulty.Sleep", {"seconds": 5, "tag": "deadline"}, timeout=0.5)
+
+    assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    wait_until(lambda: (mesh.marks / "cancelled-deadline").exists(), 3, "the handler on C to be cancelled")
+
+
+def test_a_cancelled_call_cancels_the_handler_on_the_far_node(mesh: Mesh) -> None:
+    request = node_pb2.CallRequest(service="faulty", endpoint="Faulty.Sleep",
+                                   body=json.dumps({"seconds": 20, "tag": "cancel"}).encode())
+    with stub(mesh.a) as api:
+        pending = api.Call.future(request)  # no deadline: only the cancellation can end it early
+        time.sleep(1.0)
+        pending.cancel()
+
+    wait_until(lambda: (mesh.marks / "cancelled-cancel").exists(), 3, "the handler on C to be cancelled")
+
+
+def test_a_server_stream_is_forwarded_message_by_message(mesh: Mesh) -> None:
+    request = node_pb2.CallRequest(service="helloworld", endpoint="Helloworld.Stream",
+                                   body=json.dumps({"name": "s", "count": 3}).encode())
+    with stub(mesh.a) as api:
+        replies = [json.loads(r.body)["msg"] for r in api.CallStream(request, timeout=5)]
+
+    assert replies == ["Hello s (1 of 3)", "Hello s (2 of 3)", "Hello s (3 of 3)"]
+
+
+# ---- meshes of their own ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_mesh(cluster: Cluster) -> Mesh:
+    return _form(cluster)
+
+
+def test_calls_spread_over_instances_next_to_b_and_c(own_mesh: Mesh) -> None:
+    with running(own_mesh.b, HELLOWORLD, "helloworld") as (_, on_b), \
+            running(own_mesh.c, HELLOWORLD, "helloworld") as (_, on_c):
+        _seen_everywhere(own_mesh, "helloworld", 2)
+        answered = [call(own_mesh.a, "helloworld", "Helloworld.Call", {"name": "x"})[1] for _ in range(10)]
+
+    assert answered.count(on_b) == answered.count(on_c) == 5
+
+
+def test_calls_keep_succeeding_through_b_when_cs_node_is_killed(own_mesh: Mesh) -> None:
+    with running(own_mesh.b, HELLOWORLD, "helloworld") as (_, on_b), \
+            running(own_mesh.c, HELLOWORLD, "helloworld"):
+        _seen_everywhere(own_mesh, "helloworld", 2)
+        own_mesh.c.kill(signal.SIGKILL)
+        # Every call succeeds at once: the node moves on from C's instance within the call.
+        answered = [call(own_mesh.a, "helloworld", "Helloworld.Call", {"name": "x"}, timeout=5)[1]
+                    for _ in range(6)]
+
+        assert set(answered) == {on_b}
+        # Once C is declared dead, its instance leaves the catalogue.
+        wait_until(lambda: [i.id for i in instances(own_mesh.a, "helloworld")] == [on_b], 10,
+                   "C's instance to leave A's catalogue")
+
+
+def test_a_stopped_service_leaves_every_node_at_once(own_mesh: Mesh) -> None:
+    with running(own_mesh.c, HELLOWORLD, "helloworld") as (process, _):
+        _seen_everywhere(own_mesh, "helloworld", 1)
+        stop(process, signal.SIGTERM)
+
+        # It deregisters: well inside its 10 s TTL.
+        _seen_everywhere(own_mesh, "helloworld", 0)
+
+
+def test_a_killed_service_leaves_every_node_within_its_ttl(own_mesh: Mesh) -> None:
+    with running(own_mesh.c, FAULTY, "faulty", {"FAULTY_MARKS": str(own_mesh.marks), "FAULTY_TTL": "2"}) \
+            as (process, _):
+        _seen_everywhere(own_mesh, "faulty", 1)
+        stop(process, signal.SIGKILL)
+        killed = time.monotonic()
+
+        _seen_everywhere(own_mesh, "faulty", 0)
+        assert time.monotonic() - killed < 2 + _SPREAD
