@@ -21,6 +21,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from micro.node.proto import node_pb2
 from node_harness import Cluster, NodeProcess, wait_until
 from service_process import FAULTY, HELLOWORLD, call, free_port, instances, running, stop, stub
@@ -239,3 +240,56 @@ def test_a_killed_service_leaves_every_node_within_its_ttl(own_mesh: Mesh) -> No
 
         _seen_everywhere(own_mesh, "faulty", 0)
         assert time.monotonic() - killed < 2 + _SPREAD
+
+
+# ---- the registry's checks and descriptors ----------------------------------------------------------
+
+_ENDPOINT = node_pb2.Endpoint(name="Thing.Do", method="/Thing/Do", codec="json")
+
+
+def _register(node: NodeProcess, request: node_pb2.RegisterRequest) -> node_pb2.RegisterReply:
+    with stub(node) as api:
+        reply: node_pb2.RegisterReply = api.Register(request, timeout=5)
+    return reply
+
+
+@pytest.mark.parametrize("request_", [
+    node_pb2.RegisterRequest(service="", address="127.0.0.1:9", endpoints=[_ENDPOINT]),
+    node_pb2.RegisterRequest(service="thing", address="nowhere", endpoints=[_ENDPOINT]),
+    node_pb2.RegisterRequest(service="thing", address="127.0.0.1:9",
+                             endpoints=[node_pb2.Endpoint(name="Do", method="/Thing/Do", codec="json")]),
+    node_pb2.RegisterRequest(service="thing", address="127.0.0.1:9",
+                             endpoints=[node_pb2.Endpoint(name="Thing.Do", method="/Thing/Do", codec="xml")]),
+    node_pb2.RegisterRequest(service="thing", address="127.0.0.1:9", endpoints=[_ENDPOINT], ttl_s=-1),
+], ids=["no name", "bad address", "endpoint name", "codec", "negative ttl"])
+def test_a_bad_registration_is_an_invalid_argument(mesh: Mesh, request_: node_pb2.RegisterRequest) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        _register(mesh.a, request_)
+
+    assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_heartbeat_for_an_unknown_instance_is_not_found(mesh: Mesh) -> None:
+    with stub(mesh.a) as api, pytest.raises(grpc.RpcError) as failed:
+        api.Heartbeat(node_pb2.HeartbeatRequest(id="thing-0"), timeout=5)
+
+    assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_describe_on_a_fetches_the_descriptor_set_registered_at_c(mesh: Mesh) -> None:
+    files = descriptor_pb2.FileDescriptorSet()
+    node_pb2.DESCRIPTOR.CopyToProto(files.file.add())
+    proto = node_pb2.Endpoint(name="Node.Status", method="/micro.node.v1.Node/Status", codec="proto",
+                              request_type="micro.node.v1.StatusRequest", response_type="micro.node.v1.StatusReply")
+    registered = _register(mesh.c, node_pb2.RegisterRequest(
+        service="described", address="127.0.0.1:9", endpoints=[proto], descriptor_set=files.SerializeToString()))
+    try:
+        wait_until(lambda: instances(mesh.a, "described"), _SPREAD, "A to list the instance")
+        with stub(mesh.a) as api:
+            described = api.Describe(node_pb2.DescribeRequest(service="described"), timeout=5)
+
+        assert described.descriptor_set == files.SerializeToString()
+        assert [i.id for i in described.instances] == [registered.id]
+    finally:
+        with stub(mesh.c) as api:
+            api.Deregister(node_pb2.DeregisterRequest(id=registered.id), timeout=5)
