@@ -5,6 +5,9 @@ It talks to `unix:DATA_DIR/node.sock` with short deadlines and turns every gRPC 
 the exception to the deadlines: they are iterators that run until the caller closes them (or the
 node drops the watch, which arrives as a `NodeError`).
 
+A call that a service failed keeps the service's Micro error (`{"id","code","detail","status"}` as JSON)
+as the `NodeError`'s message.
+
 KV records come back as dicts: `db`, `table`, `key`, `value` (bytes), `expires_at` (unix seconds, 0 =
 never), `physical_ms`, `logical`, `writer` (node id). Config values go in as JSON text and come back
 parsed.
@@ -15,10 +18,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Self, TypeVar
 
 import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from .datadir import DataDir
 from .errors import NodeError, NotRunning, from_status
@@ -34,6 +39,10 @@ _CONNECT_TIMEOUT = 2.0
 _CALL_TIMEOUT = 5.0
 # Join waits for the contacted node, which may be across a WAN.
 _JOIN_TIMEOUT = 20.0
+# Kill waits for the process to stop: up to the supervisor's 5 s grace, then SIGKILL.
+_KILL_TIMEOUT = 15.0
+# A service call gets the node's own deadline answer (with its message) before the client gives up.
+_CALL_MARGIN = 2.0
 
 _T = TypeVar("_T")
 
@@ -206,6 +215,62 @@ class NodeClient:
         """Leaf changes at or under `path`: `path`, `value` (parsed; None when deleted), `deleted`."""
         return self._stream(self._stub.ConfigWatch, node_pb2.ConfigWatchRequest(path=path), _config_change)
 
+    # ---- supervised processes ---------------------------------------------------------------------
+
+    def run(self, path: str, name: str = "", args: Sequence[str] = (),
+            env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Start `python main.py` in the directory `path` (absolute) under the node: `name`, `pid`."""
+        request = node_pb2.RunRequest(path=path, name=name, args=list(args), env=dict(env or {}))
+        return _dict(self._call(self._stub.Run, request))
+
+    def processes(self) -> list[dict[str, Any]]:
+        """Every process the node supervises: name, path, pid (0 when none runs), state, restarts,
+        started_at (unix seconds), last_exit (negative: the signal that ended it)."""
+        reply = self._call(self._stub.Processes, node_pb2.ProcessesRequest())
+        return [_dict(p) for p in reply.processes]
+
+    def logs(self, name: str, follow: bool = False, tail: int = 0) -> Iterator[dict[str, Any]]:
+        """Kept output lines of a process (`line`, `stream`, `at`), the last `tail` (0: all); with
+        `follow` the stream goes on with new lines until closed."""
+        request = node_pb2.LogsRequest(name=name, follow=follow, tail=tail)
+        if follow:
+            return self._stream(self._stub.Logs, request, _dict)
+        return self._messages(self._stub.Logs(request, timeout=_CALL_TIMEOUT), _dict)
+
+    def kill(self, name: str) -> None:
+        """Stop a process (SIGTERM, SIGKILL after a grace); returns once it is gone."""
+        self._call(self._stub.Kill, node_pb2.KillRequest(name=name), timeout=_KILL_TIMEOUT)
+
+    # ---- services ---------------------------------------------------------------------------------
+
+    def services(self, service: str = "") -> list[dict[str, Any]]:
+        """Every instance in the mesh (of `service` only, when named), as dicts."""
+        reply = self._call(self._stub.Services, node_pb2.ServicesRequest(service=service))
+        return [_instance(i) for i in reply.instances]
+
+    def describe(self, service: str) -> tuple[list[dict[str, Any]], bytes]:
+        """A service's instances and its FileDescriptorSet (empty for JSON-only services); NOT_FOUND for
+        an unknown service."""
+        reply = self._call(self._stub.Describe, node_pb2.DescribeRequest(service=service))
+        return [_instance(i) for i in reply.instances], bytes(reply.descriptor_set)
+
+    def call(self, service: str, endpoint: str, body: bytes, timeout: float) -> bytes:
+        """The reply body of a unary call routed by the node, within `timeout` seconds."""
+        request = node_pb2.CallRequest(service=service, endpoint=endpoint, body=body, timeout_s=timeout)
+        return bytes(self._call(self._stub.Call, request, timeout=timeout + _CALL_MARGIN).body)
+
+    def call_stream(self, service: str, endpoint: str, body: bytes, timeout: float) -> Iterator[bytes]:
+        """The reply bodies of a server-streaming call, within `timeout` seconds in all."""
+        request = node_pb2.CallRequest(service=service, endpoint=endpoint, body=body, timeout_s=timeout)
+        call = self._stub.CallStream(request, timeout=timeout + _CALL_MARGIN)
+        return self._messages(call, lambda reply: bytes(reply.body))
+
+
+def _dict(message: Message) -> dict[str, Any]:
+    """A reply message as a dict with its proto field names, unset fields included."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+
 
 def _record(record: node_pb2.KvRecord) -> dict[str, Any]:
     return {
@@ -218,6 +283,13 @@ def _record(record: node_pb2.KvRecord) -> dict[str, Any]:
         "logical": record.logical,
         "writer": record.writer,
     }
+
+
+def _instance(instance: node_pb2.ServiceInstance) -> dict[str, Any]:
+    """An instance as a dict; the endpoints' schemas stay JSON text ("" for protobuf endpoints)."""
+    fields = _dict(instance)
+    fields["descriptor_hash"] = instance.descriptor_hash.hex()
+    return fields
 
 
 def _change(change: node_pb2.KvChange) -> dict[str, Any]:

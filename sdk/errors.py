@@ -30,6 +30,7 @@ __all__ = [
     "bad_request",
     "conflict",
     "forbidden",
+    "from_details",
     "from_grpc",
     "internal",
     "not_found",
@@ -168,6 +169,12 @@ def from_grpc(error: grpc.RpcError, id: str) -> MicroError:
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     status = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
     details = (error.details() if hasattr(error, "details") else None) or ""
+    return from_details(id, status, details)
+
+
+def from_details(id: str, status: str, details: str) -> MicroError:
+    """The `MicroError` for a failure of gRPC status `status` with these details (the server's Micro error
+    when it put one there); `id` names the callee when the server did not."""
     carried = _carried(details)
     if carried is None:
         return of_status(id, status, details or f"the call failed ({status})")
