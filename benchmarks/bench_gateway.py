@@ -5,7 +5,9 @@ runs in its own process on 127.0.0.1. The baseline, measured in the same run, is
 unary calls straight to the service from this process, `--concurrency` at a time, with a pre-built
 request on one open channel. The gateway runs in a process of its own (so its RSS and CPU time can be
 read from /proc) with a `DirectBackend` naming the service's instance; this process POSTs
-`{"name": "bench"}` to it with aiohttp at the same concurrency. The phases are interleaved in rounds so
+`{"name": "bench"}` to it with aiohttp at the same concurrency. The same load also goes through a real
+node serving the gateway in-process (`micro node start --gateway`, the service registered with it
+through its local API), which adds the node's registry and router to the path: both are reported. The phases are interleaved in rounds so
 both see the same machine load. Targets: gateway rps >= 0.6 x direct rps, and
 the gateway's peak RSS under that load < 150 MB. The CPU time per call of the service (direct calls), of the
 gateway, and of this process as a gRPC and as an HTTP client are reported too: unlike rates, they hardly
@@ -21,16 +23,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import grpc
+from kv_processes import MicroMesh, free_ports
+from load import Phase, load
 
 TARGET_RATIO = 0.6
 TARGET_RSS_MB = 150.0
@@ -86,72 +88,52 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # ---- load ----------------------------------------------------------------------------------------------
 
 
-async def _load(call: Callable[[], Awaitable[None]], concurrency: int, seconds: float) -> int:
-    """Calls made by `concurrency` workers in a loop for `seconds`."""
-    deadline = time.perf_counter() + seconds
-    counts = [0] * concurrency
+def _register(data_dir: Path, service_address: str) -> None:
+    """Register the service's instance with the node of `data_dir` for the whole run (no heartbeats)."""
+    from micro.node.proto import node_pb2, node_pb2_grpc
 
-    async def worker(index: int) -> None:
-        while time.perf_counter() < deadline:
-            await call()
-            counts[index] += 1
-
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return sum(counts)
-
-
-class _Phase:
-    """One way of calling the service, and what it achieved over all rounds: calls, the CPU time the
-    process it is measured on (the gateway, or the service for the direct calls) spent on them, and the
-    CPU time this process (the client) spent making them."""
-
-    def __init__(self, call: Callable[[], Awaitable[None]], pid: int) -> None:
-        self.call, self.pid = call, pid
-        self.calls = 0
-        self.cpu_s = 0.0
-        self.client_cpu_s = 0.0
-
-    async def run(self, concurrency: int, seconds: float) -> None:
-        cpu, client_cpu = _cpu_s(self.pid), time.process_time()
-        self.calls += await _load(self.call, concurrency, seconds)
-        self.cpu_s += _cpu_s(self.pid) - cpu
-        self.client_cpu_s += time.process_time() - client_cpu
+    endpoint = node_pb2.Endpoint(name="Helloworld.Call", method=_METHOD, codec="json")
+    request = node_pb2.RegisterRequest(
+        service="helloworld", address=service_address, endpoints=[endpoint], ttl_s=3600
+    )
+    with grpc.insecure_channel(f"unix:{data_dir / 'node.sock'}") as channel:
+        node_pb2_grpc.NodeStub(channel).Register(request, timeout=5)
 
 
 async def _measure(
-    args: argparse.Namespace, service: tuple[int, str], gateway: tuple[int, str]
-) -> dict[str, _Phase]:
+    args: argparse.Namespace, service: tuple[int, str], gateways: dict[str, tuple[int, str]]
+) -> dict[str, Phase]:
     async with (
         grpc.aio.insecure_channel(service[1]) as channel,
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session,
     ):
         unary = channel.unary_unary(_METHOD)
-        url = f"http://{gateway[1]}/helloworld/call"
 
         async def direct() -> None:
             await unary(_BODY, timeout=10)
 
-        async def through_gateway() -> None:
-            async with session.post(url, data=_BODY, headers={"Content-Type": "application/json"}) as reply:
-                await reply.read()
-                if reply.status != 200:
-                    raise SystemExit(f"gateway answered {reply.status}: {await reply.text()}")
+        def through(address: str) -> Callable[[], Awaitable[None]]:
+            url = f"http://{address}/helloworld/call"
+
+            async def post() -> None:
+                async with session.post(url, data=_BODY, headers={"Content-Type": "application/json"}) as reply:
+                    await reply.read()
+                    if reply.status != 200:
+                        raise SystemExit(f"gateway {address} answered {reply.status}: {await reply.text()}")
+
+            return post
 
         assert json.loads(await unary(_BODY)) == _REPLY
-        async with session.post(url, data=_BODY) as reply:
-            assert await reply.json() == _REPLY
-        phases = {"direct": _Phase(direct, service[0]), "gateway": _Phase(through_gateway, gateway[0])}
+        phases = {"direct": Phase(direct, {"measured": service[0]})}
+        for name, (pid, address) in gateways.items():
+            async with session.post(f"http://{address}/helloworld/call", data=_BODY) as reply:
+                assert await reply.json() == _REPLY, name
+            phases[name] = Phase(through(address), {"measured": pid})
         for phase in phases.values():
-            await _load(phase.call, args.concurrency, 0.5)  # warm-up
+            await load(phase.call, args.concurrency, 0.5)  # warm-up
         for _ in range(args.rounds):
             for phase in phases.values():
                 await phase.run(args.concurrency, args.seconds)
@@ -180,38 +162,45 @@ def main() -> None:
     gateway, gateway_address = _child(
         "--serve-gateway", service_address, *(["--uvloop"] if args.uvloop else [])
     )
+    [node_port] = free_ports(1)
     try:
-        phases = _run(
-            _measure(args, (service.pid, service_address), (gateway.pid, gateway_address)), args.uvloop
-        )
-        rss, peak = _rss_mb(gateway.pid)
+        with MicroMesh(1, profile="local", extra={0: ["--gateway", f"127.0.0.1:{node_port}"]}) as mesh:
+            _register(mesh.data_dirs[0], service_address)
+            node = mesh.procs[0].pid
+            gateways = {"gateway": (gateway.pid, gateway_address), "node_gateway": (node, f"127.0.0.1:{node_port}")}
+            phases = _run(_measure(args, (service.pid, service_address), gateways), args.uvloop)
+            rss = {"gateway": _rss_mb(gateway.pid), "node_gateway": _rss_mb(node)}
     finally:
         for process in (service, gateway):
             process.terminate()
             process.wait(10)
     elapsed = args.rounds * args.seconds
-    direct, through = phases["direct"], phases["gateway"]
-    ratio = through.calls / direct.calls
-    result = {
+    direct = phases["direct"]
+    result: dict[str, Any] = {
         "benchmark": "gateway_http_json_vs_direct_grpc",
         "loop": "uvloop" if args.uvloop else "asyncio",
         "concurrency": args.concurrency,
         "seconds": elapsed,
         "direct_rps": round(direct.calls / elapsed),
-        "gateway_rps": round(through.calls / elapsed),
-        "ratio": round(ratio, 3),
-        "service_cpu_us_per_call": round(direct.cpu_s / direct.calls * 1e6),
-        "gateway_cpu_us_per_call": round(through.cpu_s / through.calls * 1e6),
-        "client_cpu_us_per_call": {
-            "grpc_direct": round(direct.client_cpu_s / direct.calls * 1e6),
-            "http_gateway": round(through.client_cpu_s / through.calls * 1e6),
-        },
-        "gateway_rss_mb": round(rss, 1),
-        "gateway_peak_rss_mb": round(peak, 1),
+        "service_cpu_us_per_call": round(direct.cpu_s["measured"] / direct.calls * 1e6),
+        "client_cpu_us_per_call": {"grpc_direct": round(direct.client_cpu_s / direct.calls * 1e6)},
         "targets": {"ratio": TARGET_RATIO, "rss_mb": TARGET_RSS_MB},
-        "meets_ratio": ratio >= TARGET_RATIO,
-        "meets_rss": peak < TARGET_RSS_MB,
     }
+    # "gateway": a gateway process over a DirectBackend; "node_gateway": a node started with --gateway.
+    for name in ("gateway", "node_gateway"):
+        through = phases[name]
+        ratio = through.calls / direct.calls
+        current, peak = rss[name]
+        result[name] = {
+            "rps": round(through.calls / elapsed),
+            "ratio": round(ratio, 3),
+            "cpu_us_per_call": round(through.cpu_s["measured"] / through.calls * 1e6),
+            "client_cpu_us_per_call": round(through.client_cpu_s / through.calls * 1e6),
+            "rss_mb": round(current, 1),
+            "peak_rss_mb": round(peak, 1),
+            "meets_ratio": ratio >= TARGET_RATIO,
+            "meets_rss": peak < TARGET_RSS_MB,
+        }
     print(json.dumps(result, indent=2))
 
 

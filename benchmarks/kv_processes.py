@@ -26,7 +26,7 @@ from micro.node.client import NodeClient
 from micro.node.datadir import DataDir
 from micro.node.errors import NodeError
 
-__all__ = ["EtcdCluster", "MicroMesh", "percentiles"]
+__all__ = ["EtcdCluster", "MicroMesh", "free_ports", "percentiles", "wait_for"]
 
 MICRO = str(Path(sys.executable).with_name("micro"))
 ETCD = "/usr/bin/etcd"
@@ -46,7 +46,7 @@ def percentiles(seconds: list[float], unit: str = "ms") -> dict[str, float]:
     return {f"p50_{unit}": at(0.50), f"p99_{unit}": at(0.99), f"max_{unit}": at(1.0), "samples": len(ordered)}
 
 
-def _wait(predicate: Callable[[], Any], deadline_s: float, what: str) -> None:
+def wait_for(predicate: Callable[[], Any], deadline_s: float, what: str) -> None:
     deadline = time.monotonic() + deadline_s
     while True:
         try:
@@ -66,9 +66,11 @@ class _Processes:
         self.base = Path(tempfile.mkdtemp(prefix=prefix))
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, argv: list[str], name: str) -> None:
+    def spawn(self, argv: list[str], name: str, env: dict[str, str] | None = None) -> None:
+        """Start `argv` (with `env` added to this process's environment), its stderr kept in the base dir."""
         with open(self.base / f"{name}.stderr", "wb") as err:
-            self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True))
+            self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                               env={**os.environ, **env} if env else None))
 
     def _start(self) -> None:
         raise NotImplementedError
@@ -94,14 +96,16 @@ class _Processes:
 
 
 class MicroMesh(_Processes):
-    """`count` nodes (`micro node start --no-mdns`) joined into the first one's mesh with invites."""
+    """`count` nodes (`micro node start --no-mdns`) joined into the first one's mesh with invites;
+    `extra` adds options to the start of some nodes, by index (e.g. `{1: ["--gateway", "127.0.0.1:8080"]}`)."""
 
-    def __init__(self, count: int, profile: str = "lan") -> None:
+    def __init__(self, count: int, profile: str = "lan", extra: dict[int, list[str]] | None = None) -> None:
         # A short prefix: the data dir holds a unix socket, whose path is limited to 107 bytes.
         super().__init__("mkv-")
         self.count = count
         self.profile = profile
         self.data_dirs = [self.base / f"n{i}" for i in range(count)]
+        self.extra = extra or {}
 
     def _client(self, i: int) -> NodeClient:
         return NodeClient(DataDir(self.data_dirs[i]))
@@ -117,22 +121,22 @@ class MicroMesh(_Processes):
             return sum(1 for m in client.members() if m["state"] == "alive") == self.count
 
     def _start(self) -> None:
-        for d in self.data_dirs:
+        for i, d in enumerate(self.data_dirs):
             d.mkdir()
             self.spawn([MICRO, "node", "start", "--data-dir", str(d), "--bind", "127.0.0.1:0", "--no-mdns",
-                        "--profile", self.profile, "--log-level", "warning"], d.name)
+                        "--profile", self.profile, "--log-level", "warning", *self.extra.get(i, [])], d.name)
         for i, d in enumerate(self.data_dirs):
-            _wait(functools.partial(self._answers, i), START_DEADLINE_S, f"node {d.name} to start")
+            wait_for(functools.partial(self._answers, i), START_DEADLINE_S, f"node {d.name} to start")
         with self._client(0) as seed:
             address = seed.status()["address"]
             for i in range(1, self.count):
                 with self._client(i) as client:
                     client.join(address, seed.invite(600))
         for i in range(self.count):
-            _wait(functools.partial(self._sees_all_alive, i), START_DEADLINE_S, "every node to see all alive")
+            wait_for(functools.partial(self._sees_all_alive, i), START_DEADLINE_S, "every node to see all alive")
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     try:
         for s in sockets:
@@ -148,7 +152,7 @@ class EtcdCluster(_Processes):
 
     def __init__(self, count: int = 3) -> None:
         super().__init__("etcd-")
-        ports = _free_ports(2 * count)
+        ports = free_ports(2 * count)
         self.client_urls = [f"http://127.0.0.1:{p}" for p in ports[:count]]
         self.peer_urls = [f"http://127.0.0.1:{p}" for p in ports[count:]]
 
@@ -168,4 +172,4 @@ class EtcdCluster(_Processes):
                         "--initial-cluster", initial, "--initial-cluster-state", "new",
                         "--initial-cluster-token", "bench", "--logger", "zap", "--log-level", "error"], name)
         for url in self.client_urls:
-            _wait(functools.partial(self._healthy, url), START_DEADLINE_S, f"etcd at {url} to be healthy")
+            wait_for(functools.partial(self._healthy, url), START_DEADLINE_S, f"etcd at {url} to be healthy")
