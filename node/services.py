@@ -2,7 +2,7 @@
 
 Built once the node knows its id and address (`registry.py`, `routing.py`); the gateway (`--gateway
 HOST:PORT`) starts after the local API is up and stops first, so requests in flight still find the
-router. The gateway module (aiohttp) is imported only by a node that serves it.
+router. The gateway (aiohttp, and the SDK's errors it speaks) is imported only by a node that serves it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from ..identity.keyring import Keyring
 from .errors import InvalidArgument
-from .gateway_backend import NodeBackend
 from .registry import Registry
 from .routing import Router
 from .runtime import Runtime
@@ -36,6 +35,7 @@ class Services:
     async def start_gateway(self, host: str, port: int) -> str:
         """Serve the HTTP gateway on host:port; its URL (with the port bound, for port 0)."""
         from ..gateway import serve
+        from .gateway_backend import NodeBackend
 
         try:
             self._gateway = await serve(NodeBackend(self.registry, self.router), host, port)
