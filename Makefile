@@ -31,9 +31,25 @@ bench-sysdeps:
 		echo "warning: could not install etcd-server; bench_kv_etcd.py will fail"; \
 	fi
 
+# A node with the gateway, helloworld and the blog services under it; Ctrl-C stops them all.
+GATEWAY ?= 127.0.0.1:8080
+SERVICES := examples/helloworld examples/blog/posts examples/blog/comments examples/blog/tags
 run: $(STAMP)
 	@mkdir -p $(DATA)
-	$(BIN)/micro node start --data-dir $(DATA) --bind 127.0.0.1:7946 --no-mdns --banner
+	@$(BIN)/micro node start --data-dir $(DATA) --bind 127.0.0.1:7946 --no-mdns --banner --gateway $(GATEWAY) & \
+	node=$$!; trap 'kill $$node 2>/dev/null; wait $$node; exit 0' INT TERM; \
+	for i in $$(seq 100); do $(BIN)/micro node status --data-dir $(DATA) >/dev/null 2>&1 && break; sleep 0.1; done; \
+	for svc in $(SERVICES); do $(BIN)/micro run $$svc --data-dir $(DATA) || { kill $$node; wait $$node; exit 1; }; done; \
+	echo ""; \
+	echo "  Services (micro status --data-dir $(DATA)); try, once they have registered:"; \
+	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/helloworld/Helloworld/Call -d '{\"name\": \"Alice\"}'"; \
+	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/posts/Posts/Save -d '{\"title\": \"Hello world\", \"tags\": [\"intro\"]}'"; \
+	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/posts/Posts/Query -d '{\"tag\": \"intro\"}'"; \
+	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/tags/Tags/List -d '{}'"; \
+	echo "    curl -s $(GATEWAY)/services"; \
+	echo "    $(BIN)/micro helloworld call --name Alice --data-dir $(DATA)"; \
+	echo "  More in examples/blog/README.md. Ctrl-C stops the node and its services."; \
+	wait $$node
 
 test: $(STAMP) sysdeps
 	$(BIN)/pytest -q

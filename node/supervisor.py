@@ -2,7 +2,9 @@
 
 `Run` starts `python main.py` in a service's directory with the node's own interpreter (so a service
 imports the same `micro` the node runs), `MICRO_DATA_DIR` set to the node's data dir and the request's
-environment on top, in a process group of its own. Every line the process writes to stdout or stderr is
+environment on top, in a process group of its own. A short bootstrap (`_BOOTSTRAP`) runs main.py as
+`__main__` after asking Linux to SIGKILL the process if the node dies, so a node killed without a chance
+to stop its processes does not leave them behind. Every line the process writes to stdout or stderr is
 kept in a ring of the last `RING_LINES` lines (what `Logs` answers from) and appended to
 `DATA_DIR/logs/NAME.log` (rotated to `NAME.log.1` beyond `LOG_FILE_BYTES`).
 
@@ -57,6 +59,20 @@ _FOLLOW_QUEUE = RING_LINES
 # readers give up.
 _DRAIN = 1.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+# Run as `python -c _BOOTSTRAP NODE_PID main.py ARGS...`: PR_SET_PDEATHSIG (1) kills the process when the
+# node dies; a node that died before the call (the parent is no longer the node) means exit at once.
+# Elsewhere than Linux there is no prctl and the process simply runs.
+_BOOTSTRAP = """\
+import ctypes, os, runpy, signal, sys
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+except (AttributeError, OSError):
+    pass
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 def restart_delay(previous: float, uptime: float) -> float:
@@ -139,9 +155,9 @@ class _Process:
 
     async def _spawn(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "main.py", *self.args, cwd=self.path, env=self.env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            limit=_MAX_LINE,
+            sys.executable, "-c", _BOOTSTRAP, str(os.getpid()), "main.py", *self.args, cwd=self.path,
+            env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=_MAX_LINE,
         )
         self.state, self.started_at = "running", time.time()
         self._log.info("process.started", name=self.name, pid=self._proc.pid, restarts=self.restarts)

@@ -275,6 +275,15 @@ def test_node_sigterm_stops_its_processes(cluster: Cluster, tmp_path: Path) -> N
     assert all(gone(pid) for pid in pids)
 
 
+def test_processes_die_with_a_killed_node(cluster: Cluster, tmp_path: Path) -> None:
+    node = cluster.add(1)[0]
+    pid = run(node, service_dir(tmp_path, "orphan", SLEEPER))["pid"]
+
+    node.kill(signal.SIGKILL)
+
+    wait_until(lambda: gone(pid), 10, "the process to die with its node")
+
+
 @pytest.mark.parametrize(("previous", "uptime", "expected"), [
     (0.0, 0.1, FIRST_DELAY),                   # the first crash
     (FIRST_DELAY, 0.1, 2 * FIRST_DELAY),       # crashing again soon: double

@@ -1,0 +1,118 @@
+"""posts: blog posts in the KV store, saved, queried by id, slug or tag, and deleted.
+
+    Posts.Save    {"title": "Hello", "content": "...", "tags": ["intro"]}  -> {"post": {...}}
+    Posts.Query   {"id": "..."} | {"slug": "hello"} | {"tag": "intro"} | {}  -> {"posts": [...]}, newest first
+    Posts.Delete  {"id": "..."}
+
+Keys of the service's own database ("posts"): `id/<id>` the post (protobuf bytes), `slug/<slug>` its id,
+`tag/<tag>/<id>` one entry per tag. Ids sort by creation time, so listing `id/` backwards is newest first.
+The tags service keeps the counts: every save and delete tells it which tags the post gained or lost.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
+
+import blog_pb2
+import blog_pb2_grpc
+from micro.sdk import Client, Context, Service, errors
+
+service = Service("posts", version="1.0.0")
+tags = Client()
+
+
+def _new_id() -> str:
+    # Milliseconds first: ids sort in creation order; the random part keeps same-millisecond posts apart.
+    return f"{time.time_ns() // 1_000_000:013d}-{secrets.token_hex(3)}"
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+async def _load(post_id: str) -> blog_pb2.Post | None:
+    record = await service.kv.get(f"id/{post_id}")
+    return blog_pb2.Post.FromString(record.value) if record is not None else None
+
+
+async def _retag(post_id: str, before: list[str], after: list[str]) -> None:
+    """Tell the tags service what the post gained and lost (it refuses a malformed tag, failing the save)."""
+    gained = [t for t in after if t not in before]
+    lost = [t for t in before if t not in after]
+    if gained:
+        await tags.call("tags", "Tags.Add", blog_pb2.TagPostRequest(post=post_id, tags=gained))
+    if lost:
+        await tags.call("tags", "Tags.Remove", blog_pb2.TagPostRequest(post=post_id, tags=lost))
+
+
+class Posts(blog_pb2_grpc.PostsServicer):
+    async def Save(self, request: blog_pb2.SavePostRequest, ctx: Context) -> blog_pb2.SavePostResponse:
+        if not request.title.strip():
+            raise errors.bad_request(service.name, "a post needs a title")
+        old = await _load(request.id) if request.id else None
+        if request.id and old is None:
+            raise errors.not_found(service.name, f"no post {request.id}")
+        post_id = request.id or _new_id()
+        slug = _slug(request.slug or request.title)
+        if not slug:
+            raise errors.bad_request(service.name, "the slug needs a letter or digit")
+        owner = await service.kv.get(f"slug/{slug}")
+        if owner is not None and owner.value.decode() != post_id:
+            raise errors.conflict(service.name, f"slug {slug} is taken by post {owner.value.decode()}")
+        now = int(time.time())
+        post = blog_pb2.Post(id=post_id, title=request.title, slug=slug, content=request.content,
+                             tags=list(dict.fromkeys(request.tags)), created=old.created if old else now,
+                             updated=now)
+        before = list(old.tags) if old else []
+        await _retag(post_id, before, list(post.tags))
+        await service.kv.put(f"id/{post_id}", post.SerializeToString())
+        await service.kv.put(f"slug/{slug}", post_id)
+        if old is not None and old.slug != slug:
+            await service.kv.delete(f"slug/{old.slug}")
+        for tag in post.tags:
+            await service.kv.put(f"tag/{tag}/{post_id}", b"")
+        for tag in set(before) - set(post.tags):
+            await service.kv.delete(f"tag/{tag}/{post_id}")
+        return blog_pb2.SavePostResponse(post=post)
+
+    async def Query(self, request: blog_pb2.QueryPostsRequest, ctx: Context) -> blog_pb2.QueryPostsResponse:
+        if request.id or request.slug:
+            post_id = request.id
+            if not post_id:
+                owner = await service.kv.get(f"slug/{request.slug}")
+                post_id = owner.value.decode() if owner is not None else ""
+            post = await _load(post_id) if post_id else None
+            if post is None:
+                raise errors.not_found(service.name, f"no post {request.id or request.slug}")
+            return blog_pb2.QueryPostsResponse(posts=[post])
+        if request.tag:
+            entries = await service.kv.list(f"tag/{request.tag}/", reverse=True)
+            ids = [entry.key.rsplit("/", 1)[1] for entry in entries]
+            end = request.offset + request.limit if request.limit else None
+            posts = [await _load(post_id) for post_id in ids[request.offset:end]]
+            return blog_pb2.QueryPostsResponse(posts=[p for p in posts if p is not None])
+        records = await service.kv.list("id/", limit=request.limit, offset=request.offset, reverse=True)
+        return blog_pb2.QueryPostsResponse(posts=[blog_pb2.Post.FromString(r.value) for r in records])
+
+    async def Delete(self, request: blog_pb2.DeletePostRequest, ctx: Context) -> blog_pb2.DeletePostResponse:
+        post = await _load(request.id)
+        if post is None:
+            raise errors.not_found(service.name, f"no post {request.id}")
+        await _retag(post.id, list(post.tags), [])
+        for tag in post.tags:
+            await service.kv.delete(f"tag/{tag}/{post.id}")
+        await service.kv.delete(f"slug/{post.slug}")
+        await service.kv.delete(f"id/{post.id}")
+        return blog_pb2.DeletePostResponse()
+
+
+service.add_servicer(blog_pb2_grpc.add_PostsServicer_to_server, Posts())
+
+if __name__ == "__main__":
+    service.run()
