@@ -341,7 +341,9 @@ def _service_command(service: str, args: list[str]) -> click.Command | None:
             _, endpoints = _describe(client, service)
     except (NodeError, MicroError):
         return None
-    return _ServiceGroup(service, endpoints)
+    # --data-dir is accepted here too, for `micro SERVICE --help --data-dir D`.
+    group: click.Command = data_dir_option(_ServiceGroup(service, endpoints))
+    return group
 
 
 class ServiceCommands(click.Group):
