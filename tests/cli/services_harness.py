@@ -19,7 +19,7 @@ from node_harness import MICRO, Cluster, NodeProcess, wait_until
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -64,7 +64,7 @@ def gateway_node() -> Iterator[GatewayNode]:
         cluster = Cluster(Path(base))
         try:
             node = cluster.add_unstarted()
-            gateway = f"127.0.0.1:{_free_port()}"
+            gateway = f"127.0.0.1:{free_port()}"
             node.start("--gateway", gateway)
             yield GatewayNode(node, gateway)
         finally:
