@@ -46,3 +46,13 @@ def test_banner_says_what_to_try_next() -> None:
     for expected in ("node id", "mesh id", "address", "data dir", "node status --data-dir BASE/d",
                      "node invite --data-dir BASE/d", "--join 127.0.0.1:", "--token"):
         assert expected in text, expected
+
+
+def test_the_start_line_and_the_banner_name_the_gateway_url() -> None:
+    line = _start_and_read(["--gateway", "127.0.0.1:0"], "generation")
+    banner = _start_and_read(["--gateway", "127.0.0.1:0", "--banner"], "Ctrl-C")
+
+    words = line.split()
+    assert words[-2] == "gateway" and words[-1].startswith("http://127.0.0.1:")
+    assert not words[-1].endswith(":0")
+    assert "gateway     http://127.0.0.1:" in banner
