@@ -99,6 +99,24 @@ def test_the_gateway_on_b_answers_a_call_to_helloworld_next_to_c(mesh: Mesh) -> 
     assert _post(f"{mesh.gateway}/helloworld/Helloworld/Call", {"name": "a"}) == (200, {"msg": "Hello a"})
 
 
+def test_the_gateway_on_b_lists_the_mesh_registry(mesh: Mesh) -> None:
+    with urllib.request.urlopen(f"{mesh.gateway}/services", timeout=10) as reply:
+        services = {s["name"]: s for s in json.loads(reply.read())["services"]}
+
+    assert [i["node"] for i in services["helloworld"]["instances"]] == [mesh.c.status()["id"]]
+
+
+def test_the_gateway_on_b_streams_a_server_stream_from_c_as_events(mesh: Mesh) -> None:
+    request = urllib.request.Request(f"{mesh.gateway}/helloworld/Helloworld/Stream",
+                                     json.dumps({"name": "e", "count": 2}).encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        events = [json.loads(line[len(b"data: "):]) for line in reply.read().splitlines()
+                  if line.startswith(b"data: ")]
+
+    assert events == [{"msg": "Hello e (1 of 2)"}, {"msg": "Hello e (2 of 2)"}]
+
+
 def test_every_node_lists_the_instance_with_the_node_it_runs_next_to(mesh: Mesh) -> None:
     c_id, c_address = mesh.c.status()["id"], mesh.c.address
     for node in (mesh.a, mesh.b):
