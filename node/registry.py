@@ -159,6 +159,10 @@ class Registry:
         """The instances of a service, unordered (the routing path, called for every call)."""
         return self._services.get(service, {}).values()
 
+    @property
+    def local_count(self) -> int:
+        return len(self._local)
+
     def is_local(self, instance_id: str) -> bool:
         return instance_id in self._local
 

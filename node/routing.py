@@ -61,6 +61,9 @@ class Router:
         self._stubs: dict[str, tuple[grpc.aio.Channel, node_pb2_grpc.PeerStub]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         registry.forgotten = self._forget
+        self.stats = collections.Counter(dict.fromkeys(("calls", "forwarded", "retries", "served"), 0))
+        """`calls` routed here, `forwarded` to other nodes, `retries` on another instance, `served` for
+        other nodes."""
 
     # ---- calls made here ----------------------------------------------------------------------------
 
@@ -68,6 +71,7 @@ class Router:
         """Route a unary call; `time_left` is the caller's gRPC deadline in seconds, if it set one."""
         deadline = self._deadline(request, time_left)
         request.caller = self._registry.node_id
+        self.stats["calls"] += 1
         failure: Relayed | None = None
         for instance, method in self._candidates(request):
             request.instance = instance.id
@@ -75,11 +79,13 @@ class Router:
                 if self._registry.is_local(instance.id):
                     body = await self._call_instance(instance.address, method, request, self._left(deadline))
                     return node_pb2.CallReply(body=body, instance=instance.id)
+                self.stats["forwarded"] += 1
                 return await self._forward(instance, request, self._left(deadline))
             except Relayed as failed:
                 if not failed.unreachable:
                     raise
                 self._mark_unhealthy(instance.id)
+                self.stats["retries"] += 1
                 failure = failed
         assert failure is not None  # there was at least one candidate, and each one failed
         raise failure
@@ -89,6 +95,7 @@ class Router:
         """Route a server-streaming call; closing the iterator cancels it."""
         deadline = self._deadline(request, time_left)
         request.caller = self._registry.node_id
+        self.stats["calls"] += 1
         failure: Relayed | None = None
         for instance, method in self._candidates(request):
             request.instance = instance.id
@@ -96,6 +103,7 @@ class Router:
             if self._registry.is_local(instance.id):
                 replies = self._stream_instance(instance, method, request, self._left(deadline))
             else:
+                self.stats["forwarded"] += 1
                 replies = self._forward_stream(instance, request, self._left(deadline))
             try:
                 async for reply in replies:
@@ -106,6 +114,7 @@ class Router:
                 if streamed or not failed.unreachable:
                     raise
                 self._mark_unhealthy(instance.id)
+                self.stats["retries"] += 1
                 failure = failed
             finally:
                 await replies.aclose()
@@ -128,6 +137,7 @@ class Router:
     async def serve_call(self, frame: node_pb2.Frame, time_left: float | None) -> node_pb2.Frame:
         request = node_pb2.CallRequest.FromString(self._keyring().decrypt(frame.data))
         instance, method = self._local_target(request)
+        self.stats["served"] += 1
         timeout = self._left(self._deadline(request, time_left))
         body = await self._call_instance(instance.address, method, request, timeout)
         return self._seal(node_pb2.CallReply(body=body, instance=instance.id))
@@ -135,6 +145,7 @@ class Router:
     async def serve_stream(self, frame: node_pb2.Frame, time_left: float | None) -> AsyncIterator[node_pb2.Frame]:
         request = node_pb2.CallRequest.FromString(self._keyring().decrypt(frame.data))
         instance, method = self._local_target(request)
+        self.stats["served"] += 1
         replies = self._stream_instance(instance, method, request, self._left(self._deadline(request, time_left)))
         try:
             async for reply in replies:
