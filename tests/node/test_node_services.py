@@ -314,3 +314,13 @@ def test_describe_on_a_fetches_the_descriptor_set_registered_at_c(mesh: Mesh) ->
     finally:
         with stub(mesh.c) as api:
             api.Deregister(node_pb2.DeregisterRequest(id=registered.id), timeout=5)
+
+
+def test_instances_registered_before_a_join_are_published_in_the_new_mesh(cluster: Cluster) -> None:
+    joiner, member = cluster.add(2)
+    with running(joiner, HELLOWORLD, "helloworld") as (_, instance):
+        joiner.join(member)
+
+        wait_until(lambda: [i.id for i in instances(member, "helloworld")] == [instance], _SPREAD,
+                   "the member to list the joiner's instance")
+        assert call(member, "helloworld", "Helloworld.Call", {"name": "j"})[0] == {"msg": "Hello j"}
