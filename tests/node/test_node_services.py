@@ -8,6 +8,7 @@ tests that kill or stop something form a mesh of their own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import descriptor_pb2
+from micro.gateway import LocalApiBackend
 from micro.node.proto import node_pb2
 from node_harness import Cluster, NodeProcess, wait_until
 from service_process import FAULTY, HELLOWORLD, call, free_port, instances, running, stop, stub
@@ -206,6 +208,21 @@ def test_a_server_stream_is_forwarded_message_by_message(mesh: Mesh) -> None:
         replies = [json.loads(r.body)["msg"] for r in api.CallStream(request, timeout=5)]
 
     assert replies == ["Hello s (1 of 3)", "Hello s (2 of 3)", "Hello s (3 of 3)"]
+
+
+def test_the_local_api_backend_of_a_separate_gateway_calls_through_node_a(mesh: Mesh) -> None:
+    async def through_a() -> tuple[bytes, list[str]]:
+        backend = LocalApiBackend(mesh.a.data_dir)
+        try:
+            request = node_pb2.CallRequest(service="helloworld", endpoint="Helloworld.Call", body=b'{"name":"l"}')
+            reply = await backend.call(request, 5.0)
+            return reply.body, [i.service for i in (await backend.describe("helloworld")).instances]
+        finally:
+            await backend.close()
+
+    body, described = asyncio.run(through_a())
+
+    assert (json.loads(body), described) == ({"msg": "Hello l"}, ["helloworld"])
 
 
 # ---- meshes of their own ----------------------------------------------------------------------------
