@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .datadir import DataDir
-from .errors import InvalidArgument, NodeError, NotFound
+from .errors import InvalidArgument, NodeError, NotFound, Unavailable
 from .log import Logger
 from .proto import node_pb2
 
@@ -145,6 +145,8 @@ class _Process:
         self.path, self.args, self.env = path, args, env
         self.restarts, self.last_exit = 0, 0
         self._stop = asyncio.Event()
+        # Running from now on, so a second Run of the name while this one spawns is refused.
+        self.state = "running"
         try:
             await self._spawn()
         except OSError as exc:
@@ -161,6 +163,8 @@ class _Process:
         )
         self.state, self.started_at = "running", time.time()
         self._log.info("process.started", name=self.name, pid=self._proc.pid, restarts=self.restarts)
+        if self._stop.is_set():
+            self._signal(signal.SIGTERM)  # killed while this run was starting
 
     async def _supervise(self) -> None:
         delay = 0.0
@@ -187,8 +191,6 @@ class _Process:
                 self.state = "failed"
                 self._record(f"micro: cannot restart {self.name}: {exc.strerror or exc}", "stderr")
                 return
-            if self._stop.is_set():
-                self._signal(signal.SIGTERM)  # killed while this run was starting
 
     async def _collect(self, proc: asyncio.subprocess.Process) -> None:
         """Read the process's output until it exits (and its pipes close, or `_DRAIN` passes)."""
@@ -258,6 +260,7 @@ class Supervisor:
         self.data_dir = data_dir
         self._log = log
         self._processes: dict[str, _Process] = {}
+        self._closing = False
 
     def _get(self, name: str) -> _Process:
         process = self._processes.get(name)
@@ -266,6 +269,8 @@ class Supervisor:
         return process
 
     async def run(self, request: node_pb2.RunRequest) -> node_pb2.RunReply:
+        if self._closing:
+            raise Unavailable("the node is stopping")
         path = Path(request.path)
         if not path.is_absolute():
             raise InvalidArgument(f"the path to run must be absolute, not {request.path!r}")
@@ -321,6 +326,7 @@ class Supervisor:
 
     async def close(self) -> None:
         """Stop every process (as `kill` does, all at once); called when the node stops."""
+        self._closing = True
         await asyncio.gather(*(p.stop(KILL_GRACE) for p in self._processes.values()))
         for process in self._processes.values():
             process.close()
