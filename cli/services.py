@@ -154,7 +154,7 @@ def _fields(schema: dict[str, Any]) -> str:
     required = set(schema.get("required", ()))
     parts = [f"{key}: {_type_name(prop)}{'' if key in required or not required else '?'}"
              for key, prop in schema.get("properties", {}).items()]
-    return "{" + ", ".join(parts) + "}" if parts else _type_name(schema)
+    return "{" + ", ".join(parts) + "}" if "properties" in schema else _type_name(schema)
 
 
 def _endpoint_view(endpoint: _Endpoint) -> dict[str, Any]:
@@ -163,6 +163,8 @@ def _endpoint_view(endpoint: _Endpoint) -> dict[str, Any]:
         "name": endpoint.name,
         "codec": endpoint.fields["codec"],
         "server_streaming": endpoint.streaming,
+        "request_type": endpoint.fields["request_type"],
+        "response_type": endpoint.fields["response_type"],
         "request": codec.request_schema if codec is not None else None,
         "response": codec.response_schema if codec is not None else None,
         "definitions": codec.definitions if codec is not None else {},
@@ -195,7 +197,9 @@ def describe(data_dir: str | None, service: str, as_json: bool) -> None:
         click.echo(f"  request    {_fields(view['request'])}")
         click.echo(f"  response   {_fields(view['response'])}")
         for name, schema in view["definitions"].items():
-            click.echo(f"  {name.rsplit('.', 1)[-1]:<10} {_fields(schema)}")
+            # The messages the request and response refer to; the two themselves are shown above.
+            if name not in (view["request_type"], view["response_type"]):
+                click.echo(f"  {name.rsplit('.', 1)[-1]:<10} {_fields(schema)}")
 
 
 def _find(service: str, endpoints: list[_Endpoint], name: str) -> _Endpoint:
@@ -262,14 +266,16 @@ def _param_type(schema: dict[str, Any]) -> click.ParamType:
 def _field_option(key: str, schema: dict[str, Any], dest: str, required: bool) -> click.Option:
     """An option for one request field: repeated for arrays, --x/--no-x for booleans, JSON for objects."""
     flag = "--" + key.replace("_", "-")
-    kind = _type_name(schema) + (" as JSON" if isinstance(_param_type(schema), _Json) else "")
+    array = schema.get("type") == "array"
+    value_type = _param_type(schema.get("items", {}) if array else schema)
+    kind = _type_name(schema) + (" as JSON" if isinstance(value_type, _Json) else "")
     note = f"{kind}{', required' if required else ''}"
-    if schema.get("type") == "array":
-        return click.Option([flag, dest], multiple=True, type=_param_type(schema.get("items", {})),
+    if array:
+        return click.Option([flag, dest], multiple=True, type=value_type,
                             help=f"{note} (repeat the flag for each item)")
     if schema.get("type") == "boolean":
         return click.Option([f"{flag}/--no-{key.replace('_', '-')}", dest], default=None, help=note)
-    return click.Option([flag, dest], type=_param_type(schema), default=None, help=note)
+    return click.Option([flag, dest], type=value_type, default=None, help=note)
 
 
 def _dashed(method: str) -> str:

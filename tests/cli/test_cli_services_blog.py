@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,3 +102,16 @@ def test_the_cli_calls_a_protobuf_endpoint(blog: GatewayNode) -> None:
     out = blog.ok("posts", "query", "--slug", "from-the-cli")
 
     assert '"id": "' + post["id"] + '"' in out
+
+
+def test_a_repeated_flag_fills_a_repeated_field(blog: GatewayNode) -> None:
+    out = blog.ok("posts", "save", "--title", "Flags", "--tags", "f-one", "--tags", "f-two")
+
+    assert json.loads(out)["post"]["tags"] == ["f-one", "f-two"]
+
+
+def test_describe_shows_protobuf_messages_as_fields(blog: GatewayNode) -> None:
+    out = blog.ok("describe", "posts")
+
+    assert "Posts.Query\n  request    {id: string, slug: string, tag: string, limit: integer, offset: integer}\n" \
+           "  response   {posts: array of Post}\n  Post       {id: string, title: string" in out
