@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 from services_harness import EXAMPLES, GatewayNode, gateway_node
 
 
@@ -115,3 +117,11 @@ def test_describe_shows_protobuf_messages_as_fields(blog: GatewayNode) -> None:
 
     assert "Posts.Query\n  request    {id: string, slug: string, tag: string, limit: integer, offset: integer}\n" \
            "  response   {posts: array of Post}\n  Post       {id: string, title: string" in out
+
+
+def test_openapi_document_with_the_blog_validates(blog: GatewayNode) -> None:
+    with urllib.request.urlopen(f"http://{blog.gateway}/openapi.json", timeout=30) as response:
+        document = json.loads(response.read())
+
+    validate(document)
+    assert {"/posts/Posts/Save", "/comments/Comments/New", "/tags/Tags/List"} <= set(document["paths"])
