@@ -156,7 +156,7 @@ micro $name call --name x
 Through a node started with `--gateway 127.0.0.1:8080`:
 
 ```sh
-curl -X POST 127.0.0.1:8080/$name/$Class/Call -d '{"name": "x"}'
+curl -H 'Content-Type: application/json' 127.0.0.1:8080/$name/$Class/Call -d '{"name": "x"}'
 ```
 
 From Python:
