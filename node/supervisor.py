@@ -5,8 +5,8 @@ imports the same `micro` the node runs), `MICRO_DATA_DIR` set to the node's data
 environment on top, in a process group of its own. A short bootstrap (`_BOOTSTRAP`) runs main.py as
 `__main__` after asking Linux to SIGKILL the process if the node dies, so a node killed without a chance
 to stop its processes does not leave them behind. Every line the process writes to stdout or stderr is
-kept in a ring of the last `RING_LINES` lines (what `Logs` answers from) and appended to
-`DATA_DIR/logs/NAME.log` (rotated to `NAME.log.1` beyond `LOG_FILE_BYTES`).
+kept in a ring of the last `RING_LINES` lines and at most `RING_BYTES` of text (what `Logs` answers
+from), and appended to `DATA_DIR/logs/NAME.log` (rotated to `NAME.log.1` beyond `LOG_FILE_BYTES`).
 
 A process that exits non-zero or by a signal is restarted after a delay that starts at `FIRST_DELAY`,
 doubles on each crash up to `MAX_DELAY`, and starts over once a run stays up `STABLE_AFTER` seconds
@@ -49,6 +49,7 @@ MAX_DELAY = 30.0
 STABLE_AFTER = 30.0
 KILL_GRACE = 5.0
 RING_LINES = 10_000
+RING_BYTES = 8 << 20
 LOG_FILE_BYTES = 10 << 20
 # A line longer than this is cut into pieces of this size (a process printing without newlines must not
 # grow the node's memory).
@@ -124,7 +125,8 @@ class _Process:
         self.restarts = 0
         self.started_at = 0.0
         self.last_exit = 0
-        self.ring: collections.deque[node_pb2.LogLine] = collections.deque(maxlen=RING_LINES)
+        self.ring: collections.deque[node_pb2.LogLine] = collections.deque()
+        self._ring_bytes = 0
         self.followers: set[asyncio.Queue[node_pb2.LogLine | None]] = set()
         self._file = _LogFile(logs_dir / f"{name}.log")
         self._log = log
@@ -217,6 +219,9 @@ class _Process:
     def _record(self, line: str, stream: str) -> None:
         entry = node_pb2.LogLine(line=line, stream=stream, at=time.time())
         self.ring.append(entry)
+        self._ring_bytes += len(line)
+        while len(self.ring) > RING_LINES or self._ring_bytes > RING_BYTES:
+            self._ring_bytes -= len(self.ring.popleft().line)
         self._file.write(entry)
         for queue in list(self.followers):
             try:
