@@ -142,7 +142,7 @@ class Registry:
         owner = node_id_text(event.node_id)
         try:
             instance = _decode(event.value, instance_id, owner, self._runtime.member_address(event.node_id))
-        except (ValueError, TypeError, KeyError, cbor2.CBORDecodeError):
+        except (cbor2.CBORDecodeError, ValueError, TypeError, KeyError, RecursionError):
             self.dropped += 1
             return
         self._remote_service[instance_id] = instance.service

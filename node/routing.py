@@ -61,9 +61,9 @@ class Router:
         self._stubs: dict[str, tuple[grpc.aio.Channel, node_pb2_grpc.PeerStub]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         registry.forgotten = self._forget
-        self.stats = collections.Counter(dict.fromkeys(("calls", "forwarded", "retries", "served"), 0))
-        """`calls` routed here, `forwarded` to other nodes, `retries` on another instance, `served` for
-        other nodes."""
+        self.stats = collections.Counter(dict.fromkeys(("calls", "forwarded", "unreachable", "served"), 0))
+        """`calls` routed here, `forwarded` to other nodes, instances found `unreachable` (each time, the
+        call moved on to the next candidate), calls `served` for other nodes."""
 
     # ---- calls made here ----------------------------------------------------------------------------
 
@@ -85,7 +85,7 @@ class Router:
                 if not failed.unreachable:
                     raise
                 self._mark_unhealthy(instance.id)
-                self.stats["retries"] += 1
+                self.stats["unreachable"] += 1
                 failure = failed
         assert failure is not None  # there was at least one candidate, and each one failed
         raise failure
@@ -114,7 +114,7 @@ class Router:
                 if streamed or not failed.unreachable:
                     raise
                 self._mark_unhealthy(instance.id)
-                self.stats["retries"] += 1
+                self.stats["unreachable"] += 1
                 failure = failed
             finally:
                 await replies.aclose()
@@ -126,8 +126,7 @@ class Router:
         if not instances:
             raise NotFound(f"service {service} not found")
         reply = node_pb2.DescribeReply(instances=instances)
-        digests = [i.descriptor_hash for i in instances if i.descriptor_hash]
-        if digests:
+        if any(i.descriptor_hash for i in instances):
             local = self._registry.local_descriptor_set(service)
             reply.descriptor_set = local if local is not None else await self._descriptor_set(service, instances)
         return reply

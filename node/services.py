@@ -47,7 +47,7 @@ class Services:
 
     def counters(self) -> dict[str, int]:
         """For `micro node status`: instances registered here and known in all, dropped records, and the
-        router's calls, forwards, retries and calls served for other nodes."""
+        router's calls, forwards, unreachable instances met and calls served for other nodes."""
         return {
             "services.local_instances": self.registry.local_count,
             "services.instances": len(self.registry.instances()),
