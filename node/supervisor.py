@@ -39,6 +39,8 @@ __all__ = [
     "FIRST_DELAY",
     "KILL_GRACE",
     "MAX_DELAY",
+    "RING_BYTES",
+    "RING_LINES",
     "STABLE_AFTER",
     "Supervisor",
     "restart_delay",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from micro.node.errors import NodeError
-from micro.node.supervisor import FIRST_DELAY, MAX_DELAY, STABLE_AFTER, restart_delay
+from micro.node.supervisor import FIRST_DELAY, MAX_DELAY, RING_BYTES, STABLE_AFTER, restart_delay
 from node_harness import Cluster, NodeProcess, wait_until
 
 _names = itertools.count()
@@ -194,6 +194,21 @@ def test_logs_tail_gives_the_last_lines_in_order(node: NodeProcess, tmp_path: Pa
     assert lines(node, name, tail=2) == ["line 3", "line 4"]
     with node.client() as client:
         assert [e["stream"] for e in client.logs(name)] == ["stdout", "stderr", "stdout", "stderr", "stdout"]
+
+
+def test_kept_output_is_bounded_in_bytes(node: NodeProcess, tmp_path: Path, name: str) -> None:
+    # 160 lines of 60,000 characters: 9.6 MB, more than the ring keeps.
+    code = """
+    for n in range(160):
+        print(f"{n:05d}" + "x" * 59_995, flush=True)
+    """
+    run(node, service_dir(tmp_path, name, code))
+    wait_until(lambda: process(node, name)["state"] == "stopped", 20, "the process to finish")
+
+    kept = lines(node, name)
+
+    assert sum(len(line) for line in kept) <= RING_BYTES
+    assert kept[-1].startswith("00159") and not kept[0].startswith("00000")
 
 
 def test_logs_are_written_to_the_log_file(node: NodeProcess, tmp_path: Path, name: str) -> None:
