@@ -183,9 +183,13 @@ class KvService:
     def on_event(self, event: Event) -> None:
         """Persist what the replica installed or collected, and feed watches."""
         if isinstance(event, KvChanged):
-            if event.entry not in self._installing:
-                self.store.save([event.entry])
-            self.feed.publish(event.entry)
+            entry = event.entry
+            if entry in self._installing:
+                self.feed.publish(entry)
+            else:
+                # Watchers hear of a register once it is in the file too, so a read after the change
+                # (the SDK reads the file) sees it.
+                self.store.save([entry], then=lambda: self.feed.publish(entry))
         elif isinstance(event, KvPurged):
             self.store.purge(event.entries)
             # A register that expired leaves without a delete; watchers hear of it when it is collected.

@@ -172,9 +172,12 @@ class KvStore:
         assert waiter is not None
         await waiter
 
-    def save(self, entries: Iterable[KvEntry]) -> None:
-        """Write registers in a coming transaction (not awaited: anti-entropy repairs a lost one)."""
-        self._submit(_many(_UPSERT, [_row(e) for e in entries]), wait=False)
+    def save(self, entries: Iterable[KvEntry], then: Callable[[], None] | None = None) -> None:
+        """Write registers in a coming transaction (not awaited: anti-entropy repairs a lost one); `then`
+        runs on the event loop once that transaction is over, committed or not."""
+        waiter = self._submit(_many(_UPSERT, [_row(e) for e in entries]), wait=then is not None)
+        if waiter is not None and then is not None:
+            waiter.add_done_callback(lambda done: (done.cancelled() or done.exception(), then()))
 
     def purge(self, entries: Iterable[KvEntry]) -> None:
         """Delete collected registers, each only if the row still holds that register."""

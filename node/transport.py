@@ -2,7 +2,10 @@
 
 `Transport` is the small protocol the runtime sends through, so tests can swap an in-memory one. The
 real `NetTransport` owns the UDP socket on the bind address and a bounded pool of `grpc.aio` channels
-to peers for `Peer.Deliver`. Every failure (a refused datagram, a peer that is down, a slow call) is
+to peers for `Peer.Deliver`. Peer-link frames wait in a queue per peer and go out with a few calls in
+flight to each (`_PEER_WINDOW`), so a burst (a key-value backlog every 10 ms) never outruns the calls
+and a slow peer holds up only its own frames; a queue that outgrows `_PEER_QUEUE_BYTES` drops the frame,
+counted. Every failure (a refused datagram, a peer that is down, a slow call) is
 counted and logged and the packet is dropped: the protocol above already tolerates loss, so the
 transport never raises into the runtime and never blocks it.
 """
@@ -25,8 +28,10 @@ __all__ = ["NetTransport", "Transport", "format_address", "parse_address"]
 
 # Peers we keep a channel open to; the least recently used is closed beyond this.
 _MAX_CHANNELS = 64
-# Deliver calls in flight at once; more are dropped (the protocol retries by itself).
-_MAX_IN_FLIGHT = 128
+# Deliver calls in flight to one peer, and bytes of frames waiting for it beyond which new ones are
+# dropped (the protocol repairs what is lost).
+_PEER_WINDOW = 4
+_PEER_QUEUE_BYTES = 32 << 20
 _DELIVER_TIMEOUT = 5.0
 # Larger than any frame the core sends over a peer link, smaller than what would hurt memory.
 _MAX_MESSAGE = 4 << 20
@@ -71,6 +76,17 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+class _PeerQueue:
+    """Frames waiting for one peer, and how many of its Deliver calls are in flight."""
+
+    __slots__ = ("bytes", "frames", "in_flight")
+
+    def __init__(self) -> None:
+        self.frames: collections.deque[bytes] = collections.deque()
+        self.bytes = 0
+        self.in_flight = 0
+
+
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, owner: NetTransport) -> None:
         self._owner = owner
@@ -96,6 +112,8 @@ class NetTransport:
         self._on_datagram: DatagramHandler | None = None
         self._channels: collections.OrderedDict[str, grpc.aio.Channel] = collections.OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queues: dict[str, _PeerQueue] = {}
+        self._closing = False
         self._failing: set[str] = set()
 
     async def open_udp(self, host: str, port: int, on_datagram: DatagramHandler) -> int:
@@ -125,13 +143,38 @@ class NetTransport:
             self._log.debug("udp.send_failed", address=address, error=str(exc))
 
     def send_reliable(self, address: str, data: bytes) -> None:
-        if len(self._tasks) >= _MAX_IN_FLIGHT:
-            self.failures += 1
-            self._log.warning("peer_link.busy", address=address, in_flight=len(self._tasks))
+        if self._closing:
             return
-        task = asyncio.get_running_loop().create_task(self._deliver(address, data))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        queue = self._queues.get(address)
+        if queue is None:
+            queue = self._queues[address] = _PeerQueue()
+        if queue.bytes + len(data) > _PEER_QUEUE_BYTES:
+            self.failures += 1
+            self._log.warning("peer_link.busy", address=address, queued_bytes=queue.bytes)
+            return
+        queue.frames.append(data)
+        queue.bytes += len(data)
+        self._drain(address, queue)
+
+    def _drain(self, address: str, queue: _PeerQueue) -> None:
+        """Start Deliver calls for queued frames while the peer's window has room."""
+        while queue.frames and queue.in_flight < _PEER_WINDOW:
+            data = queue.frames.popleft()
+            queue.bytes -= len(data)
+            queue.in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._deliver(address, data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _, q=queue: self._delivered(address, q))
+
+    def _delivered(self, address: str, queue: _PeerQueue) -> None:
+        queue.in_flight -= 1
+        if self._queues.get(address) is not queue:
+            return  # closed
+        if queue.frames:
+            self._drain(address, queue)
+        elif not queue.in_flight:
+            del self._queues[address]
 
     def channel(self, address: str) -> grpc.aio.Channel:
         """The kept channel to a peer (also used for calls forwarded to it)."""
@@ -193,6 +236,8 @@ class NetTransport:
 
     async def close(self) -> None:
         """Let calls in flight finish briefly, then close every channel and the UDP socket."""
+        self._closing = True  # frames not yet started are dropped; no new calls start
+        self._queues.clear()
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=1.0)

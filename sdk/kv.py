@@ -90,14 +90,13 @@ class _PutBatcher:
     def __init__(self, node: NodeChannel) -> None:
         self._node = node
         self._pending: list[tuple[node_pb2.KvPutRequest, asyncio.Future[Any]]] = []
-        self._sending = False
+        self._sender: asyncio.Task[None] | None = None
 
     async def put(self, request: node_pb2.KvPutRequest) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((request, future))
-        if not self._sending:
-            self._sending = True
-            asyncio.get_running_loop().create_task(self._send())
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())  # kept: tasks are weakly held
         return await future
 
     def _take(self) -> list[tuple[node_pb2.KvPutRequest, asyncio.Future[Any]]]:
@@ -134,7 +133,7 @@ class _PutBatcher:
                         result.record.value = request.value  # the reply leaves out what we sent
                         future.set_result(result.record)
         finally:
-            self._sending = False
+            self._sender = None
 
 
 class Store(NodeUser):

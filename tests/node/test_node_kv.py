@@ -17,6 +17,7 @@ import pytest
 from micro.identity import PublicKey
 from micro.node.errors import NodeError
 from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.sdk import kv
 from node_harness import Cluster, NodeProcess, Watcher, kv_rows, micro, or_none, wait_each, wait_until
 
 REPLICATE = 10.0
@@ -333,3 +334,22 @@ def test_put_delete_churn_does_not_grow_the_store_once_tombstones_are_collected(
 @pytest.mark.slow
 def test_100k_put_delete_churn_does_not_grow_the_store(cluster: Cluster) -> None:
     _churn_stays_bounded(cluster, 100_000)
+
+
+def test_an_sdk_read_right_after_a_watch_reported_a_remote_write_sees_it(trio: list[NodeProcess]) -> None:
+    a, b, _ = trio
+
+    async def scenario() -> list[bytes | None]:
+        seen: list[bytes | None] = []
+        async with kv.Store(table="watch-then-read", data_dir=a.data_dir) as on_a, \
+                kv.Store(table="watch-then-read", data_dir=b.data_dir) as on_b:
+            async with on_b.watch("k") as changes:
+                for i in range(30):
+                    await on_a.put("k", str(i))
+                    change = await asyncio.wait_for(anext(changes), REPLICATE)
+                    record = await on_b.get("k")  # the SDK reads B's file
+                    seen.append(None if record is None else record.value)
+                    assert change.record.value == str(i).encode()
+        return seen
+
+    assert asyncio.run(scenario()) == [str(i).encode() for i in range(30)]
