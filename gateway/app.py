@@ -200,7 +200,8 @@ class _Gateway:
                 raise _too_large(self._max_body) from None
         if not raw:
             return codec.encode(params_object(request.query.items(), codec.request_schema), None)
-        if request.content_type == _FORM:
+        # `curl -d '{...}'` labels a JSON body as a form: a body that opens like a JSON object is JSON.
+        if request.content_type == _FORM and not raw.lstrip().startswith(b"{"):
             params = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
             return codec.encode(params_object(params, codec.request_schema), None)
         return codec.encode(parse_json(raw), raw)

@@ -53,6 +53,12 @@ async def test_a_form_body_becomes_the_request(client: TestClient) -> None:
     assert (await response.json())["request"] == {"name": "f", "count": 7}
 
 
+async def test_a_json_body_sent_as_a_form_like_curl_d_does_is_read_as_json(client: TestClient) -> None:
+    response = await client.post("/helloworld/call", data=b'{"name": "c"}',
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert await response.json() == {"msg": "Hello c"}
+
+
 async def test_micro_headers_reach_the_service_as_metadata(client: TestClient) -> None:
     response = await client.post("/helloworld/echo", json={}, headers={"Micro-Tenant": "t1", "X-Other": "no"})
     assert (await response.json())["metadata"] == {"micro-tenant": "t1"}
