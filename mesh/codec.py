@@ -11,7 +11,7 @@ whatever cbor2 or the schema raised, comes out as `DecodeError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cbor2
@@ -172,14 +172,19 @@ def _as_list(message: Message) -> list[Any]:
     return [_TYPE_OF[cls], *(getattr(message, name) for name in _FIELDS_OF[cls])]
 
 
-def encode(messages: Iterable[Message]) -> bytes:
-    """Encode a list of messages as one CBOR array."""
-    return cbor2.dumps([_as_list(m) for m in messages])
+def encode(messages: Sequence[Message]) -> bytes:
+    """Encode a list of messages as one CBOR array (header, then each message's cached encoding)."""
+    return _list_header(len(messages)) + b"".join([encode_one(m) for m in messages])
 
 
 def encode_one(message: Message) -> bytes:
-    """The encoding of one message as it appears inside a message list."""
-    return cbor2.dumps(_as_list(message))
+    """The encoding of one message as it appears inside a message list (computed once per message)."""
+    try:
+        return message.encoding
+    except AttributeError:
+        encoded = cbor2.dumps(_as_list(message))
+        object.__setattr__(message, "encoding", encoded)  # frozen: the cache slot is set past the guard
+        return encoded
 
 
 def message_size(message: Message) -> int:
@@ -190,6 +195,17 @@ def message_size(message: Message) -> int:
 def rumour_tag(encoded: bytes) -> bytes:
     """A short tag naming one rumour (`encoded` is its `encode_one`); equal rumours have equal tags."""
     return hashlib.blake2b(encoded, digest_size=TAG_SIZE).digest()
+
+
+def _list_header(count: int) -> bytes:
+    """The CBOR header of a definite-length array of `count` items."""
+    if count < 24:
+        return bytes((0x80 | count,))
+    if count < 256:
+        return bytes((0x98, count))
+    if count < 65536:
+        return b"\x99" + count.to_bytes(2, "big")
+    return b"\x9a" + count.to_bytes(4, "big")
 
 
 def _list_header_size(count: int) -> int:

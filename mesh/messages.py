@@ -14,6 +14,10 @@ datagram.
 - A node's claims are ordered by (generation, incarnation); owned entries by (generation, counter).
 - `Sync` is push-pull anti-entropy (see `sync.py`): a view hash, optionally a scuttlebutt digest, and a
   reply flag; the claims a peer lacks travel as ordinary messages in the same frame.
+
+Every message class derives from `Encodable`, whose one slot is where `codec.encode_one` keeps the
+message's encoding: messages are immutable and a rumour is sized, tagged and forwarded many times (in the
+simulator, by thousands of cores sharing one object), so it is encoded once.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ __all__ = [
     "Alive",
     "Dead",
     "DigestEntry",
+    "Encodable",
     "IndirectPing",
     "Leave",
     "Message",
@@ -54,8 +59,15 @@ class MessageType(IntEnum):
     SYNC = 10
 
 
+class Encodable:
+    """Base of the message classes: a slot for the cached encoding (not a field: no part of equality)."""
+
+    __slots__ = ("encoding",)
+    encoding: bytes
+
+
 @dataclass(frozen=True, slots=True)
-class Ping:
+class Ping(Encodable):
     """Are you alive? `target` is the id the sender expects to answer (a stale address is detected).
 
     `recent` is the concatenated 4-byte tags of the rumours the sender learned lately; the target
@@ -68,7 +80,7 @@ class Ping:
 
 
 @dataclass(frozen=True, slots=True)
-class IndirectPing:
+class IndirectPing(Encodable):
     """Please ping `target` at `address` for me and ack (or nack) `seq` back to me."""
 
     seq: int
@@ -77,7 +89,7 @@ class IndirectPing:
 
 
 @dataclass(frozen=True, slots=True)
-class Ack:
+class Ack(Encodable):
     """Answer to the ping (or indirect ping) numbered `seq`.
 
     `recent` is None normally; when the ping named rumours the answering node lacks, it holds that node's
@@ -89,14 +101,14 @@ class Ack:
 
 
 @dataclass(frozen=True, slots=True)
-class Nack:
+class Nack(Encodable):
     """A relay's answer to an indirect ping whose target did not ack in time."""
 
     seq: int
 
 
 @dataclass(frozen=True, slots=True)
-class Alive:
+class Alive(Encodable):
     """A node's signed claim that it lives at `address`; `chain` is its certificate chain."""
 
     node_id: bytes
@@ -108,7 +120,7 @@ class Alive:
 
 
 @dataclass(frozen=True, slots=True)
-class Suspect:
+class Suspect(Encodable):
     """`accuser` could not reach `node_id` in its life (generation, incarnation)."""
 
     node_id: bytes
@@ -118,7 +130,7 @@ class Suspect:
 
 
 @dataclass(frozen=True, slots=True)
-class Dead:
+class Dead(Encodable):
     """`accuser` declares `node_id` dead in its life (generation, incarnation)."""
 
     node_id: bytes
@@ -128,7 +140,7 @@ class Dead:
 
 
 @dataclass(frozen=True, slots=True)
-class Leave:
+class Leave(Encodable):
     """The node's own signed statement that it left the mesh."""
 
     node_id: bytes
@@ -138,7 +150,7 @@ class Leave:
 
 
 @dataclass(frozen=True, slots=True)
-class Owned:
+class Owned(Encodable):
     """One entry of a node's owned state, signed by the node; `value` None is a deletion."""
 
     node_id: bytes
@@ -161,7 +173,7 @@ class DigestEntry(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class Sync:
+class Sync(Encodable):
     """Push-pull anti-entropy.
 
     `view_hash` summarises the sender's whole view. Without a digest the message offers the hash; the

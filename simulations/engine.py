@@ -29,11 +29,11 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ..mesh.codec import encoded_size, message_size
+from ..mesh.codec import encoded_size
 from ..mesh.config import MeshConfig
 from ..mesh.core import MeshCore
 from ..mesh.membership import MemberTemplate
-from ..mesh.messages import Ack, IndirectPing, Message, Nack, Ping, Sync
+from ..mesh.messages import Message
 from ..mesh.trust import sign_alive
 from ..mesh.wire import FRAME_OVERHEAD
 from .crypto import SimCredentials, SimRegistry, SimVerifier
@@ -50,15 +50,6 @@ UP, CRASHED, LEFT = 0, 1, 2
 
 _TIMER, _DELIVER, _ACTION = 0, 1, 2
 
-_FRESH = frozenset({Ping, Ack, Nack, IndirectPing, Sync})
-"""Message types made anew for every probe or exchange: sized directly, never cached."""
-_SIZE_CACHE = 200_000
-"""Rumours (claims, statements, owned entries) are forwarded many times as the same frozen object, so
-their encoded sizes are cached, keyed by the message; the cache is emptied when it reaches this size."""
-_LIST_HEADER = 1
-"""CBOR array header of a message list of fewer than 24 messages (longer lists use `encoded_size`)."""
-
-
 class Observer(Protocol):
     """What the engine reports to while it runs (see `metrics.Recorder`)."""
 
@@ -69,25 +60,10 @@ class Observer(Protocol):
         """`node` became UP, CRASHED or LEFT at virtual time `t`."""
 
 
-def frame_size(messages: Sequence[Message], cache: dict[Message, int]) -> int:
-    """Bytes of the sealed frame carrying `messages`: `encoded_size` plus `PACKET_OVERHEAD`.
-
-    Sizes of rumours are looked up in (and added to) `cache`; probe messages are sized directly.
-    """
-    if len(messages) >= 24:
-        return encoded_size(messages) + PACKET_OVERHEAD
-    size = _LIST_HEADER + PACKET_OVERHEAD
-    for message in messages:
-        if type(message) in _FRESH:
-            size += message_size(message)
-            continue
-        known = cache.get(message)
-        if known is None:
-            if len(cache) >= _SIZE_CACHE:
-                cache.clear()
-            known = cache[message] = message_size(message)
-        size += known
-    return size
+def frame_size(messages: Sequence[Message]) -> int:
+    """Bytes of the sealed frame carrying `messages`: `encoded_size` plus `PACKET_OVERHEAD` (each message
+    is encoded once, however many frames carry it: see `codec.encode_one`)."""
+    return encoded_size(messages) + PACKET_OVERHEAD
 
 
 def node_address(index: int) -> str:
@@ -145,7 +121,6 @@ class Simulation:
         self._deadline: list[float | None] = [None] * nodes
         self._heap: list[tuple[float, int, int, int, Any]] = []
         self._seq = itertools.count()
-        self._sizes: dict[Message, int] = {}
         if start == "converged":
             known = self._snapshot()
             collecting = gc.isenabled()
@@ -330,10 +305,9 @@ class Simulation:
         source = self.addresses[node]
         index_of = self.index_of_address
         sent = reliable = packets = dropped = 0
-        sizes = self._sizes
         for out in core.packets_to_send():
             messages = out.messages
-            size = frame_size(messages, sizes)
+            size = frame_size(messages)
             sent += size
             packets += 1
             if out.reliable:
