@@ -46,10 +46,11 @@ class _Rumour:
 class BroadcastQueue:
     """Rumours waiting to be piggybacked or gossiped."""
 
-    __slots__ = ("_buckets", "_by_subject", "_largest", "_mult")
+    __slots__ = ("_buckets", "_by_subject", "_largest", "_limit", "_mult")
 
     def __init__(self, retransmit_mult: float) -> None:
         self._mult = retransmit_mult
+        self._limit = (0, retransmit_limit(retransmit_mult, 0))  # (members, limit) last computed
         self._by_subject: dict[Hashable, _Rumour] = {}
         self._buckets: dict[int, dict[Hashable, _Rumour]] = {}
         self._largest = 0  # an upper bound of the sizes queued since the queue was last empty
@@ -75,7 +76,10 @@ class BroadcastQueue:
 
     def take(self, budget: int, members: int) -> list[Message]:
         """Rumours fitting `budget` bytes, fewest-transmitted first; counts them as sent once more."""
-        limit = retransmit_limit(self._mult, members)
+        known, limit = self._limit
+        if members != known:
+            limit = retransmit_limit(self._mult, members)
+            self._limit = (members, limit)
         taken: list[tuple[Hashable, _Rumour]] = []
         for transmits in sorted(self._buckets):
             for subject, rumour in self._buckets[transmits].items():
@@ -114,12 +118,13 @@ class BroadcastQueue:
 class RecentRumours:
     """The rumours learned in the last `memory` seconds, by tag, for pull repair."""
 
-    __slots__ = ("_by_tag", "_expiry", "_memory")
+    __slots__ = ("_by_tag", "_expiry", "_memory", "_tags")
 
     def __init__(self, memory: float) -> None:
         self._memory = memory
         self._by_tag: dict[bytes, tuple[Message, int]] = {}
         self._expiry: deque[tuple[float, bytes]] = deque()
+        self._tags: bytes | None = b""  # what tags() returns, until the remembered set changes
 
     def add(self, message: Message, now: float) -> int:
         """Remember `message`; returns its encoded size."""
@@ -128,19 +133,21 @@ class RecentRumours:
         if tag not in self._by_tag:
             self._by_tag[tag] = (message, len(encoded))
             self._expiry.append((now + self._memory, tag))
+            self._tags = None
         return len(encoded)
 
     def _expire(self, now: float) -> None:
         expiry = self._expiry
         while expiry and expiry[0][0] <= now:
             del self._by_tag[expiry.popleft()[1]]
+            self._tags = None
 
     def tags(self, now: float) -> bytes:
         """Tags of the newest remembered rumours (at most `MAX_TAGS`), for a ping."""
         self._expire(now)
-        if not self._by_tag:
-            return b""
-        return b"".join(tag for _, tag in list(self._expiry)[-MAX_TAGS:])
+        if self._tags is None:
+            self._tags = b"".join(tag for _, tag in list(self._expiry)[-MAX_TAGS:])
+        return self._tags
 
     def lacks_any(self, tags: bytes, now: float) -> bool:
         """True if `tags` names a rumour this node does not remember."""

@@ -214,7 +214,7 @@ def _list_header_size(count: int) -> int:
 
 def encoded_size(messages: Sequence[Message]) -> int:
     """Exactly `len(encode(messages))`, computed from per-message sizes (used to pack datagrams)."""
-    return _list_header_size(len(messages)) + sum(message_size(m) for m in messages)
+    return _list_header_size(len(messages)) + sum(map(len, map(encode_one, messages)))
 
 
 def _build(item: Any) -> Message:
