@@ -10,10 +10,11 @@ unless the network model drops it, pushed onto the heap for its receiver after a
 goes to the observer; and the core's single timer is pushed again only when `get_timer()` changed. A
 timer entry carries the deadline it was pushed for, so a stale entry (the core since moved its timer, or
 the node crashed) is recognised and skipped when popped instead of being searched for and removed.
-The cyclic garbage collector is paused while the cores are built and while `run_until` runs: the engine
-and the cores make no reference cycles (a whole 2,000-node run leaves nothing for `gc.collect()`), yet
-the records, messages and heap entries a run allocates set off collections whose cost grows with
-everything still alive, over a fifth of the run time at 5,000 nodes.
+The cyclic garbage collector is paused (`collector_paused`) while the cores are built, while `run_until`
+runs and while the scenario reports: the engine and the cores make no reference cycles (a whole
+2,000-node run leaves nothing for `gc.collect()`), yet the records, messages and heap entries a run
+allocates set off collections whose cost grows with everything still alive, over a fifth of the run
+time at 5,000 nodes.
 
 Each core sees its own clock, `virtual time + skew` from the network model, and has its own
 `random.Random` derived from the seed, the node index and its generation. A "converged" start gives every
@@ -27,12 +28,13 @@ import gc
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ..mesh.codec import encoded_size
 from ..mesh.config import MeshConfig
-from ..mesh.core import MeshCore
+from ..mesh.core import MeshCore, Outgoing
 from ..mesh.membership import MemberTemplate
 from ..mesh.messages import Message
 from ..mesh.trust import sign_alive
@@ -40,7 +42,17 @@ from ..mesh.wire import FRAME_OVERHEAD
 from .crypto import SimCredentials, SimRegistry, SimVerifier
 from .network import NetworkModel
 
-__all__ = ["CRASHED", "LEFT", "PACKET_OVERHEAD", "UP", "Observer", "Simulation", "frame_size", "node_address"]
+__all__ = [
+    "CRASHED",
+    "LEFT",
+    "PACKET_OVERHEAD",
+    "UP",
+    "Observer",
+    "Simulation",
+    "collector_paused",
+    "frame_size",
+    "node_address",
+]
 
 PACKET_OVERHEAD = FRAME_OVERHEAD
 """Bytes a sealed frame adds to the encoded messages (version byte, keyring box, wire header), taken at
@@ -65,6 +77,19 @@ def frame_size(messages: Sequence[Message]) -> int:
     """Bytes of the sealed frame carrying `messages`: `encoded_size` plus `PACKET_OVERHEAD` (each message
     is encoded once, however many frames carry it: see `codec.encode_one`)."""
     return encoded_size(messages) + PACKET_OVERHEAD
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block: simulations make no reference cycles, and
+    collections among millions of live cores' objects would only rescan them (see the module docstring)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def node_address(index: int) -> str:
@@ -124,14 +149,9 @@ class Simulation:
         self._seq = itertools.count()
         if start == "converged":
             known = self._snapshot()
-            collecting = gc.isenabled()
-            gc.disable()  # the cores are long-lived and acyclic: scanning them while building is waste
-            try:
+            with collector_paused():
                 for i in range(nodes):
                     self._start(i, 0.0, known)
-            finally:
-                if collecting:
-                    gc.enable()
         else:
             for i in range(nodes):
                 at = i * join_spread / nodes
@@ -173,13 +193,8 @@ class Simulation:
 
     def run_until(self, end: float) -> None:
         """Process everything scheduled up to and including virtual time `end`."""
-        collecting = gc.isenabled()
-        gc.disable()  # nothing here makes reference cycles: collections would only rescan live objects
-        try:
+        with collector_paused():
             self._run(end)
-        finally:
-            if collecting:
-                gc.enable()
         self.now = end
 
     def _run(self, end: float) -> None:
@@ -197,7 +212,7 @@ class Simulation:
                 core = cores[node]
                 if core is None:
                     continue
-                core.receive(payload[0], payload[1], t + skew[node], reliable=payload[2])
+                core.receive(payload[0], payload[1], t + skew[node], payload[2])
             elif kind == _TIMER:
                 core = cores[node]
                 if core is None or deadlines[node] != payload:
@@ -302,17 +317,36 @@ class Simulation:
         core = self.cores[node]
         if core is None:
             return
+        packets = core.packets_to_send()
+        if packets:
+            self._send(node, t, packets)
+        event = core.next_event()
+        if event is not None:
+            observer = self.observer
+            while event is not None:
+                if observer is not None:
+                    observer.on_event(node, t, event)
+                event = core.next_event()
+        deadline = core.get_timer()
+        if deadline != self._deadline[node]:
+            self._deadline[node] = deadline
+            if deadline is not None:
+                network = self.network
+                fire = deadline - network.skew[node] + network.timer_lateness(node)
+                heapq.heappush(self._heap, (max(t, fire), next(self._seq), _TIMER, node, deadline))
+
+    def _send(self, node: int, t: float, packets: list[Outgoing]) -> None:
+        """Count `node`'s packets and put those the network delivers on the heap."""
         network = self.network
         heap = self._heap
         seq = self._seq
         source = self.addresses[node]
         index_of = self.index_of_address
-        sent = reliable = packets = dropped = 0
-        for out in core.packets_to_send():
+        sent = reliable = dropped = 0
+        for out in packets:
             messages = out.messages
             size = frame_size(messages)
             sent += size
-            packets += 1
             if out.reliable:
                 reliable += size
             dst = index_of.get(out.address)
@@ -327,21 +361,7 @@ class Simulation:
                 dropped += 1
                 continue
             heapq.heappush(heap, (t + delay, next(seq), _DELIVER, dst, (source, messages, out.reliable)))
-        if packets:
-            self.bytes_sent[node] += sent
-            self.reliable_bytes += reliable
-            self.packets_sent += packets
-            self.packets_dropped += dropped
-        event = core.next_event()
-        if event is not None:
-            observer = self.observer
-            while event is not None:
-                if observer is not None:
-                    observer.on_event(node, t, event)
-                event = core.next_event()
-        deadline = core.get_timer()
-        if deadline != self._deadline[node]:
-            self._deadline[node] = deadline
-            if deadline is not None:
-                fire = deadline - network.skew[node] + network.timer_lateness(node)
-                heapq.heappush(heap, (max(t, fire), next(seq), _TIMER, node, deadline))
+        self.bytes_sent[node] += sent
+        self.reliable_bytes += reliable
+        self.packets_sent += len(packets)
+        self.packets_dropped += dropped

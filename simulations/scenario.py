@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..mesh.config import MeshConfig
-from .engine import Simulation
+from .engine import Simulation, collector_paused
 from .metrics import Recorder, SimReport
 from .network import NetworkModel
 
@@ -107,7 +107,8 @@ def run_scenario(scenario: Scenario) -> SimReport:
         "start": scenario.start,
         "partition": list(scenario.partition) if scenario.partition is not None else None,
     }
-    return recorder.report(duration, extra=extra, convergence_observers=observers)
+    with collector_paused():  # the report walks every observer's view, allocating millions of objects
+        return recorder.report(duration, extra=extra, convergence_observers=observers)
 
 
 def _seconds(value: float | None) -> str:
