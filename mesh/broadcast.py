@@ -21,7 +21,7 @@ import math
 from collections import deque
 from collections.abc import Hashable
 
-from .codec import MAX_TAGS, TAG_SIZE, encode_one, rumour_tag
+from .codec import MAX_TAGS, TAG_SIZE, message_size, rumour_tag
 from .messages import Message
 
 __all__ = ["BroadcastQueue", "RecentRumours", "retransmit_limit"]
@@ -128,13 +128,13 @@ class RecentRumours:
 
     def add(self, message: Message, now: float) -> int:
         """Remember `message`; returns its encoded size."""
-        encoded = encode_one(message)
-        tag = rumour_tag(encoded)
+        size = message_size(message)
+        tag = rumour_tag(message)
         if tag not in self._by_tag:
-            self._by_tag[tag] = (message, len(encoded))
+            self._by_tag[tag] = (message, size)
             self._expiry.append((now + self._memory, tag))
             self._tags = None
-        return len(encoded)
+        return size
 
     def _expire(self, now: float) -> None:
         expiry = self._expiry

@@ -192,9 +192,15 @@ def message_size(message: Message) -> int:
     return len(encode_one(message))
 
 
-def rumour_tag(encoded: bytes) -> bytes:
-    """A short tag naming one rumour (`encoded` is its `encode_one`); equal rumours have equal tags."""
-    return hashlib.blake2b(encoded, digest_size=TAG_SIZE).digest()
+def rumour_tag(message: Message) -> bytes:
+    """A short tag naming one rumour, a hash of its encoding, so equal rumours have equal tags (computed
+    once per message)."""
+    try:
+        return message.tag
+    except AttributeError:
+        tag = hashlib.blake2b(encode_one(message), digest_size=TAG_SIZE).digest()
+        object.__setattr__(message, "tag", tag)
+        return tag
 
 
 def _list_header(count: int) -> bytes:

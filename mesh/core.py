@@ -191,8 +191,9 @@ class MeshCore:
         self, source_address: str, messages: Iterable[Message], now: float, reliable: bool = False
     ) -> None:
         """Handle messages from one opened frame; `source_address` is where replies go."""
+        stats = self.stats
         for message in messages:
-            self.stats.received += 1
+            stats.received += 1
             handler = _HANDLERS.get(type(message))
             if handler is not None:
                 handler(self, source_address, message, now)
@@ -425,13 +426,13 @@ class MeshCore:
                 self._refute(statement.incarnation, now, reannounce=isinstance(statement, Dead))
             return
         verdict = self._members.judge_statement(statement)
-        if verdict is Verdict.UNKNOWN:
-            self.stats.dropped_unknown += 1
-        elif verdict is Verdict.STALE:
+        if verdict is Verdict.STALE:  # the usual case: one more copy of a rumour already applied
             self.stats.dropped_stale += 1
         elif verdict is Verdict.CONFIRM:
             assert isinstance(statement, Suspect)
             self._confirm(statement, now)
+        elif verdict is Verdict.UNKNOWN:
+            self.stats.dropped_unknown += 1
         elif isinstance(statement, Leave) and not self._trust.leave_signed(statement):
             self.stats.dropped_bad_signature += 1
         else:

@@ -15,9 +15,10 @@ datagram.
 - `Sync` is push-pull anti-entropy (see `sync.py`): a view hash, optionally a scuttlebutt digest, and a
   reply flag; the claims a peer lacks travel as ordinary messages in the same frame.
 
-Every message class derives from `Encodable`, whose one slot is where `codec.encode_one` keeps the
-message's encoding: messages are immutable and a rumour is sized, tagged and forwarded many times (in the
-simulator, by thousands of cores sharing one object), so it is encoded once.
+Every message class derives from `Encodable`, whose slots are where `codec.encode_one` and
+`codec.rumour_tag` keep the message's encoding and tag: messages are immutable and a rumour is sized,
+tagged and forwarded many times (in the simulator, by thousands of cores sharing one object), so each is
+computed once.
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ class MessageType(IntEnum):
 
 
 class Encodable:
-    """Base of the message classes: a slot for the cached encoding (not a field: no part of equality)."""
+    """Base of the message classes: slots for the cached encoding and rumour tag (not fields: no part
+    of equality)."""
 
-    __slots__ = ("encoding",)
+    __slots__ = ("encoding", "tag")
     encoding: bytes
+    tag: bytes
 
 
 @dataclass(frozen=True, slots=True)

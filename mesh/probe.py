@@ -76,11 +76,12 @@ class ProbeOrder:
 
     def sample(self, k: int, eligible: Callable[[bytes], bool]) -> list[bytes]:
         """Up to k distinct random eligible members (gives up after 4k + 8 misses)."""
-        size = self._size
+        size, moved, base, random = self._size, self._moved, self._base, self._rng.random
         picked: dict[bytes, None] = {}
         misses = 0
         while len(picked) < k and size and misses < 4 * k + 8:
-            node_id = self._at(int(self._rng.random() * size))
+            slot = int(random() * size)
+            node_id = moved.get(slot) or base[slot]  # as _at(slot), inline on this hot path
             if node_id not in picked and eligible(node_id):
                 picked[node_id] = None
             else:
