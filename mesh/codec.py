@@ -177,12 +177,40 @@ def encode(messages: Sequence[Message]) -> bytes:
     return _list_header(len(messages)) + b"".join([encode_one(m) for m in messages])
 
 
+_ENTRY_CACHE = 1 << 17
+_entry_encodings: dict[DigestEntry, bytes] = {}
+"""Encodings of digest entries. A digest lists every member and most entries repeat from one digest to
+the next (in the simulator, from one core to the next): at 10,000 members, joining cached entries is
+about 15 times faster than encoding them. Emptied when it reaches `_ENTRY_CACHE` entries."""
+
+
+def _encode_digest(digest: tuple[DigestEntry, ...]) -> bytes:
+    """A digest as a CBOR array of entry arrays, byte for byte what cbor2 makes of the whole tuple."""
+    cache = _entry_encodings
+    if len(cache) >= _ENTRY_CACHE:
+        cache.clear()
+    parts = []
+    for entry in digest:
+        encoded = cache.get(entry)
+        if encoded is None:
+            encoded = cache[entry] = cbor2.dumps(list(entry))
+        parts.append(encoded)
+    return _list_header(len(digest)) + b"".join(parts)
+
+
+def _encode(message: Message) -> bytes:
+    if type(message) is Sync and message.digest is not None:
+        head = (MessageType.SYNC.value, message.reply, message.view_hash)
+        return _list_header(4) + b"".join([cbor2.dumps(v) for v in head]) + _encode_digest(message.digest)
+    return cbor2.dumps(_as_list(message))
+
+
 def encode_one(message: Message) -> bytes:
     """The encoding of one message as it appears inside a message list (computed once per message)."""
     try:
         return message.encoding
     except AttributeError:
-        encoded = cbor2.dumps(_as_list(message))
+        encoded = _encode(message)
         object.__setattr__(message, "encoding", encoded)  # frozen: the cache slot is set past the guard
         return encoded
 
