@@ -46,7 +46,7 @@ class _Rumour:
 class BroadcastQueue:
     """Rumours waiting to be piggybacked or gossiped."""
 
-    __slots__ = ("_buckets", "_by_subject", "_largest", "_limit", "_mult")
+    __slots__ = ("_buckets", "_by_subject", "_largest", "_limit", "_mult", "_queued")
 
     def __init__(self, retransmit_mult: float) -> None:
         self._mult = retransmit_mult
@@ -54,6 +54,7 @@ class BroadcastQueue:
         self._by_subject: dict[Hashable, _Rumour] = {}
         self._buckets: dict[int, dict[Hashable, _Rumour]] = {}
         self._largest = 0  # an upper bound of the sizes queued since the queue was last empty
+        self._queued = 0  # bytes of all queued rumours
 
     def __len__(self) -> int:
         return len(self._by_subject)
@@ -63,12 +64,14 @@ class BroadcastQueue:
         self._discard(subject)
         rumour = _Rumour(message, size)
         self._largest = max(self._largest, size)
+        self._queued += size
         self._by_subject[subject] = rumour
         self._buckets.setdefault(0, {})[subject] = rumour
 
     def _discard(self, subject: Hashable) -> None:
         old = self._by_subject.pop(subject, None)
         if old is not None:
+            self._queued -= old.size
             bucket = self._buckets[old.transmits]
             del bucket[subject]
             if not bucket:
@@ -80,6 +83,8 @@ class BroadcastQueue:
         if members != known:
             limit = retransmit_limit(self._mult, members)
             self._limit = (members, limit)
+        if self._queued <= budget:
+            return self._take_all(limit)
         taken: list[tuple[Hashable, _Rumour]] = []
         for transmits in sorted(self._buckets):
             for subject, rumour in self._buckets[transmits].items():
@@ -98,9 +103,28 @@ class BroadcastQueue:
             rumour.transmits += 1
             if rumour.transmits >= limit:
                 del self._by_subject[subject]
+                self._queued -= rumour.size
             else:
                 self._buckets.setdefault(rumour.transmits, {})[subject] = rumour
         return [rumour.message for _, rumour in taken]
+
+    def _take_all(self, limit: int) -> list[Message]:
+        """`take` when every queued rumour fits (the usual case): the same rumours in the same order,
+        with each bucket moving up one transmit whole instead of rumour by rumour."""
+        messages: list[Message] = []
+        buckets: dict[int, dict[Hashable, _Rumour]] = {}
+        for transmits, bucket in sorted(self._buckets.items()):
+            for rumour in bucket.values():
+                rumour.transmits += 1
+                messages.append(rumour.message)
+            if transmits + 1 < limit:
+                buckets[transmits + 1] = bucket
+                continue
+            for subject, rumour in bucket.items():
+                del self._by_subject[subject]
+                self._queued -= rumour.size
+        self._buckets = buckets
+        return messages
 
     def take_oversized(self, budget: int) -> list[Message]:
         """Remove and return the rumours too large for any datagram (they go over a peer link once)."""
