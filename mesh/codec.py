@@ -11,7 +11,7 @@ whatever cbor2 or the schema raised, comes out as `DecodeError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cbor2
@@ -197,14 +197,47 @@ def _as_list(message: Message) -> list[Any]:
     return [_TYPE_OF[cls], *(getattr(message, name) for name in _FIELDS_OF[cls])]
 
 
-def encode(messages: Iterable[Message]) -> bytes:
-    """Encode a list of messages as one CBOR array."""
-    return cbor2.dumps([_as_list(m) for m in messages])
+def encode(messages: Sequence[Message]) -> bytes:
+    """Encode a list of messages as one CBOR array (header, then each message's cached encoding)."""
+    return _list_header(len(messages)) + b"".join([encode_one(m) for m in messages])
+
+
+_ENTRY_CACHE = 1 << 17
+_entry_encodings: dict[DigestEntry, bytes] = {}
+"""Encodings of digest entries. A digest lists every member and most entries repeat from one digest to
+the next (in the simulator, from one core to the next): at 10,000 members, joining cached entries is
+about 15 times faster than encoding them. Emptied when it reaches `_ENTRY_CACHE` entries."""
+
+
+def _encode_digest(digest: tuple[DigestEntry, ...]) -> bytes:
+    """A digest as a CBOR array of entry arrays, byte for byte what cbor2 makes of the whole tuple."""
+    cache = _entry_encodings
+    if len(cache) >= _ENTRY_CACHE:
+        cache.clear()
+    parts = []
+    for entry in digest:
+        encoded = cache.get(entry)
+        if encoded is None:
+            encoded = cache[entry] = cbor2.dumps(list(entry))
+        parts.append(encoded)
+    return _list_header(len(digest)) + b"".join(parts)
+
+
+def _encode(message: Message) -> bytes:
+    if type(message) is Sync and message.digest is not None:
+        head = (MessageType.SYNC.value, message.reply, message.view_hash)
+        return _list_header(4) + b"".join([cbor2.dumps(v) for v in head]) + _encode_digest(message.digest)
+    return cbor2.dumps(_as_list(message))
 
 
 def encode_one(message: Message) -> bytes:
-    """The encoding of one message as it appears inside a message list."""
-    return cbor2.dumps(_as_list(message))
+    """The encoding of one message as it appears inside a message list (computed once per message)."""
+    try:
+        return message.encoding
+    except AttributeError:
+        encoded = _encode(message)
+        object.__setattr__(message, "encoding", encoded)  # frozen: the cache slot is set past the guard
+        return encoded
 
 
 def message_size(message: Message) -> int:
@@ -212,9 +245,26 @@ def message_size(message: Message) -> int:
     return len(encode_one(message))
 
 
-def rumour_tag(encoded: bytes) -> bytes:
-    """A short tag naming one rumour (`encoded` is its `encode_one`); equal rumours have equal tags."""
-    return hashlib.blake2b(encoded, digest_size=TAG_SIZE).digest()
+def rumour_tag(message: Message) -> bytes:
+    """A short tag naming one rumour, a hash of its encoding, so equal rumours have equal tags (computed
+    once per message)."""
+    try:
+        return message.tag
+    except AttributeError:
+        tag = hashlib.blake2b(encode_one(message), digest_size=TAG_SIZE).digest()
+        object.__setattr__(message, "tag", tag)
+        return tag
+
+
+def _list_header(count: int) -> bytes:
+    """The CBOR header of a definite-length array of `count` items."""
+    if count < 24:
+        return bytes((0x80 | count,))
+    if count < 256:
+        return bytes((0x98, count))
+    if count < 65536:
+        return b"\x99" + count.to_bytes(2, "big")
+    return b"\x9a" + count.to_bytes(4, "big")
 
 
 def _list_header_size(count: int) -> int:
@@ -223,7 +273,7 @@ def _list_header_size(count: int) -> int:
 
 def encoded_size(messages: Sequence[Message]) -> int:
     """Exactly `len(encode(messages))`, computed from per-message sizes (used to pack datagrams)."""
-    return _list_header_size(len(messages)) + sum(message_size(m) for m in messages)
+    return _list_header_size(len(messages)) + sum(map(len, map(encode_one, messages)))
 
 
 def _build(item: Any) -> Message:

@@ -205,8 +205,9 @@ class MeshCore:
         self, source_address: str, messages: Iterable[Message], now: float, reliable: bool = False
     ) -> None:
         """Handle messages from one opened frame; `source_address` is where replies go."""
+        stats = self.stats
         for message in messages:
-            self.stats.received += 1
+            stats.received += 1
             handler = _HANDLERS.get(type(message))
             if handler is not None:
                 handler(self, source_address, message, now)
@@ -425,9 +426,8 @@ class MeshCore:
         self._awareness.apply_delta(max(missed, 0))
         record = self._members.get(probe.target)
         if record is not None and record.rank < _DOWN:
-            self._on_statement(
-                Suspect(probe.target, record.generation, record.incarnation, self.local_id), now
-            )
+            suspect = Suspect(probe.target, record.generation, record.incarnation, self.local_id)
+            self._on_statement(self.address, suspect, now)
 
     def _on_ping(self, source: str, ping: Ping, now: float) -> None:
         if ping.target != self.local_id:
@@ -472,7 +472,8 @@ class MeshCore:
         self._suspicions.pop(node_id, None)
         record = self._members.get(node_id)
         if record is not None and record.state is MemberState.SUSPECT:
-            self._on_statement(Dead(node_id, record.generation, record.incarnation, self.local_id), now)
+            dead = Dead(node_id, record.generation, record.incarnation, self.local_id)
+            self._on_statement(self.address, dead, now)
 
     # ----------------------------------------------------------------- claims
 
@@ -490,7 +491,8 @@ class MeshCore:
         else:
             self._changed(self._members.apply_alive(claim, now), now)
 
-    def _on_statement(self, statement: Statement, now: float) -> None:
+    def _on_statement(self, source: str, statement: Statement, now: float) -> None:
+        """A suspect, dead or leave statement, received from `source` or made here (source: our address)."""
         node_id = statement.node_id
         if node_id == self.local_id:
             refutable = isinstance(statement, Suspect | Dead) and statement.generation == self.generation
@@ -498,20 +500,17 @@ class MeshCore:
                 self._refute(statement.incarnation, now, reannounce=isinstance(statement, Dead))
             return
         verdict = self._members.judge_statement(statement)
-        if verdict is Verdict.UNKNOWN:
-            self.stats.dropped_unknown += 1
-        elif verdict is Verdict.STALE:
+        if verdict is Verdict.STALE:  # the usual case: one more copy of a rumour already applied
             self.stats.dropped_stale += 1
         elif verdict is Verdict.CONFIRM:
             assert isinstance(statement, Suspect)
             self._confirm(statement, now)
+        elif verdict is Verdict.UNKNOWN:
+            self.stats.dropped_unknown += 1
         elif isinstance(statement, Leave) and not self._trust.leave_signed(statement):
             self.stats.dropped_bad_signature += 1
         else:
             self._changed(self._members.apply_statement(statement, now), now)
-
-    def _on_statement_message(self, source: str, statement: Statement, now: float) -> None:
-        self._on_statement(statement, now)
 
     def _confirm(self, statement: Suspect, now: float) -> None:
         """Another accuser of a suspected life. Confirmations are not gossiped: our own goes straight to
@@ -775,9 +774,9 @@ _HANDLERS: dict[type, Callable[[MeshCore, str, Any, float], None]] = {
     Ack: MeshCore._on_ack,
     Nack: MeshCore._on_nack,
     Alive: MeshCore._on_alive,
-    Suspect: MeshCore._on_statement_message,
-    Dead: MeshCore._on_statement_message,
-    Leave: MeshCore._on_statement_message,
+    Suspect: MeshCore._on_statement,
+    Dead: MeshCore._on_statement,
+    Leave: MeshCore._on_statement,
     Owned: MeshCore._on_owned,
     Sync: MeshCore._on_sync,
     KvEntry: MeshCore._on_kv_entry,

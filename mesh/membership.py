@@ -10,21 +10,23 @@ states rank ALIVE < SUSPECT < DEAD < LEFT. The rules, all here:
   confirmation; statements about unknown nodes or other generations are stale.
 
 Records are immutable (`MemberRecord`, frozen with slots) and replaced on change, so ten thousand
-simulated cores can start from one `MemberTemplate` and share every record object; only the dict is
-copied per core. Each record carries a 128-bit hash of (id, generation, incarnation, state), and the
-table keeps the XOR of those hashes, so the view hash used by anti-entropy changes in O(1) per update.
+simulated cores can start from one `MemberTemplate` and share it whole: a table reads the template's
+dict and keeps only its own changes in an overlay (copy on write), so starting a core is O(1) in time
+and memory instead of a 10,000-entry dict copy per core. Each record carries a 128-bit hash of (id,
+generation, incarnation, state), and the table keeps the XOR of those hashes, so the view hash used
+by anti-entropy changes in O(1) per update.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
 from .events import Member, MemberState
-from .messages import Alive, Dead, Leave, Suspect
+from .messages import Alive, Dead, DigestEntry, Leave, Suspect
 
 __all__ = [
     "RANK",
@@ -41,12 +43,15 @@ Statement = Suspect | Dead | Leave
 
 RANK = {MemberState.ALIVE: 0, MemberState.SUSPECT: 1, MemberState.DEAD: 2, MemberState.LEFT: 3}
 _STATE_OF = {Suspect: MemberState.SUSPECT, Dead: MemberState.DEAD, Leave: MemberState.LEFT}
+_RANK_OF = {kind: RANK[state] for kind, state in _STATE_OF.items()}  # by type: hashing an Enum is slow
+_LIVE_BELOW = RANK[MemberState.DEAD]
+_SUSPECT = RANK[MemberState.SUSPECT]
 _PACK = struct.Struct("<QQB")
 
 
-def record_hash(node_id: bytes, generation: int, incarnation: int, state: MemberState) -> int:
-    """128-bit hash of one member's version, XOR-combined into the view hash."""
-    data = node_id + _PACK.pack(generation, incarnation, RANK[state])
+def record_hash(node_id: bytes, generation: int, incarnation: int, rank: int) -> int:
+    """128-bit hash of one member's version (`rank`: of its state), XOR-combined into the view hash."""
+    data = node_id + _PACK.pack(generation, incarnation, rank)
     return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
 
 
@@ -65,11 +70,18 @@ class MemberRecord:
     version_hash: int = field(init=False, compare=False)
     rank: int = field(init=False, compare=False)
     """The state's rank: ALIVE 0 < SUSPECT 1 < DEAD 2 < LEFT 3 (stored: it is read on every message)."""
+    digest: DigestEntry = field(init=False, compare=False)
+    """This record's scuttlebutt digest entry with no owned state, built once (a digest lists every
+    member, and cores started from one template share these entries)."""
 
     def __post_init__(self) -> None:
-        h = record_hash(self.claim.node_id, self.generation, self.incarnation, self.state)
-        object.__setattr__(self, "version_hash", h)
-        object.__setattr__(self, "rank", RANK[self.state])
+        rank = RANK[self.state]
+        node_id = self.claim.node_id
+        version_hash = record_hash(node_id, self.generation, self.incarnation, rank)
+        object.__setattr__(self, "version_hash", version_hash)
+        object.__setattr__(self, "rank", rank)
+        entry = DigestEntry(node_id, self.generation, self.incarnation, rank, 0, 0)
+        object.__setattr__(self, "digest", entry)
 
     @property
     def node_id(self) -> bytes:
@@ -102,9 +114,9 @@ class Verdict(Enum):
 
 
 class MemberTemplate:
-    """Alive records built once from trusted claims and shared by any number of tables."""
+    """Alive records built once from trusted claims and shared, never modified, by any number of tables."""
 
-    __slots__ = ("records", "view_hash")
+    __slots__ = ("ids", "records", "view_hash")
 
     def __init__(self, claims: Iterable[Alive]) -> None:
         self.records: dict[bytes, MemberRecord] = {}
@@ -112,6 +124,7 @@ class MemberTemplate:
             old = self.records.get(claim.node_id)
             if old is None or (claim.generation, claim.incarnation) > (old.generation, old.incarnation):
                 self.records[claim.node_id] = MemberRecord.alive(claim, 0.0)
+        self.ids: tuple[bytes, ...] = tuple(self.records)
         self.view_hash = 0
         for record in self.records.values():
             self.view_hash ^= record.version_hash
@@ -120,26 +133,46 @@ class MemberTemplate:
 class Membership:
     """The member table of one core: records, the view hash, the live count and the down set."""
 
-    __slots__ = ("_down", "_records", "live", "view_hash")
+    __slots__ = ("_base", "_down", "_ids", "_own", "_size", "live", "view_hash")
 
     def __init__(self, template: MemberTemplate | None = None) -> None:
-        self._records: dict[bytes, MemberRecord] = dict(template.records) if template else {}
-        self.view_hash = template.view_hash if template else 0
-        self.live = len(self._records)
+        if template is None:
+            template = _EMPTY
+        self._base = template.records
+        self._own: dict[bytes, MemberRecord | None] = {}
+        """This table's changes to the template (None: a template member since removed)."""
+        self._ids: tuple[bytes, ...] | None = template.ids
+        """The template's ids while no member was added or removed since; None once one was."""
+        self._size = len(self._base)
+        self.view_hash = template.view_hash
+        self.live = self._size
         self._down: dict[bytes, None] = {}
 
     def __len__(self) -> int:
-        return len(self._records)
+        return self._size
 
     def __iter__(self) -> Iterator[MemberRecord]:
-        return iter(self._records.values())
+        """Every record: the template's order, then members added since in the order they came."""
+        own, base = self._own, self._base
+        for node_id, record in base.items():
+            if node_id not in own:
+                yield record
+            elif (mine := own[node_id]) is not None:
+                yield mine
+        for node_id, mine in own.items():
+            if mine is not None and node_id not in base:
+                yield mine
 
     def get(self, node_id: bytes) -> MemberRecord | None:
-        return self._records.get(node_id)
+        own = self._own
+        return own[node_id] if node_id in own else self._base.get(node_id)
 
-    def ids(self) -> list[bytes]:
-        """All member ids (O(N); used once per probe pass)."""
-        return list(self._records)
+    def ids(self) -> Sequence[bytes]:
+        """All member ids, not to be modified (shared with the template until the set changes; O(N)
+        afterwards, used once per probe pass)."""
+        if self._ids is not None:
+            return self._ids
+        return [record.node_id for record in self]
 
     def down(self) -> list[bytes]:
         """Ids of dead and left members."""
@@ -149,25 +182,21 @@ class Membership:
         return bool(self._down)
 
     def judge_alive(self, claim: Alive) -> Verdict:
-        record = self._records.get(claim.node_id)
+        record = self.get(claim.node_id)
         if record is None or (claim.generation, claim.incarnation) > (record.generation, record.incarnation):
             return Verdict.NEW
         return Verdict.STALE
 
     def judge_statement(self, statement: Statement) -> Verdict:
-        record = self._records.get(statement.node_id)
+        record = self.get(statement.node_id)
         if record is None:
             return Verdict.UNKNOWN
         if statement.generation != record.generation:
             return Verdict.STALE
-        state = _STATE_OF[type(statement)]
-        if (statement.incarnation, RANK[state]) > (record.incarnation, record.rank):
+        rank = _RANK_OF[type(statement)]
+        if (statement.incarnation, rank) > (record.incarnation, record.rank):
             return Verdict.NEW
-        if (
-            state is MemberState.SUSPECT
-            and record.state is state
-            and statement.incarnation == record.incarnation
-        ):
+        if rank == record.rank == _SUSPECT and statement.incarnation == record.incarnation:
             return Verdict.CONFIRM
         return Verdict.STALE
 
@@ -177,31 +206,44 @@ class Membership:
 
     def apply_statement(self, statement: Statement, now: float) -> Change:
         """Install a suspect/dead/leave statement already judged NEW."""
-        old = self._records[statement.node_id]
+        old = self.get(statement.node_id)
+        assert old is not None
         state = _STATE_OF[type(statement)]
         new = MemberRecord(old.claim, state, old.generation, statement.incarnation, statement, now)
         return self._replace(statement.node_id, new)
 
     def remove(self, node_id: bytes) -> MemberRecord | None:
         """Forget a member (reaping)."""
-        old = self._records.pop(node_id, None)
+        old = self.get(node_id)
         if old is not None:
+            if node_id in self._base:
+                self._own[node_id] = None
+            else:
+                del self._own[node_id]
+            self._size -= 1
+            self._ids = None
             self._account(old, -1)
         return old
 
     def _replace(self, node_id: bytes, new: MemberRecord) -> Change:
-        old = self._records.get(node_id)
+        old = self.get(node_id)
         if old is not None:
             self._account(old, -1)
-        self._records[node_id] = new
+        else:
+            self._size += 1
+            self._ids = None
+        self._own[node_id] = new
         self._account(new, +1)
         return Change(old, new)
 
     def _account(self, record: MemberRecord, sign: int) -> None:
         self.view_hash ^= record.version_hash
-        if record.rank < RANK[MemberState.DEAD]:
+        if record.rank < _LIVE_BELOW:
             self.live += sign
         elif sign > 0:
             self._down[record.node_id] = None
         else:
             self._down.pop(record.node_id, None)
+
+
+_EMPTY = MemberTemplate(())

@@ -17,6 +17,11 @@ datagram.
 - `KvEntry` is one register of the shared key-value map, signed by its writer; `KvWriter` hands over a
   writer's certificate chain with entries whose writer the receiver may not know. `KvHashes`, `KvDigest`
   and `KvWant` walk the map's two-level hash tree in anti-entropy (see `kvsync.py`).
+
+Every message class derives from `Encodable`, whose slots are where `codec.encode_one` and
+`codec.rumour_tag` keep the message's encoding and tag: messages are immutable and a rumour is sized,
+tagged and forwarded many times (in the simulator, by thousands of cores sharing one object), so each is
+computed once.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "Alive",
     "Dead",
     "DigestEntry",
+    "Encodable",
     "IndirectPing",
     "KvDigest",
     "KvEntry",
@@ -67,8 +73,17 @@ class MessageType(IntEnum):
     KV_WANT = 15
 
 
+class Encodable:
+    """Base of the message classes: slots for the cached encoding and rumour tag (not fields: no part
+    of equality)."""
+
+    __slots__ = ("encoding", "tag")
+    encoding: bytes
+    tag: bytes
+
+
 @dataclass(frozen=True, slots=True)
-class Ping:
+class Ping(Encodable):
     """Are you alive? `target` is the id the sender expects to answer (a stale address is detected).
 
     `recent` is the concatenated 4-byte tags of the rumours the sender learned lately; the target
@@ -81,7 +96,7 @@ class Ping:
 
 
 @dataclass(frozen=True, slots=True)
-class IndirectPing:
+class IndirectPing(Encodable):
     """Please ping `target` at `address` for me and ack (or nack) `seq` back to me."""
 
     seq: int
@@ -90,7 +105,7 @@ class IndirectPing:
 
 
 @dataclass(frozen=True, slots=True)
-class Ack:
+class Ack(Encodable):
     """Answer to the ping (or indirect ping) numbered `seq`.
 
     `recent` is None normally; when the ping named rumours the answering node lacks, it holds that node's
@@ -102,14 +117,14 @@ class Ack:
 
 
 @dataclass(frozen=True, slots=True)
-class Nack:
+class Nack(Encodable):
     """A relay's answer to an indirect ping whose target did not ack in time."""
 
     seq: int
 
 
 @dataclass(frozen=True, slots=True)
-class Alive:
+class Alive(Encodable):
     """A node's signed claim that it lives at `address`; `chain` is its certificate chain."""
 
     node_id: bytes
@@ -121,7 +136,7 @@ class Alive:
 
 
 @dataclass(frozen=True, slots=True)
-class Suspect:
+class Suspect(Encodable):
     """`accuser` could not reach `node_id` in its life (generation, incarnation)."""
 
     node_id: bytes
@@ -131,7 +146,7 @@ class Suspect:
 
 
 @dataclass(frozen=True, slots=True)
-class Dead:
+class Dead(Encodable):
     """`accuser` declares `node_id` dead in its life (generation, incarnation)."""
 
     node_id: bytes
@@ -141,7 +156,7 @@ class Dead:
 
 
 @dataclass(frozen=True, slots=True)
-class Leave:
+class Leave(Encodable):
     """The node's own signed statement that it left the mesh."""
 
     node_id: bytes
@@ -151,7 +166,7 @@ class Leave:
 
 
 @dataclass(frozen=True, slots=True)
-class Owned:
+class Owned(Encodable):
     """One entry of a node's owned state, signed by the node; `value` None is a deletion."""
 
     node_id: bytes
@@ -174,7 +189,7 @@ class DigestEntry(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class Sync:
+class Sync(Encodable):
     """Push-pull anti-entropy.
 
     `view_hash` summarises the sender's whole view. Without a digest the message offers the hash; the
@@ -188,7 +203,7 @@ class Sync:
 
 
 @dataclass(frozen=True, slots=True)
-class KvEntry:
+class KvEntry(Encodable):
     """One register of the shared key-value map: the value written to (db, table, key) at an HLC stamp.
 
     `value` None is a tombstone (a delete). `expire_at` is wall-clock milliseconds, 0 for never; an
@@ -212,7 +227,7 @@ class KvEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class KvWriter:
+class KvWriter(Encodable):
     """A writer's certificate chain, sent along with its entries so a receiver can admit the writer."""
 
     node_id: bytes
@@ -220,7 +235,7 @@ class KvWriter:
 
 
 @dataclass(frozen=True, slots=True)
-class KvHashes:
+class KvHashes(Encodable):
     """One level of the sender's key-value hash tree, offered for comparison.
 
     `level` 0 is the root (`hashes` one 8-byte hash), 1 the group hashes, 2 the bucket hashes of group
@@ -234,7 +249,7 @@ class KvHashes:
 
 
 @dataclass(frozen=True, slots=True)
-class KvDigest:
+class KvDigest(Encodable):
     """The sender's entries in one bucket: concatenated (16-byte key id, 8-byte entry hash) records."""
 
     bucket: int
@@ -242,7 +257,7 @@ class KvDigest:
 
 
 @dataclass(frozen=True, slots=True)
-class KvWant:
+class KvWant(Encodable):
     """Key ids (concatenated, 16 bytes each) whose entries the sender asks for."""
 
     key_ids: bytes

@@ -53,6 +53,10 @@ class OwnedStore:
         m = self._maps.get(node_id)
         return m.version if m else (0, 0)
 
+    def versions(self) -> dict[bytes, Version]:
+        """The version of every node this store holds a map of (any other node's is (0, 0))."""
+        return {node_id: m.version for node_id, m in self._maps.items()}
+
     def is_newer(self, entry: Owned) -> bool:
         """True if `entry` is newer than what is held for its key (the owner's liveness is checked by the caller)."""
         m = self._maps.get(entry.node_id)

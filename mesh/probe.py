@@ -2,16 +2,18 @@
 
 SWIM probes members in a random order, each once per pass, so a failed node is probed within one pass.
 `ProbeOrder` shuffles lazily (an incremental Fisher-Yates): each pick swaps a random not-yet-probed entry
-into the next slot, so a pass costs O(1) per probe plus one O(N) copy of the id list when it starts, and
-members that join mid-pass are appended to the unshuffled tail and still get probed this pass. Members to
-probe promptly (just reported suspect: probing them ourselves gathers Lifeguard confirmations quickly)
-go first. `sample` picks random members by rejection from the same list, in O(k) expected time when most
-members are eligible.
+into the next slot, so a pass costs O(1) per probe. The id list a pass starts from is shared, not copied
+(ten thousand simulated cores start from one template's ids): the shuffle writes only the slots it
+changed, and members that join mid-pass, into a small overlay, so the permutation is exactly that of an
+in-place shuffle of a private copy, at O(probes made) memory. New members are appended to the unshuffled
+tail and still get probed this pass. Members to probe promptly (just reported suspect: probing them
+ourselves gathers Lifeguard confirmations quickly) go first. `sample` picks random members by rejection
+from the same permuted list, in O(k) expected time when most members are eligible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .config import Rng
 
@@ -21,23 +23,30 @@ __all__ = ["ProbeOrder"]
 class ProbeOrder:
     """The probe schedule of one core."""
 
-    __slots__ = ("_ids", "_next", "_priority", "_rng")
+    __slots__ = ("_base", "_moved", "_next", "_priority", "_rng", "_size")
 
-    def __init__(self, rng: Rng, ids: list[bytes]) -> None:
+    def __init__(self, rng: Rng, ids: Sequence[bytes]) -> None:
         self._rng = rng
-        self._ids = ids
+        self._base = ids  # read only: slots the shuffle changed live in _moved
+        self._moved: dict[int, bytes] = {}
+        self._size = len(ids)
         self._next = 0
         self._priority: dict[bytes, None] = {}
 
+    def _at(self, slot: int) -> bytes:
+        node_id = self._moved.get(slot)
+        return self._base[slot] if node_id is None else node_id
+
     def add(self, node_id: bytes) -> None:
         """A new member: it is probed later in the current pass."""
-        self._ids.append(node_id)
+        self._moved[self._size] = node_id
+        self._size += 1
 
     def prioritise(self, node_id: bytes) -> None:
         """Probe this member before continuing the pass."""
         self._priority[node_id] = None
 
-    def next(self, eligible: Callable[[bytes], bool], refill: Callable[[], list[bytes]]) -> bytes | None:
+    def next(self, eligible: Callable[[bytes], bool], refill: Callable[[], Sequence[bytes]]) -> bytes | None:
         """The next eligible member to probe; starts a new pass (`refill`) when one ends."""
         while self._priority:
             node_id = next(iter(self._priority))
@@ -46,28 +55,33 @@ class ProbeOrder:
                 return node_id
         restarted = False
         while True:
-            if self._next >= len(self._ids):
+            if self._next >= self._size:
                 if restarted:
                     return None
-                self._ids = refill()
+                self._base = refill()
+                self._moved = {}
+                self._size = len(self._base)
                 self._next = 0
                 restarted = True
                 continue
             i = self._next
-            j = i + int(self._rng.random() * (len(self._ids) - i))
-            ids = self._ids
-            ids[i], ids[j] = ids[j], ids[i]
+            j = i + int(self._rng.random() * (self._size - i))
+            picked = self._at(j)
+            if j != i:
+                self._moved[j] = self._at(i)
+                self._moved[i] = picked
             self._next += 1
-            if eligible(ids[i]):
-                return ids[i]
+            if eligible(picked):
+                return picked
 
     def sample(self, k: int, eligible: Callable[[bytes], bool]) -> list[bytes]:
         """Up to k distinct random eligible members (gives up after 4k + 8 misses)."""
-        ids = self._ids
+        size, moved, base, random = self._size, self._moved, self._base, self._rng.random
         picked: dict[bytes, None] = {}
         misses = 0
-        while len(picked) < k and ids and misses < 4 * k + 8:
-            node_id = ids[int(self._rng.random() * len(ids))]
+        while len(picked) < k and size and misses < 4 * k + 8:
+            slot = int(random() * size)
+            node_id = moved.get(slot) or base[slot]  # as _at(slot), inline on this hot path
             if node_id not in picked and eligible(node_id):
                 picked[node_id] = None
             else:

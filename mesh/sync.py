@@ -32,19 +32,25 @@ def view_hash(members: Membership, owned: OwnedStore) -> bytes:
 
 
 def digest(members: Membership, owned: OwnedStore) -> tuple[DigestEntry, ...]:
-    """The scuttlebutt digest of this view."""
-    return tuple(
-        DigestEntry(r.node_id, r.generation, r.incarnation, r.rank, *owned.version(r.node_id))
-        for r in members
-    )
+    """The scuttlebutt digest of this view (members without owned state share their record's entry)."""
+    versions = owned.versions()
+    return tuple([
+        record.digest if (version := versions.get(record.claim.node_id)) is None
+        else record.digest._replace(owned_generation=version[0], owned_counter=version[1])
+        for record in members
+    ])
 
 
 def delta(members: Membership, owned: OwnedStore, theirs: tuple[DigestEntry, ...]) -> list[Message]:
     """The claims and owned entries a peer with digest `theirs` lacks, alive claims first."""
     known = {e.node_id: e for e in theirs}
+    publishers = owned.versions()
     out: list[Message] = []
     for record in members:
-        entry = known.get(record.node_id)
+        node_id = record.claim.node_id
+        entry = known.get(node_id)
+        if entry == record.digest and node_id not in publishers:
+            continue  # the peer holds this very version and there is no owned state to offer
         live = record.rank < _DOWN
         if entry is None:
             if not live:
@@ -63,7 +69,7 @@ def delta(members: Membership, owned: OwnedStore, theirs: tuple[DigestEntry, ...
             if record.statement is not None:
                 out.append(record.statement)
         if live:
-            out.extend(owned.entries_after(record.node_id, their_owned))
+            out.extend(owned.entries_after(node_id, their_owned))
     return out
 
 

@@ -39,20 +39,17 @@ class Deadlines:
     def get(self, key: Hashable) -> float | None:
         return self._current.get(key)
 
-    def _prune(self) -> None:
+    def earliest(self) -> float | None:
+        """The earliest pending deadline (stale entries on top of the heap are dropped on the way)."""
         heap, current = self._heap, self._current
         while heap and current.get(heap[0][2]) != heap[0][0]:
             heapq.heappop(heap)
-
-    def earliest(self) -> float | None:
-        """The earliest pending deadline."""
-        self._prune()
-        return self._heap[0][0] if self._heap else None
+        return heap[0][0] if heap else None
 
     def pop_due(self, now: float) -> Hashable | None:
         """Remove and return one key whose deadline is <= now (earliest first), or None."""
-        self._prune()
-        if not self._heap or self._heap[0][0] > now:
+        deadline = self.earliest()
+        if deadline is None or deadline > now:
             return None
         _, _, key = heapq.heappop(self._heap)
         del self._current[key]

@@ -10,9 +10,11 @@ unless the network model drops it, pushed onto the heap for its receiver after a
 goes to the observer; and the core's single timer is pushed again only when `get_timer()` changed. A
 timer entry carries the deadline it was pushed for, so a stale entry (the core since moved its timer, or
 the node crashed) is recognised and skipped when popped instead of being searched for and removed.
-The cyclic garbage collector is kept off the long-lived objects (it is paused while the cores are built
-and `gc.freeze()` is in force during `run_until`): scanning millions of shared records on every full
-collection cost a quarter of the run time at 10,000 nodes.
+The cyclic garbage collector is paused (`collector_paused`) while the cores are built, while `run_until`
+runs and while the scenario reports: the engine and the cores make no reference cycles (a whole
+2,000-node run leaves nothing for `gc.collect()`), yet the records, messages and heap entries a run
+allocates set off collections whose cost grows with everything still alive, over a fifth of the run
+time at 5,000 nodes.
 
 Each core sees its own clock, `virtual time + skew` from the network model, and has its own
 `random.Random` derived from the seed, the node index and its generation. A "converged" start gives every
@@ -26,20 +28,32 @@ import gc
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
-from ..mesh.codec import encoded_size, message_size
+from ..mesh.codec import encoded_size
 from ..mesh.config import MeshConfig
-from ..mesh.core import MeshCore
+from ..mesh.core import MeshCore, Outgoing
 from ..mesh.membership import MemberTemplate
-from ..mesh.messages import Ack, IndirectPing, KvDigest, KvEntry, KvHashes, KvWant, Message, Nack, Ping, Sync
+from ..mesh.messages import KvEntry, Message
 from ..mesh.trust import sign_alive
 from ..mesh.wire import FRAME_OVERHEAD
 from .crypto import SimCredentials, SimRegistry, SimVerifier
 from .network import NetworkModel
 
-__all__ = ["CRASHED", "LEFT", "PACKET_OVERHEAD", "UP", "WALL_EPOCH", "Observer", "Simulation", "frame_size", "node_address"]
+__all__ = [
+    "CRASHED",
+    "LEFT",
+    "PACKET_OVERHEAD",
+    "UP",
+    "WALL_EPOCH",
+    "Observer",
+    "Simulation",
+    "collector_paused",
+    "frame_size",
+    "node_address",
+]
 
 PACKET_OVERHEAD = FRAME_OVERHEAD
 """Bytes a sealed frame adds to the encoded messages (version byte, keyring box, wire header), taken at
@@ -53,15 +67,6 @@ UP, CRASHED, LEFT = 0, 1, 2
 
 _TIMER, _DELIVER, _ACTION = 0, 1, 2
 
-_FRESH = frozenset({Ping, Ack, Nack, IndirectPing, Sync, KvHashes, KvDigest, KvWant})
-"""Message types made anew for every probe or exchange: sized directly, never cached."""
-_SIZE_CACHE = 200_000
-"""Rumours (claims, statements, owned entries) are forwarded many times as the same frozen object, so
-their encoded sizes are cached, keyed by the message; the cache is emptied when it reaches this size."""
-_LIST_HEADER = 1
-"""CBOR array header of a message list of fewer than 24 messages (longer lists use `encoded_size`)."""
-
-
 class Observer(Protocol):
     """What the engine reports to while it runs (see `metrics.Recorder`)."""
 
@@ -72,25 +77,28 @@ class Observer(Protocol):
         """`node` became UP, CRASHED or LEFT at virtual time `t`."""
 
 
-def frame_size(messages: Sequence[Message], cache: dict[Message, int]) -> int:
-    """Bytes of the sealed frame carrying `messages`: `encoded_size` plus `PACKET_OVERHEAD`.
+def frame_size(messages: Sequence[Message]) -> int:
+    """Bytes of the sealed frame carrying `messages`: `encoded_size` plus `PACKET_OVERHEAD` (each message
+    is encoded once, however many frames carry it: see `codec.encode_one`)."""
+    return encoded_size(messages) + PACKET_OVERHEAD
 
-    Sizes of rumours are looked up in (and added to) `cache`; probe messages are sized directly.
-    """
-    if len(messages) >= 24:
-        return encoded_size(messages) + PACKET_OVERHEAD
-    size = _LIST_HEADER + PACKET_OVERHEAD
-    for message in messages:
-        if type(message) in _FRESH:
-            size += message_size(message)
-            continue
-        known = cache.get(message)
-        if known is None:
-            if len(cache) >= _SIZE_CACHE:
-                cache.clear()
-            known = cache[message] = message_size(message)
-        size += known
-    return size
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block: simulations make no reference cycles, and
+    collections among millions of live cores' objects would only rescan them (see the module docstring)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            # What was allocated meanwhile sits in the youngest generation, which the next collection
+            # scans whole (seconds, at 10,000 nodes); freeze then unfreeze moves it all to the oldest
+            # generation without a scan, where a full collection still reaches it.
+            gc.freeze()
+            gc.unfreeze()
+            gc.enable()
 
 
 def node_address(index: int) -> str:
@@ -148,17 +156,11 @@ class Simulation:
         self._deadline: list[float | None] = [None] * nodes
         self._heap: list[tuple[float, int, int, int, Any]] = []
         self._seq = itertools.count()
-        self._sizes: dict[Message, int] = {}
         if start == "converged":
             known = self._snapshot()
-            collecting = gc.isenabled()
-            gc.disable()  # the cores are long-lived and acyclic: scanning them while building is waste
-            try:
+            with collector_paused():
                 for i in range(nodes):
                     self._start(i, 0.0, known)
-            finally:
-                if collecting:
-                    gc.enable()
         else:
             for i in range(nodes):
                 at = i * join_spread / nodes
@@ -206,11 +208,8 @@ class Simulation:
 
     def run_until(self, end: float) -> None:
         """Process everything scheduled up to and including virtual time `end`."""
-        gc.freeze()  # what exists now (cores, shared records) is long-lived: keep the collector off it
-        try:
+        with collector_paused():
             self._run(end)
-        finally:
-            gc.unfreeze()
         self.now = end
 
     def _run(self, end: float) -> None:
@@ -228,7 +227,7 @@ class Simulation:
                 core = cores[node]
                 if core is None:
                     continue
-                core.receive(payload[0], payload[1], t + skew[node], reliable=payload[2])
+                core.receive(payload[0], payload[1], t + skew[node], payload[2])
             elif kind == _TIMER:
                 core = cores[node]
                 if core is None or deadlines[node] != payload:
@@ -346,18 +345,36 @@ class Simulation:
         core = self.cores[node]
         if core is None:
             return
+        packets = core.packets_to_send()
+        if packets:
+            self._send(node, t, packets)
+        event = core.next_event()
+        if event is not None:
+            observer = self.observer
+            while event is not None:
+                if observer is not None:
+                    observer.on_event(node, t, event)
+                event = core.next_event()
+        deadline = core.get_timer()
+        if deadline != self._deadline[node]:
+            self._deadline[node] = deadline
+            if deadline is not None:
+                network = self.network
+                fire = deadline - network.skew[node] + network.timer_lateness(node)
+                heapq.heappush(self._heap, (max(t, fire), next(self._seq), _TIMER, node, deadline))
+
+    def _send(self, node: int, t: float, packets: list[Outgoing]) -> None:
+        """Count `node`'s packets and put those the network delivers on the heap."""
         network = self.network
         heap = self._heap
         seq = self._seq
         source = self.addresses[node]
         index_of = self.index_of_address
-        sent = reliable = packets = dropped = 0
-        sizes = self._sizes
-        for out in core.packets_to_send():
+        sent = reliable = dropped = 0
+        for out in packets:
             messages = out.messages
-            size = frame_size(messages, sizes)
+            size = frame_size(messages)
             sent += size
-            packets += 1
             if out.reliable:
                 reliable += size
             dst = index_of.get(out.address)
@@ -372,21 +389,7 @@ class Simulation:
                 dropped += 1
                 continue
             heapq.heappush(heap, (t + delay, next(seq), _DELIVER, dst, (source, messages, out.reliable)))
-        if packets:
-            self.bytes_sent[node] += sent
-            self.reliable_bytes += reliable
-            self.packets_sent += packets
-            self.packets_dropped += dropped
-        event = core.next_event()
-        if event is not None:
-            observer = self.observer
-            while event is not None:
-                if observer is not None:
-                    observer.on_event(node, t, event)
-                event = core.next_event()
-        deadline = core.get_timer()
-        if deadline != self._deadline[node]:
-            self._deadline[node] = deadline
-            if deadline is not None:
-                fire = deadline - network.skew[node] + network.timer_lateness(node)
-                heapq.heappush(heap, (max(t, fire), next(seq), _TIMER, node, deadline))
+        self.bytes_sent[node] += sent
+        self.reliable_bytes += reliable
+        self.packets_sent += len(packets)
+        self.packets_dropped += dropped

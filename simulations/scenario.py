@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..mesh.config import MeshConfig
-from .engine import Simulation
+from .engine import Simulation, collector_paused
 from .metrics import Recorder, SimReport
 from .network import NetworkModel
 
@@ -124,7 +124,8 @@ def run_scenario(scenario: Scenario) -> SimReport:
         "partition": list(scenario.partition) if scenario.partition is not None else None,
         "kv_write_rate": scenario.kv_writes,
     }
-    return recorder.report(duration, extra=extra, convergence_observers=observers)
+    with collector_paused():  # the report walks every observer's view, allocating millions of objects
+        return recorder.report(duration, extra=extra, convergence_observers=observers)
 
 
 def _seconds(value: float | None) -> str:

@@ -56,6 +56,11 @@ def test_every_message_type_round_trips() -> None:
     assert len({type(m) for m in ALL}) == len(MessageType)
 
 
+def test_digest_entries_encode_as_cbor2_encodes_the_whole_sync() -> None:
+    sync = Sync(True, b"h" * 16, (DigestEntry(A, 3, 9, 1, 3, 17), DigestEntry(B, 1, 0, 0, 0, 0)) * 20)
+    assert encode([sync]) == cbor2.dumps([[10, True, b"h" * 16, [list(e) for e in sync.digest or ()]]])
+
+
 def test_encoded_size_is_exact() -> None:
     for n in (0, 1, 23, 24, 300):
         messages = (ALL * 30)[:n]

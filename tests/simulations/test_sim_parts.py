@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from micro.mesh.codec import encode, encoded_size
-from micro.mesh.messages import Ack, Message, Ping
+from micro.mesh.messages import Ack, Ping
 from micro.mesh.trust import sign_alive
 from micro.simulations.crypto import SIGNATURE_SIZE, SimRegistry
 from micro.simulations.engine import PACKET_OVERHEAD, frame_size
@@ -82,9 +82,8 @@ def test_frame_size_matches_the_codec_for_short_and_long_message_lists() -> None
     registry = SimRegistry(1)
     alice = registry.enroll(0)
     claim = sign_alive(alice, "10.0.0.1:7946", 1, 3)
-    cache: dict[Message, int] = {}
     for messages in ([Ping(7, alice.node_id)], [claim, Ack(9), claim], [claim] * 30, []):
         expected = encoded_size(messages) + PACKET_OVERHEAD
-        assert frame_size(messages, cache) == expected
-        assert frame_size(messages, cache) == expected  # and again, from the cache
-    assert len(encode([claim, Ack(9)])) + PACKET_OVERHEAD == frame_size([claim, Ack(9)], cache)
+        assert frame_size(messages) == expected
+        assert frame_size(messages) == expected  # and again, from the cached encodings
+    assert len(encode([claim, Ack(9)])) + PACKET_OVERHEAD == frame_size([claim, Ack(9)])
