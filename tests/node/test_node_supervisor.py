@@ -184,16 +184,29 @@ def test_a_killed_process_can_be_run_again(node: NodeProcess, tmp_path: Path, na
 
 def test_logs_tail_gives_the_last_lines_in_order(node: NodeProcess, tmp_path: Path, name: str) -> None:
     code = """
-    import sys
     for n in range(5):
-        print("line", n, file=sys.stderr if n % 2 else sys.stdout, flush=True)
+        print("line", n, flush=True)
     """
     run(node, service_dir(tmp_path, name, code))
     wait_until(lambda: process(node, name)["state"] == "stopped", 10, "the process to finish")
 
     assert lines(node, name, tail=2) == ["line 3", "line 4"]
+
+
+def test_logs_say_which_stream_each_line_came_from(node: NodeProcess, tmp_path: Path, name: str) -> None:
+    # The two pipes are read side by side, so only the order within each stream is kept.
+    code = """
+    import sys
+    for n in range(6):
+        print("line", n, file=sys.stderr if n % 2 else sys.stdout, flush=True)
+    """
+    run(node, service_dir(tmp_path, name, code))
+    wait_until(lambda: process(node, name)["state"] == "stopped", 10, "the process to finish")
+
     with node.client() as client:
-        assert [e["stream"] for e in client.logs(name)] == ["stdout", "stderr", "stdout", "stderr", "stdout"]
+        entries = list(client.logs(name))
+    by_stream = {stream: [e["line"] for e in entries if e["stream"] == stream] for stream in ("stdout", "stderr")}
+    assert by_stream == {"stdout": ["line 0", "line 2", "line 4"], "stderr": ["line 1", "line 3", "line 5"]}
 
 
 def test_kept_output_is_bounded_in_bytes(node: NodeProcess, tmp_path: Path, name: str) -> None:
