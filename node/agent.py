@@ -118,6 +118,9 @@ def _primary_address() -> str:
             return "127.0.0.1"
 
 
+_PORT_ATTEMPTS = 20
+
+
 def _check_tcp_port(host: str, port: int) -> None:
     """Refuse a TCP port in use with our own message (grpc would also log a multi-line C++ error)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -196,7 +199,7 @@ class Node:
 
         # Ports first: a port in use is the likeliest failure, and it should leave no trace on disk.
         host, port = self._bind
-        port = await self.transport.open_udp(host, port, self._on_datagram)
+        port = await self._open_udp_with_tcp_twin(host, port)
         self._peer_server = grpc.aio.server(
             options=[
                 # grpc enables SO_REUSEPORT by default, which would let two nodes share a port silently.
@@ -205,7 +208,6 @@ class Node:
             ]
         )
         node_pb2_grpc.add_PeerServicer_to_server(_PeerApi(self), self._peer_server)
-        _check_tcp_port(host, port)
         try:
             self._peer_server.add_insecure_port(format_address(host, port))
         except RuntimeError:
@@ -242,6 +244,22 @@ class Node:
             self.runtime.join(remembered)
         if self.options.join:
             await self._join_at_start()
+
+    async def _open_udp_with_tcp_twin(self, host: str, requested: int) -> int:
+        """Bind UDP on a port whose TCP twin is free too. With port 0 the kernel picks the UDP port, and
+        its TCP twin may be some outgoing connection's ephemeral port: then try another."""
+        for _ in range(_PORT_ATTEMPTS - 1):
+            port = await self.transport.open_udp(host, requested, self._on_datagram)
+            try:
+                _check_tcp_port(host, port)
+                return port
+            except InvalidArgument:
+                if requested:
+                    raise
+                self.transport.close_udp()
+        port = await self.transport.open_udp(host, requested, self._on_datagram)
+        _check_tcp_port(host, port)
+        return port
 
     def _clear_stale_socket(self) -> None:
         path = self.data_dir.socket

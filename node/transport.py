@@ -129,6 +129,12 @@ class NetTransport:
         self._udp = udp
         return int(udp.get_extra_info("sockname")[1])
 
+    def close_udp(self) -> None:
+        """Release the UDP socket (before binding another)."""
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+
     def _received(self, data: bytes, source: str) -> None:
         if self._on_datagram is not None:
             self._on_datagram(data, source)
