@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,13 +28,8 @@ _tables = itertools.count()
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[NodeProcess]:
-    # A short base path: the data dir holds a unix socket, whose path is limited to 107 bytes.
-    with tempfile.TemporaryDirectory(prefix="mk-") as base:
-        cluster = Cluster(Path(base))
-        try:
-            yield cluster.add(1)[0]
-        finally:
-            cluster.close()
+    with Cluster.temporary("mk-") as cluster:
+        yield cluster.add(1)[0]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -59,13 +58,8 @@ class GatewayNode:
 
 def gateway_node() -> Iterator[GatewayNode]:
     """One node with --gateway, killed (with its processes) at the end."""
-    # A short base path: the data dir holds a unix socket, whose path is limited to 107 bytes.
-    with tempfile.TemporaryDirectory(prefix="mg-") as base:
-        cluster = Cluster(Path(base))
-        try:
-            node = cluster.add_unstarted()
-            gateway = f"127.0.0.1:{free_port()}"
-            node.start("--gateway", gateway)
-            yield GatewayNode(node, gateway)
-        finally:
-            cluster.close()
+    with Cluster.temporary("mg-") as cluster:
+        node = cluster.add_unstarted()
+        gateway = f"127.0.0.1:{free_port()}"
+        node.start("--gateway", gateway)
+        yield GatewayNode(node, gateway)

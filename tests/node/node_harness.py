@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -199,6 +200,18 @@ class Cluster:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.nodes: list[NodeProcess] = []
+
+    @classmethod
+    @contextlib.contextmanager
+    def temporary(cls, prefix: str) -> Iterator[Cluster]:
+        """A cluster in a new temporary directory, every node killed and the directory removed at the end.
+        Keep `prefix` short: a data dir holds a unix socket, whose path is limited to 107 bytes."""
+        with tempfile.TemporaryDirectory(prefix=prefix) as base:
+            cluster = cls(Path(base))
+            try:
+                yield cluster
+            finally:
+                cluster.close()
 
     def add(self, count: int) -> list[NodeProcess]:
         """Start `count` new single-node meshes in parallel and wait for each to answer."""

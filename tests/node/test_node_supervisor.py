@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import tempfile
 import textwrap
 import threading
 import time
@@ -36,12 +35,8 @@ sys.exit(3)
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[NodeProcess]:
-    with tempfile.TemporaryDirectory(prefix="ms-") as base:
-        cluster = Cluster(Path(base))
-        try:
-            yield cluster.add(1)[0]
-        finally:
-            cluster.close()
+    with Cluster.temporary("ms-") as cluster:
+        yield cluster.add(1)[0]
 
 
 @pytest.fixture
