@@ -15,7 +15,6 @@ from types import ModuleType
 from typing import Any
 
 import grpc
-import pytest
 from micro.sdk import Service, errors
 
 
@@ -74,7 +73,7 @@ message CountdownRequest { int32 start = 1; }
 @contextlib.contextmanager
 def generated_greeter(out: Path) -> Iterator[tuple[ModuleType, ModuleType]]:
     """(sdktest_greeter_pb2, sdktest_greeter_pb2_grpc), generated into `out` and importable meanwhile."""
-    protoc = pytest.importorskip("grpc_tools.protoc")
+    from grpc_tools import protoc  # a test dependency: its absence must fail, not skip
     (out / "sdktest_common.proto").write_text(_COMMON)
     (out / "sdktest_greeter.proto").write_text(_GREETER)
     includes = importlib.resources.files("grpc_tools") / "_proto"
