@@ -6,6 +6,7 @@ happened inside. Every wait is a poll with a deadline.
 
 from __future__ import annotations
 
+import abc
 import functools
 import json
 import os
@@ -59,7 +60,7 @@ def wait_for(predicate: Callable[[], Any], deadline_s: float, what: str) -> None
         time.sleep(0.1)
 
 
-class _Processes:
+class _Processes(abc.ABC):
     """Processes started in their own sessions, and a temporary directory; all gone on exit."""
 
     def __init__(self, prefix: str) -> None:
@@ -72,8 +73,9 @@ class _Processes:
             self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
                                                env={**os.environ, **env} if env else None))
 
+    @abc.abstractmethod
     def _start(self) -> None:
-        raise NotImplementedError
+        """Start the processes and wait until they serve."""
 
     def __enter__(self) -> Self:
         try:
