@@ -5,15 +5,26 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA ?= $(CURDIR)/.run/node1
 
-.PHONY: run test test-all bench install sysdeps bench-sysdeps clean proto
+.PHONY: run test test-all bench install build sysdeps bench-sysdeps clean proto
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(COMPILED)
 
-install: $(STAMP)
+# The mesh core and the simulator's engine compiled with mypyc (setup.py), rebuilt in place whenever a
+# source changed: the extension modules shadow the .py files beside them.
+COMPILED := $(VENV)/.compiled
+$(COMPILED): $(STAMP) setup.py mypyc.ini $(wildcard mesh/*.py simulations/*.py)
+	$(BIN)/python setup.py -q build_ext --inplace >/dev/null
+	@# An edit that leaves the generated C unchanged (comments, import order) rebuilds nothing: the
+	@# extensions are current all the same, and tests/conftest.py compares their times with the sources'.
+	touch mesh/*.so simulations/*.so $(COMPILED)
+
+install: $(COMPILED)
+
+build: $(COMPILED)
 
 # System tools the network-namespace tests use (iproute2, iptables); installed
 # here so a fresh machine needs nothing by hand.  Skipped when not root.
@@ -34,7 +45,7 @@ bench-sysdeps:
 # A node with the gateway, helloworld and the blog services under it; Ctrl-C stops them all.
 GATEWAY ?= 127.0.0.1:8080
 SERVICES := examples/helloworld examples/blog/posts examples/blog/comments examples/blog/tags
-run: $(STAMP)
+run: $(COMPILED)
 	@mkdir -p $(DATA)
 	@$(BIN)/micro node start --data-dir $(DATA) --bind 127.0.0.1:7946 --no-mdns --banner --gateway $(GATEWAY) & \
 	node=$$!; trap 'kill $$node 2>/dev/null; wait $$node; exit 0' INT TERM; \
@@ -51,13 +62,13 @@ run: $(STAMP)
 	echo "  More in examples/blog/README.md. Ctrl-C stops the node and its services."; \
 	wait $$node
 
-test: $(STAMP) sysdeps
+test: $(COMPILED) sysdeps
 	$(BIN)/pytest -q
 
-test-all: $(STAMP) sysdeps
+test-all: $(COMPILED) sysdeps
 	$(BIN)/pytest -q -m ''
 
-bench: $(STAMP) bench-sysdeps
+bench: $(COMPILED) bench-sysdeps
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # Regenerate the protobuf/gRPC modules of the local API and peer links.
@@ -67,4 +78,4 @@ proto:
 	sed -i 's/^import \(.*_pb2\) as/from . import \1 as/' node/proto/*_pb2_grpc.py
 
 clean:
-	rm -rf $(VENV) .run build *.egg-info
+	rm -rf $(VENV) .run build *.egg-info mesh/*.so simulations/*.so

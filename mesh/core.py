@@ -19,9 +19,7 @@ themselves live in `membership.py`; signature and admission checks in `trust.py`
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
 
 from . import codec
 from .awareness import Awareness
@@ -41,6 +39,7 @@ from .events import (
     MemberUpdated,
     OwnedStateChanged,
 )
+from .kv import HORIZON_KEY, KvReplica
 from .membership import (
     RANK,
     Change,
@@ -51,7 +50,6 @@ from .membership import (
     Statement,
     Verdict,
 )
-from .kv import HORIZON_KEY, KvReplica
 from .messages import (
     Ack,
     Alive,
@@ -96,13 +94,20 @@ _NACK_FRACTION = 0.8  # of the prober's indirect window, as in Lifeguard
 _PROMPT_PROBERS = 2  # expected prompt probers of a new suspect, per expected confirmation
 
 
-@dataclass(frozen=True, slots=True)
 class Outgoing:
     """Messages for one peer: one UDP datagram, or (reliable) one peer-link frame."""
 
-    address: str
-    messages: tuple[Message, ...]
-    reliable: bool
+    # A plain class rather than a dataclass: compiled, its __init__ is native (a dataclass's generated
+    # __init__ stays interpreted), and every gossip round builds a few.
+    __slots__ = ("address", "messages", "reliable")
+
+    def __init__(self, address: str, messages: tuple[Message, ...], reliable: bool) -> None:
+        self.address = address
+        self.messages = messages
+        self.reliable = reliable
+
+    def __repr__(self) -> str:
+        return f"Outgoing({self.address!r}, {self.messages!r}, reliable={self.reliable})"
 
 
 class _Probe:
@@ -208,9 +213,34 @@ class MeshCore:
         stats = self.stats
         for message in messages:
             stats.received += 1
-            handler = _HANDLERS.get(type(message))
-            if handler is not None:
-                handler(self, source_address, message, now)
+            # One isinstance chain, the commonest first: compiled, each arm is a direct native call
+            # (a table of unbound methods would go through Python's calling convention every time).
+            if isinstance(message, (Suspect, Dead, Leave)):
+                self._on_statement(source_address, message, now)
+            elif isinstance(message, Ping):
+                self._on_ping(source_address, message, now)
+            elif isinstance(message, Ack):
+                self._on_ack(source_address, message, now)
+            elif isinstance(message, Owned):
+                self._on_owned(source_address, message, now)
+            elif isinstance(message, Alive):
+                self._on_alive(source_address, message, now)
+            elif isinstance(message, KvEntry):
+                self._on_kv_entry(source_address, message, now)
+            elif isinstance(message, Sync):
+                self._on_sync(source_address, message, now)
+            elif isinstance(message, IndirectPing):
+                self._on_indirect_ping(source_address, message, now)
+            elif isinstance(message, Nack):
+                self._on_nack(source_address, message, now)
+            elif isinstance(message, KvWriter):
+                self._on_kv_writer(source_address, message, now)
+            elif isinstance(message, KvHashes):
+                self._on_kv_hashes(source_address, message, now)
+            elif isinstance(message, KvDigest):
+                self._on_kv_digest(source_address, message, now)
+            elif isinstance(message, KvWant):
+                self._on_kv_want(source_address, message, now)
 
     def handle_timer(self, now: float) -> None:
         """Run everything due at `now`."""
@@ -238,8 +268,9 @@ class MeshCore:
             else:
                 self._reconnect(now)
 
-    def set_local(self, key: str, value: bytes | None, now: float) -> None:
-        """Publish (or with None delete) one entry of this node's owned state."""
+    def set_local(self, key: object, value: object, now: float) -> None:
+        """Publish (or with None delete) one entry of this node's owned state: `key` a string, `value`
+        bytes. Both are checked here, so a caller's wrong type is an InvalidArgument, compiled or not."""
         if not isinstance(key, str) or len(key) > codec.MAX_KEY:
             raise InvalidArgument(f"owned-state keys are strings of at most {codec.MAX_KEY} characters")
         if value is not None and (not isinstance(value, bytes) or len(value) > self.config.max_reliable // 2):
@@ -766,22 +797,3 @@ def _event(old: MemberRecord | None, new: MemberRecord) -> Event:
     if old.state is MemberState.SUSPECT:
         return MemberRecovered(member)
     return MemberUpdated(member)
-
-
-_HANDLERS: dict[type, Callable[[MeshCore, str, Any, float], None]] = {
-    Ping: MeshCore._on_ping,
-    IndirectPing: MeshCore._on_indirect_ping,
-    Ack: MeshCore._on_ack,
-    Nack: MeshCore._on_nack,
-    Alive: MeshCore._on_alive,
-    Suspect: MeshCore._on_statement,
-    Dead: MeshCore._on_statement,
-    Leave: MeshCore._on_statement,
-    Owned: MeshCore._on_owned,
-    Sync: MeshCore._on_sync,
-    KvEntry: MeshCore._on_kv_entry,
-    KvWriter: MeshCore._on_kv_writer,
-    KvHashes: MeshCore._on_kv_hashes,
-    KvDigest: MeshCore._on_kv_digest,
-    KvWant: MeshCore._on_kv_want,
-}

@@ -16,6 +16,9 @@ from .messages import KvEntry, KvWriter
 
 __all__ = [
     "Event",
+    "KvChanged",
+    "KvPurged",
+    "KvWriterKnown",
     "Member",
     "MemberFailed",
     "MemberJoined",
@@ -25,9 +28,6 @@ __all__ = [
     "MemberState",
     "MemberSuspected",
     "MemberUpdated",
-    "KvChanged",
-    "KvPurged",
-    "KvWriterKnown",
     "OwnedStateChanged",
 ]
 

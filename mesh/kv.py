@@ -19,6 +19,7 @@ again from a lagging replica is ignored, so it is not resurrected.
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -139,10 +140,10 @@ class KvReplica:
                 break
         return out
 
-    def databases(self, wall_ms: int) -> list[str]:
+    def databases(self, wall_ms: int) -> builtins.list[str]:
         return sorted({db for db, table in self.map.tables() if self.list(db, table, "", wall_ms, limit=1)})
 
-    def tables(self, db: str, wall_ms: int) -> list[str]:
+    def tables(self, db: str, wall_ms: int) -> builtins.list[str]:
         return sorted(t for d, t in self.map.tables() if d == db and self.list(d, t, "", wall_ms, limit=1))
 
     # ---- registers from other nodes -------------------------------------------------------------
@@ -195,7 +196,7 @@ class KvReplica:
         self._offered[address] = wall_ms
         return offer(self.map, self.horizon)
 
-    def on_hashes(self, address: str, message: KvHashes) -> list[Message] | None:
+    def on_hashes(self, address: str, message: KvHashes) -> builtins.list[Message] | None:
         """Answer one tree level; None if malformed."""
         if message.level == 0 and message.index == EQUAL:
             started = self._offered.pop(address, None)
@@ -211,7 +212,7 @@ class KvReplica:
         self.horizon = max(self.horizon, least)
         return self.horizon
 
-    def on_digest(self, digest: KvDigest) -> list[Message] | None:
+    def on_digest(self, digest: KvDigest) -> builtins.list[Message] | None:
         answer = answer_digest(self.map, digest)
         if answer is None:
             return None
@@ -221,13 +222,13 @@ class KvReplica:
             out.append(want)
         return out
 
-    def on_want(self, want: KvWant) -> list[Message] | None:
+    def on_want(self, want: KvWant) -> builtins.list[Message] | None:
         ids = split_ids(want.key_ids)
         return None if ids is None else self.entries_for(ids)
 
-    def entries_for(self, ids: Iterable[bytes]) -> list[Message]:
+    def entries_for(self, ids: Iterable[bytes]) -> builtins.list[Message]:
         """The registers held under `ids`, each writer's chain first so the receiver can admit it."""
-        out: list[Message] = []
+        out: builtins.list[Message] = []
         writers: set[bytes] = set()
         for kid in ids:
             entry = self.map.get(kid)

@@ -1,0 +1,62 @@
+"""The engine's agenda: everything pending, handed out earliest first, kept as a calendar of time slots.
+
+One binary heap over all pending entries costs some thirty tuple comparisons per pop at 10,000 nodes
+(tens of thousands of entries pending). Here an entry is appended to the list of its time slot instead, and
+only the slot being run is a heap, built when the run reaches it. An entry pushed for the current slot or an
+earlier time goes straight into that heap, so entries come out in exactly a single heap's order: by time,
+then by their sequence number (the second item of every entry).
+"""
+
+from __future__ import annotations
+
+from heapq import heapify, heappop, heappush
+from typing import Any
+
+__all__ = ["Agenda", "Entry"]
+
+Entry = tuple[float, int, int, int, Any]
+"""(time, sequence number, kind, node, payload): the engine's heap entry."""
+
+
+class Agenda:
+    """Pending entries in (time, sequence) order, bucketed into slots `width` seconds wide."""
+
+    def __init__(self, width: float) -> None:
+        self._scale = 1.0 / width
+        self._slot = -1
+        """Index of the slot whose entries `_current` holds (and of every earlier slot)."""
+        self._current: list[Entry] = []
+        self._later: dict[int, list[Entry]] = {}
+        self._order: list[int] = []
+        """The keys of `_later` as a heap, earliest slot first."""
+
+    def __len__(self) -> int:
+        return len(self._current) + sum(len(bucket) for bucket in self._later.values())
+
+    def push(self, entry: Entry) -> None:
+        """Add `entry`."""
+        slot = int(entry[0] * self._scale)
+        if slot <= self._slot:
+            heappush(self._current, entry)
+            return
+        bucket = self._later.get(slot)
+        if bucket is None:
+            self._later[slot] = [entry]
+            heappush(self._order, slot)
+        else:
+            bucket.append(entry)
+
+    def pop_until(self, end: float) -> Entry | None:
+        """Remove and return the earliest entry if its time is at most `end`, else None."""
+        current = self._current
+        if not current:
+            if not self._order:
+                return None
+            slot = heappop(self._order)
+            current = self._later.pop(slot)
+            heapify(current)
+            self._current = current
+            self._slot = slot
+        if current[0][0] > end:
+            return None
+        return heappop(current)
