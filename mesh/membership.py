@@ -9,7 +9,7 @@ states rank ALIVE < SUSPECT < DEAD < LEFT. The rules, all here:
   (incarnation, rank) is above the record's; a suspect of the very life already suspected is a
   confirmation; statements about unknown nodes or other generations are stale.
 
-Records are immutable (`MemberRecord`, frozen with slots) and replaced on change, so ten thousand
+Records are immutable (`MemberRecord`: never written after construction) and replaced on change, so ten thousand
 simulated cores can start from one `MemberTemplate` and share it whole: a table reads the template's
 dict and keeps only its own changes in an overlay (copy on write), so starting a core is O(1) in time
 and memory instead of a 10,000-entry dict copy per core. Each record carries a 128-bit hash of (id,
@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from enum import Enum
 
 from .events import Member, MemberState
@@ -44,6 +43,7 @@ Statement = Suspect | Dead | Leave
 RANK = {MemberState.ALIVE: 0, MemberState.SUSPECT: 1, MemberState.DEAD: 2, MemberState.LEFT: 3}
 _STATE_OF = {Suspect: MemberState.SUSPECT, Dead: MemberState.DEAD, Leave: MemberState.LEFT}
 _RANK_OF = {kind: RANK[state] for kind, state in _STATE_OF.items()}  # by type: hashing an Enum is slow
+_STATES = sorted(RANK, key=RANK.__getitem__)  # by rank
 _LIVE_BELOW = RANK[MemberState.DEAD]
 _SUSPECT = RANK[MemberState.SUSPECT]
 _PACK = struct.Struct("<QQB")
@@ -55,33 +55,45 @@ def record_hash(node_id: bytes, generation: int, incarnation: int, rank: int) ->
     return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
 
 
-@dataclass(frozen=True, slots=True)
+def _version(message: Alive | Statement, rank: int) -> tuple[int, DigestEntry]:
+    """The version hash and digest entry of the record `message` puts in place, computed once per
+    message: every core that installs one shared message (ten thousand, in the simulator) reuses them."""
+    try:
+        return message.version
+    except AttributeError:
+        entry = DigestEntry(message.node_id, message.generation, message.incarnation, rank, 0, 0)
+        version = (record_hash(message.node_id, message.generation, message.incarnation, rank), entry)
+        object.__setattr__(message, "version", version)  # frozen: the cache slot is set past the guard
+        return version
+
+
 class MemberRecord:
-    """What this node knows about one member: its latest signed claim and current state."""
+    """What this node knows about one member: its latest signed claim and current state. Never modified
+    after construction (tables share records); a plain class, not a frozen dataclass, so that compiled
+    its construction is native (the simulator builds millions)."""
 
-    claim: Alive
-    state: MemberState
-    generation: int
-    incarnation: int
-    statement: Statement | None
-    """The suspect/dead/leave statement that put the member in its state (None when alive)."""
-    since: float
-    """When the state was entered (driver clock; 0 for records built from known claims)."""
-    version_hash: int = field(init=False, compare=False)
-    rank: int = field(init=False, compare=False)
-    """The state's rank: ALIVE 0 < SUSPECT 1 < DEAD 2 < LEFT 3 (stored: it is read on every message)."""
-    digest: DigestEntry = field(init=False, compare=False)
-    """This record's scuttlebutt digest entry with no owned state, built once (a digest lists every
-    member, and cores started from one template share these entries)."""
+    __slots__ = ("claim", "digest", "generation", "incarnation", "rank", "since", "state", "statement",
+                 "version_hash")
 
-    def __post_init__(self) -> None:
-        rank = RANK[self.state]
-        node_id = self.claim.node_id
-        version_hash = record_hash(node_id, self.generation, self.incarnation, rank)
-        object.__setattr__(self, "version_hash", version_hash)
-        object.__setattr__(self, "rank", rank)
-        entry = DigestEntry(node_id, self.generation, self.incarnation, rank, 0, 0)
-        object.__setattr__(self, "digest", entry)
+    def __init__(self, claim: Alive, statement: Statement | None, since: float) -> None:
+        """The record of `claim` alone (`statement` None: alive), or of `statement` about its life."""
+        source: Alive | Statement = claim if statement is None else statement
+        rank = 0 if statement is None else _RANK_OF[type(statement)]
+        self.claim = claim
+        self.statement = statement
+        """The suspect/dead/leave statement that put the member in its state (None when alive)."""
+        self.state: MemberState = _STATES[rank]
+        self.rank = rank
+        """The state's rank: ALIVE 0 < SUSPECT 1 < DEAD 2 < LEFT 3 (stored: it is read on every message)."""
+        self.generation = claim.generation
+        self.incarnation = source.incarnation
+        self.since = since
+        """When the state was entered (driver clock; 0 for records built from known claims)."""
+        version = _version(source, rank)
+        self.version_hash: int = version[0]
+        self.digest: DigestEntry = version[1]
+        """This record's scuttlebutt digest entry with no owned state (a digest lists every member, and
+        cores started from one template share these entries)."""
 
     @property
     def node_id(self) -> bytes:
@@ -89,19 +101,25 @@ class MemberRecord:
 
     @classmethod
     def alive(cls, claim: Alive, now: float) -> MemberRecord:
-        return cls(claim, MemberState.ALIVE, claim.generation, claim.incarnation, None, now)
+        return cls(claim, None, now)
 
     def member(self) -> Member:
         """The public snapshot of this record."""
         return Member(self.claim.node_id, self.claim.address, self.state, self.generation, self.incarnation)
 
+    def __repr__(self) -> str:
+        return (f"MemberRecord({self.claim.node_id.hex()[:12]}, {self.state.name}, generation="
+                f"{self.generation}, incarnation={self.incarnation}, since={self.since})")
 
-@dataclass(frozen=True, slots=True)
+
 class Change:
     """One accepted transition (old is None for a new member)."""
 
-    old: MemberRecord | None
-    new: MemberRecord
+    __slots__ = ("new", "old")
+
+    def __init__(self, old: MemberRecord | None, new: MemberRecord) -> None:
+        self.old = old
+        self.new = new
 
 
 class Verdict(Enum):
@@ -208,9 +226,7 @@ class Membership:
         """Install a suspect/dead/leave statement already judged NEW."""
         old = self.get(statement.node_id)
         assert old is not None
-        state = _STATE_OF[type(statement)]
-        new = MemberRecord(old.claim, state, old.generation, statement.incarnation, statement, now)
-        return self._replace(statement.node_id, new)
+        return self._replace(statement.node_id, MemberRecord(old.claim, statement, now))
 
     def remove(self, node_id: bytes) -> MemberRecord | None:
         """Forget a member (reaping)."""

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ipaddress
+import socket
+import sys
 from collections.abc import Callable
 from typing import Protocol
 
@@ -76,6 +79,23 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+"""Bytes of kernel buffer for arriving datagrams. The usual default (about 200 KB: some 150 small
+datagrams) overflows when the event loop is held up for a few tens of milliseconds during a burst, and a
+datagram lost there waits for anti-entropy (a second or more). memberlist asks for 2 MB likewise."""
+
+
+def _enlarge_receive_buffer(sock: socket.socket) -> None:
+    """Ask for `UDP_RECEIVE_BUFFER`: past the system cap where allowed (root), else up to the cap."""
+    # SO_RCVBUFFORCE (Linux, 33; Python does not name it) passes the system cap for root.
+    force = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform.startswith("linux") else None)
+    if force is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, force, UDP_RECEIVE_BUFFER)
+            return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+
+
 class _PeerQueue:
     """Frames waiting for one peer, and how many of its Deliver calls are in flight."""
 
@@ -127,6 +147,7 @@ class NetTransport:
                 f"cannot bind UDP {format_address(host, port)}: {exc.strerror or exc}"
             ) from None
         self._udp = udp
+        _enlarge_receive_buffer(udp.get_extra_info("socket"))
         return int(udp.get_extra_info("sockname")[1])
 
     def close_udp(self) -> None:

@@ -225,14 +225,15 @@ class Simulation:
 
     def _run(self, end: float) -> None:
         """The event loop: pop, hand to the core, flush the core."""
-        pop_until = self._agenda.pop_until
+        # Methods are called through the objects, not cached in locals: compiled, those are native calls
+        # (a cached bound method goes through Python's calling convention).
+        agenda = self._agenda
         cores = self.cores
         deadlines = self._deadline
         queued = self._queued
         skew = self.network.skew
-        flush = self._flush
         while True:
-            entry = pop_until(end)
+            entry = agenda.pop_until(end)
             if entry is None:
                 break
             t, _, kind, node, payload = entry
@@ -259,7 +260,7 @@ class Simulation:
                 action, args = payload
                 action(t, *args)
                 continue
-            flush(node, t)
+            self._flush(node, t)
 
     def live(self) -> list[int]:
         """Indices of the nodes that are up now."""
@@ -396,7 +397,7 @@ class Simulation:
     def _send(self, node: int, t: float, packets: list[Outgoing]) -> None:
         """Count `node`'s packets and put those the network delivers on the heap."""
         network = self.network
-        push = self._agenda.push
+        agenda = self._agenda
         seq = self._seq
         source = self.addresses[node]
         index_of = self.index_of_address
@@ -418,7 +419,7 @@ class Simulation:
             if delay is None:
                 dropped += 1
                 continue
-            push((t + delay, next(seq), _DELIVER, dst, (source, messages, out.reliable)))
+            agenda.push((t + delay, next(seq), _DELIVER, dst, (source, messages, out.reliable)))
         self.bytes_sent[node] += sent
         self.reliable_bytes += reliable
         self.packets_sent += len(packets)
