@@ -601,3 +601,103 @@ class KillRequest(_message.Message):
 class KillReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class PublishRequest(_message.Message):
+    __slots__ = ("topic", "data", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    data: bytes
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, topic: _Optional[str] = ..., data: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class PublishReply(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: int
+    def __init__(self, nodes: _Optional[int] = ...) -> None: ...
+
+class PublishManyRequest(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[PublishRequest]
+    def __init__(self, messages: _Optional[_Iterable[_Union[PublishRequest, _Mapping]]] = ...) -> None: ...
+
+class PublishResult(_message.Message):
+    __slots__ = ("nodes", "code", "message")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    nodes: int
+    code: str
+    message: str
+    def __init__(self, nodes: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class PublishManyReply(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[PublishResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ...) -> None: ...
+
+class SubscribeRequest(_message.Message):
+    __slots__ = ("topic", "group", "queue_limit")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    group: str
+    queue_limit: int
+    def __init__(self, topic: _Optional[str] = ..., group: _Optional[str] = ..., queue_limit: _Optional[int] = ...) -> None: ...
+
+class PubsubMessage(_message.Message):
+    __slots__ = ("topic", "data", "headers", "publisher", "published_at")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHER_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    data: bytes
+    headers: _containers.ScalarMap[str, str]
+    publisher: str
+    published_at: float
+    def __init__(self, topic: _Optional[str] = ..., data: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., publisher: _Optional[str] = ..., published_at: _Optional[float] = ...) -> None: ...
+
+class PubsubBatch(_message.Message):
+    __slots__ = ("messages", "dropped")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[PubsubMessage]
+    dropped: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[PubsubMessage, _Mapping]]] = ..., dropped: _Optional[int] = ...) -> None: ...
+
+class PeerPublish(_message.Message):
+    __slots__ = ("message", "plain", "groups")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    message: PubsubMessage
+    plain: bool
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, message: _Optional[_Union[PubsubMessage, _Mapping]] = ..., plain: _Optional[bool] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PeerPublishBatch(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[PeerPublish]
+    def __init__(self, messages: _Optional[_Iterable[_Union[PeerPublish, _Mapping]]] = ...) -> None: ...

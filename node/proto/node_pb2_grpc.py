@@ -154,6 +154,21 @@ class NodeStub:
                 request_serializer=node__pb2.CallRequest.SerializeToString,
                 response_deserializer=node__pb2.CallReply.FromString,
                 _registered_method=True)
+        self.Publish = channel.unary_unary(
+                '/micro.node.v1.Node/Publish',
+                request_serializer=node__pb2.PublishRequest.SerializeToString,
+                response_deserializer=node__pb2.PublishReply.FromString,
+                _registered_method=True)
+        self.PublishMany = channel.unary_unary(
+                '/micro.node.v1.Node/PublishMany',
+                request_serializer=node__pb2.PublishManyRequest.SerializeToString,
+                response_deserializer=node__pb2.PublishManyReply.FromString,
+                _registered_method=True)
+        self.Subscribe = channel.unary_stream(
+                '/micro.node.v1.Node/Subscribe',
+                request_serializer=node__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=node__pb2.PubsubBatch.FromString,
+                _registered_method=True)
         self.Run = channel.unary_unary(
                 '/micro.node.v1.Node/Run',
                 request_serializer=node__pb2.RunRequest.SerializeToString,
@@ -338,6 +353,31 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Publish(self, request, context):
+        """Pubsub, at most once (like NATS core). Topics are dot-separated tokens; a subscription's topic may
+        use `*` for one token and a final `>` for the rest. A publish goes from this node straight to each
+        node with a matching subscription (node-owned state), never flooded; a queue group gets each message
+        at one member mesh-wide. INVALID_ARGUMENT for a bad topic or a payload over the limit (1 MiB).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishMany(self, request, context):
+        """Several publishes in one call (the SDK batches concurrent ones), each answered on its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Subscribe(self, request, context):
+        """Messages for one subscription, in batches; ends when the caller cancels. A subscriber that does not
+        keep up loses messages beyond its queue (counted in `dropped`), never slowing anyone else.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Run(self, request, context):
         """Processes supervised by this node (`micro run`).
         """
@@ -485,6 +525,21 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.CallStream,
                     request_deserializer=node__pb2.CallRequest.FromString,
                     response_serializer=node__pb2.CallReply.SerializeToString,
+            ),
+            'Publish': grpc.unary_unary_rpc_method_handler(
+                    servicer.Publish,
+                    request_deserializer=node__pb2.PublishRequest.FromString,
+                    response_serializer=node__pb2.PublishReply.SerializeToString,
+            ),
+            'PublishMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishMany,
+                    request_deserializer=node__pb2.PublishManyRequest.FromString,
+                    response_serializer=node__pb2.PublishManyReply.SerializeToString,
+            ),
+            'Subscribe': grpc.unary_stream_rpc_method_handler(
+                    servicer.Subscribe,
+                    request_deserializer=node__pb2.SubscribeRequest.FromString,
+                    response_serializer=node__pb2.PubsubBatch.SerializeToString,
             ),
             'Run': grpc.unary_unary_rpc_method_handler(
                     servicer.Run,
@@ -1166,6 +1221,87 @@ class Node:
             _registered_method=True)
 
     @staticmethod
+    def Publish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Publish',
+            node__pb2.PublishRequest.SerializeToString,
+            node__pb2.PublishReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/PublishMany',
+            node__pb2.PublishManyRequest.SerializeToString,
+            node__pb2.PublishManyReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Subscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/micro.node.v1.Node/Subscribe',
+            node__pb2.SubscribeRequest.SerializeToString,
+            node__pb2.PubsubBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Run(request,
             target,
             options=(),
@@ -1308,6 +1444,11 @@ class PeerStub:
                 request_serializer=node__pb2.Frame.SerializeToString,
                 response_deserializer=node__pb2.Frame.FromString,
                 _registered_method=True)
+        self.Publish = channel.stream_unary(
+                '/micro.node.v1.Peer/Publish',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -1347,6 +1488,15 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Publish(self, request_iterator, context):
+        """Pubsub deliveries from a publishing node: one client stream per (sender, receiver) pair, each
+        Frame.data a sealed PeerPublishBatch. The receiver re-matches each message against its own
+        subscriptions; the stream ends with the sender's link.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1374,6 +1524,11 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.Descriptor,
                     request_deserializer=node__pb2.Frame.FromString,
                     response_serializer=node__pb2.Frame.SerializeToString,
+            ),
+            'Publish': grpc.stream_unary_rpc_method_handler(
+                    servicer.Publish,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1511,6 +1666,33 @@ class Peer:
             '/micro.node.v1.Peer/Descriptor',
             node__pb2.Frame.SerializeToString,
             node__pb2.Frame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Publish(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/micro.node.v1.Peer/Publish',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
