@@ -10,24 +10,27 @@ or endpoint, no instance reachable, deadline) carry the node's id.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
 from ..identity.errors import IdentityError
 from ..sdk.channel import NODE_ID
 from ..sdk.errors import MicroError, from_grpc, of_status
 from .errors import NodeError, Relayed, code_of
 from .proto import node_pb2
-from .registry import Registry
-from .routing import Router
+
+if TYPE_CHECKING:
+    from .services import Services
 
 __all__ = ["NodeBackend"]
 
 
 class NodeBackend:
-    """The registry and routing of the node the gateway runs in."""
+    """The registry, routing and pubsub of the node the gateway runs in."""
 
-    def __init__(self, registry: Registry, router: Router) -> None:
-        self._registry = registry
-        self._router = router
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._registry = services.registry
+        self._router = services.router
 
     async def services(self) -> list[node_pb2.ServiceInstance]:
         return self._registry.instances()

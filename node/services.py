@@ -38,7 +38,7 @@ class Services:
         from .gateway_backend import NodeBackend
 
         try:
-            self._gateway = await serve(NodeBackend(self.registry, self.router), host, port)
+            self._gateway = await serve(NodeBackend(self), host, port)
         except OSError as exc:
             raise InvalidArgument(f"cannot serve the gateway on {format_address(host, port)}: "
                                   f"{exc.strerror or exc}; choose another --gateway port") from None
