@@ -51,10 +51,15 @@ def _parse_partition(value: str | None) -> tuple[float, float] | None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--kv-writes", type=float, default=0.0, show_default=True, metavar="RATE",
               help="Key-value writes per second on random nodes; reports kv_convergence_s.")
+@click.option("--subscribers", type=float, default=0.0, show_default=True, metavar="FRACTION",
+              help="Fraction of nodes that subscribe to a topic (pubsub; needs --publish-rate).")
+@click.option("--publish-rate", type=float, default=0.0, show_default=True, metavar="RATE",
+              help="Pubsub messages per second from random nodes; reports delivery ratio and hops.")
 @click.option("--config", "preset", type=click.Choice(_PRESETS), default="lan", show_default=True,
               help="MeshConfig preset the nodes run with.")
 def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partition_text: str | None,
-        plot_path: str | None, as_json: bool, kv_writes: float, preset: str) -> None:
+        plot_path: str | None, as_json: bool, kv_writes: float, subscribers: float, publish_rate: float,
+        preset: str) -> None:
     """Simulate a mesh of NODES cores on a virtual clock and report dissemination and detection."""
     if nodes < 2:
         raise click.BadParameter(f"need at least 2 nodes, got {nodes}", param_hint="--nodes")
@@ -66,6 +71,10 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
         raise click.BadParameter(f"must be in [0, 1], got {slow}", param_hint="--slow")
     if not kv_writes >= 0:
         raise click.BadParameter(f"must be >= 0, got {kv_writes}", param_hint="--kv-writes")
+    if not 0.0 <= subscribers <= 1.0:
+        raise click.BadParameter(f"must be in [0, 1], got {subscribers}", param_hint="--subscribers")
+    if not publish_rate >= 0:
+        raise click.BadParameter(f"must be >= 0, got {publish_rate}", param_hint="--publish-rate")
     partition = _parse_partition(partition_text)
     if partition is not None and partition[1] > duration:
         raise click.BadParameter(f"END {partition[1]} is past --duration {duration}", param_hint="--partition")
@@ -73,7 +82,8 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
     from ..simulations.scenario import Scenario, format_table, run_scenario  # deferred: keeps `micro` fast
 
     scenario = Scenario(nodes=nodes, duration=duration, loss=loss, seed=seed, slow=slow,
-                        partition=partition, preset=preset, kv_writes=kv_writes)
+                        partition=partition, preset=preset, kv_writes=kv_writes,
+                        subscribers=subscribers, publish_rate=publish_rate)
     started = time.perf_counter()
     report = run_scenario(scenario)
     wall = time.perf_counter() - started

@@ -9,7 +9,9 @@ death if a partition was active then but did not separate the two (the other sid
 this side, typically through anti-entropy after the heal); otherwise a false death. Node status changes
 tell it who was live when. Key-value writes are scheduled through it too: it keeps every acknowledged
 register and, from the last write on, checks every `KV_CHECK` seconds whether all live replicas hold the
-same map (equal root hashes); the first time they do gives `kv_convergence_s`.
+same map (equal root hashes); the first time they do gives `kv_convergence_s`. With a `PubsubModel`
+(`simulations.pubsub`) attached as `pubsub`, it hands that model every `OwnedStateChanged` and reports
+its deliveries under `pubsub`.
 
 `Recorder.report()` turns this into a `SimReport` once the run is over. A rumour's targets are the nodes
 that were up from its injection to the end of the run, other than its origin; a crash's targets are the
@@ -27,6 +29,7 @@ from typing import Any
 from ..mesh.events import MemberFailed, MemberState, OwnedStateChanged
 from ..mesh.messages import KvEntry
 from .engine import CRASHED, UP, Simulation
+from .pubsub import PubsubModel
 
 __all__ = ["Crash", "Recorder", "Rumour", "SimReport", "membership_converged", "percentile"]
 
@@ -109,6 +112,7 @@ class Recorder:
         self.kv_acked: list[KvEntry] = []
         self.kv_last_write: float | None = None
         self.kv_converged_at: float | None = None
+        self.pubsub: PubsubModel | None = None
 
     def attach(self, sim: Simulation) -> None:
         """Observe `sim` (the recorder must be attached before the run starts)."""
@@ -159,6 +163,8 @@ class Recorder:
             rumour = self.rumours.get(event.key)  # type: ignore[attr-defined]
             if rumour is not None and node != rumour.origin and node not in rumour.arrivals:
                 rumour.arrivals[node] = t
+            if self.pubsub is not None:
+                self.pubsub.on_owned(node, event)  # type: ignore[arg-type]
         elif kind is MemberFailed:
             self._on_failed(node, t, event)
 
@@ -266,6 +272,8 @@ class Recorder:
             "kv_convergence_s": _round(self.kv_converged_at - self.kv_last_write)
             if self.kv_converged_at is not None and self.kv_last_write is not None else None,
         }
+        if self.pubsub is not None:
+            summary["pubsub"] = self.pubsub.summary()
         if extra:
             summary.update(extra)
         return SimReport(summary, rumour_delays, rumour_targets, detection_delays)

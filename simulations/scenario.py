@@ -7,7 +7,9 @@ node that will not crash, until shortly before the end so the last one has time 
 nodes (by default one per hundred, at least one) crashed at evenly spaced times, the last one early
 enough to be detected before the end; if asked, the nodes cut into two halves between the
 partition's start and end, and key-value writes (`kv_writes` per second) on random nodes that will not
-crash. It runs to the end and returns the recorder's report, extended with the
+crash. With `subscribers` (a fraction of the nodes) and `publish_rate`, those nodes subscribe at random
+times in the first third of the rumour window, a fifth of them unsubscribe later, and random nodes that
+will not crash publish `publish_rate` messages per second (see `pubsub.PubsubModel`). It runs to the end and returns the recorder's report, extended with the
 scenario's own parameters.
 """
 
@@ -21,6 +23,7 @@ from ..mesh.config import MeshConfig
 from .engine import Simulation, collector_paused
 from .metrics import Recorder, SimReport
 from .network import NetworkModel
+from .pubsub import PubsubModel
 
 __all__ = ["Scenario", "format_table", "preset_config", "run_scenario"]
 
@@ -68,6 +71,10 @@ class Scenario:
     kv_window: float | None = None
     """Seconds the writes span from 1 s on; None: until the last rumour."""
     kv_keys: int = 100
+    subscribers: float = 0.0
+    """Fraction of the nodes that subscribe (crash victims included: that is churn)."""
+    publish_rate: float = 0.0
+    """Pubsub messages published per second, from 1 s until the last rumour."""
 
 
 def run_scenario(scenario: Scenario) -> SimReport:
@@ -112,6 +119,9 @@ def run_scenario(scenario: Scenario) -> SimReport:
         )
         recorder.inject_kv_writes(writes)
 
+    if scenario.subscribers > 0 and scenario.publish_rate > 0:
+        _plan_pubsub(scenario, plan, sim, recorder, spared, last_rumour)
+
     sim.run_until(duration)
 
     live = sim.live()
@@ -126,6 +136,21 @@ def run_scenario(scenario: Scenario) -> SimReport:
     }
     with collector_paused():  # the report walks every observer's view, allocating millions of objects
         return recorder.report(duration, extra=extra, convergence_observers=observers)
+
+
+def _plan_pubsub(scenario: Scenario, plan: random.Random, sim: Simulation, recorder: Recorder,
+                 spared: list[int], last_rumour: float) -> None:
+    model = recorder.pubsub = PubsubModel(sim)
+    n = scenario.nodes
+    subscribe_until = max(1.0, last_rumour / 3)
+    for node in sorted(plan.sample(range(n), max(1, round(scenario.subscribers * n)))):
+        at = plan.uniform(0.5, subscribe_until)
+        model.subscribe(node, at)
+        if plan.random() < 0.2:
+            model.unsubscribe(node, plan.uniform(at, last_rumour))
+    window = max(0.0, last_rumour - 1.0)
+    for _ in range(max(1, round(scenario.publish_rate * window))):
+        model.publish(plan.choice(spared), 1.0 + plan.random() * window)
 
 
 def _seconds(value: float | None) -> str:
@@ -155,6 +180,11 @@ def format_table(report: SimReport) -> str:
         ("membership converged", "yes" if s["converged"] else "no"),
         ("kv writes / replicas identical after", f"{s['kv_writes']} / {_seconds(s['kv_convergence_s'])}"),
     ]
+    if "pubsub" in s:
+        p = s["pubsub"]
+        rows.append(("pubsub delivered / expected (ratio)",
+                     f"{p['delivered']} / {p['expected']} ({p['delivery_ratio']})"))
+        rows.append(("pubsub missed: unknown / lost; hops max", f"{p['unknown']} / {p['lost']}; {p['hops']['max']}"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
