@@ -341,7 +341,7 @@ class Node:
             kv_state=kv_state,
         )
         if self.services is not None:
-            self.services.registry.rebuilt()
+            self.services.rebuilt()
 
     async def _start_local_api(self) -> None:
         path = self.data_dir.socket
@@ -386,7 +386,7 @@ class Node:
 
     def _on_owned(self, event: OwnedStateChanged) -> None:
         if self.services is not None:
-            self.services.registry.on_owned(event)
+            self.services.on_owned(event)
 
     def _on_members_changed(self) -> None:
         # Written by the periodic task; events arrive in bursts and one write covers them all.
@@ -793,6 +793,19 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
         async for reply in _guard_stream(self.node, context, replies):
             yield reply
 
+    async def Publish(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._services.pubsub.publish(request)))
+
+    async def PublishMany(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._services.pubsub.publish_many(request)))
+
+    async def Subscribe(self, request: Any, context: Any) -> Any:
+        # The stream's headers go out once the subscription is registered: clients wait for them.
+        batches = lambda: self._services.pubsub.subscribe(request.topic, request.group, request.queue_limit,
+                                                          registered=lambda: context.send_initial_metadata(()))
+        async for batch in _guard_stream(self.node, context, batches):
+            yield batch
+
 
 class _PeerApi(node_pb2_grpc.PeerServicer):
     def __init__(self, node: Node) -> None:
@@ -822,6 +835,11 @@ class _PeerApi(node_pb2_grpc.PeerServicer):
 
     async def Descriptor(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: _now(self._router.serve_descriptor(request)))
+
+    async def Publish(self, request_iterator: Any, context: Any) -> Any:
+        if self.node.services is None:
+            return node_pb2.Empty()  # starting: at most once, what came is lost
+        return await self.node.services.pubsub.serve_peer(request_iterator)
 
 
 def _announce(node: Node, options: NodeOptions) -> None:

@@ -1,4 +1,5 @@
-"""The services part of a node: its registry, its router, and the HTTP gateway it may serve in-process.
+"""The services part of a node: its registry, its router, its pubsub, and the HTTP gateway it may serve
+in-process.
 
 Built once the node knows its id and address (`registry.py`, `routing.py`); the gateway (`--gateway
 HOST:PORT`) starts after the local API is up and stops first, so requests in flight still find the
@@ -11,7 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..identity.keyring import Keyring
+from ..mesh import OwnedStateChanged
 from .errors import InvalidArgument
+from .pubsub import Pubsub
 from .registry import Registry
 from .routing import Router
 from .runtime import Runtime
@@ -24,12 +27,13 @@ __all__ = ["Services"]
 
 
 class Services:
-    """Registry and router of one node (for its whole life: a join to another mesh keeps them)."""
+    """Registry, router and pubsub of one node (for its whole life: a join to another mesh keeps them)."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
                  keyring: Callable[[], Keyring]) -> None:
         self.registry = Registry(runtime, node_id, address)
         self.router = Router(self.registry, transport, keyring)
+        self.pubsub = Pubsub(runtime, transport, node_id, keyring)
         self._gateway: web.AppRunner | None = None
 
     async def start_gateway(self, host: str, port: int) -> str:
@@ -53,10 +57,22 @@ class Services:
             "services.instances": len(self.registry.instances()),
             "services.dropped_records": self.registry.dropped,
             **{f"services.{name}": count for name, count in sorted(self.router.stats.items())},
+            **self.pubsub.counters(),
         }
+
+    def on_owned(self, event: OwnedStateChanged) -> None:
+        """A remote node's owned entry changed: instances (`svc/`) and subscriptions (`sub/`) both listen."""
+        self.registry.on_owned(event)
+        self.pubsub.on_owned(event)
+
+    def rebuilt(self) -> None:
+        """The core was replaced (the node joined another mesh): republish what this node owns."""
+        self.registry.rebuilt()
+        self.pubsub.rebuilt()
 
     async def close(self) -> None:
         if self._gateway is not None:
             await self._gateway.cleanup()
         self.registry.close()
+        await self.pubsub.close()
         await self.router.close()

@@ -1,0 +1,316 @@
+"""Pubsub in the node, at most once (like NATS core): subscriptions are node-owned state, and a publish
+goes from the publishing node straight to each node with a matching subscription.
+
+Each distinct (pattern, group) subscribed here is one owned entry, `sub/<hash>` = CBOR `[pattern, group,
+local subscriber count]`, set when its first local subscriber arrives and deleted when its last leaves.
+Every node indexes the others' entries (from `OwnedStateChanged`; the core drops a dead or departed
+member's entries with events, so its subscriptions go with it) in a `subjects.Patterns`.
+
+A publish matches its topic against the remote index and the local subscribers. Each node with a
+matching plain subscription gets the message once (it fans out to its own subscribers); each queue group
+with matching members anywhere gets it at exactly one node, chosen round-robin weighted by the members
+each node reported (local members included), which hands it to one of its matching members. A
+destination gets one `PeerPublish` naming its part (`plain`, `groups`), queued on its peer link
+(`pubsub_queues.PeerLinks`). The receiver matches again against its own subscribers, since the index
+may be stale, and drops what no longer matches. Subscribers' queues are bounded (`pubsub_queues`).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+import cbor2
+from google.protobuf.message import DecodeError
+
+from ..identity.errors import IdentityError
+from ..identity.keyring import Keyring
+from ..mesh import OwnedStateChanged
+from .errors import InvalidArgument, NodeError
+from .proto import node_pb2
+from .pubsub_queues import PeerLinks, Subscriber, message_size
+from .runtime import Runtime
+from .subjects import Patterns, check_pattern, check_topic
+from .transport import NetTransport
+
+__all__ = ["DEFAULT_QUEUE_LIMIT", "KEY_PREFIX", "MAX_HEADERS", "MAX_PAYLOAD", "MAX_QUEUE_LIMIT", "Pubsub"]
+
+KEY_PREFIX = "sub/"
+MAX_PAYLOAD = 1 << 20
+"""Bytes of data in one message at most."""
+MAX_HEADERS = 64 << 10
+"""Bytes of header names and values in one message at most (a message must fit one peer frame)."""
+DEFAULT_QUEUE_LIMIT = 10_000
+MAX_QUEUE_LIMIT = 1_000_000
+_MAX_GROUP = 64
+_GROUP = re.compile(r"[A-Za-z0-9_\-:$]+(\.[A-Za-z0-9_\-:$]+)*\Z")
+_LOCAL = b""
+"""The key of this node among a group's candidate nodes."""
+
+
+def _record_key(pattern: str, group: str) -> str:
+    digest = hashlib.blake2b(f"{pattern}\0{group}".encode(), digest_size=12).hexdigest()
+    return KEY_PREFIX + digest
+
+
+def _check_group(group: object) -> str:
+    if not isinstance(group, str) or len(group) > _MAX_GROUP or (group and not _GROUP.match(group)):
+        raise InvalidArgument(f"invalid queue group {str(group)[:80]!r}: a group is at most {_MAX_GROUP} "
+                              "letters, digits, _ - : $ in dot-separated tokens")
+    return group
+
+
+def _check_message(request: node_pb2.PublishRequest) -> None:
+    check_topic(request.topic)
+    if len(request.data) > MAX_PAYLOAD:
+        raise InvalidArgument(f"the message on {request.topic} is {len(request.data)} bytes; at most "
+                              f"{MAX_PAYLOAD} (1 MiB) may be published")
+    headers = sum(len(k) + len(v) for k, v in request.headers.items())
+    if headers > MAX_HEADERS:
+        raise InvalidArgument(f"the headers of the message on {request.topic} are {headers} bytes; at most "
+                              f"{MAX_HEADERS} are allowed")
+
+
+class _Remote:
+    """A remote node's subscription record, as filed in the index."""
+
+    __slots__ = ("count", "group", "node_id", "pattern")
+
+    def __init__(self, node_id: bytes, pattern: str, group: str, count: int) -> None:
+        self.node_id = node_id
+        self.pattern = pattern
+        self.group = group
+        self.count = count
+
+
+def _decode(node_id: bytes, value: bytes) -> _Remote:
+    """A remote record; raises ValueError/TypeError (or a CBOR/InvalidArgument error) when malformed."""
+    fields: Any = cbor2.loads(value)
+    if not isinstance(fields, list) or len(fields) != 3:
+        raise ValueError("not a subscription record")
+    pattern, group, count = fields
+    if not isinstance(count, int) or count < 1:
+        raise ValueError("subscriber count")
+    return _Remote(node_id, check_pattern(pattern), _check_group(group), count)
+
+
+class Pubsub:
+    """Publishes from the local API (and the in-process gateway), subscriptions of local clients, and
+    messages that other nodes forward here. `keyring` returns the mesh's current gossip keyring."""
+
+    def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str,
+                 keyring: Callable[[], Keyring]) -> None:
+        self._runtime = runtime
+        self._node_id = node_id
+        self._keyring = keyring
+        self._local = Patterns()
+        self._local_count = 0
+        self._records: collections.Counter[str] = collections.Counter()  # owned key -> local subscribers
+        self._remote = Patterns()
+        self._remote_records: dict[tuple[bytes, str], _Remote] = {}
+        # Round-robin positions per group: over nodes (publishing) and over local members (delivering).
+        self._turns: collections.Counter[str] = collections.Counter()
+        self._member_turns: collections.Counter[str] = collections.Counter()
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._links = PeerLinks(runtime, transport, keyring, self.stats)
+
+    # ---- publishing ---------------------------------------------------------------------------------
+
+    def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
+        """Deliver to local subscribers and queue for the nodes with matching subscriptions; never waits.
+        Raises InvalidArgument (nothing sent) for a bad topic, payload or headers."""
+        _check_message(request)
+        message = node_pb2.PubsubMessage(topic=request.topic, data=request.data, headers=request.headers,
+                                         publisher=self._node_id, published_at=time.time())
+        size = message_size(message)
+        local = self._matching_local(message.topic)
+        remote: list[_Remote] = self._remote.match(message.topic)  # type: ignore[assignment]
+        plain = {r.node_id for r in remote if not r.group}
+        groups: dict[str, dict[bytes, int]] = {}
+        for sub in local:
+            if sub.group:
+                members = groups.setdefault(sub.group, {})
+                members[_LOCAL] = members.get(_LOCAL, 0) + 1
+        for r in remote:
+            if r.group:
+                members = groups.setdefault(r.group, {})
+                members[r.node_id] = members.get(r.node_id, 0) + r.count
+        chosen: dict[bytes, list[str]] = {}
+        for group, members in groups.items():
+            chosen.setdefault(self._choose(group, members), []).append(group)
+        self.stats["published"] += 1
+        nodes = 0
+        local_groups = chosen.pop(_LOCAL, [])
+        if local_groups or any(not sub.group for sub in local):
+            self._deliver(message, size, local, plain=True, groups=local_groups)
+            nodes += 1
+        for node_id in plain | chosen.keys():
+            item = node_pb2.PeerPublish(message=message, plain=node_id in plain, groups=chosen.get(node_id, []))
+            nodes += self._links.send(node_id, item, size)
+        return node_pb2.PublishReply(nodes=nodes)
+
+    def publish_many(self, request: node_pb2.PublishManyRequest) -> node_pb2.PublishManyReply:
+        """Each message published on its own; a refused one is answered with its error."""
+        results = []
+        for message in request.messages:
+            try:
+                results.append(node_pb2.PublishResult(nodes=self.publish(message).nodes))
+            except NodeError as exc:
+                results.append(node_pb2.PublishResult(code=exc.code, message=exc.message))
+        return node_pb2.PublishManyReply(results=results)
+
+    def _choose(self, group: str, members: dict[bytes, int]) -> bytes:
+        """The node that delivers to `group`: weighted round-robin over the nodes by member count."""
+        turn = self._turns[group]
+        self._turns[group] = turn + 1
+        total = sum(members.values())
+        slot = turn % total
+        for node_id in sorted(members):
+            slot -= members[node_id]
+            if slot < 0:
+                return node_id
+        raise AssertionError("a slot below the total always falls on a node")
+
+    # ---- delivering here ----------------------------------------------------------------------------
+
+    def _matching_local(self, topic: str) -> list[Subscriber]:
+        return self._local.match(topic)  # type: ignore[return-value]
+
+    def _deliver(self, message: node_pb2.PubsubMessage, size: int, local: Iterable[Subscriber], plain: bool,
+                 groups: Iterable[str]) -> None:
+        """Into the queues of the matching plain subscribers (with `plain`) and of one matching member of
+        each of `groups` (the next in turn that has room)."""
+        members: dict[str, list[Subscriber]] = {}
+        delivered = False
+        for sub in local:
+            if sub.group:
+                members.setdefault(sub.group, []).append(sub)
+            elif plain:
+                delivered = True
+                self._offer(sub, message, size)
+        for group in groups:
+            candidates = members.get(group)
+            if not candidates:
+                continue
+            delivered = True
+            turn = self._member_turns[group]
+            self._member_turns[group] = turn + 1
+            ordered = candidates[turn % len(candidates):] + candidates[:turn % len(candidates)]
+            self._offer(next((sub for sub in ordered if sub.has_room(size)), ordered[0]), message, size)
+        if not delivered:
+            self.stats["unmatched"] += 1
+
+    def _offer(self, sub: Subscriber, message: node_pb2.PubsubMessage, size: int) -> None:
+        if sub.offer(message, size):
+            self.stats["delivered"] += 1
+        else:
+            self.stats["dropped_slow"] += 1
+
+    async def serve_peer(self, frames: AsyncIterator[node_pb2.Frame]) -> node_pb2.Empty:
+        """`Peer.Publish`: every frame opened and delivered; a frame that does not open is counted."""
+        async for frame in frames:
+            try:
+                batch = node_pb2.PeerPublishBatch.FromString(self._keyring().decrypt(frame.data))
+            except (IdentityError, DecodeError):
+                self.stats["dropped_frames"] += 1
+                continue
+            for item in batch.messages:
+                self.stats["received_peer"] += 1
+                message = item.message
+                self._deliver(message, message_size(message), self._matching_local(message.topic),
+                              item.plain, item.groups)
+        return node_pb2.Empty()
+
+    # ---- subscriptions ------------------------------------------------------------------------------
+
+    async def subscribe(self, topic: str, group: str = "", queue_limit: int = 0,
+                        registered: Callable[[], Awaitable[None]] | None = None
+                        ) -> AsyncIterator[node_pb2.PubsubBatch]:
+        """Batches of messages for a new subscription while iterated; closing it unsubscribes. Raises
+        InvalidArgument (on the first step, nothing registered) for a bad pattern, group or limit.
+        `registered` is awaited once the subscription is in place (the local API then sends the
+        stream's headers, so a client knows when publishes here reach it)."""
+        pattern = check_pattern(topic)
+        _check_group(group)
+        if not 0 <= queue_limit <= MAX_QUEUE_LIMIT:
+            raise InvalidArgument(f"queue_limit is at most {MAX_QUEUE_LIMIT} messages (0: {DEFAULT_QUEUE_LIMIT})")
+        sub = Subscriber(pattern, group, queue_limit or DEFAULT_QUEUE_LIMIT)
+        self._add(sub)
+        try:
+            if registered is not None:
+                await registered()
+            while True:
+                yield await sub.next_batch()
+        finally:
+            self._remove(sub)
+
+    def _add(self, sub: Subscriber) -> None:
+        self._local.add(sub.pattern, sub)
+        self._local_count += 1
+        key = _record_key(sub.pattern, sub.group)
+        self._records[key] += 1
+        self._publish_record(key, sub)
+
+    def _remove(self, sub: Subscriber) -> None:
+        self._local.remove(sub.pattern, sub)
+        self._local_count -= 1
+        key = _record_key(sub.pattern, sub.group)
+        self._records[key] -= 1
+        if self._records[key] <= 0:
+            del self._records[key]
+            self._runtime.set_local(key, None)
+        else:
+            self._publish_record(key, sub)
+
+    def _publish_record(self, key: str, sub: Subscriber) -> None:
+        self._runtime.set_local(key, cbor2.dumps([sub.pattern, sub.group, self._records[key]]))
+
+    def on_owned(self, event: OwnedStateChanged) -> None:
+        """A remote node's subscription record changed (None: deleted, or the node is gone)."""
+        if not event.key.startswith(KEY_PREFIX):
+            return
+        old = self._remote_records.pop((event.node_id, event.key), None)
+        if old is not None:
+            self._remote.remove(old.pattern, old)
+        if event.value is None:
+            return
+        try:
+            record = _decode(event.node_id, event.value)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, InvalidArgument, RecursionError):
+            self.stats["dropped_records"] += 1
+            return
+        self._remote_records[(event.node_id, event.key)] = record
+        self._remote.add(record.pattern, record)
+
+    def rebuilt(self) -> None:
+        """The core was replaced (another mesh): forget the old mesh's subscriptions, publish ours anew."""
+        self._remote = Patterns()
+        self._remote_records.clear()
+        published: set[str] = set()
+        for value in self._local.values():
+            sub: Subscriber = value  # type: ignore[assignment]
+            key = _record_key(sub.pattern, sub.group)
+            if key not in published:
+                published.add(key)
+                self._publish_record(key, sub)
+
+    # ---- views --------------------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """For `micro node status`: messages published here, delivered to local subscribers, dropped for
+        slow subscribers or full/failed peer links, received from and sent to peers, bad frames and
+        records, and the subscriptions (local and remote records) and peer links now."""
+        counts = {name: 0 for name in ("published", "delivered", "dropped_slow", "dropped_peer", "received_peer",
+                                       "sent_peer", "dropped_frames", "dropped_records", "unmatched",
+                                       "link_failures")}
+        counts.update(self.stats)
+        counts.update(subscriptions=self._local_count, remote_subscriptions=len(self._remote_records),
+                      links=len(self._links))
+        return {f"pubsub.{name}": count for name, count in sorted(counts.items())}
+
+    async def close(self) -> None:
+        await self._links.close()
