@@ -1,13 +1,14 @@
-"""The Python library services are written with: `from micro.sdk import Service, Client, Context, kv, config, errors`.
+"""The Python library services are written with: `from micro.sdk import Service, Client, Context, kv, config, pubsub, errors`.
 
-`kv.Store` reads and writes the replicated key-value store, `config.Config` the mesh's configuration;
-both go through the local node's API on `DATA_DIR/node.sock`. Every failure is an `errors.MicroError`.
+`kv.Store` reads and writes the replicated key-value store, `config.Config` the mesh's configuration,
+`pubsub.Pubsub` publishes and subscribes (at most once); all go through the local node's API on
+`DATA_DIR/node.sock`. Every failure is an `errors.MicroError`.
 `Service` serves endpoints and registers them with the node; `Client` calls any service in the mesh.
 """
 
-from . import config, errors, kv
+from . import config, errors, kv, pubsub
 from .client import Client
 from .context import Context
 from .service import Service
 
-__all__ = ["Client", "Context", "Service", "config", "errors", "kv"]
+__all__ = ["Client", "Context", "Service", "config", "errors", "kv", "pubsub"]

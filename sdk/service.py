@@ -11,6 +11,9 @@
     @service.endpoint("Greeter.Hello")
     async def hello(request: dict) -> dict: ...
 
+    @service.subscribe("orders.*.created", group="billing")   # pubsub: runs for each message
+    async def created(message: pubsub.Message) -> None: ...
+
     service.add_servicer(greeter_pb2_grpc.add_GreeterServicer_to_server, Greeter())   # protobuf
     service.run()
 
@@ -19,8 +22,10 @@ otherwise), registers it with the node of the data dir (argument, else MICRO_DAT
 heartbeats, and on SIGTERM or SIGINT deregisters, stops the server with a short grace, and returns.
 `start()` and `stop()` are the first and last steps alone: a test can serve endpoints without a node.
 
-Each service has its own KV database, named after it (`service.kv`), and reads the mesh's configuration
-through `service.config`; both talk to the same node and are closed when the service stops.
+Each service has its own KV database, named after it (`service.kv`), reads the mesh's configuration
+through `service.config` and publishes through `service.pubsub`; all talk to the same node and are closed
+when the service stops. Its subscriptions are registered by `start()` (which then needs the node) and
+end with `stop()`; a handler that raises is logged and the subscription goes on.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -45,11 +50,15 @@ from .errors import MicroError
 from .handlers import Handler, camel_case, json_handler, method_handler
 from .kv import Store
 from .protobuf import AddServicer, descriptor_set, service_descriptor, servicer_handlers
+from .pubsub import Message, Pubsub, Subscription
 from .registration import Registration
 
 __all__ = ["Service"]
 
+logger = logging.getLogger("micro.sdk.service")
+
 _F = TypeVar("_F", bound=Callable[..., Any])
+_MessageHandler = Callable[[Message], Awaitable[Any]]
 
 # The KV database name rules: the service's name is its database's name.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
@@ -82,6 +91,9 @@ class Service:
         self._address = ""
         self._kv: Store | None = None
         self._config: Config | None = None
+        self._pubsub: Pubsub | None = None
+        self._subscribers: list[tuple[str, str | None, _MessageHandler]] = []
+        self._listeners: list[asyncio.Task[None]] = []
         self._registration: Registration | None = None
 
     # ---- endpoints ------------------------------------------------------------------------------------
@@ -102,6 +114,17 @@ class Service:
         """A decorator serving an async function (or async generator) as the endpoint `name`."""
         def register(function: _F) -> _F:
             self._add(json_handler(name, function))
+            return function
+
+        return register
+
+    def subscribe(self, topic: str, group: str | None = None) -> Callable[[_F], _F]:
+        """A decorator running an async function for each pubsub message on `topic` while the service
+        runs; with `group`, each message reaches one subscriber of the group mesh-wide."""
+        def register(function: _F) -> _F:
+            if self._server is not None:
+                raise RuntimeError("subscriptions are added before the service starts")
+            self._subscribers.append((topic, group, function))
             return function
 
         return register
@@ -142,8 +165,8 @@ class Service:
         """Start the gRPC server serving every endpoint added so far (once: an instance is not restarted)."""
         if self._server is not None:
             raise RuntimeError(f"{self.name} has already started")
-        if not self._handlers:
-            raise RuntimeError(f"{self.name} has no endpoints to serve")
+        if not self._handlers and not self._subscribers:
+            raise RuntimeError(f"{self.name} has no endpoints to serve and no subscriptions")
         by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
         for handler in self._handlers.values():
             grpc_service, method = handler.method[1:].split("/")
@@ -157,12 +180,31 @@ class Service:
         self._server = server
         # The node calls the instance on the same machine: a wildcard bind is reached on loopback.
         self._address = f"{'127.0.0.1' if host in _ANY_HOST else host}:{port}"
+        for topic, group, on_message in self._subscribers:
+            # Entered here, so a message published once `start` returns reaches the handler.
+            messages = await self.pubsub.subscribe(topic, group).__aenter__()
+            self._listeners.append(asyncio.get_running_loop().create_task(self._listen(messages, on_message)))
+
+    async def _listen(self, messages: Subscription, handler: _MessageHandler) -> None:
+        try:
+            async for message in messages:
+                try:
+                    await handler(message)
+                except Exception:  # one bad message does not end the subscription
+                    logger.exception("%s: the handler of %s failed", self.name, message.topic)
+        except MicroError as exc:
+            logger.error("%s: a subscription ended: %s", self.name, exc)
+        finally:
+            messages.close()
 
     async def stop(self, grace: float = _STOP_GRACE) -> None:
         """Stop serving (calls in flight get `grace` seconds) and close the connections to the node."""
+        for listener in self._listeners:
+            listener.cancel()
+        await asyncio.gather(*self._listeners, return_exceptions=True)
         if self._server is not None:
             await self._server.stop(grace)
-        for user in (self._kv, self._config):
+        for user in (self._kv, self._config, self._pubsub):
             if user is not None:
                 await user.close()
         await self._node.close()
@@ -207,6 +249,13 @@ class Service:
         if self._kv is None:
             self._kv = Store(db=self.name, data_dir=self.data_dir.path)
         return self._kv
+
+    @property
+    def pubsub(self) -> Pubsub:
+        """Publishing and subscribing through this service's node."""
+        if self._pubsub is None:
+            self._pubsub = Pubsub(data_dir=self.data_dir.path)
+        return self._pubsub
 
     @property
     def config(self) -> Config:

@@ -1,0 +1,216 @@
+"""Pubsub, at most once (like NATS core), through the local node.
+
+    async with pubsub.Pubsub() as bus:
+        nodes = await bus.publish("orders.eu.created", {"id": 7})     # bytes, or any JSON value
+        async with bus.subscribe("orders.*.created", group="billing") as messages:  # registered once entered
+            async for message in messages:                            # Message(topic, data, headers, ...)
+                order = message.json()
+
+A publish goes from the local node straight to each node with a matching subscription and returns the
+number of nodes it was sent to (0: nobody listens). Nothing is stored or retried: a subscriber that is
+not there, or does not keep up, misses messages (`Subscription.dropped` counts the ones its queue lost).
+In a queue group each message reaches one member, mesh-wide.
+
+Topics are checked here before anything is sent (`node.subjects`): a bad one is a `BadRequest` that
+names the problem. Concurrent publishes of one `Pubsub` ride together in `PublishMany` calls, a few in
+flight at once, and each is still answered on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from ..node.errors import InvalidArgument
+from ..node.proto import node_pb2
+from ..node.subjects import check_pattern, check_topic
+from .channel import NODE_ID, NodeChannel, NodeUser, Stream
+from .errors import MicroError, bad_request, of_status
+
+__all__ = ["Message", "Pubsub", "Subscription", "encode"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message as a subscriber receives it."""
+
+    topic: str
+    """The topic it was published on (a subscription's wildcards resolved)."""
+    data: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    publisher: str = ""
+    """The id (N...) of the node it was published through."""
+    published_at: float = 0.0
+    """The publishing node's wall clock, seconds since the epoch."""
+
+    @classmethod
+    def from_proto(cls, message: node_pb2.PubsubMessage) -> Message:
+        return cls(message.topic, bytes(message.data), dict(message.headers), message.publisher,
+                   message.published_at)
+
+    def json(self) -> Any:
+        """The payload decoded as JSON (ValueError when it is not)."""
+        return json.loads(self.data)
+
+    def to_object(self) -> dict[str, Any]:
+        """The message as the CLI and the gateway print it: the payload as `data` when it is UTF-8 JSON,
+        else as `data_base64`."""
+        shown: dict[str, Any] = {"topic": self.topic, "headers": self.headers, "publisher": self.publisher,
+                                 "published_at": self.published_at}
+        try:
+            shown["data"] = self.json()
+        except ValueError:  # UnicodeDecodeError is one
+            shown["data_base64"] = base64.b64encode(self.data).decode("ascii")
+        return shown
+
+
+def encode(data: Any) -> bytes:
+    """A payload's bytes: bytes as they are, anything else as compact JSON in UTF-8."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _checked(check: Any, topic: str) -> str:
+    try:
+        checked: str = check(topic)
+    except InvalidArgument as exc:
+        raise bad_request(NODE_ID, str(exc)) from None
+    return checked
+
+
+_BATCH_BYTES = 2 * 1024 * 1024
+"""Most payload bytes in one PublishMany: well under the 4 MiB a gRPC message may hold."""
+_BATCH_MESSAGES = 1000
+"""Most messages in one PublishMany, so a long burst is split into calls that overlap."""
+_IN_FLIGHT = 4
+"""PublishMany calls in flight at once: enough to keep the node busy while replies travel."""
+
+
+class _Publisher:
+    """Batches concurrent publishes into `PublishMany` calls, up to `_IN_FLIGHT` of them at once.
+
+    A publish is queued and a flush is scheduled for the next turn of the event loop, so every publish
+    started in the same turn (an `asyncio.gather`) shares a call. While `_IN_FLIGHT` calls are out, new
+    publishes wait and go together when one returns.
+    """
+
+    def __init__(self, node: NodeChannel) -> None:
+        self._node = node
+        self._queue: collections.deque[tuple[node_pb2.PublishRequest, asyncio.Future[int]]] = collections.deque()
+        self._flush_scheduled = False
+        self._in_flight = 0
+        self._calls: set[asyncio.Task[None]] = set()  # kept: tasks are weakly held
+
+    async def publish(self, request: node_pb2.PublishRequest) -> int:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._queue.append((request, future))
+        self._schedule(loop)
+        return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._queue and not self._flush_scheduled and self._in_flight < _IN_FLIGHT:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush, loop)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flush_scheduled = False
+        while self._queue and self._in_flight < _IN_FLIGHT:
+            self._in_flight += 1
+            call = loop.create_task(self._send(self._take()))
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+
+    def _take(self) -> list[tuple[node_pb2.PublishRequest, asyncio.Future[int]]]:
+        """The next batch, in order: at least one message, then within both limits."""
+        batch = [self._queue.popleft()]
+        size = len(batch[0][0].data)
+        while self._queue and len(batch) < _BATCH_MESSAGES:
+            size += len(self._queue[0][0].data)
+            if size > _BATCH_BYTES:
+                break
+            batch.append(self._queue.popleft())
+        return batch
+
+    async def _send(self, batch: list[tuple[node_pb2.PublishRequest, asyncio.Future[int]]]) -> None:
+        try:
+            request = node_pb2.PublishManyRequest(messages=[message for message, _ in batch])
+            reply = await self._node.call(self._node.stub.PublishMany, request)
+        except MicroError as exc:  # every publish of the batch fails with the call
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, reply.results, strict=True):
+                if future.done():
+                    continue  # its publisher was cancelled
+                if result.code:
+                    future.set_exception(of_status(NODE_ID, result.code, result.message))
+                else:
+                    future.set_result(result.nodes)
+        finally:
+            self._in_flight -= 1
+            self._schedule(asyncio.get_running_loop())
+
+
+class Subscription:
+    """The messages of one subscription, an async iterator; registered on the node once `async with` is
+    entered (a bare `async for` registers on the first read). Leaving, or `close`, unsubscribes."""
+
+    def __init__(self, stream: Stream[node_pb2.PubsubBatch]) -> None:
+        self._stream = stream
+        self._ready: collections.deque[node_pb2.PubsubMessage] = collections.deque()
+        self.dropped = 0
+        """Messages this subscription has lost so far because its queue on the node was full."""
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Message:
+        while not self._ready:
+            batch = await self._stream.__anext__()
+            self.dropped = batch.dropped
+            self._ready.extend(batch.messages)
+        return Message.from_proto(self._ready.popleft())
+
+    async def __aenter__(self) -> Self:
+        await self._stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class Pubsub(NodeUser):
+    """Publishes and subscribes through the node of a data dir (argument, else MICRO_DATA_DIR, else
+    ~/.micro), on one channel kept open until `close`."""
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(data_dir)
+        self._publisher = _Publisher(self._node)
+
+    async def publish(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> int:
+        """Publish `data` (bytes, or a JSON value sent as compact JSON) on `topic` (no wildcards); the
+        number of nodes it was sent to, 0 when nobody subscribes. BadRequest for a bad topic or a
+        payload over the node's limit (1 MiB)."""
+        request = node_pb2.PublishRequest(topic=_checked(check_topic, topic), data=encode(data),
+                                          headers=dict(headers or {}))
+        return await self._publisher.publish(request)
+
+    def subscribe(self, topic: str, group: str | None = None, queue_limit: int = 0) -> Subscription:
+        """Messages on topics matching `topic` (`*`: one token, a final `>`: the rest). With `group`,
+        each message reaches one subscriber of the group mesh-wide. The node holds up to `queue_limit`
+        messages for a slow subscriber (0: its default) and drops the rest."""
+        request = node_pb2.SubscribeRequest(topic=_checked(check_pattern, topic), group=group or "",
+                                            queue_limit=queue_limit)
+        return Subscription(self._node.stream(self._node.stub.Subscribe, request, lambda batch: batch))
