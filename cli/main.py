@@ -22,6 +22,7 @@ from .kv import kv
 from .new import new
 from .processes import kill, logs, run
 from .processes import status as process_status
+from .pubsub import publish, subscribe
 from .services import ServiceCommands, call, describe, services
 from .sim import sim
 
@@ -171,7 +172,7 @@ def status(data_dir: str | None, as_json: bool) -> None:
 cli.add_command(kv)
 cli.add_command(config)
 cli.add_command(sim)
-for command in (run, process_status, logs, kill, services, describe, call, new):
+for command in (run, process_status, logs, kill, services, describe, call, new, publish, subscribe):
     cli.add_command(command)
 
 

@@ -8,6 +8,8 @@ node drops the watch, which arrives as a `NodeError`).
 A call that a service failed keeps the service's Micro error (`{"id","code","detail","status"}` as JSON)
 as the `NodeError`'s message.
 
+Pubsub messages come back as they arrive, `PubsubMessage`s, one at a time.
+
 KV records come back as dicts: `db`, `table`, `key`, `value` (bytes), `expires_at` (unix seconds, 0 =
 never), `physical_ms`, `logical`, `writer` (node id). Config values go in as JSON text and come back
 parsed.
@@ -15,6 +17,7 @@ parsed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -264,6 +267,25 @@ class NodeClient:
         request = node_pb2.CallRequest(service=service, endpoint=endpoint, body=body, timeout_s=timeout)
         call = self._stub.CallStream(request, timeout=timeout + _CALL_MARGIN)
         return self._messages(call, lambda reply: bytes(reply.body))
+
+
+    def publish(self, topic: str, data: bytes, headers: Mapping[str, str] | None = None) -> int:
+        """Publish on `topic`; the number of nodes the message was sent to."""
+        request = node_pb2.PublishRequest(topic=topic, data=data, headers=dict(headers or {}))
+        return int(self._call(self._stub.Publish, request).nodes)
+
+    def subscribe(self, topic: str, group: str = "") -> Iterator[node_pb2.PubsubMessage]:
+        """The messages of a subscription registered before this returns, until the iterator is closed."""
+        batches = self._stream(self._stub.Subscribe, node_pb2.SubscribeRequest(topic=topic, group=group),
+                               lambda batch: batch)
+        return _flattened(batches)
+
+
+def _flattened(batches: Iterator[node_pb2.PubsubBatch]) -> Iterator[node_pb2.PubsubMessage]:
+    """The messages of the batches; closing it closes (cancels) the stream of batches."""
+    with contextlib.closing(batches):  # type: ignore[type-var]
+        for batch in batches:
+            yield from batch.messages
 
 
 def _dict(message: Message) -> dict[str, Any]:
