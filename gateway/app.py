@@ -5,6 +5,13 @@
   JSON. A server-streaming endpoint, or any endpoint asked with `Accept: text/event-stream`, answers
   with server-sent events: `data: <json>` per reply, and `event: error` with Micro's error body if the
   call fails once the stream has started.
+- With a backend that has a node behind it (`PubsubBackend`), `POST /publish/{topic}` publishes its JSON
+  body (as compact JSON) and answers `{"nodes": N}`; request headers `Micro-Header-{name}` become the
+  message's headers (names lower-cased). `GET /subscribe/{topic}?group=G` is a server-sent event stream
+  of the messages, one `data: {"topic", "headers", "publisher", "published_at", "data"}` event each (as
+  `micro subscribe` prints them), and a `: heartbeat` comment after `heartbeat` seconds without one, so
+  a client that left is noticed and its subscription removed. These two paths shadow services named
+  `publish` and `subscribe`.
 - `GET /` is `{"version": ...}`, `GET /services` the registry by service, `GET /openapi.json` the
   OpenAPI 3.1 document of it.
 - Every error is Micro's error body (`errors`). A body over `max_body` bytes is 413. A call gets the
@@ -25,17 +32,20 @@ import functools
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ..node.errors import InvalidArgument
 from ..node.proto import node_pb2
+from ..node.subjects import check_pattern, check_topic
 from ..sdk.errors import MicroError
-from .backend import Backend
+from ..sdk.pubsub import Message, encode
+from .backend import Backend, PubsubBackend
 from .catalog import Catalog, Route
 from .errors import error_body, gateway_error, http_error, http_status
 from .openapi import openapi_document
@@ -57,8 +67,12 @@ _PREFLIGHT = {
 }
 _TIMEOUT_HEADERS = ("Timeout", "Micro-Timeout")
 _METADATA_PREFIX = "micro-"
+_HEADER_PREFIX = "micro-header-"
+_HEARTBEAT = b": heartbeat\n\n"
 _FORM = "application/x-www-form-urlencoded"
 _SHUTDOWN_GRACE = 2.0
+
+_T = TypeVar("_T")
 
 
 def create_app(
@@ -68,11 +82,16 @@ def create_app(
     timeout: float = 30.0,
     version: str | None = None,
     catalog_ttl: float = 5.0,
+    heartbeat: float = 15.0,
 ) -> web.Application:
-    """The gateway application over `backend`: bodies up to `max_body` bytes, calls up to `timeout` s."""
-    gateway = _Gateway(backend, Catalog(backend, catalog_ttl), max_body, timeout, version or _version())
+    """The gateway application over `backend`: bodies up to `max_body` bytes, calls up to `timeout` s,
+    a heartbeat on an idle subscription every `heartbeat` s."""
+    gateway = _Gateway(backend, Catalog(backend, catalog_ttl), max_body, timeout, version or _version(), heartbeat)
     app = web.Application(client_max_size=max_body)
     app.router.add_get("/", gateway.index)
+    if isinstance(backend, PubsubBackend):
+        app.router.add_post("/publish/{topic}", functools.partial(gateway.publish, backend))
+        app.router.add_get("/subscribe/{topic}", functools.partial(gateway.subscribe, backend))
     app.router.add_get("/services", gateway.services)
     app.router.add_get("/openapi.json", gateway.openapi)
     app.router.add_route("OPTIONS", "/{path:.*}", gateway.preflight)
@@ -95,16 +114,18 @@ async def serve(backend: Backend, host: str, port: int, **options: Any) -> web.A
     return runner
 
 
-_Handler = Callable[["_Gateway", web.Request], Awaitable[web.StreamResponse]]
+_Handler = Callable[..., Awaitable[web.StreamResponse]]
+_Writer = Callable[[web.StreamResponse], Awaitable[None]]
 
 
 def _answering_errors(handler: _Handler) -> _Handler:
     """A handler whose failures answer with Micro's error body, whatever they were."""
 
     @functools.wraps(handler)
-    async def answering(gateway: _Gateway, request: web.Request) -> web.StreamResponse:
+    async def answering(gateway: _Gateway, *args: Any) -> web.StreamResponse:
+        request: web.Request = args[-1]
         try:
-            return await handler(gateway, request)
+            return await handler(gateway, *args)
         except MicroError as error:
             return _error(error)
         except Exception:  # noqa: BLE001 - whatever broke, the client gets Micro's error body
@@ -115,13 +136,14 @@ def _answering_errors(handler: _Handler) -> _Handler:
 
 class _Gateway:
     def __init__(
-        self, backend: Backend, catalog: Catalog, max_body: int, timeout: float, version: str
+        self, backend: Backend, catalog: Catalog, max_body: int, timeout: float, version: str, heartbeat: float
     ) -> None:
         self._backend = backend
         self._catalog = catalog
         self._max_body = max_body
         self._timeout = timeout
         self._version = version
+        self._heartbeat = heartbeat
         self._streams: set[asyncio.Timeout] = set()  # the deadlines of the open event streams
         self._stopping = False
 
@@ -166,7 +188,8 @@ class _Gateway:
             timeout_s=timeout,
         )
         if route.endpoint.server_streaming or "text/event-stream" in request.headers.get("Accept", ""):
-            return await self._events(request, route, codec, call)
+            write = functools.partial(self._write_replies, route=route, codec=codec, call=call)
+            return await self._events(request, write, timeout, functools.partial(_late, route, timeout))
         try:
             async with asyncio.timeout(timeout):
                 reply = await self._backend.call(call, timeout)
@@ -187,17 +210,21 @@ class _Gateway:
                 return min(asked, self._timeout)
         return self._timeout
 
-    async def _body(self, request: web.Request, codec: Codec) -> bytes:
-        """The call body for the request's JSON body, or its query or form parameters."""
+    async def _read(self, request: web.Request) -> bytes:
+        """The request's body (empty without one); over `max_body` bytes it is 413."""
         length = request.content_length
         if length is not None and length > self._max_body:
             raise _too_large(self._max_body)
-        raw = b""
-        if request.body_exists:
-            try:
-                raw = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise _too_large(self._max_body) from None
+        if not request.body_exists:
+            return b""
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large(self._max_body) from None
+
+    async def _body(self, request: web.Request, codec: Codec) -> bytes:
+        """The call body for the request's JSON body, or its query or form parameters."""
+        raw = await self._read(request)
         if not raw:
             return codec.encode(params_object(request.query.items(), codec.request_schema), None)
         # `curl -d '{...}'` labels a JSON body as a form: a body that opens like a JSON object is JSON.
@@ -207,12 +234,13 @@ class _Gateway:
         return codec.encode(parse_json(raw), raw)
 
     async def _events(
-        self, request: web.Request, route: Route, codec: Codec, call: node_pb2.CallRequest
+        self, request: web.Request, write: _Writer, timeout: float | None, late: Callable[[], MicroError] | None
     ) -> web.StreamResponse:
+        """An event stream of what `write` writes, for at most `timeout` s (then the error `late` makes)."""
         response = web.StreamResponse(headers=_EVENTS)
         await response.prepare(request)
         try:
-            failure = await self._relay(request, response, route, codec, call)
+            failure = await self._relay(request, response, write, timeout, late)
             if failure is not None:
                 await response.write(_event(json.dumps(error_body(failure)).encode(), "error"))
             await response.write_eof()
@@ -224,22 +252,22 @@ class _Gateway:
         self,
         request: web.Request,
         response: web.StreamResponse,
-        route: Route,
-        codec: Codec,
-        call: node_pb2.CallRequest,
+        write: _Writer,
+        timeout: float | None,
+        late: Callable[[], MicroError] | None,
     ) -> MicroError | None:
-        """Write each reply as an event; the error that ended the call, if one did."""
+        """Write the events; the error that ended them, if one did."""
         try:
-            async with asyncio.timeout(call.timeout_s) as deadline:
+            async with asyncio.timeout(timeout) as deadline:
                 self._streams.add(deadline)
                 try:
-                    await self._write_replies(response, route, codec, call)
+                    await write(response)
                 finally:
                     self._streams.discard(deadline)
         except TimeoutError:
-            if self._stopping:
+            if self._stopping or late is None:
                 return gateway_error("UNAVAILABLE", "the gateway is stopping")
-            return _late(route, call.timeout_s)
+            return late()
         except MicroError as error:
             return error
         except ConnectionResetError:
@@ -259,6 +287,38 @@ class _Gateway:
             reply = await self._backend.call(call, call.timeout_s)
             await response.write(_event(codec.decode(reply.body)))
 
+    @_answering_errors
+    async def publish(self, pubsub: PubsubBackend, request: web.Request) -> web.StreamResponse:
+        topic = _valid(check_topic, request.match_info["topic"])
+        raw = await self._read(request)
+        if not raw.strip():
+            raise gateway_error("INVALID_ARGUMENT", "a publish needs a body: the message, as JSON")
+        message = node_pb2.PublishRequest(topic=topic, data=encode(parse_json(raw)),
+                                          headers=_message_headers(request.headers))
+        reply = await pubsub.publish(message)
+        return _json({"nodes": reply.nodes})
+
+    @_answering_errors
+    async def subscribe(self, pubsub: PubsubBackend, request: web.Request) -> web.StreamResponse:
+        topic = _valid(check_pattern, request.match_info["topic"])
+        subscription = node_pb2.SubscribeRequest(topic=topic, group=request.query.get("group", ""))
+        # Registered before the response starts: a client that has the headers misses nothing later.
+        async with aclosing(await pubsub.subscribe(subscription)) as batches:
+            write = functools.partial(self._write_messages, batches=batches)
+            return await self._events(request, write, None, None)
+
+    async def _write_messages(
+        self, response: web.StreamResponse, batches: AsyncIterator[node_pb2.PubsubBatch]
+    ) -> None:
+        async with aclosing(_beating(batches, self._heartbeat)) as beats:
+            async for batch in beats:
+                if batch is None:
+                    await response.write(_HEARTBEAT)  # fails once the client has gone, which ends this
+                    continue
+                await response.write(b"".join(
+                    _event(json.dumps(Message.from_proto(m).to_object()).encode()) for m in batch.messages
+                ))
+
     async def stop_streams(self, app: web.Application) -> None:
         """End every open event stream now (with an UNAVAILABLE error event), so stopping is prompt."""
         self._stopping = True
@@ -272,6 +332,42 @@ def _event(data: bytes, kind: str | None = None) -> bytes:
     `data:` line and the client, which joins them with newlines, reads the same JSON."""
     head = f"event: {kind}\n".encode() if kind else b""
     return head + b"".join(b"data: " + line + b"\n" for line in data.splitlines()) + b"\n"
+
+
+async def _beating(source: AsyncIterator[_T], interval: float) -> AsyncGenerator[_T | None, None]:
+    """The items of `source`, and None whenever `interval` seconds pass without one. The read in progress
+    is kept across the pauses (cancelling it would end an async generator) and cancelled at the end."""
+    reading: asyncio.Future[_T] | None = None
+    try:
+        while True:
+            if reading is None:
+                reading = asyncio.ensure_future(anext(source))
+            done, _ = await asyncio.wait({reading}, timeout=interval)
+            if not done:
+                yield None
+                continue
+            try:
+                item = reading.result()
+            except StopAsyncIteration:
+                return
+            reading = None
+            yield item
+    finally:
+        if reading is not None:
+            reading.cancel()
+            await asyncio.wait({reading})  # the source is idle again before anyone closes it
+
+
+def _valid(check: Callable[[str], str], topic: str) -> str:
+    try:
+        return check(topic)
+    except InvalidArgument as exc:
+        raise gateway_error("INVALID_ARGUMENT", str(exc)) from None
+
+
+def _message_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = ((key.lower(), value) for key, value in headers.items())
+    return {key[len(_HEADER_PREFIX):]: value for key, value in lowered if key.startswith(_HEADER_PREFIX)}
 
 
 def _unexpected(request: web.Request) -> MicroError:

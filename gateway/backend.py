@@ -1,27 +1,28 @@
 """What the gateway needs from a node, as a protocol, and its implementation over the local API.
 
 The gateway never touches node internals: it lists services, describes one (instances, endpoints and
-the protobuf descriptors it was registered with) and makes calls, unary or server-streaming. Every
+the protobuf descriptors it was registered with) and makes calls, unary or server-streaming. A backend
+that has a node behind it is also a `PubsubBackend`: it publishes and subscribes. Every
 failure leaves a backend as a `MicroError` (from `micro.sdk.errors`) carrying the gRPC status of the
 failure and the service's error body when it sent one; `gateway.errors` maps the status to HTTP.
 
 `LocalApiBackend` talks to the node that owns a data dir over its unix socket (`DATA_DIR/node.sock`), the
-way the SDK does. A node running the gateway in-process provides its own backend over its router;
-`gateway.direct.DirectBackend` dials instances itself.
+way the SDK does. A node running the gateway in-process provides its own backend over its router and
+pubsub; `gateway.direct.DirectBackend` dials instances itself (no node, so no pubsub).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import grpc
 
 from ..node.proto import node_pb2
-from ..sdk.channel import NodeChannel
+from ..sdk.channel import NodeChannel, Stream
 
-__all__ = ["Backend", "LocalApiBackend"]
+__all__ = ["Backend", "LocalApiBackend", "PubsubBackend"]
 
 
 class Backend(Protocol):
@@ -43,6 +44,19 @@ class Backend(Protocol):
         self, request: node_pb2.CallRequest, timeout: float
     ) -> AsyncGenerator[node_pb2.CallReply, None]:
         """A server-streaming call; closing the generator cancels the call."""
+        ...
+
+
+@runtime_checkable
+class PubsubBackend(Protocol):
+    """The pubsub of the node behind a backend. Failures raise `MicroError`."""
+
+    async def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
+        """Publish one message; INVALID_ARGUMENT for a bad topic or an oversized payload."""
+        ...
+
+    async def subscribe(self, request: node_pb2.SubscribeRequest) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
+        """Returns once the subscription is registered on the node; closing the generator removes it."""
         ...
 
 
@@ -83,5 +97,22 @@ class LocalApiBackend:
         finally:
             call.cancel()
 
+    async def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
+        reply: node_pb2.PublishReply = await self._node.call(self._node.stub.Publish, request)
+        return reply
+
+    async def subscribe(self, request: node_pb2.SubscribeRequest) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
+        stream = self._node.stream(self._node.stub.Subscribe, request, lambda batch: batch)
+        await stream.__aenter__()  # the node answers with its headers once the subscription is registered
+        return _closing(stream)
+
     async def close(self) -> None:
         await self._node.close()
+
+
+async def _closing(stream: Stream[node_pb2.PubsubBatch]) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
+    try:
+        async for batch in stream:
+            yield batch
+    finally:
+        stream.close()

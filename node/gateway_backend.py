@@ -4,13 +4,15 @@ A node started with `--gateway HOST:PORT` serves the HTTP gateway in its own eve
 costs no hop through the local API's unix socket: it reads the registry and routes through the router
 directly. The gateway expects every failure as a `MicroError`: a call that failed at the instance keeps
 the service's own error (`from_grpc` of the relayed status), and the node's own refusals (unknown service
-or endpoint, no instance reachable, deadline) carry the node's id.
+or endpoint, no instance reachable, deadline) carry the node's id. Publishes and subscriptions go to
+the node's `Pubsub` directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from ..identity.errors import IdentityError
 from ..sdk.channel import NODE_ID
@@ -58,6 +60,45 @@ class NodeBackend:
             raise _micro(error, request.service) from None
         finally:
             await replies.aclose()
+
+    async def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
+        try:
+            return self._services.pubsub.publish(request)
+        except NodeError as error:
+            raise _micro(error, NODE_ID) from None
+
+    async def subscribe(self, request: node_pb2.SubscribeRequest) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
+        registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def mark() -> None:
+            registered.set_result(None)
+
+        batches = self._services.pubsub.subscribe(request.topic, request.group, request.queue_limit, registered=mark)
+        # The subscription registers on its first step, then calls `mark`: run it that far here, so it
+        # is in place when this returns (or its refusal is raised here).
+        first: asyncio.Future[node_pb2.PubsubBatch] = asyncio.ensure_future(batches.__anext__())
+        waits: list[asyncio.Future[Any]] = [first, registered]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if first.done():
+            try:
+                first.result()
+            except NodeError as error:
+                raise _micro(error, NODE_ID) from None
+        return _continued(first, batches)
+
+
+async def _continued(
+    first: asyncio.Future[node_pb2.PubsubBatch], batches: AsyncIterator[node_pb2.PubsubBatch]
+) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
+    """The batches of a subscription whose first read is `first`, already under way."""
+    try:
+        yield await first
+        async for batch in batches:
+            yield batch
+    finally:
+        first.cancel()
+        await asyncio.wait({first})  # the subscription is idle again before it is closed
+        await batches.aclose()  # type: ignore[attr-defined]
 
 
 def _micro(error: NodeError | IdentityError, service: str) -> MicroError:
