@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 # source changed: the extension modules shadow the .py files beside them.
 COMPILED := $(VENV)/.compiled
 $(COMPILED): $(STAMP) setup.py mypyc.ini $(wildcard mesh/*.py simulations/*.py)
+	@# New files, not overwritten ones: a running node has the old ones mapped.
+	rm -f mesh/*.so simulations/*.so
 	$(BIN)/python setup.py -q build_ext --inplace >/dev/null
 	@# An edit that leaves the generated C unchanged (comments, import order) rebuilds nothing: the
 	@# extensions are current all the same, and tests/conftest.py compares their times with the sources'.
