@@ -36,13 +36,15 @@ sysdeps:
 		echo "warning: could not install iproute2/iptables; netns tests will be skipped"; \
 	fi
 
-# etcd 3.4 (Debian's etcd-server), the baseline of benchmarks/bench_kv_etcd.py, which starts its own
-# members on free loopback ports.  Installed when root and missing.
+# The baselines the benchmarks start on free loopback ports: etcd 3.4 (Debian's etcd-server) for
+# bench_kv_etcd.py, nats-server (Debian's) and its Python client nats-py for bench_pubsub_nats.py.
+# The Debian packages are installed when root and missing.
 bench-sysdeps:
-	@if [ "$$(id -u)" = "0" ] && [ ! -x /usr/bin/etcd ]; then \
-		(apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null) || \
-		echo "warning: could not install etcd-server; bench_kv_etcd.py will fail"; \
+	@if [ "$$(id -u)" = "0" ] && { [ ! -x /usr/bin/etcd ] || [ ! -x /usr/sbin/nats-server ]; }; then \
+		(apt-get update -qq && apt-get install -y -qq etcd-server nats-server >/dev/null) || \
+		echo "warning: could not install etcd-server and nats-server; their benchmarks will fail"; \
 	fi
+	$(BIN)/pip install -q 'nats-py>=2.6'
 
 # A node with the gateway, helloworld and the blog services under it; Ctrl-C stops them all.
 GATEWAY ?= 127.0.0.1:8080

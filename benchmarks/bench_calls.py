@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from kv_processes import MicroMesh, wait_for
+from processes import MicroMesh, wait_for
 from load import Phase, load
 from micro.node.proto.node_pb2 import ServicesRequest
 from micro.node.proto.node_pb2_grpc import NodeStub

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import grpc
-from kv_processes import MicroMesh, free_ports
+from processes import MicroMesh, free_ports
 from load import Phase, load
 
 TARGET_RATIO = 0.6

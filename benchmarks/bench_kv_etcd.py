@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from kv_processes import ETCD, EtcdCluster, MicroMesh, percentiles
+from processes import ETCD, EtcdCluster, MicroMesh, percentiles
 from micro.sdk import kv
 
 CONCURRENCY = 64

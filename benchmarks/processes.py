@@ -1,6 +1,7 @@
-"""Processes for the KV benchmarks: Micro nodes joined into one mesh, and an etcd cluster, on 127.0.0.1.
+"""Processes for the benchmarks, on 127.0.0.1: Micro nodes joined into one mesh, an etcd cluster, and a
+nats-server with JetStream.
 
-Both are context managers that kill every process they started and remove their data on exit, whatever
+Each is a context manager that kill every process they started and remove their data on exit, whatever
 happened inside. Every wait is a poll with a deadline.
 """
 
@@ -27,10 +28,11 @@ from micro.node.client import NodeClient
 from micro.node.datadir import DataDir
 from micro.node.errors import NodeError
 
-__all__ = ["EtcdCluster", "MicroMesh", "free_ports", "percentiles", "wait_for"]
+__all__ = ["EtcdCluster", "MicroMesh", "NatsServer", "free_ports", "percentiles", "rss_mb", "wait_for"]
 
 MICRO = str(Path(sys.executable).with_name("micro"))
 ETCD = "/usr/bin/etcd"
+NATS_SERVER = "/usr/sbin/nats-server"
 START_DEADLINE_S = 60.0
 
 
@@ -175,3 +177,32 @@ class EtcdCluster(_Processes):
                         "--initial-cluster-token", "bench", "--logger", "zap", "--log-level", "error"], name)
         for url in self.client_urls:
             wait_for(functools.partial(self._healthy, url), START_DEADLINE_S, f"etcd at {url} to be healthy")
+
+
+class NatsServer(_Processes):
+    """One nats-server (Debian's `nats-server`) with JetStream storing files in the base dir."""
+
+    def __init__(self) -> None:
+        super().__init__("nats-")
+        self.port = free_ports(1)[0]
+        self.url = f"nats://127.0.0.1:{self.port}"
+
+    def _listening(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            return True
+
+    def _start(self) -> None:
+        if not os.access(NATS_SERVER, os.X_OK):
+            raise RuntimeError(f"{NATS_SERVER} is missing: install Debian's nats-server (`make bench` does, as root)")
+        self.spawn([NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.base / "js")],
+                   "nats")
+        wait_for(self._listening, START_DEADLINE_S, "nats-server to listen")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process `pid`, in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmRSS for process {pid}")
