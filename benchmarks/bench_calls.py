@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from processes import MicroMesh, wait_for
 from load import Phase, load
 from micro.node.proto.node_pb2 import ServicesRequest
 from micro.node.proto.node_pb2_grpc import NodeStub
 from micro.sdk import Client
+from processes import MicroMesh, wait_for
 
 TARGET_RATIO = 0.5
 TARGET_HOP_MS = 0.5

@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 import grpc
-from processes import MicroMesh, free_ports
 from load import Phase, load
+from processes import MicroMesh, free_ports
 
 TARGET_RATIO = 0.6
 TARGET_RSS_MB = 150.0

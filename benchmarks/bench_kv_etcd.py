@@ -31,8 +31,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from processes import ETCD, EtcdCluster, MicroMesh, percentiles
 from micro.sdk import kv
+from processes import ETCD, EtcdCluster, MicroMesh, percentiles
 
 CONCURRENCY = 64
 MAX_WRITES = 20_000

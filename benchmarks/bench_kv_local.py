@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from processes import MicroMesh, percentiles
 from micro.node.proto import node_pb2, node_pb2_grpc
 from micro.sdk import kv
+from processes import MicroMesh, percentiles
 
 GETS = 5000
 BLOCK = 250

@@ -31,9 +31,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats
-from processes import MicroMesh, NatsServer, percentiles, rss_mb
-
 from micro.sdk.pubsub import Pubsub
+from processes import MicroMesh, NatsServer, percentiles, rss_mb
 
 SIZE = 256
 TOPIC = "bench.pubsub"
