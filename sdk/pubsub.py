@@ -23,7 +23,7 @@ import base64
 import collections
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -77,12 +77,12 @@ def encode(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _checked(check: Any, topic: str) -> str:
+def _checked(check: Callable[[object], str], topic: str) -> str:
+    """`topic` if `check` passes it, else the SDK's BadRequest with the check's words."""
     try:
-        checked: str = check(topic)
+        return check(topic)
     except InvalidArgument as exc:
         raise bad_request(NODE_ID, str(exc)) from None
-    return checked
 
 
 _BATCH_BYTES = 2 * 1024 * 1024

@@ -216,13 +216,17 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        self._registration = Registration(self._node, self._register_request(), self.heartbeat_s)
+        # A service that only subscribes has nothing to route to: it is not registered (the node refuses
+        # a registration with no endpoints).
+        registration = Registration(self._node, self._register_request(), self.heartbeat_s) if self._handlers else None
+        self._registration = registration
         try:
-            await self._registration.keep(stopping)
+            await (registration.keep(stopping) if registration is not None else stopping.wait())
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-            await self._registration.deregister()
+            if registration is not None:
+                await registration.deregister()
             await self.stop()
 
     def run(self) -> None:
