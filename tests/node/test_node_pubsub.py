@@ -15,7 +15,7 @@ import grpc
 import pytest
 from micro.node.client import LOCAL_CHANNEL_OPTIONS
 from micro.node.proto import node_pb2, node_pb2_grpc
-from node_harness import NodeProcess, wait_until
+from node_harness import Cluster, NodeProcess, wait_until
 
 DELIVER = 10.0
 
@@ -305,3 +305,29 @@ def test_a_garbage_peer_frame_is_counted_and_dropped(trio: list[NodeProcess], ap
         assert sub.next().data == b"yes"
     finally:
         sub.close()
+
+
+def test_publishing_to_a_node_that_died_drops_and_recovers_when_it_returns(cluster: Cluster) -> None:
+    a, b = cluster.form(2)
+    api = Api(a)
+    sub = Subscription(b, "beats")
+    try:
+        wait_remote(a, 1)
+        assert api.publish("beats", b"before") == 1
+        assert sub.next().data == b"before"
+        b.kill()  # with its subscription: only its death removes it
+        sub.close()
+        # Publishing never waits on the dead node; once it is declared dead its subscription goes too.
+        deadline = time.monotonic() + DELIVER
+        while api.publish("beats", b"into the void") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert api.publish("beats") == 0
+        assert counter(a, "link_failures") >= 1
+        b.start()
+        sub = Subscription(b, "beats")
+        wait_remote(a, 1)
+        assert api.publish("beats", b"after") == 1
+        assert sub.next().data == b"after"
+    finally:
+        sub.close()
+        api.close()
