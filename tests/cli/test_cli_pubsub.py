@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from kv_harness import Watcher, one_error
-from node_harness import MICRO, NodeProcess
+from node_harness import MICRO, NodeProcess, wait_until
 
 _topics = itertools.count()
 
@@ -76,3 +76,22 @@ def test_publish_on_a_wildcard_topic_is_one_line_and_exit_1(node: NodeProcess) -
 
 def test_subscribe_to_a_bad_pattern_is_one_line_and_exit_1(node: NodeProcess) -> None:
     assert "'>' must be the last token" in one_error(_micro(node, "subscribe", "cli.>.x"))
+
+
+def _subscriptions(node: NodeProcess) -> int:
+    return sum(v for k, v in node.status()["counters"].items() if k.endswith("pubsub.subscriptions"))
+
+
+def test_subscribers_in_a_group_share_the_messages(node: NodeProcess) -> None:
+    topic = _topic()
+    before = _subscriptions(node)
+    argv = [MICRO, "subscribe", topic, "--group", "g", "--count", "1", "--data-dir", str(node.data_dir)]
+    with (subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as first,
+          subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as second):
+        wait_until(lambda: _subscriptions(node) == before + 2, 15, "both subscribers to register")
+        for n in (1, 2):
+            assert _micro(node, "publish", topic, str(n)).stdout == "published to 1 node\n"
+        outputs = [first.communicate(timeout=10)[0], second.communicate(timeout=10)[0]]
+
+    # Plain subscribers would both print 1; the group's members get one message each.
+    assert sorted(json.loads(output)["data"] for output in outputs) == [1, 2]

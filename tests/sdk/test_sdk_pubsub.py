@@ -159,3 +159,17 @@ async def test_a_payload_over_the_limit_is_a_bad_request(nodes: list[NodeProcess
         with pytest.raises(errors.BadRequest):
             await bus.publish(topic, b"x" * ((1 << 20) + 1))
         assert await bus.publish(topic, b"x") == 0  # the connection still works
+
+
+async def test_a_subscriber_that_falls_behind_its_queue_counts_what_it_lost(
+    nodes: list[NodeProcess], topic: str
+) -> None:
+    async with pubsub.Pubsub(nodes[0].data_dir) as bus, bus.subscribe(topic, queue_limit=1) as messages:
+        await asyncio.gather(*(bus.publish(topic, n) for n in range(2000)))  # none read meanwhile
+        received: list[int] = []
+        while len(received) + messages.dropped < 2000:
+            received.append((await _next(messages)).json())
+
+    assert messages.dropped > 0
+    assert len(received) + messages.dropped == 2000
+    assert received == sorted(received)  # what does arrive keeps its order
