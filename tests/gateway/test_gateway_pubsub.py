@@ -93,6 +93,20 @@ async def test_a_publish_reaches_an_event_stream_subscriber(
     assert message["published_at"] == pytest.approx(time.time(), abs=60)
 
 
+async def test_streams_in_a_group_share_the_messages(
+    node: tuple[NodeProcess, str], http: aiohttp.ClientSession, topic: str
+) -> None:
+    base = node[1]
+    async with (http.get(f"{base}/subscribe/{topic}?group=g") as first,
+                http.get(f"{base}/subscribe/{topic}?group=g") as second):
+        for n in (1, 2):
+            async with http.post(f"{base}/publish/{topic}", json=n) as reply:
+                assert reply.status == 200
+        got = [(await _event(first))["data"], (await _event(second))["data"]]
+
+    assert sorted(got) == [1, 2]  # plain subscribers would each get both, 1 first
+
+
 async def test_an_idle_stream_gets_heartbeats_and_a_client_that_leaves_is_unsubscribed(
     node: tuple[NodeProcess, str], beside: str, http: aiohttp.ClientSession, topic: str
 ) -> None:
