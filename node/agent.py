@@ -231,7 +231,7 @@ class Node:
         self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
         self.config_api = ConfigService(self.kv, self._config_key)
         self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
-                                 lambda: self.keyring)
+                                 lambda: self.keyring, self.log)
         await self._build_core()
         await self._start_local_api()
         if self._gateway is not None:

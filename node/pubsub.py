@@ -31,6 +31,7 @@ from ..identity.errors import IdentityError
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
 from .errors import InvalidArgument, NodeError
+from .log import Logger
 from .proto import node_pb2
 from .pubsub_queues import PeerLinks, Subscriber, message_size
 from .runtime import Runtime
@@ -50,6 +51,8 @@ _MAX_GROUP = 64
 _GROUP = re.compile(r"[A-Za-z0-9_\-:$]+(\.[A-Za-z0-9_\-:$]+)*\Z")
 _LOCAL = b""
 """The key of this node among a group's candidate nodes."""
+_MAX_TURNS = 4096
+"""Round-robin positions kept (one per group name seen); beyond this they start again from zero."""
 
 
 def _record_key(pattern: str, group: str) -> str:
@@ -73,6 +76,15 @@ def _check_message(request: node_pb2.PublishRequest) -> None:
     if headers > MAX_HEADERS:
         raise InvalidArgument(f"the headers of the message on {request.topic} are {headers} bytes; at most "
                               f"{MAX_HEADERS} are allowed")
+
+
+def _next_turn(turns: collections.Counter[str], group: str) -> int:
+    """The group's round-robin position, advanced; group names come and go, so the table is bounded."""
+    if group not in turns and len(turns) >= _MAX_TURNS:
+        turns.clear()
+    turn = turns[group]
+    turns[group] = turn + 1
+    return turn
 
 
 class _Remote:
@@ -103,7 +115,7 @@ class Pubsub:
     messages that other nodes forward here. `keyring` returns the mesh's current gossip keyring."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str,
-                 keyring: Callable[[], Keyring]) -> None:
+                 keyring: Callable[[], Keyring], logger: Logger) -> None:
         self._runtime = runtime
         self._node_id = node_id
         self._keyring = keyring
@@ -116,7 +128,7 @@ class Pubsub:
         self._turns: collections.Counter[str] = collections.Counter()
         self._member_turns: collections.Counter[str] = collections.Counter()
         self.stats: collections.Counter[str] = collections.Counter()
-        self._links = PeerLinks(runtime, transport, keyring, self.stats)
+        self._links = PeerLinks(runtime, transport, keyring, self.stats, logger)
 
     # ---- publishing ---------------------------------------------------------------------------------
 
@@ -165,8 +177,7 @@ class Pubsub:
 
     def _choose(self, group: str, members: dict[bytes, int]) -> bytes:
         """The node that delivers to `group`: weighted round-robin over the nodes by member count."""
-        turn = self._turns[group]
-        self._turns[group] = turn + 1
+        turn = _next_turn(self._turns, group)
         total = sum(members.values())
         slot = turn % total
         for node_id in sorted(members):
@@ -197,8 +208,7 @@ class Pubsub:
             if not candidates:
                 continue
             delivered = True
-            turn = self._member_turns[group]
-            self._member_turns[group] = turn + 1
+            turn = _next_turn(self._member_turns, group)
             ordered = candidates[turn % len(candidates):] + candidates[:turn % len(candidates)]
             self._offer(next((sub for sub in ordered if sub.has_room(size)), ordered[0]), message, size)
         if not delivered:

@@ -18,8 +18,9 @@ from typing import TypeVar
 import grpc
 
 from ..identity.keyring import Keyring
+from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
-from .runtime import Runtime
+from .runtime import Runtime, node_id_text
 from .transport import NetTransport
 
 __all__ = ["PeerLinks", "Subscriber", "message_size"]
@@ -112,8 +113,9 @@ class PeerLinks:
     `dropped_peer`, `link_failures` are counted here)."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, keyring: Callable[[], Keyring],
-                 stats: collections.Counter[str]) -> None:
+                 stats: collections.Counter[str], logger: Logger) -> None:
         self._runtime = runtime
+        self._log = logger
         self._transport = transport
         self._keyring = keyring
         self._stats = stats
@@ -178,11 +180,14 @@ class PeerLinks:
                 in_flight = 0
             await call.done_writing()
             await call
-        except (grpc.RpcError, asyncio.InvalidStateError, ConnectionError):
+        except (grpc.RpcError, asyncio.InvalidStateError, ConnectionError) as exc:
             # At most once: what was in flight or waiting is lost; the next publish after the backoff
             # opens a new stream.
+            lost = in_flight + len(link.queue)
             self._stats["link_failures"] += 1
-            self._stats["dropped_peer"] += in_flight + len(link.queue)
+            self._stats["dropped_peer"] += lost
+            reason = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+            self._log.info("pubsub.link_failed", node=node_id_text(node_id), lost=lost, error=reason or repr(exc))
             link.queue.clear()
             link.bytes = 0
             link.retry_at = self._runtime.now() + PEER_BACKOFF_S

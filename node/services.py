@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
 from .errors import InvalidArgument
+from .log import Logger
 from .pubsub import Pubsub
 from .registry import Registry
 from .routing import Router
@@ -30,10 +31,10 @@ class Services:
     """Registry, router and pubsub of one node (for its whole life: a join to another mesh keeps them)."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
-                 keyring: Callable[[], Keyring]) -> None:
+                 keyring: Callable[[], Keyring], logger: Logger) -> None:
         self.registry = Registry(runtime, node_id, address)
         self.router = Router(self.registry, transport, keyring)
-        self.pubsub = Pubsub(runtime, transport, node_id, keyring)
+        self.pubsub = Pubsub(runtime, transport, node_id, keyring, logger)
         self._gateway: web.AppRunner | None = None
 
     async def start_gateway(self, host: str, port: int) -> str:
