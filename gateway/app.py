@@ -123,7 +123,7 @@ def _answering_errors(handler: _Handler) -> _Handler:
 
     @functools.wraps(handler)
     async def answering(gateway: _Gateway, *args: Any) -> web.StreamResponse:
-        request: web.Request = args[-1]
+        request: web.Request = args[-1]  # after the backend, for the pubsub handlers
         try:
             return await handler(gateway, *args)
         except MicroError as error:
