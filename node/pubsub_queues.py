@@ -156,6 +156,7 @@ class PeerLinks:
     async def _run(self, node_id: bytes, link: _Link) -> None:
         """Drain the link's queue into one client stream until it is idle or fails."""
         in_flight = 0
+        address = ""
         call: grpc.aio.StreamUnaryCall | None = None
         try:
             address = self._runtime.member_address(node_id)
@@ -191,6 +192,10 @@ class PeerLinks:
             link.queue.clear()
             link.bytes = 0
             link.retry_at = self._runtime.now() + PEER_BACKOFF_S
+            if address and self._transport.channel(address).get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                # The peer is down: a channel in reconnect backoff would fail fast for seconds after it
+                # is back, so the next stream starts on a fresh one (as the router does).
+                self._transport.evict(address)
         finally:
             if call is not None and not call.done():
                 call.cancel()

@@ -169,6 +169,25 @@ def test_a_queue_group_gets_each_message_once_across_its_members(trio: list[Node
             member.close()
 
 
+def test_every_member_of_a_queue_group_gets_a_share_the_publishers_node_included(trio: list[NodeProcess],
+                                                                                  apis: list[Api]) -> None:
+    a, b, _ = trio
+    members = [Subscription(a, "tasks.*", group="pool"), Subscription(b, "tasks.*", group="pool"),
+               Subscription(b, "tasks.*", group="pool")]
+    try:
+        wait_remote(a, 1)
+        wait_until(lambda: counter(b, "subscriptions") == 2, DELIVER, "both members on b")
+        sent = [f"task {i}".encode() for i in range(30)]
+        for data in sent:
+            apis[0].publish("tasks.resize", data)
+        got = [[m.data for m in member.drain()] for member in members]
+        assert sorted(data for share in got for data in share) == sorted(sent)
+        assert all(got)
+    finally:
+        for member in members:
+            member.close()
+
+
 def test_a_plain_subscriber_and_a_group_on_one_node_both_get_a_message(trio: list[NodeProcess],
                                                                          apis: list[Api]) -> None:
     a, b, _ = trio
