@@ -701,3 +701,190 @@ class PeerPublishBatch(_message.Message):
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[PeerPublish]
     def __init__(self, messages: _Optional[_Iterable[_Union[PeerPublish, _Mapping]]] = ...) -> None: ...
+
+class StreamEvent(_message.Message):
+    __slots__ = ("topic", "origin", "offset", "published_at", "data", "headers", "attempt")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    origin: str
+    offset: int
+    published_at: float
+    data: bytes
+    headers: _containers.ScalarMap[str, str]
+    attempt: int
+    def __init__(self, topic: _Optional[str] = ..., origin: _Optional[str] = ..., offset: _Optional[int] = ..., published_at: _Optional[float] = ..., data: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class StreamPublishRequest(_message.Message):
+    __slots__ = ("topic", "data", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    data: bytes
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, topic: _Optional[str] = ..., data: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class StreamPublishReply(_message.Message):
+    __slots__ = ("origin", "offset", "replicas")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    offset: int
+    replicas: int
+    def __init__(self, origin: _Optional[str] = ..., offset: _Optional[int] = ..., replicas: _Optional[int] = ...) -> None: ...
+
+class StreamConsumeStart(_message.Message):
+    __slots__ = ("topic", "group", "from_start", "offset", "since", "new_only", "ack_wait_s", "max_retries", "auto_ack", "max_in_flight")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    FROM_START_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    NEW_ONLY_FIELD_NUMBER: _ClassVar[int]
+    ACK_WAIT_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_RETRIES_FIELD_NUMBER: _ClassVar[int]
+    AUTO_ACK_FIELD_NUMBER: _ClassVar[int]
+    MAX_IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    group: str
+    from_start: bool
+    offset: int
+    since: float
+    new_only: bool
+    ack_wait_s: float
+    max_retries: int
+    auto_ack: bool
+    max_in_flight: int
+    def __init__(self, topic: _Optional[str] = ..., group: _Optional[str] = ..., from_start: _Optional[bool] = ..., offset: _Optional[int] = ..., since: _Optional[float] = ..., new_only: _Optional[bool] = ..., ack_wait_s: _Optional[float] = ..., max_retries: _Optional[int] = ..., auto_ack: _Optional[bool] = ..., max_in_flight: _Optional[int] = ...) -> None: ...
+
+class StreamAck(_message.Message):
+    __slots__ = ("origin", "offset", "nack")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    NACK_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    offset: int
+    nack: bool
+    def __init__(self, origin: _Optional[str] = ..., offset: _Optional[int] = ..., nack: _Optional[bool] = ...) -> None: ...
+
+class StreamConsumeInput(_message.Message):
+    __slots__ = ("start", "ack")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    start: StreamConsumeStart
+    ack: StreamAck
+    def __init__(self, start: _Optional[_Union[StreamConsumeStart, _Mapping]] = ..., ack: _Optional[_Union[StreamAck, _Mapping]] = ...) -> None: ...
+
+class StreamEventBatch(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[StreamEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[StreamEvent, _Mapping]]] = ...) -> None: ...
+
+class StreamInfoRequest(_message.Message):
+    __slots__ = ("topic",)
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    def __init__(self, topic: _Optional[str] = ...) -> None: ...
+
+class StreamPartition(_message.Message):
+    __slots__ = ("origin", "first", "head", "replicas", "origin_alive")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_ALIVE_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    first: int
+    head: int
+    replicas: _containers.RepeatedScalarFieldContainer[str]
+    origin_alive: bool
+    def __init__(self, origin: _Optional[str] = ..., first: _Optional[int] = ..., head: _Optional[int] = ..., replicas: _Optional[_Iterable[str]] = ..., origin_alive: _Optional[bool] = ...) -> None: ...
+
+class StreamGroup(_message.Message):
+    __slots__ = ("name", "consumers", "committed", "lag")
+    class CommittedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONSUMERS_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    LAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    consumers: _containers.RepeatedScalarFieldContainer[str]
+    committed: _containers.ScalarMap[str, int]
+    lag: int
+    def __init__(self, name: _Optional[str] = ..., consumers: _Optional[_Iterable[str]] = ..., committed: _Optional[_Mapping[str, int]] = ..., lag: _Optional[int] = ...) -> None: ...
+
+class StreamInfoReply(_message.Message):
+    __slots__ = ("partitions", "groups")
+    PARTITIONS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    partitions: _containers.RepeatedCompositeFieldContainer[StreamPartition]
+    groups: _containers.RepeatedCompositeFieldContainer[StreamGroup]
+    def __init__(self, partitions: _Optional[_Iterable[_Union[StreamPartition, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[StreamGroup, _Mapping]]] = ...) -> None: ...
+
+class StreamReplicate(_message.Message):
+    __slots__ = ("topic", "origin", "events")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    origin: str
+    events: _containers.RepeatedCompositeFieldContainer[StreamEvent]
+    def __init__(self, topic: _Optional[str] = ..., origin: _Optional[str] = ..., events: _Optional[_Iterable[_Union[StreamEvent, _Mapping]]] = ...) -> None: ...
+
+class StreamReplicated(_message.Message):
+    __slots__ = ("head",)
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    head: int
+    def __init__(self, head: _Optional[int] = ...) -> None: ...
+
+class StreamRead(_message.Message):
+    __slots__ = ("topic", "origin", "from_offset", "since", "limit")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    FROM_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    origin: str
+    from_offset: int
+    since: float
+    limit: int
+    def __init__(self, topic: _Optional[str] = ..., origin: _Optional[str] = ..., from_offset: _Optional[int] = ..., since: _Optional[float] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class StreamEvents(_message.Message):
+    __slots__ = ("events", "first", "head")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[StreamEvent]
+    first: int
+    head: int
+    def __init__(self, events: _Optional[_Iterable[_Union[StreamEvent, _Mapping]]] = ..., first: _Optional[int] = ..., head: _Optional[int] = ...) -> None: ...

@@ -169,6 +169,21 @@ class NodeStub:
                 request_serializer=node__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=node__pb2.PubsubBatch.FromString,
                 _registered_method=True)
+        self.StreamPublish = channel.unary_unary(
+                '/micro.node.v1.Node/StreamPublish',
+                request_serializer=node__pb2.StreamPublishRequest.SerializeToString,
+                response_deserializer=node__pb2.StreamPublishReply.FromString,
+                _registered_method=True)
+        self.StreamConsume = channel.stream_stream(
+                '/micro.node.v1.Node/StreamConsume',
+                request_serializer=node__pb2.StreamConsumeInput.SerializeToString,
+                response_deserializer=node__pb2.StreamEventBatch.FromString,
+                _registered_method=True)
+        self.StreamInfo = channel.unary_unary(
+                '/micro.node.v1.Node/StreamInfo',
+                request_serializer=node__pb2.StreamInfoRequest.SerializeToString,
+                response_deserializer=node__pb2.StreamInfoReply.FromString,
+                _registered_method=True)
         self.Run = channel.unary_unary(
                 '/micro.node.v1.Node/Run',
                 request_serializer=node__pb2.RunRequest.SerializeToString,
@@ -378,6 +393,34 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamPublish(self, request, context):
+        """Event streams, at least once (like JetStream or Micro's events). An event published through this
+        node is appended to this node's log of its topic (one partition per origin node) and copied to
+        `replicas` peers (default min(2, members - 1)) before the reply. INVALID_ARGUMENT as for Publish;
+        UNAVAILABLE when too few replicas answered (the event stays in this node's log).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamConsume(self, request_iterator, context):
+        """Consume a topic. The client's first message is a StreamConsumeStart, then acks and nacks; the node
+        sends events of the partitions assigned to this consumer in its group (rendezvous hashing over
+        the group's consumers mesh-wide, rebalanced as they come and go), redelivering what is not acked
+        within ack_wait_s, and moving an event that failed max_retries times to TOPIC.dead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamInfo(self, request, context):
+        """Partitions (origin logs) of a topic with their first and last offsets, and the groups consuming it
+        with their committed offsets and lag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Run(self, request, context):
         """Processes supervised by this node (`micro run`).
         """
@@ -540,6 +583,21 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Subscribe,
                     request_deserializer=node__pb2.SubscribeRequest.FromString,
                     response_serializer=node__pb2.PubsubBatch.SerializeToString,
+            ),
+            'StreamPublish': grpc.unary_unary_rpc_method_handler(
+                    servicer.StreamPublish,
+                    request_deserializer=node__pb2.StreamPublishRequest.FromString,
+                    response_serializer=node__pb2.StreamPublishReply.SerializeToString,
+            ),
+            'StreamConsume': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamConsume,
+                    request_deserializer=node__pb2.StreamConsumeInput.FromString,
+                    response_serializer=node__pb2.StreamEventBatch.SerializeToString,
+            ),
+            'StreamInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.StreamInfo,
+                    request_deserializer=node__pb2.StreamInfoRequest.FromString,
+                    response_serializer=node__pb2.StreamInfoReply.SerializeToString,
             ),
             'Run': grpc.unary_unary_rpc_method_handler(
                     servicer.Run,
@@ -1302,6 +1360,87 @@ class Node:
             _registered_method=True)
 
     @staticmethod
+    def StreamPublish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/StreamPublish',
+            node__pb2.StreamPublishRequest.SerializeToString,
+            node__pb2.StreamPublishReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamConsume(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/micro.node.v1.Node/StreamConsume',
+            node__pb2.StreamConsumeInput.SerializeToString,
+            node__pb2.StreamEventBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/StreamInfo',
+            node__pb2.StreamInfoRequest.SerializeToString,
+            node__pb2.StreamInfoReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Run(request,
             target,
             options=(),
@@ -1449,6 +1588,16 @@ class PeerStub:
                 request_serializer=node__pb2.Frame.SerializeToString,
                 response_deserializer=node__pb2.Empty.FromString,
                 _registered_method=True)
+        self.StreamReplicate = channel.unary_unary(
+                '/micro.node.v1.Peer/StreamReplicate',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Frame.FromString,
+                _registered_method=True)
+        self.StreamRead = channel.unary_unary(
+                '/micro.node.v1.Peer/StreamRead',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Frame.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -1497,6 +1646,21 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamReplicate(self, request, context):
+        """Event streams between nodes, Frame.data sealed with the gossip keyring: an origin copies its new
+        events to a replica (sealed StreamReplicate, answered with a sealed StreamReplicated), and a node
+        reads a partition from its origin or a replica (sealed StreamRead, answered with StreamEvents).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamRead(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1529,6 +1693,16 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.Publish,
                     request_deserializer=node__pb2.Frame.FromString,
                     response_serializer=node__pb2.Empty.SerializeToString,
+            ),
+            'StreamReplicate': grpc.unary_unary_rpc_method_handler(
+                    servicer.StreamReplicate,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Frame.SerializeToString,
+            ),
+            'StreamRead': grpc.unary_unary_rpc_method_handler(
+                    servicer.StreamRead,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Frame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1693,6 +1867,60 @@ class Peer:
             '/micro.node.v1.Peer/Publish',
             node__pb2.Frame.SerializeToString,
             node__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamReplicate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Peer/StreamReplicate',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Frame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamRead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Peer/StreamRead',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Frame.FromString,
             options,
             channel_credentials,
             insecure,
