@@ -105,7 +105,7 @@ def _decode(node_id: bytes, value: bytes) -> _Remote:
     if not isinstance(fields, list) or len(fields) != 3:
         raise ValueError("not a subscription record")
     pattern, group, count = fields
-    if not isinstance(count, int) or count < 1:
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError("subscriber count")
     return _Remote(node_id, check_pattern(pattern), _check_group(group), count)
 
