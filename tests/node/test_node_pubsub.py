@@ -256,17 +256,19 @@ def test_a_subscriber_that_stops_reading_slows_no_one(trio: list[NodeProcess], a
         fast.close()
 
 
-@pytest.mark.parametrize(("topic", "data", "words"), [
-    ("orders..created", b"", "empty token"),
-    ("orders.*", b"", "wildcards"),
-    ("orders.big", b"x" * ((1 << 20) + 1), "at most 1048576"),
+@pytest.mark.parametrize(("topic", "data", "headers", "words"), [
+    ("orders..created", b"", {}, "empty token"),
+    ("orders.*", b"", {}, "wildcards"),
+    ("orders.>", b"", {}, "wildcards"),
+    ("orders.big", b"x" * ((1 << 20) + 1), {}, "at most 1048576"),
+    ("orders.big", b"", {"h": "x" * (65 << 10)}, "headers"),
 ])
 def test_a_bad_publish_is_refused_and_delivers_nothing(trio: list[NodeProcess], apis: list[Api], topic: str,
-                                                        data: bytes, words: str) -> None:
+                                                        data: bytes, headers: dict[str, str], words: str) -> None:
     sub = Subscription(trio[0], "orders.>")
     try:
         with pytest.raises(grpc.RpcError) as refused:
-            apis[0].publish(topic, data)
+            apis[0].publish(topic, data, **headers)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert words in (refused.value.details() or "")
         apis[0].publish("orders.good")
