@@ -1,0 +1,344 @@
+"""The durable log of event streams: one SQLite file (`DATA_DIR/streams.db`) holding every partition
+this node has, its own (origin = this node) and the copies it keeps of other nodes' partitions.
+
+A partition is (topic, origin); its events have offsets 1, 2, 3... with no gap. Table `events` holds
+the retained events, keyed (topic, origin, offset), each stored as its serialized `StreamEvent`; table
+`partitions` holds each partition's first retained offset, head (last offset written) and retained
+bytes, so a partition pruned empty keeps its head and an offset is never handed out twice.
+
+**Writes.** Appends and prunes are queued on the event loop and applied by one writer thread, in
+order: the writer takes everything queued since its last transaction and applies it in one transaction
+with one fsync (`synchronous=FULL` in WAL mode syncs the log on commit), as `kvstore.py` does, so
+concurrent publishers and replications share the cost of an fsync. `append` returns once its events
+are durable. An append must continue its partition: events at or below the head are skipped (a
+replication sent twice), and events that would leave a gap after the head are not written; either
+way `append` returns the head after it, so a caller that sees a head below its last offset backfills
+from head + 1.
+
+**Reads.** The heads and firsts are kept in memory (updated when a transaction commits), so `head`,
+`first`, `partitions` and `topics` are plain look-ups. `read` and `offset_since` run on a second,
+read-only connection on the event loop's thread: WAL lets it read beside the writer, and a read is one
+indexed range scan bounded by `limit` and `MAX_READ_BYTES`.
+
+A file that is not a readable log of this layout stops the node with one line, as for `kv.db`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .errors import NodeError, Unavailable
+from .log import Logger
+from .proto import node_pb2
+
+__all__ = ["MAX_READ_BYTES", "EventLog", "Partition"]
+
+MAX_READ_BYTES = 4 << 20
+"""Bytes of events one read returns at most (one event always fits)."""
+
+_SCHEMA_VERSION = 1
+_SCHEMA = (
+    """CREATE TABLE events (topic TEXT NOT NULL, origin TEXT NOT NULL, offset INTEGER NOT NULL,
+        published_at REAL NOT NULL, size INTEGER NOT NULL, event BLOB NOT NULL,
+        PRIMARY KEY (topic, origin, offset))""",
+    """CREATE TABLE partitions (topic TEXT NOT NULL, origin TEXT NOT NULL, first INTEGER NOT NULL,
+        head INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (topic, origin)) WITHOUT ROWID""",
+)
+_INSERT = "INSERT INTO events (topic, origin, offset, published_at, size, event) VALUES (?, ?, ?, ?, ?, ?)"
+_SAVE_PARTITION = """INSERT INTO partitions (topic, origin, first, head, bytes) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (topic, origin) DO UPDATE SET first = excluded.first, head = excluded.head,
+        bytes = excluded.bytes"""
+# Operations applied in one transaction at most; a longer queue is split over several commits.
+_MAX_BATCH = 4096
+_WAL_LIMIT = 16 << 20
+
+
+class Partition(NamedTuple):
+    """What this node holds of one partition: `first` retained offset (head + 1 when all were pruned,
+    0 when none was ever written), `head` (last offset written) and the retained `bytes`."""
+
+    first: int
+    head: int
+    bytes: int
+
+
+_Key = tuple[str, str]
+_Write = Callable[[sqlite3.Connection, dict[_Key, Partition]], Any]
+
+
+def _corrupt(path: Path, reason: object) -> NodeError:
+    return NodeError(
+        f"{path} is not a readable event-stream log ({reason}); the node will not start with an empty log in "
+        "its place: restore the file, or move it aside to start empty",
+        "FAILED_PRECONDITION",
+    )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The writer's connection, with the schema created in a new file and checked in an existing one."""
+    if not path.exists():
+        # The data dir's files are 0600; SQLite's -wal and -shm files take this file's mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        conn.execute("PRAGMA journal_mode = WAL")
+        if version == 0 and not tables:
+            conn.executescript(f"BEGIN IMMEDIATE; {'; '.join(_SCHEMA)}; PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT")
+        elif version != _SCHEMA_VERSION or not {"events", "partitions"} <= tables:
+            raise _corrupt(path, f"schema version {version}, not this node's version {_SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
+        conn.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int) -> _Write:
+    """Write the events that continue the partition; the result is its head after."""
+
+    def write(conn: sqlite3.Connection, changed: dict[_Key, Partition]) -> int:
+        key = (topic, origin)
+        part = changed.get(key) or Partition(0, 0, 0)
+        if since > part.head + 1:
+            # The source pruned everything up to `since`: what is held here cannot be continued.
+            conn.execute("DELETE FROM events WHERE topic = ? AND origin = ?", key)
+            part = changed[key] = Partition(since, since - 1, 0)
+        rows = []
+        added = 0
+        head = part.head
+        for event in events:
+            if event.offset <= head:
+                continue  # held already: a replication sent again
+            if event.offset != head + 1:
+                break  # a gap: the caller backfills from head + 1
+            blob = event.SerializeToString()
+            rows.append((topic, origin, event.offset, event.published_at, len(blob), blob))
+            added += len(blob)
+            head = event.offset
+        if rows:
+            conn.executemany(_INSERT, rows)
+            first = part.first if part.first and part.first <= part.head else rows[0][2]
+            changed[key] = Partition(first, head, part.bytes + added)
+        return head
+
+    return write
+
+
+def _prune(cutoff: float, max_bytes: int) -> _Write:
+    """Delete each partition's events published before `cutoff`, then its oldest beyond `max_bytes`."""
+
+    def write(conn: sqlite3.Connection, changed: dict[_Key, Partition]) -> int:
+        removed = 0
+        for key, part in list(changed.items()):
+            if part.first == 0 or part.first > part.head:
+                continue
+            topic, origin = key
+            keep = conn.execute(
+                "SELECT offset FROM events WHERE topic = ? AND origin = ? AND published_at >= ? ORDER BY offset LIMIT 1",
+                (topic, origin, cutoff)).fetchone()
+            first = keep[0] if keep is not None else part.head + 1
+            excess = part.bytes - conn.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM events WHERE topic = ? AND origin = ? AND offset < ?",
+                (topic, origin, first)).fetchone()[0] - max_bytes
+            if excess > 0:
+                for offset, size in conn.execute(
+                        "SELECT offset, size FROM events WHERE topic = ? AND origin = ? AND offset >= ? ORDER BY offset",
+                        (topic, origin, first)).fetchall():
+                    if excess <= 0:
+                        break
+                    excess -= size
+                    first = offset + 1
+            if first == part.first:
+                continue
+            freed = conn.execute("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM events WHERE topic = ? AND origin = ? "
+                                 "AND offset < ?", (topic, origin, first)).fetchone()
+            conn.execute("DELETE FROM events WHERE topic = ? AND origin = ? AND offset < ?", (topic, origin, first))
+            changed[key] = Partition(first, part.head, part.bytes - freed[0])
+            removed += freed[1]
+        return removed
+
+    return write
+
+
+class EventLog:
+    """The event-stream log of one node. Create with `await EventLog.open(path, logger)`."""
+
+    def __init__(self, path: Path, logger: Logger) -> None:
+        self.path = path
+        self.commits = 0
+        """Transactions committed (each with one fsync)."""
+        self._log = logger
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventlog")
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._parts: dict[_Key, Partition] = {}
+        self._queue: collections.deque[tuple[_Write, asyncio.Future[Any]]] = collections.deque()
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, logger: Logger) -> EventLog:
+        """Open (or create) the file; raises a one-line `NodeError` if it is not usable."""
+        log = cls(path, logger)
+        loop = asyncio.get_running_loop()
+        try:
+            log._writer = await loop.run_in_executor(log._executor, _connect, path)
+            log._reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            rows = log._reader.execute("SELECT topic, origin, first, head, bytes FROM partitions").fetchall()
+        except sqlite3.Error as exc:
+            await log.close()
+            raise _corrupt(path, exc) from None
+        except NodeError:
+            await log.close()
+            raise
+        log._parts = {(topic, origin): Partition(first, head, size) for topic, origin, first, head, size in rows}
+        log._flusher = loop.create_task(log._flush_loop())
+        return log
+
+    # ---- writes ---------------------------------------------------------------------------------
+
+    async def append(self, topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int = 0) -> int:
+        """Append consecutive events to (topic, origin), durably; the partition's head after. Events at or
+        below the head are skipped; none is written past a gap (the head returned is below them).
+        `since` is the source's first retained offset: when this log's head is below it, the partition
+        here starts again at `since` (what came before was pruned at the source and cannot be copied)."""
+        if not events:
+            return self.head(topic, origin)
+        result: int = await self._submit(_append(topic, origin, events, since))
+        return result
+
+    async def prune(self, now: float, max_age_s: float, max_bytes_per_partition: int) -> int:
+        """Delete events published more than `max_age_s` before `now`, then each partition's oldest
+        beyond `max_bytes_per_partition`; the number of events deleted."""
+        result: int = await self._submit(_prune(now - max_age_s, max_bytes_per_partition))
+        return result
+
+    def _submit(self, write: _Write) -> asyncio.Future[Any]:
+        if self._closed:
+            raise Unavailable("the node is stopping; the event-stream log is closed")
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((write, waiter))
+        self._wake.set()
+        return waiter
+
+    async def _flush_loop(self) -> None:
+        """Apply what is queued, a transaction at a time; what queues meanwhile rides in the next one."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), _MAX_BATCH))]
+            changed = dict(self._parts)
+            try:
+                results = await loop.run_in_executor(self._executor, self._transaction, batch, changed)
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure, or writers hang
+                self._log.error("streams.log_failed", error=str(exc))
+                error = Unavailable(f"the event-stream log {self.path} failed: {exc}")
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+                continue
+            self._parts = changed
+            self.commits += 1
+            for (_, waiter), result in zip(batch, results, strict=True):
+                if not waiter.done():
+                    waiter.set_result(result)
+
+    def _transaction(self, batch: list[tuple[_Write, asyncio.Future[Any]]], changed: dict[_Key, Partition]) -> list[Any]:
+        """On the writer thread: the whole batch in one transaction, the partitions table updated."""
+        conn = self._writer
+        assert conn is not None
+        before = dict(changed)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results = [write(conn, changed) for write, _ in batch]
+            conn.executemany(_SAVE_PARTITION, [(*key, *part) for key, part in changed.items()
+                                               if before.get(key) != part])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            changed.clear()
+            changed.update(before)
+            raise
+        return results
+
+    async def close(self) -> None:
+        """Apply what is queued, close the file and stop the writer thread."""
+        self._closed = True
+        self._wake.set()
+        if self._flusher is not None:
+            await self._flusher
+        loop = asyncio.get_running_loop()
+        if self._writer is not None:
+            await loop.run_in_executor(self._executor, self._writer.close)
+        if self._reader is not None:
+            self._reader.close()
+        self._executor.shutdown(wait=True)
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def head(self, topic: str, origin: str) -> int:
+        """The last offset written to the partition (0 if none)."""
+        return self._parts.get((topic, origin), Partition(0, 0, 0)).head
+
+    def first(self, topic: str, origin: str) -> int:
+        """The first offset retained (0 if none was written; head + 1 when all were pruned)."""
+        return self._parts.get((topic, origin), Partition(0, 0, 0)).first
+
+    def partition(self, topic: str, origin: str) -> Partition | None:
+        return self._parts.get((topic, origin))
+
+    def partitions(self, topic: str) -> list[tuple[str, int, int]]:
+        """(origin, first, head) of every partition of `topic` held here, by origin."""
+        return sorted((origin, p.first, p.head) for (t, origin), p in self._parts.items() if t == topic)
+
+    def topics(self) -> list[str]:
+        return sorted({topic for topic, _ in self._parts})
+
+    def held(self) -> list[tuple[str, str, Partition]]:
+        """Every partition held here: (topic, origin, partition)."""
+        return [(topic, origin, part) for (topic, origin), part in sorted(self._parts.items())]
+
+    def read(self, topic: str, origin: str, from_offset: int, limit: int) -> list[node_pb2.StreamEvent]:
+        """Up to `limit` events from `from_offset` on (or the first retained after it), in order, at
+        most `MAX_READ_BYTES` of them (one event always)."""
+        if self._reader is None or limit <= 0 or (topic, origin) not in self._parts:
+            return []
+        events: list[node_pb2.StreamEvent] = []
+        size = 0
+        for (blob,) in self._reader.execute(
+                "SELECT event FROM events WHERE topic = ? AND origin = ? AND offset >= ? ORDER BY offset LIMIT ?",
+                (topic, origin, from_offset, limit)):
+            if events and size + len(blob) > MAX_READ_BYTES:
+                break
+            size += len(blob)
+            events.append(node_pb2.StreamEvent.FromString(blob))
+        return events
+
+    def offset_since(self, topic: str, origin: str, t: float) -> int:
+        """The first retained offset published at or after `t`; head + 1 when there is none."""
+        part = self._parts.get((topic, origin))
+        if part is None or self._reader is None:
+            return 1
+        row = self._reader.execute(
+            "SELECT offset FROM events WHERE topic = ? AND origin = ? AND published_at >= ? ORDER BY offset LIMIT 1",
+            (topic, origin, t)).fetchone()
+        return int(row[0]) if row is not None else part.head + 1
