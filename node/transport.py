@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import ipaddress
 import socket
 import sys
@@ -192,9 +193,9 @@ class NetTransport:
             task = asyncio.get_running_loop().create_task(self._deliver(address, data))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            task.add_done_callback(lambda _, q=queue: self._delivered(address, q))
+            task.add_done_callback(functools.partial(self._delivered, address, queue))
 
-    def _delivered(self, address: str, queue: _PeerQueue) -> None:
+    def _delivered(self, address: str, queue: _PeerQueue, _: asyncio.Task[None]) -> None:
         queue.in_flight -= 1
         if self._queues.get(address) is not queue:
             return  # closed
