@@ -54,6 +54,7 @@ from .errors import (
     code_of,
     status_code,
 )
+from .eventlog import EventLog
 from .kv import KvService
 from .kvstore import KvStore
 from .log import Logger
@@ -61,6 +62,7 @@ from .proto import node_pb2, node_pb2_grpc
 from .routing import Router
 from .runtime import Runtime
 from .services import Services
+from .streams import Streams
 from .supervisor import Supervisor
 from .transport import NetTransport, format_address, parse_address
 
@@ -171,6 +173,7 @@ class Node:
         self.transport = NetTransport(logger)
         self.runtime: Runtime | None = None
         self.kv: KvService | None = None
+        self.eventlog: EventLog | None = None
         self.config_api: ConfigService | None = None
         self.supervisor = Supervisor(options.data_dir, logger)
         self._config_key: bytes | None = None
@@ -230,8 +233,9 @@ class Node:
         self.runtime = Runtime(self.transport, self.log, self._on_members_changed, self._on_kv_event, self._on_owned)
         self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
         self.config_api = ConfigService(self.kv, self._config_key)
+        self.eventlog = await EventLog.open(dd.path / "streams.db", self.log)
         self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
-                                 lambda: self.keyring, self.log)
+                                 lambda: self.keyring, self.log, self.eventlog)
         await self._build_core()
         await self._start_local_api()
         if self._gateway is not None:
@@ -450,6 +454,8 @@ class Node:
         if self.kv is not None:
             # After the servers: writes in flight at the stop still commit.
             await self.kv.store.close()
+        if self.eventlog is not None:
+            await self.eventlog.close()
         await self.transport.close()
         if self._local_server is not None:
             # Only the node that bound the socket removes it; a refused second start must not.
@@ -799,6 +805,12 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
     async def PublishMany(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: _now(self._services.pubsub.publish_many(request)))
 
+    async def StreamPublish(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._services.streams.publish(request))
+
+    async def StreamInfo(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: _now(self._services.streams.info(request.topic)))
+
     async def Subscribe(self, request: Any, context: Any) -> Any:
         # The stream's headers go out once the subscription is registered: clients wait for them.
         batches = lambda: self._services.pubsub.subscribe(request.topic, request.group, request.queue_limit,
@@ -840,6 +852,18 @@ class _PeerApi(node_pb2_grpc.PeerServicer):
         if self.node.services is None:
             return node_pb2.Empty()  # starting: at most once, what came is lost
         return await self.node.services.pubsub.serve_peer(request_iterator)
+
+    @property
+    def _streams(self) -> Streams:
+        if self.node.services is None:
+            raise Unavailable("the node is starting")
+        return self.node.services.streams
+
+    async def StreamReplicate(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._streams.serve_replicate(request))
+
+    async def StreamRead(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._streams.serve_read(request))
 
 
 def _announce(node: Node, options: NodeOptions) -> None:

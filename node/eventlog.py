@@ -41,8 +41,9 @@ from .proto import node_pb2
 
 __all__ = ["MAX_READ_BYTES", "EventLog", "Partition"]
 
-MAX_READ_BYTES = 4 << 20
-"""Bytes of events one read returns at most (one event always fits)."""
+MAX_READ_BYTES = 3 << 20
+"""Bytes of events one read returns at most (one event always fits): with the framing, a read fits one
+peer message (4 MiB)."""
 
 _SCHEMA_VERSION = 1
 _SCHEMA = (

@@ -1,5 +1,5 @@
-"""The services part of a node: its registry, its router, its pubsub, and the HTTP gateway it may serve
-in-process.
+"""The services part of a node: its registry, its router, its pubsub, its event streams, and the HTTP
+gateway it may serve in-process.
 
 Built once the node knows its id and address (`registry.py`, `routing.py`); the gateway (`--gateway
 HOST:PORT`) starts after the local API is up and stops first, so requests in flight still find the
@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
 from .errors import InvalidArgument
+from .eventlog import EventLog
 from .log import Logger
 from .pubsub import Pubsub
 from .registry import Registry
 from .routing import Router
 from .runtime import Runtime
+from .streams import Streams
 from .transport import NetTransport, format_address
 
 if TYPE_CHECKING:
@@ -28,13 +30,15 @@ __all__ = ["Services"]
 
 
 class Services:
-    """Registry, router and pubsub of one node (for its whole life: a join to another mesh keeps them)."""
+    """Registry, router, pubsub and streams of one node (for its whole life: a join to another mesh keeps
+    them). `eventlog` is the node's open stream log (the node closes it)."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
-                 keyring: Callable[[], Keyring], logger: Logger) -> None:
+                 keyring: Callable[[], Keyring], logger: Logger, eventlog: EventLog) -> None:
         self.registry = Registry(runtime, node_id, address)
         self.router = Router(self.registry, transport, keyring)
         self.pubsub = Pubsub(runtime, transport, node_id, keyring, logger)
+        self.streams = Streams(runtime, transport, keyring, node_id, logger, eventlog)
         self._gateway: web.AppRunner | None = None
 
     async def start_gateway(self, host: str, port: int) -> str:
@@ -59,21 +63,26 @@ class Services:
             "services.dropped_records": self.registry.dropped,
             **{f"services.{name}": count for name, count in sorted(self.router.stats.items())},
             **self.pubsub.counters(),
+            **self.streams.counters(),
         }
 
     def on_owned(self, event: OwnedStateChanged) -> None:
-        """A remote node's owned entry changed: instances (`svc/`) and subscriptions (`sub/`) both listen."""
+        """A remote node's owned entry changed: instances (`svc/`), subscriptions (`sub/`) and stream
+        partitions (`stream/`) all listen."""
         self.registry.on_owned(event)
         self.pubsub.on_owned(event)
+        self.streams.on_owned(event)
 
     def rebuilt(self) -> None:
         """The core was replaced (the node joined another mesh): republish what this node owns."""
         self.registry.rebuilt()
         self.pubsub.rebuilt()
+        self.streams.rebuilt()
 
     async def close(self) -> None:
         if self._gateway is not None:
             await self._gateway.cleanup()
         self.registry.close()
         await self.pubsub.close()
+        await self.streams.close()
         await self.router.close()

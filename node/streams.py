@@ -1,0 +1,416 @@
+"""Event streams in the node, at least once (like JetStream): each node's log of each topic is one
+partition, copied to replicas before a publish is acknowledged, and readable from any node.
+
+**Publish.** `publish` queues the event on the topic's outbox here; one task per topic drains it in
+batches: it numbers the batch on from this node's head, appends it to this node's log (one fsync for
+the batch), then copies it to k = min(replicas, live members - 1) peers with `Peer.StreamReplicate`,
+and answers every publisher of the batch once k peers hold it. The peers are the live members ranked
+by rendezvous hashing of (topic, origin), so they stay the same while the membership does; one that
+fails is replaced by the next in rank. A replica whose head is behind the batch (it was down, or is
+new to the partition) is first backfilled from this log. When fewer than k peers acknowledge within
+`ack_timeout_s`, the batch's publishers get UNAVAILABLE: the events stay in this log and the
+maintenance task copies them later. While one batch is being copied the next one queues up, so
+concurrent publishers share fsyncs and round trips.
+
+**Replicas.** `Peer.StreamReplicate` appends the events to this node's copy of the partition (the log
+refuses a gap and answers its head, from which the origin backfills).
+
+**Discovery and reads.** `streams_view.PartitionView` keeps who holds what, mesh-wide, from node-owned
+entries. A read is served from this node's log when it holds what is wanted, else from the origin when
+it is alive, else from the replica with the highest head (`Peer.StreamRead`).
+
+**Retention.** The maintenance task prunes every partition held here by age and size
+(`max_age_s`, `max_bytes`) and republishes the partitions' entries.
+
+API for the consumer side (names are stable):
+
+- `await streams.read(topic, origin, from_offset, limit, since=0.0) -> StreamEvents`: events of one
+  partition in order from `from_offset` (or, when it is 0, from the first event published at or after
+  `since`; with both 0, from the first retained), at most `limit` of them and `eventlog.MAX_READ_BYTES`;
+  `first` and `head` are those of the node that answered. Raises Unavailable when no holder answers.
+- `streams.partitions(topic) -> list[PartitionInfo]`: every partition of the topic known mesh-wide
+  (origin, first, head, holders, origin_alive), by origin.
+- `streams.watch_heads(callback) -> unwatch`: `callback(topic, origin, head)` on the event loop when a
+  partition's highest known head moves (at once for partitions held here, within a gossip round for
+  others).
+- `streams.group_info`: set it to a function `topic -> list[StreamGroup]`; `info` (Node.StreamInfo)
+  fills the reply's groups with what it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from ..identity.errors import IdentityError
+from ..identity.keyring import Keyring
+from ..mesh import OwnedStateChanged
+from .errors import InvalidArgument, NodeError, Unavailable
+from .eventlog import EventLog
+from .log import Logger
+from .proto import node_pb2, node_pb2_grpc
+from .pubsub import MAX_HEADERS, MAX_PAYLOAD
+from .runtime import Runtime
+from .streams_view import HeadWatcher, PartitionInfo, PartitionView, rendezvous
+from .subjects import check_topic
+from .transport import NetTransport
+
+__all__ = ["ACK_TIMEOUT_S", "DEFAULT_MAX_AGE_S", "DEFAULT_MAX_BYTES", "MAX_READ_LIMIT", "Streams"]
+
+DEFAULT_MAX_AGE_S = 7 * 24 * 3600.0
+DEFAULT_MAX_BYTES = 1 << 30
+"""Retention per partition: events older than this, or beyond this many bytes (oldest first), go."""
+ACK_TIMEOUT_S = 3.0
+"""How long a batch waits for its replicas before its publishers get UNAVAILABLE."""
+PRUNE_INTERVAL_S = 60.0
+REPAIR_INTERVAL_S = 1.0
+"""How often partitions whose replicas fell behind are copied again."""
+MAX_READ_LIMIT = 10_000
+_M = TypeVar("_M", bound=Message)
+_Pending = tuple[node_pb2.StreamPublishRequest, "asyncio.Future[node_pb2.StreamPublishReply]"]
+_BATCH_EVENTS = 2000
+_BATCH_BYTES = 2 << 20
+"""One batch (one fsync, one StreamReplicate) at most; one event always fits."""
+
+
+class _Outbox:
+    """This node's partition of one topic: the publishes waiting, and the task that drains them."""
+
+    __slots__ = ("lagging", "pending", "task")
+
+    def __init__(self) -> None:
+        self.pending: collections.deque[_Pending] = collections.deque()
+        self.task: asyncio.Task[None] | None = None
+        self.lagging = True  # unknown until the first copy: a restarted node may have died mid-batch
+
+
+def _check_publish(request: node_pb2.StreamPublishRequest) -> None:
+    check_topic(request.topic)
+    if len(request.data) > MAX_PAYLOAD:
+        raise InvalidArgument(f"the event on {request.topic} is {len(request.data)} bytes; at most "
+                              f"{MAX_PAYLOAD} (1 MiB) may be published")
+    headers = sum(len(k) + len(v) for k, v in request.headers.items())
+    if headers > MAX_HEADERS:
+        raise InvalidArgument(f"the headers of the event on {request.topic} are {headers} bytes; at most "
+                              f"{MAX_HEADERS} are allowed")
+
+
+class Streams:
+    """Event streams of one node. `keyring` returns the mesh's current gossip keyring."""
+
+    def __init__(self, runtime: Runtime, transport: NetTransport, keyring: Callable[[], Keyring], node_id: str,
+                 logger: Logger, log: EventLog, *, replicas: int = 2, ack_timeout_s: float = ACK_TIMEOUT_S,
+                 max_age_s: float = DEFAULT_MAX_AGE_S, max_bytes: int = DEFAULT_MAX_BYTES,
+                 prune_interval_s: float = PRUNE_INTERVAL_S) -> None:
+        self._transport = transport
+        self._keyring = keyring
+        self._node_id = node_id
+        self._log = logger
+        self.log = log
+        self._replicas = replicas
+        self._ack_timeout = ack_timeout_s
+        self._max_age = max_age_s
+        self._max_bytes = max_bytes
+        self._prune_interval = prune_interval_s
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.view = PartitionView(runtime, node_id, log, self.stats)
+        self.group_info: Callable[[str], list[node_pb2.StreamGroup]] | None = None
+        """Set by the consumer side: the groups of a topic, for `info`."""
+        self._outboxes: dict[str, _Outbox] = {topic: _Outbox() for topic, origin, _ in log.held()
+                                              if origin == node_id}
+        self._loop = asyncio.get_running_loop()
+        self._maintenance = self._loop.create_task(self._maintain())
+
+    # ---- publishing ---------------------------------------------------------------------------------
+
+    async def publish(self, request: node_pb2.StreamPublishRequest) -> node_pb2.StreamPublishReply:
+        """Append to this node's partition of the topic and return once k replicas hold it too.
+        InvalidArgument (nothing written) for a bad topic, payload or headers; Unavailable when too
+        few replicas answered (the event stays in this node's log and is copied later)."""
+        _check_publish(request)
+        box = self._outboxes.get(request.topic)
+        if box is None:
+            box = self._outboxes[request.topic] = _Outbox()
+        reply: asyncio.Future[node_pb2.StreamPublishReply] = self._loop.create_future()
+        box.pending.append((request, reply))
+        if box.task is None:
+            box.task = self._loop.create_task(self._drain(request.topic, box))
+        return await reply
+
+    async def _drain(self, topic: str, box: _Outbox) -> None:
+        """Append and copy the outbox's publishes a batch at a time; with none, copy what is behind."""
+        try:
+            repair = box.lagging
+            while box.pending or repair:
+                repair = False
+                batch = self._take(box)
+                events = self._number(topic, batch)
+                try:
+                    if events:
+                        await self.log.append(topic, self._node_id, events)
+                        self.view.moved(topic, self._node_id)
+                        self.stats["published"] += len(events)
+                    acked, needed = await self._replicate(topic, events)
+                except NodeError as exc:
+                    _settle(batch, exc)
+                    continue
+                except asyncio.CancelledError:
+                    _settle(batch, Unavailable("the node is stopping"))
+                    raise
+                box.lagging = acked < needed
+                if box.lagging:
+                    self.stats["publish_unavailable"] += len(batch)
+                    _settle(batch, Unavailable(f"{acked} of {needed} replicas of {topic} answered in time; the "
+                                               "event is in this node's log and will be copied later"))
+                    continue
+                for (_, reply), event in zip(batch, events, strict=True):
+                    if not reply.done():
+                        reply.set_result(node_pb2.StreamPublishReply(origin=self._node_id, offset=event.offset,
+                                                                     replicas=acked))
+        finally:
+            box.task = None
+
+    @staticmethod
+    def _take(box: _Outbox) -> list[_Pending]:
+        batch: list[_Pending] = []
+        size = 0
+        while box.pending and len(batch) < _BATCH_EVENTS:
+            request = box.pending[0][0]
+            weight = len(request.data) + sum(len(k) + len(v) for k, v in request.headers.items())
+            if batch and size + weight > _BATCH_BYTES:
+                break
+            batch.append(box.pending.popleft())
+            size += weight
+        return batch
+
+    def _number(self, topic: str, batch: list[_Pending]) -> list[node_pb2.StreamEvent]:
+        head = self.log.head(topic, self._node_id)
+        now = time.time()
+        return [node_pb2.StreamEvent(topic=topic, origin=self._node_id, offset=head + 1 + i, published_at=now,
+                                     data=request.data, headers=request.headers)
+                for i, (request, _) in enumerate(batch)]
+
+    async def _replicate(self, topic: str, events: list[node_pb2.StreamEvent]) -> tuple[int, int]:
+        """Copy this node's partition up to its head to k peers (`events` are its newest); (how many
+        acknowledged, k)."""
+        members = self.view.alive()
+        needed = min(self._replicas, len(members))
+        ranked = rendezvous(topic, self._node_id, list(members))
+        target = self.log.head(topic, self._node_id)
+        deadline = self._loop.time() + self._ack_timeout
+        acked = 0
+        tried = 0
+        running: set[asyncio.Task[bool]] = set()
+        try:
+            while acked < needed:
+                while acked + len(running) < needed and tried < len(ranked):
+                    member = ranked[tried]
+                    tried += 1
+                    running.add(self._loop.create_task(self._copy(members[member], topic, events, target)))
+                if not running:
+                    break
+                done, running = await asyncio.wait(running, timeout=max(0.0, deadline - self._loop.time()),
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    break
+                acked += sum(task.result() for task in done)
+        finally:
+            for task in running:
+                task.cancel()
+        self.stats["replicated"] += acked * len(events)
+        return acked, needed
+
+    async def _copy(self, address: str, topic: str, events: list[node_pb2.StreamEvent], target: int) -> bool:
+        """Send `events` to one replica, then backfill it from this log until it holds `target`."""
+        stub = node_pb2_grpc.PeerStub(self._transport.channel(address))
+        try:
+            head = await self._send_events(stub, topic, events)
+            while head < target:
+                first = self.log.first(topic, self._node_id)
+                missing = self.log.read(topic, self._node_id, max(head + 1, first), _BATCH_EVENTS)
+                moved = await self._send_events(stub, topic, missing) if missing else head
+                if moved <= head:
+                    return False
+                self.stats["backfilled"] += moved - head
+                head = moved
+            return True
+        except (grpc.RpcError, IdentityError, DecodeError) as exc:
+            reason = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+            self._log.debug("streams.copy_failed", address=address, topic=topic, error=reason or repr(exc))
+            if self._transport.channel(address).get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                # The peer is down: a channel in reconnect backoff would fail fast after it is back.
+                self._transport.evict(address)
+            return False
+
+    async def _send_events(self, stub: node_pb2_grpc.PeerStub, topic: str, events: list[node_pb2.StreamEvent]) -> int:
+        request = node_pb2.StreamReplicate(topic=topic, origin=self._node_id, events=events)
+        reply = await stub.StreamReplicate(self._seal(request), timeout=self._ack_timeout)
+        return node_pb2.StreamReplicated.FromString(self._keyring().decrypt(reply.data)).head
+
+    # ---- the replica side ---------------------------------------------------------------------------
+
+    async def serve_replicate(self, frame: node_pb2.Frame) -> node_pb2.Frame:
+        """`Peer.StreamReplicate`: append the origin's events to the copy here; answer its head."""
+        request = self._open(frame, node_pb2.StreamReplicate())
+        if request.origin == self._node_id or any(e.topic != request.topic or e.origin != request.origin
+                                                  for e in request.events):
+            self.stats["dropped_frames"] += 1
+            raise InvalidArgument("a StreamReplicate carries events of its own partition only, from another node")
+        before = self.log.head(request.topic, request.origin)
+        # A copy that starts where the origin's retained events start continues it, whatever came before.
+        origin_first = self.view.holders(request.topic, request.origin).get(request.origin, (0, 0))[0]
+        since = origin_first if request.events and request.events[0].offset == origin_first else 0
+        head = await self.log.append(request.topic, request.origin, list(request.events), since)
+        if head != before:
+            self.stats["replica_appends"] += max(0, head - before)
+            self.view.moved(request.topic, request.origin)
+        return self._seal(node_pb2.StreamReplicated(head=head))
+
+    # ---- reads --------------------------------------------------------------------------------------
+
+    def partitions(self, topic: str) -> list[PartitionInfo]:
+        """Every partition of `topic` known mesh-wide, by origin."""
+        return self.view.partitions(topic)
+
+    def watch_heads(self, watcher: HeadWatcher) -> Callable[[], None]:
+        """Call `watcher(topic, origin, head)` when a partition's highest known head moves."""
+        return self.view.watch_heads(watcher)
+
+    async def read(self, topic: str, origin: str, from_offset: int, limit: int,
+                   since: float = 0.0) -> node_pb2.StreamEvents:
+        """Events of one partition in order (see the module's docstring); Unavailable if no holder answers."""
+        check_topic(topic)
+        limit = max(1, min(limit, MAX_READ_LIMIT))
+        holders = self.view.holders(topic, origin)
+        best = max((head for _, head in holders.values()), default=0)
+        mine = holders.get(self._node_id)
+        wanted = min(from_offset + limit - 1, best) if from_offset else best
+        if mine is not None and mine[1] >= wanted or not holders:
+            return self._read_here(topic, origin, from_offset, limit, since)
+        alive = self.view.alive()
+        sources = sorted((h for h in holders if h in alive), key=lambda h: (h != origin, -holders[h][1]))
+        request = node_pb2.StreamRead(topic=topic, origin=origin, from_offset=from_offset, since=since, limit=limit)
+        for holder in sources:
+            stub = node_pb2_grpc.PeerStub(self._transport.channel(alive[holder]))
+            try:
+                reply = await stub.StreamRead(self._seal(request), timeout=self._ack_timeout)
+                self.stats["remote_reads"] += 1
+                return node_pb2.StreamEvents.FromString(self._keyring().decrypt(reply.data))
+            except (grpc.RpcError, IdentityError, DecodeError) as exc:
+                self._log.debug("streams.read_failed", holder=holder, topic=topic, error=str(exc))
+        if mine is not None:
+            return self._read_here(topic, origin, from_offset, limit, since)
+        raise Unavailable(f"no node holding {topic} of {origin} answered")
+
+    def _read_here(self, topic: str, origin: str, from_offset: int, limit: int, since: float) -> node_pb2.StreamEvents:
+        if not from_offset:
+            from_offset = self.log.offset_since(topic, origin, since) if since else 1
+        return node_pb2.StreamEvents(events=self.log.read(topic, origin, from_offset, limit),
+                                     first=self.log.first(topic, origin), head=self.log.head(topic, origin))
+
+    async def serve_read(self, frame: node_pb2.Frame) -> node_pb2.Frame:
+        """`Peer.StreamRead`: a partition's events from this node's log."""
+        request = self._open(frame, node_pb2.StreamRead())
+        self.stats["reads_served"] += 1
+        limit = max(1, min(request.limit, MAX_READ_LIMIT))
+        return self._seal(self._read_here(request.topic, request.origin, request.from_offset, limit, request.since))
+
+    def info(self, topic: str) -> node_pb2.StreamInfoReply:
+        """`Node.StreamInfo`: the topic's partitions, and its groups from `group_info` when set."""
+        check_topic(topic)
+        partitions = [node_pb2.StreamPartition(origin=p.origin, first=p.first, head=p.head,
+                                               replicas=[h for h in p.holders if h != p.origin],
+                                               origin_alive=p.origin_alive)
+                      for p in self.partitions(topic)]
+        groups = self.group_info(topic) if self.group_info is not None else []
+        return node_pb2.StreamInfoReply(partitions=partitions, groups=groups)
+
+    # ---- frames -------------------------------------------------------------------------------------
+
+    def _seal(self, message: Message) -> node_pb2.Frame:
+        return node_pb2.Frame(data=self._keyring().encrypt(message.SerializeToString()), source=self._transport.source)
+
+    def _open(self, frame: node_pb2.Frame, message: _M) -> _M:
+        """The frame's message, its topic checked; a frame that does not open is counted and refused."""
+        try:
+            message.ParseFromString(self._keyring().decrypt(frame.data))
+            check_topic(getattr(message, "topic"))  # noqa: B009 - both frames have one; Message does not say so
+        except (IdentityError, DecodeError, InvalidArgument) as exc:
+            self.stats["dropped_frames"] += 1
+            raise InvalidArgument(f"a stream frame from {frame.source or 'a peer'} does not open: {exc}") from None
+        return message
+
+    # ---- maintenance --------------------------------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        """Copy what replicas lack, and prune by age and size, forever (cancelled by `close`)."""
+        next_prune = self._loop.time()
+        while True:
+            for topic, box in self._outboxes.items():
+                if box.lagging and box.task is None:
+                    box.task = self._loop.create_task(self._drain(topic, box))
+            if self._loop.time() >= next_prune:
+                next_prune = self._loop.time() + self._prune_interval
+                await self.prune()
+            await asyncio.sleep(REPAIR_INTERVAL_S)
+
+    async def prune(self) -> int:
+        """Apply retention now; the number of events deleted."""
+        before = {(topic, origin): part.first for topic, origin, part in self.log.held()}
+        try:
+            removed = await self.log.prune(time.time(), self._max_age, self._max_bytes)
+        except NodeError as exc:
+            self._log.warning("streams.prune_failed", error=exc.message)
+            return 0
+        self.stats["pruned"] += removed
+        for topic, origin, part in self.log.held():
+            if before.get((topic, origin)) != part.first:
+                self.view.moved(topic, origin)
+        return removed
+
+    # ---- the node's side ----------------------------------------------------------------------------
+
+    def on_owned(self, event: OwnedStateChanged) -> None:
+        self.view.on_owned(event)
+
+    def rebuilt(self) -> None:
+        self.view.rebuilt()
+
+    def counters(self) -> dict[str, int]:
+        """For `micro node status`: events published here, copied to replicas (events x replicas),
+        backfilled, appended as a replica, publishes answered UNAVAILABLE, reads served for peers and
+        made remotely, events pruned, bad frames and records, and the partitions held here."""
+        counts = {name: 0 for name in ("published", "replicated", "backfilled", "replica_appends",
+                                       "publish_unavailable", "reads_served", "remote_reads", "pruned",
+                                       "dropped_frames", "dropped_records")}
+        counts.update(self.stats)
+        counts["partitions"] = len(self.log.held())
+        return {f"streams.{name}": count for name, count in sorted(counts.items())}
+
+    async def close(self) -> None:
+        """Stop copying and pruning; publishes still waiting get UNAVAILABLE (the log is the node's to close)."""
+        self._maintenance.cancel()
+        tasks = [box.task for box in self._outboxes.values() if box.task is not None]
+        for task in [self._maintenance, *tasks]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        stopping = Unavailable("the node is stopping")
+        for box in self._outboxes.values():
+            _settle(list(box.pending), stopping)
+            box.pending.clear()
+        self.view.close()
+
+
+def _settle(batch: list[_Pending], error: BaseException) -> None:
+    for _, reply in batch:
+        if not reply.done():
+            reply.set_exception(error)
+
