@@ -56,7 +56,7 @@ from .errors import InvalidArgument, NodeError, Unavailable
 from .eventlog import EventLog
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
-from .pubsub import MAX_HEADERS, MAX_PAYLOAD
+from .pubsub import _check_message
 from .runtime import Runtime
 from .streams_view import HeadWatcher, PartitionInfo, PartitionView, rendezvous
 from .subjects import check_topic
@@ -92,14 +92,8 @@ class _Outbox:
 
 
 def _check_publish(request: node_pb2.StreamPublishRequest) -> None:
-    check_topic(request.topic)
-    if len(request.data) > MAX_PAYLOAD:
-        raise InvalidArgument(f"the event on {request.topic} is {len(request.data)} bytes; at most "
-                              f"{MAX_PAYLOAD} (1 MiB) may be published")
-    headers = sum(len(k) + len(v) for k, v in request.headers.items())
-    if headers > MAX_HEADERS:
-        raise InvalidArgument(f"the headers of the event on {request.topic} are {headers} bytes; at most "
-                              f"{MAX_HEADERS} are allowed")
+    """InvalidArgument for what pubsub would refuse: an event is checked as a message is."""
+    _check_message(node_pb2.PublishRequest(topic=request.topic, data=request.data, headers=request.headers))
 
 
 class Streams:

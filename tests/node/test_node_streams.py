@@ -1,0 +1,144 @@
+"""Event streams through real node processes on 127.0.0.1, over each node's local API (gRPC on its unix
+socket): publishes acknowledged by replicas, partitions listed mesh-wide, a killed origin's events still
+held by its replicas, bad input refused.
+
+The tests share one three-node mesh; each uses its own topics. The test that kills a node runs on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from micro.node.client import LOCAL_CHANNEL_OPTIONS
+from micro.node.proto import node_pb2, node_pb2_grpc
+from node_harness import Cluster, NodeProcess, wait_until
+
+WINDOW = 500
+"""Publishes in flight at once from a test."""
+
+
+@contextlib.contextmanager
+def local_api(node: NodeProcess) -> Iterator[node_pb2_grpc.NodeStub]:
+    with grpc.insecure_channel(f"unix:{node.data_dir / 'node.sock'}", options=LOCAL_CHANNEL_OPTIONS) as channel:
+        yield node_pb2_grpc.NodeStub(channel)
+
+
+def node_id(node: NodeProcess) -> str:
+    return str(node.status()["id"])
+
+
+def publish(node: NodeProcess, topic: str, data: bytes, headers: dict[str, str] | None = None
+            ) -> node_pb2.StreamPublishReply:
+    with local_api(node) as stub:
+        return stub.StreamPublish(node_pb2.StreamPublishRequest(topic=topic, data=data, headers=headers), timeout=20)
+
+
+def publish_many(node: NodeProcess, topic: str, count: int) -> list[node_pb2.StreamPublishReply]:
+    """`count` publishes (data b"0", b"1"...), `WINDOW` of them in flight at a time; the replies in the
+    order sent (concurrent publishes may be numbered in another)."""
+    replies: list[node_pb2.StreamPublishReply] = []
+    with local_api(node) as stub:
+        for start in range(0, count, WINDOW):
+            calls = [stub.StreamPublish.future(node_pb2.StreamPublishRequest(topic=topic, data=b"%d" % i), timeout=60)
+                     for i in range(start, min(count, start + WINDOW))]
+            replies.extend(call.result() for call in calls)
+    return replies
+
+
+def info(node: NodeProcess, topic: str) -> node_pb2.StreamInfoReply:
+    with local_api(node) as stub:
+        return stub.StreamInfo(node_pb2.StreamInfoRequest(topic=topic), timeout=10)
+
+
+def held(node: NodeProcess, topic: str, origin: str) -> list[node_pb2.StreamEvent]:
+    """The events of a partition in the node's streams.db, read beside the running (or killed) node."""
+    with contextlib.closing(sqlite3.connect(f"file:{node.data_dir / 'streams.db'}?mode=ro", uri=True,
+                                            timeout=5)) as conn:
+        rows = conn.execute("SELECT event FROM events WHERE topic = ? AND origin = ? ORDER BY offset",
+                            (topic, origin)).fetchall()
+    return [node_pb2.StreamEvent.FromString(row[0]) for row in rows]
+
+
+def test_a_publish_is_acknowledged_once_two_replicas_hold_it(trio: list[NodeProcess]) -> None:
+    a = trio[0]
+    origin = node_id(a)
+    reply = publish(a, "orders.created", b"first", {"kind": "test"})
+    assert reply.origin == origin and reply.offset == 1 and reply.replicas == 2
+    for node in trio:
+        events = held(node, "orders.created", origin)
+        assert [(e.offset, e.data, dict(e.headers)) for e in events] == [(1, b"first", {"kind": "test"})]
+    assert publish(a, "orders.created", b"second").offset == 2
+
+
+def test_stream_info_lists_each_partition_on_every_node(trio: list[NodeProcess]) -> None:
+    a, b, _ = trio
+    publish(a, "info.topic", b"a1")
+    publish(a, "info.topic", b"a2")
+    publish(b, "info.topic", b"b1")
+    ids = {node_id(n) for n in trio}
+
+    def listed(node: NodeProcess) -> bool:
+        parts = {p.origin: p for p in info(node, "info.topic").partitions}
+        return (parts.keys() == {node_id(a), node_id(b)} and parts[node_id(a)].head == 2
+                and parts[node_id(b)].head == 1 and all(len(p.replicas) == 2 for p in parts.values()))
+
+    for node in trio:
+        wait_until(lambda node=node: listed(node), 10, f"{node.name} to list both partitions")
+    part = next(p for p in info(trio[2], "info.topic").partitions if p.origin == node_id(a))
+    assert part.first == 1 and part.origin_alive and set(part.replicas) == ids - {node_id(a)}
+    assert info(trio[2], "info.none").partitions == []
+
+
+def test_bad_input_is_refused_and_nothing_is_written(trio: list[NodeProcess]) -> None:
+    a = trio[0]
+    for topic, data in (("bad..topic", b"x"), ("bad.*", b"x"), ("", b"x"), ("big.event", b"x" * ((1 << 20) + 1))):
+        with pytest.raises(grpc.RpcError) as failure:
+            publish(a, topic, data)
+        assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT, topic
+    assert held(a, "big.event", node_id(a)) == []
+    assert info(a, "big.event").partitions == []
+    # The largest event allowed goes through.
+    assert publish(a, "big.event", b"x" * (1 << 20)).replicas == 2
+
+
+def test_a_garbage_replication_frame_is_refused_and_the_node_keeps_running(trio: list[NodeProcess]) -> None:
+    a = trio[0]
+    with grpc.insecure_channel(a.address) as channel:
+        peer = node_pb2_grpc.PeerStub(channel)
+        for frame in (node_pb2.Frame(data=b"garbage", source="127.0.0.1:1"), node_pb2.Frame()):
+            for call in (peer.StreamReplicate, peer.StreamRead):
+                with pytest.raises(grpc.RpcError) as failure:
+                    call(frame, timeout=5)
+                assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert a.status()["counters"]["streams.dropped_frames"] >= 4
+    assert publish(a, "after.garbage", b"ok").replicas == 2
+
+
+def test_ten_thousand_acknowledged_events_outlive_their_origin_killed(tmp_path_factory: pytest.TempPathFactory
+                                                                      ) -> None:
+    with Cluster.temporary("ms-") as cluster:
+        a, b, c = cluster.form(3)
+        origin = node_id(a)
+        started = time.monotonic()
+        replies = publish_many(a, "load.events", 10_000)
+        elapsed = time.monotonic() - started
+        assert sorted(r.offset for r in replies) == list(range(1, 10_001))
+        assert all(r.replicas == 2 for r in replies)
+        sent = {r.offset: b"%d" % i for i, r in enumerate(replies)}
+        assert elapsed < 60, f"10,000 acknowledged publishes took {elapsed:.1f} s"
+        a.kill()
+        for replica in (b, c):
+            events = held(replica, "load.events", origin)
+            assert [e.offset for e in events] == list(range(1, 10_001))
+            assert all(e.data == sent[e.offset] for e in events)
+
+        def listed_dead() -> bool:
+            parts = info(c, "load.events").partitions
+            return len(parts) == 1 and parts[0].head == 10_000 and not parts[0].origin_alive
+
+        wait_until(listed_dead, 30, "C to list A's partition with A dead")
