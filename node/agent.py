@@ -235,7 +235,7 @@ class Node:
         self.config_api = ConfigService(self.kv, self._config_key)
         self.eventlog = await EventLog.open(dd.path / "streams.db", self.log)
         self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
-                                 lambda: self.keyring, self.log, self.eventlog)
+                                 lambda: self.keyring, self.log, self.eventlog, self.kv)
         await self._build_core()
         await self._start_local_api()
         if self._gateway is not None:
@@ -810,6 +810,13 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
 
     async def StreamInfo(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: _now(self._services.streams.info(request.topic)))
+
+    async def StreamConsume(self, request_iterator: Any, context: Any) -> Any:
+        # The stream's headers go out once the consumer is registered: clients wait for them.
+        batches = lambda: self._services.consumers.consume(request_iterator,
+                                                           registered=lambda: context.send_initial_metadata(()))
+        async for batch in _guard_stream(self.node, context, batches):
+            yield batch
 
     async def Subscribe(self, request: Any, context: Any) -> Any:
         # The stream's headers go out once the subscription is registered: clients wait for them.

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
+from .consumers import Consumers
 from .errors import InvalidArgument
 from .eventlog import EventLog
+from .kv import KvService
 from .log import Logger
 from .pubsub import Pubsub
 from .registry import Registry
@@ -31,14 +33,16 @@ __all__ = ["Services"]
 
 class Services:
     """Registry, router, pubsub and streams of one node (for its whole life: a join to another mesh keeps
-    them). `eventlog` is the node's open stream log (the node closes it)."""
+    them). `eventlog` is the node's open stream log (the node closes it); consumer groups commit their
+    offsets through `kv`."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
-                 keyring: Callable[[], Keyring], logger: Logger, eventlog: EventLog) -> None:
+                 keyring: Callable[[], Keyring], logger: Logger, eventlog: EventLog, kv: KvService) -> None:
         self.registry = Registry(runtime, node_id, address)
         self.router = Router(self.registry, transport, keyring)
         self.pubsub = Pubsub(runtime, transport, node_id, keyring, logger)
         self.streams = Streams(runtime, transport, keyring, node_id, logger, eventlog)
+        self.consumers = Consumers(runtime, kv, self.streams, node_id, logger)
         self._gateway: web.AppRunner | None = None
 
     async def start_gateway(self, host: str, port: int) -> str:
@@ -64,6 +68,7 @@ class Services:
             **{f"services.{name}": count for name, count in sorted(self.router.stats.items())},
             **self.pubsub.counters(),
             **self.streams.counters(),
+            **self.consumers.counters(),
         }
 
     def on_owned(self, event: OwnedStateChanged) -> None:
@@ -72,17 +77,20 @@ class Services:
         self.registry.on_owned(event)
         self.pubsub.on_owned(event)
         self.streams.on_owned(event)
+        self.consumers.on_owned(event)
 
     def rebuilt(self) -> None:
         """The core was replaced (the node joined another mesh): republish what this node owns."""
         self.registry.rebuilt()
         self.pubsub.rebuilt()
         self.streams.rebuilt()
+        self.consumers.rebuilt()
 
     async def close(self) -> None:
         if self._gateway is not None:
             await self._gateway.cleanup()
         self.registry.close()
         await self.pubsub.close()
+        await self.consumers.close()
         await self.streams.close()
         await self.router.close()
