@@ -1,0 +1,320 @@
+"""Consumer groups of event streams through real node processes on 127.0.0.1, over each node's local API.
+
+Most tests share one three-node mesh, each on its own topics and groups; the test that kills a node makes
+its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from micro.node.client import LOCAL_CHANNEL_OPTIONS
+from micro.node.proto import node_pb2, node_pb2_grpc
+from node_harness import Cluster, NodeProcess, wait_until
+
+DELIVER = 15.0
+
+
+def _stub(node: NodeProcess) -> tuple[grpc.Channel, node_pb2_grpc.NodeStub]:
+    channel = grpc.insecure_channel(f"unix:{node.data_dir / 'node.sock'}", options=LOCAL_CHANNEL_OPTIONS)
+    return channel, node_pb2_grpc.NodeStub(channel)
+
+
+class Consumer:
+    """One `StreamConsume` stream: events read on a thread into a queue, acks sent through `ack`."""
+
+    def __init__(self, node: NodeProcess, topic: str, group: str = "", **start: Any) -> None:
+        self._channel, stub = _stub(node)
+        self._inputs: queue.Queue[node_pb2.StreamConsumeInput | None] = queue.Queue()
+        self._inputs.put(node_pb2.StreamConsumeInput(
+            start=node_pb2.StreamConsumeStart(topic=topic, group=group, **start)))
+        self._call = stub.StreamConsume(iter(self._inputs.get, None))
+        self._call.initial_metadata()  # the node sends the headers once the consumer is registered
+        self.events: queue.Queue[node_pb2.StreamEvent] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for batch in self._call:
+                for event in batch.events:
+                    self.events.put(event)
+        except grpc.RpcError:
+            pass
+
+    def next(self, timeout: float = DELIVER) -> node_pb2.StreamEvent:
+        return self.events.get(timeout=timeout)
+
+    def take(self, count: int, timeout: float = DELIVER) -> list[node_pb2.StreamEvent]:
+        deadline = time.monotonic() + timeout
+        return [self.events.get(timeout=max(0.01, deadline - time.monotonic())) for _ in range(count)]
+
+    def drain(self, settle: float = 1.0) -> list[node_pb2.StreamEvent]:
+        """Every event that arrives until none came for `settle` seconds."""
+        out = []
+        while True:
+            try:
+                out.append(self.events.get(timeout=settle))
+            except queue.Empty:
+                return out
+
+    def ack(self, event: node_pb2.StreamEvent, nack: bool = False) -> None:
+        self._inputs.put(node_pb2.StreamConsumeInput(
+            ack=node_pb2.StreamAck(origin=event.origin, offset=event.offset, nack=nack)))
+
+    def close(self) -> None:
+        self._inputs.put(None)
+        self._call.cancel()
+        self._channel.close()
+
+
+@pytest.fixture(scope="module")
+def stubs(trio: list[NodeProcess]) -> Iterator[list[node_pb2_grpc.NodeStub]]:
+    opened = [_stub(node) for node in trio]
+    yield [stub for _, stub in opened]
+    for channel, _ in opened:
+        channel.close()
+
+
+def publish(stub: node_pb2_grpc.NodeStub, topic: str, data: bytes, **headers: str) -> node_pb2.StreamPublishReply:
+    return stub.StreamPublish(node_pb2.StreamPublishRequest(topic=topic, data=data, headers=headers), timeout=10)
+
+
+def group_of(stub: node_pb2_grpc.NodeStub, topic: str, group: str) -> node_pb2.StreamGroup | None:
+    reply = stub.StreamInfo(node_pb2.StreamInfoRequest(topic=topic), timeout=5)
+    return next((g for g in reply.groups if g.name == group), None)
+
+
+def wait_members(stubs: list[node_pb2_grpc.NodeStub], topic: str, group: str, count: int) -> None:
+    """Until every node knows `count` consumers in the group."""
+    def known(stub: node_pb2_grpc.NodeStub) -> bool:
+        return len(getattr(group_of(stub, topic, group), "consumers", ())) == count
+
+    for stub in stubs:
+        wait_until(functools.partial(known, stub), DELIVER, f"{count} consumers in {group}")
+
+
+def wait_partitions(stubs: list[node_pb2_grpc.NodeStub], topic: str, heads: dict[str, int]) -> None:
+    """Until every node knows the partitions of `topic` with these heads."""
+    def known(stub: node_pb2_grpc.NodeStub) -> bool:
+        reply = stub.StreamInfo(node_pb2.StreamInfoRequest(topic=topic), timeout=5)
+        return {p.origin: p.head for p in reply.partitions} == heads
+
+    for stub in stubs:
+        wait_until(functools.partial(known, stub), DELIVER, f"the partitions of {topic}")
+
+
+def keys(events: list[node_pb2.StreamEvent]) -> list[tuple[str, int]]:
+    return [(e.origin, e.offset) for e in events]
+
+
+def test_bad_start_options_are_refused(stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    def refused(first: node_pb2.StreamConsumeInput) -> str:
+        with pytest.raises(grpc.RpcError) as info:
+            next(iter(stubs[0].StreamConsume(iter([first]), timeout=5)))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        return str(info.value.details())
+
+    start = node_pb2.StreamConsumeStart
+    assert "StreamConsumeStart" in refused(node_pb2.StreamConsumeInput(ack=node_pb2.StreamAck(origin="x", offset=1)))
+    assert "topic" in refused(node_pb2.StreamConsumeInput(start=start(topic="bad..topic")))
+    assert "topic" in refused(node_pb2.StreamConsumeInput(start=start(topic="orders.*")))
+    assert "group" in refused(node_pb2.StreamConsumeInput(start=start(topic="orders", group="a b")))
+    assert "ack_wait_s" in refused(node_pb2.StreamConsumeInput(start=start(topic="orders", ack_wait_s=-1)))
+    assert "max_retries" in refused(node_pb2.StreamConsumeInput(start=start(topic="orders", max_retries=10**6)))
+    assert "max_in_flight" in refused(node_pb2.StreamConsumeInput(start=start(topic="orders", max_in_flight=10**9)))
+    assert "since" in refused(node_pb2.StreamConsumeInput(start=start(topic="orders", since=float("nan"))))
+    assert group_of(stubs[0], "orders", "") is None
+
+
+def collect(consumers: list[Consumer], count: int, ack: bool = True,
+            timeout: float = DELIVER) -> list[node_pb2.StreamEvent]:
+    """At least `count` events from the consumers together (each acked when `ack`), then those arriving
+    until none came for a second."""
+    got: list[node_pb2.StreamEvent] = []
+
+    def more() -> bool:
+        for consumer in consumers:
+            for event in consumer.drain(0.05):
+                got.append(event)
+                if ack:
+                    consumer.ack(event)
+        return len(got) >= count
+
+    wait_until(more, timeout, f"{count} events")
+    for consumer in consumers:
+        for event in consumer.drain(1.0):
+            got.append(event)
+            if ack:
+                consumer.ack(event)
+    return got
+
+
+def test_a_group_of_two_consumers_processes_each_event_once(trio: list[NodeProcess],
+                                                             stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    _, b, c = trio
+    consumers = [Consumer(b, "once.work", "workers", from_start=True),
+                 Consumer(c, "once.work", "workers", from_start=True)]
+    try:
+        wait_members(stubs, "once.work", "workers", 2)
+        published = [publish(stubs[i % 3], "once.work", f"job {i}".encode()) for i in range(30)]
+        got = collect(consumers, 30)
+        assert sorted(keys(got)) == sorted((r.origin, r.offset) for r in published)  # each once
+        assert all(e.attempt == 1 for e in got)
+        heads = {r.origin: r.offset for r in published}
+        # Acked in order, the group's committed offsets reach every head and its lag falls to 0.
+        wait_until(lambda: dict(getattr(group_of(stubs[0], "once.work", "workers"), "committed", {})) == heads,
+                   DELIVER, "the group's offsets committed")
+        group = group_of(stubs[0], "once.work", "workers")
+        assert group is not None and group.lag == 0
+    finally:
+        for consumer in consumers:
+            consumer.close()
+
+
+def test_a_closed_consumers_unacked_events_go_to_the_other(trio: list[NodeProcess],
+                                                           stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    _, b, c = trio
+    first = Consumer(c, "handover.work", "handover", from_start=True)
+    try:
+        wait_members(stubs, "handover.work", "handover", 1)
+        published = sorted((r.origin, r.offset) for i in range(12)
+                           for r in [publish(stubs[i % 3], "handover.work", f"job {i}".encode())])
+        held = collect([first], 12, ack=False)  # the only member has every partition, and acks nothing
+        assert sorted(keys(held)) == published
+        second = Consumer(b, "handover.work", "handover", from_start=True)
+        try:
+            wait_members(stubs, "handover.work", "handover", 2)
+            first.close()
+            got = collect([second], 12)
+            assert sorted(keys(got)) == published
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+
+def test_a_killed_consumers_unacked_events_go_to_the_other() -> None:
+    with Cluster.temporary("mc-") as cluster:
+        a, b, c = cluster.form(3)
+        opened = [_stub(node) for node in (a, b)]
+        stubs = [stub for _, stub in opened]
+        first = Consumer(c, "killed.work", "survivors", from_start=True)
+        try:
+            wait_members(stubs, "killed.work", "survivors", 1)
+            published = sorted((r.origin, r.offset) for i in range(10)
+                               for r in [publish(stubs[i % 2], "killed.work", f"job {i}".encode())])
+            assert sorted(keys(collect([first], 10, ack=False))) == published
+            second = Consumer(b, "killed.work", "survivors", from_start=True)
+            try:
+                wait_members(stubs, "killed.work", "survivors", 2)
+                c.kill(signal.SIGKILL)
+                got = collect([second], 10, timeout=30.0)
+                assert sorted(keys(got)) == published
+            finally:
+                second.close()
+        finally:
+            first.close()
+            for channel, _ in opened:
+                channel.close()
+
+
+def test_nacks_redeliver_with_the_next_attempt_then_dead_letter(trio: list[NodeProcess],
+                                                                stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    a = trio[0]
+    consumer = Consumer(a, "nacked.work", from_start=True, max_retries=3)
+    dead = Consumer(a, "nacked.work.dead", from_start=True, auto_ack=True)
+    try:
+        sent = publish(stubs[0], "nacked.work", b"poison", kind="bad")
+        attempts = []
+        for _ in range(3):
+            event = consumer.next()
+            assert (event.origin, event.offset, event.data) == (sent.origin, sent.offset, b"poison")
+            attempts.append(event.attempt)
+            consumer.ack(event, nack=True)
+        assert attempts == [1, 2, 3]
+        letter = dead.next()
+        assert letter.data == b"poison"
+        assert dict(letter.headers) == {"kind": "bad", "dead-topic": "nacked.work", "dead-origin": sent.origin,
+                                        "dead-offset": str(sent.offset), "dead-attempts": "3",
+                                        "dead-group": dict(letter.headers)["dead-group"]}
+        assert consumer.drain(0.5) == []
+    finally:
+        consumer.close()
+        dead.close()
+
+
+def test_an_event_not_acked_in_time_is_redelivered(trio: list[NodeProcess],
+                                                   stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    consumer = Consumer(trio[1], "slow.work", from_start=True, ack_wait_s=0.5)
+    try:
+        sent = publish(stubs[0], "slow.work", b"job")
+        first = consumer.next()
+        again = consumer.next(timeout=5.0)
+        assert (again.offset, again.attempt) == (first.offset, 2) == (sent.offset, 2)
+        consumer.ack(again)
+        assert consumer.drain(1.0) == []
+        assert consumer.events.empty()
+    finally:
+        consumer.close()
+
+
+def test_replay_from_the_start_an_offset_and_a_time(trio: list[NodeProcess],
+                                                    stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    published = [publish(stubs[0], "replay.work", f"e{i}".encode()) for i in range(10)]
+    origin = published[0].origin
+    assert [r.offset for r in published] == list(range(1, 11))
+
+    def replay(node: NodeProcess, count: int, **start: Any) -> list[node_pb2.StreamEvent]:
+        consumer = Consumer(node, "replay.work", auto_ack=True, **start)
+        try:
+            events = consumer.take(count)
+            return events + consumer.drain(0.5)
+        finally:
+            consumer.close()
+
+    everything = replay(trio[1], 10, from_start=True)
+    assert keys(everything) == [(origin, n) for n in range(1, 11)]
+    assert [e.data for e in everything] == [f"e{i}".encode() for i in range(10)]
+    assert keys(replay(trio[2], 7, offset=4)) == [(origin, n) for n in range(4, 11)]
+    assert keys(replay(trio[0], 5, since=everything[5].published_at)) == [(origin, n) for n in range(6, 11)]
+
+    fresh = Consumer(trio[2], "replay.work", auto_ack=True)  # new events only
+    try:
+        later = [publish(stubs[0], "replay.work", b"late") for _ in range(2)]
+        assert keys(fresh.take(2) + fresh.drain(0.5)) == [(origin, r.offset) for r in later] == [(origin, 11),
+                                                                                                 (origin, 12)]
+    finally:
+        fresh.close()
+
+
+def test_a_new_consumer_continues_after_the_groups_last_ack(trio: list[NodeProcess],
+                                                            stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    _, b, c = trio
+    published = [publish(stubs[0], "resume.work", f"e{i}".encode()) for i in range(10)]
+    origin = published[0].origin
+    first = Consumer(b, "resume.work", "resumers", from_start=True)
+    try:
+        events = first.take(10)
+        for event in events[:5]:
+            first.ack(event)
+
+        def committed() -> bool:
+            group = group_of(stubs[2], "resume.work", "resumers")
+            return group is not None and dict(group.committed) == {origin: 5} and group.lag == 5
+
+        wait_until(committed, DELIVER, "offset 5 committed")
+    finally:
+        first.close()
+    second = Consumer(c, "resume.work", "resumers", from_start=True)
+    try:
+        assert keys(second.take(5) + second.drain(0.5)) == [(origin, n) for n in range(6, 11)]
+    finally:
+        second.close()
