@@ -3,20 +3,33 @@ socket): publishes acknowledged by replicas, partitions listed mesh-wide, a kill
 held by its replicas, bad input refused.
 
 The tests share one three-node mesh; each uses its own topics. The test that kills a node runs on its own.
+The last tests drive one node's `Streams` in-process, without a mesh: reads, the replica's side, retention.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import io
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.message import Message
+from micro.identity.keyring import Keyring
 from micro.node.client import LOCAL_CHANNEL_OPTIONS
+from micro.node.errors import InvalidArgument
+from micro.node.eventlog import EventLog
+from micro.node.log import Logger
 from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.runtime import Runtime
+from micro.node.streams import Streams
+from micro.node.transport import NetTransport
 from node_harness import Cluster, NodeProcess, wait_until
 
 WINDOW = 500
@@ -144,3 +157,86 @@ def test_ten_thousand_acknowledged_events_outlive_their_origin_killed(tmp_path_f
             return len(parts) == 1 and parts[0].head == 10_000 and not parts[0].origin_alive
 
         wait_until(listed_dead, 30, "C to list A's partition with A dead")
+
+
+# ---- one node's Streams in-process: no members, so nothing to copy --------------------------------
+
+def run_alone(scenario: Callable[[Streams, Keyring], Awaitable[None]], tmp_path: Path, **options: Any) -> None:
+    """Run `scenario` with the Streams of a node that has no mesh (no members: k = 0)."""
+
+    async def main() -> None:
+        logger = Logger(io.StringIO())
+        log = await EventLog.open(tmp_path / "streams.db", logger)
+        transport = NetTransport(logger, source="127.0.0.1:1")
+        keyring = Keyring(bytes(32))
+        streams = Streams(Runtime(transport, logger, lambda: None), transport, lambda: keyring, "Nself", logger,
+                          log, **options)
+        try:
+            await scenario(streams, keyring)
+        finally:
+            await streams.close()
+            await log.close()
+            await transport.close()
+
+    asyncio.run(main())
+
+
+def test_reads_and_head_watches_of_a_lone_node(tmp_path: Path) -> None:
+    async def scenario(streams: Streams, keyring: Keyring) -> None:
+        heads: list[tuple[str, str, int]] = []
+        unwatch = streams.watch_heads(lambda topic, origin, head: heads.append((topic, origin, head)))
+        replies = [await streams.publish(node_pb2.StreamPublishRequest(topic="lone", data=b"%d" % i)) for i in range(5)]
+        assert [(r.origin, r.offset, r.replicas) for r in replies] == [("Nself", i, 0) for i in range(1, 6)]
+        assert heads[-1] == ("lone", "Nself", 5)
+        unwatch()
+        read = await streams.read("lone", "Nself", 2, 2)
+        assert [e.offset for e in read.events] == [2, 3] and (read.first, read.head) == (1, 5)
+        assert [e.offset for e in (await streams.read("lone", "Nself", 0, 100, since=time.time() + 60)).events] == []
+        [part] = streams.partitions("lone")
+        assert (part.origin, part.first, part.head, part.origin_alive) == ("Nself", 1, 5, True)
+        assert streams.counters()["streams.published"] == 5
+
+    run_alone(scenario, tmp_path)
+
+
+def test_a_replica_appends_in_order_and_serves_reads(tmp_path: Path) -> None:
+    def sealed(keyring: Keyring, message: Message) -> node_pb2.Frame:
+        return node_pb2.Frame(data=keyring.encrypt(message.SerializeToString()))
+
+    def events(first: int, last: int) -> list[node_pb2.StreamEvent]:
+        return [node_pb2.StreamEvent(topic="copied", origin="Nother", offset=o, published_at=1.0, data=b"%d" % o)
+                for o in range(first, last + 1)]
+
+    async def replicate(streams: Streams, keyring: Keyring, copied: list[node_pb2.StreamEvent]) -> int:
+        reply = await streams.serve_replicate(sealed(keyring, node_pb2.StreamReplicate(
+            topic="copied", origin="Nother", events=copied)))
+        return node_pb2.StreamReplicated.FromString(keyring.decrypt(reply.data)).head
+
+    async def scenario(streams: Streams, keyring: Keyring) -> None:
+        assert await replicate(streams, keyring, events(1, 3)) == 3
+        assert await replicate(streams, keyring, events(6, 7)) == 3  # a gap: the origin backfills from 4
+        assert await replicate(streams, keyring, events(4, 7)) == 7
+        reply = await streams.serve_read(sealed(keyring, node_pb2.StreamRead(topic="copied", origin="Nother",
+                                                                             from_offset=5, limit=10)))
+        served = node_pb2.StreamEvents.FromString(keyring.decrypt(reply.data))
+        assert [e.data for e in served.events] == [b"5", b"6", b"7"] and served.head == 7
+        with pytest.raises(InvalidArgument):
+            await streams.serve_replicate(sealed(keyring, node_pb2.StreamReplicate(
+                topic="copied", origin="Nself", events=[])))
+        assert streams.counters()["streams.replica_appends"] == 7
+
+    run_alone(scenario, tmp_path)
+
+
+def test_retention_prunes_old_and_excess_events(tmp_path: Path) -> None:
+    async def scenario(streams: Streams, keyring: Keyring) -> None:
+        for i in range(20):
+            await streams.publish(node_pb2.StreamPublishRequest(topic="kept", data=b"x" * 1000 + b"%d" % i))
+        # Within 1 s (the repair tick) of the prune interval, the oldest beyond ~5 KB are gone.
+        deadline = time.monotonic() + 10
+        while streams.log.first("kept", "Nself") == 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert streams.log.first("kept", "Nself") == 16 and streams.log.head("kept", "Nself") == 20
+        assert streams.counters()["streams.pruned"] == 15
+
+    run_alone(scenario, tmp_path, max_bytes=5500, prune_interval_s=0.2)
