@@ -133,10 +133,24 @@ def test_a_garbage_replication_frame_is_refused_and_the_node_keeps_running(trio:
     assert publish(a, "after.garbage", b"ok").replicas == 2
 
 
-def test_ten_thousand_acknowledged_events_outlive_their_origin_killed(tmp_path_factory: pytest.TempPathFactory
-                                                                      ) -> None:
+def consume_all(node: NodeProcess, topic: str, count: int, timeout: float) -> list[node_pb2.StreamEvent]:
+    """`count` events of `topic` consumed through `node` from the start (auto-acked, a private group)."""
+    start = node_pb2.StreamConsumeStart(topic=topic, from_start=True, auto_ack=True, max_in_flight=count)
+    events: list[node_pb2.StreamEvent] = []
+    with local_api(node) as stub:
+        stream = stub.StreamConsume(iter([node_pb2.StreamConsumeInput(start=start)]), timeout=timeout)
+        for batch in stream:
+            events.extend(batch.events)
+            if len(events) >= count:
+                stream.cancel()
+                break
+    return events
+
+
+def test_ten_thousand_acknowledged_events_outlive_their_origin_killed() -> None:
     with Cluster.temporary("ms-") as cluster:
-        a, b, c = cluster.form(3)
+        nodes = cluster.form(4)
+        a = nodes[0]
         origin = node_id(a)
         started = time.monotonic()
         replies = publish_many(a, "load.events", 10_000)
@@ -146,17 +160,26 @@ def test_ten_thousand_acknowledged_events_outlive_their_origin_killed(tmp_path_f
         sent = {r.offset: b"%d" % i for i, r in enumerate(replies)}
         print(f"10,000 acknowledged publishes in {elapsed:.2f} s")
         assert elapsed < 60, f"10,000 acknowledged publishes took {elapsed:.1f} s"
+        [part] = info(a, "load.events").partitions
+        replicas = [n for n in nodes if node_id(n) in part.replicas]
+        [reader] = [n for n in nodes[1:] if n not in replicas]
         a.kill()
-        for replica in (b, c):
+        for replica in replicas:
             events = held(replica, "load.events", origin)
             assert [e.offset for e in events] == list(range(1, 10_001))
             assert all(e.data == sent[e.offset] for e in events)
 
         def listed_dead() -> bool:
-            parts = info(c, "load.events").partitions
+            parts = info(reader, "load.events").partitions
             return len(parts) == 1 and parts[0].head == 10_000 and not parts[0].origin_alive
 
-        wait_until(listed_dead, 30, "C to list A's partition with A dead")
+        wait_until(listed_dead, 30, "the reader to list A's partition with A dead")
+        # The reader holds no copy: it reads A's partition from a replica (Peer.StreamRead).
+        assert held(reader, "load.events", origin) == []
+        events = consume_all(reader, "load.events", 10_000, timeout=60)
+        assert [(e.origin, e.offset) for e in events] == [(origin, o) for o in range(1, 10_001)]
+        assert all(e.data == sent[e.offset] for e in events)
+        assert reader.status()["counters"]["streams.remote_reads"] >= 1
 
 
 # ---- one node's Streams in-process: no members, so nothing to copy --------------------------------
