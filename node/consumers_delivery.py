@@ -43,6 +43,7 @@ class _InFlight(Generic[E]):
     event: E
     attempt: int
     deadline: float
+    size: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,13 +57,17 @@ class Due(Generic[E]):
 
 
 class Delivery(Generic[E]):
-    """One consumer's assigned partitions and unacked events. `auto_ack`: an event is done when sent."""
+    """One consumer's assigned partitions and unacked events: at most `max_in_flight` of them and, beyond
+    the first, `max_bytes` of their sizes (they are kept for redelivery). `auto_ack`: done when sent."""
 
-    def __init__(self, ack_wait: float, max_retries: int, max_in_flight: int, auto_ack: bool = False) -> None:
+    def __init__(self, ack_wait: float, max_retries: int, max_in_flight: int, auto_ack: bool = False,
+                 max_bytes: int = 64 << 20) -> None:
         self.ack_wait = ack_wait
         self.max_retries = max_retries
         self.max_in_flight = max_in_flight
+        self.max_bytes = max_bytes
         self.auto_ack = auto_ack
+        self._bytes = 0
         self._next: dict[str, int] = {}  # origin -> next offset to read
         self._pending: dict[str, dict[int, _InFlight[E]]] = {}  # origin -> offset -> in flight, in order
         self._count = 0
@@ -87,7 +92,8 @@ class Delivery(Generic[E]):
         """Stop delivering a partition: its unacked events are forgotten (its next owner redelivers them)."""
         self._next.pop(origin, None)
         self._reported.pop(origin, None)
-        self._count -= len(self._pending.pop(origin, {}))
+        for entry in self._pending.pop(origin, {}).values():
+            self._forget(entry)
 
     def position(self, origin: str) -> int:
         """The next offset to read of an owned partition."""
@@ -96,6 +102,8 @@ class Delivery(Generic[E]):
     @property
     def room(self) -> int:
         """Events that may be sent before more acks come."""
+        if self._bytes >= self.max_bytes:
+            return 0
         return max(0, self.max_in_flight - self._count)
 
     @property
@@ -104,7 +112,7 @@ class Delivery(Generic[E]):
 
     # ---- sending and acks ---------------------------------------------------------------------------
 
-    def sent(self, origin: str, offset: int, event: E, now: float) -> bool:
+    def sent(self, origin: str, offset: int, event: E, now: float, size: int = 0) -> bool:
         """An event read from an owned partition goes out (attempt 1). False (not to be sent) for a partition
         no longer owned or an offset already passed; offsets skipped (no longer retained) count as done."""
         if origin not in self._next or offset < self._next[origin]:
@@ -112,18 +120,23 @@ class Delivery(Generic[E]):
         self._next[origin] = offset + 1
         if not self.auto_ack:
             deadline = now + self.ack_wait
-            self._pending[origin][offset] = _InFlight(event, 1, deadline)
+            self._pending[origin][offset] = _InFlight(event, 1, deadline, size)
             self._count += 1
+            self._bytes += size
             heapq.heappush(self._deadlines, (deadline, origin, offset))
         return True
 
     def ack(self, origin: str, offset: int) -> bool:
         """Done with an event; False when it was not in flight (unknown, already acked, or moved away)."""
-        pending = self._pending.get(origin)
-        if pending is None or pending.pop(offset, None) is None:
+        entry = self._pending.get(origin, {}).pop(offset, None)
+        if entry is None:
             return False
-        self._count -= 1
+        self._forget(entry)
         return True
+
+    def _forget(self, entry: _InFlight[E]) -> None:
+        self._count -= 1
+        self._bytes -= entry.size
 
     def nack(self, origin: str, offset: int, now: float) -> bool:
         """Send an event again now (as the next attempt); False when it was not in flight."""
@@ -146,7 +159,7 @@ class Delivery(Generic[E]):
                 continue
             if entry.attempt >= self.max_retries:
                 del self._pending[origin][offset]
-                self._count -= 1
+                self._forget(entry)
                 dead.append(Due(origin, offset, entry.event, entry.attempt))
                 continue
             entry.attempt += 1

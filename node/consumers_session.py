@@ -252,7 +252,7 @@ class Session:
             now = self._loop.time()
             for event in found.events:
                 # The partition may have moved away while the read was awaited: then nothing is sent.
-                if self._delivery.sent(origin, event.offset, event, now):
+                if self._delivery.sent(origin, event.offset, event, now, event.ByteSize()):
                     out.append(_attempt(event, 1))
         self._stats["delivered"] += len(out)
         return out

@@ -141,3 +141,16 @@ def test_auto_ack_keeps_nothing_in_flight() -> None:
     assert d.in_flight == 0 and d.room == 4
     assert d.timer() is None
     assert d.commits() == {"A": 9}
+
+
+def test_room_also_ends_at_max_bytes_of_unacked_events() -> None:
+    d = _delivery(max_in_flight=100, max_bytes=1000)
+    d.add_partition("A", committed=0)
+    assert d.sent("A", 1, "big", now=0.0, size=600)
+    assert d.room == 99
+    assert d.sent("A", 2, "big", now=0.0, size=600)  # the read that crossed the limit is sent whole
+    assert d.room == 0
+    d.ack("A", 1)
+    assert d.room == 99
+    d.drop_partition("A")
+    assert d.room == 100
