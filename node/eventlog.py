@@ -17,8 +17,8 @@ from head + 1.
 
 **Reads.** The heads and firsts are kept in memory (updated when a transaction commits), so `head`,
 `first`, `partitions` and `topics` are plain look-ups. `read` and `offset_since` run on a second,
-read-only connection on the event loop's thread: WAL lets it read beside the writer, and a read is one
-indexed range scan bounded by `limit` and `MAX_READ_BYTES`.
+read-only connection on the event loop's thread: WAL lets it read beside the writer; a read is one
+indexed range scan bounded by `limit` and `MAX_READ_BYTES`, a look-up by time a binary search on offsets.
 
 A file that is not a readable log of this layout stops the node with one line, as for `kv.db`.
 """
@@ -136,6 +136,22 @@ def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: 
     return write
 
 
+def _offset_since(conn: sqlite3.Connection, topic: str, origin: str, part: Partition, t: float) -> int:
+    """The first retained offset published at or after `t` (head + 1 if none), by binary search on the
+    primary key: `published_at` is the origin's clock, which only goes forward but for a step back of
+    the clock (then the answer is near, not exact). A scan would read every row's data."""
+    lo, hi = max(part.first, 1), part.head + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = conn.execute("SELECT published_at FROM events WHERE topic = ? AND origin = ? AND offset = ?",
+                           (topic, origin, mid)).fetchone()
+        if row is not None and row[0] >= t:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def _prune(cutoff: float, max_bytes: int) -> _Write:
     """Delete each partition's events published before `cutoff`, then its oldest beyond `max_bytes`."""
 
@@ -145,10 +161,7 @@ def _prune(cutoff: float, max_bytes: int) -> _Write:
             if part.first == 0 or part.first > part.head:
                 continue
             topic, origin = key
-            keep = conn.execute(
-                "SELECT offset FROM events WHERE topic = ? AND origin = ? AND published_at >= ? ORDER BY offset LIMIT 1",
-                (topic, origin, cutoff)).fetchone()
-            first = keep[0] if keep is not None else part.head + 1
+            first = _offset_since(conn, topic, origin, part, cutoff)
             excess = part.bytes - conn.execute(
                 "SELECT COALESCE(SUM(size), 0) FROM events WHERE topic = ? AND origin = ? AND offset < ?",
                 (topic, origin, first)).fetchone()[0] - max_bytes
@@ -339,7 +352,4 @@ class EventLog:
         part = self._parts.get((topic, origin))
         if part is None or self._reader is None:
             return 1
-        row = self._reader.execute(
-            "SELECT offset FROM events WHERE topic = ? AND origin = ? AND published_at >= ? ORDER BY offset LIMIT 1",
-            (topic, origin, t)).fetchone()
-        return int(row[0]) if row is not None else part.head + 1
+        return _offset_since(self._reader, topic, origin, part, t)

@@ -5,8 +5,9 @@ partition, copied to replicas before a publish is acknowledged, and readable fro
 batches: it numbers the batch on from this node's head, appends it to this node's log (one fsync for
 the batch), then copies it to k = min(replicas, live members - 1) peers with `Peer.StreamReplicate`,
 and answers every publisher of the batch once k peers hold it. The peers are the live members ranked
-by rendezvous hashing of (topic, origin), so they stay the same while the membership does; one that
-fails is replaced by the next in rank. A replica whose head is behind the batch (it was down, or is
+by rendezvous hashing of (topic, origin), those holding a copy already first, so they stay the same
+while the membership does and a node joining takes over no partition; one that fails is replaced by
+the next in rank. A replica whose head is behind the batch (it was down, or is
 new to the partition) is first backfilled from this log. When fewer than k peers acknowledge within
 `ack_timeout_s`, the batch's publishers get UNAVAILABLE: the events stay in this log and the
 maintenance task copies them later. While one batch is being copied the next one queues up, so
@@ -196,7 +197,10 @@ class Streams:
         acknowledged, k)."""
         members = self.view.alive()
         needed = min(self._replicas, len(members))
-        ranked = rendezvous(topic, self._node_id, list(members))
+        # Members that hold a copy already come first: a node joining does not take a partition over
+        # (with a backfill of all of it) until a replica is lost.
+        holders = self.view.holders(topic, self._node_id)
+        ranked = sorted(rendezvous(topic, self._node_id, list(members)), key=lambda member: member not in holders)
         target = self.log.head(topic, self._node_id)
         deadline = self._loop.time() + self._ack_timeout
         acked = 0
