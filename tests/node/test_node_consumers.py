@@ -39,6 +39,7 @@ class Consumer:
         self._call = stub.StreamConsume(iter(self._inputs.get, None))
         self._call.initial_metadata()  # the node sends the headers once the consumer is registered
         self.events: queue.Queue[node_pb2.StreamEvent] = queue.Queue()
+        self.error: grpc.RpcError | None = None
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -46,8 +47,8 @@ class Consumer:
             for batch in self._call:
                 for event in batch.events:
                     self.events.put(event)
-        except grpc.RpcError:
-            pass
+        except grpc.RpcError as exc:
+            self.error = exc
 
     def next(self, timeout: float = DELIVER) -> node_pb2.StreamEvent:
         return self.events.get(timeout=timeout)
@@ -66,8 +67,11 @@ class Consumer:
                 return out
 
     def ack(self, event: node_pb2.StreamEvent, nack: bool = False) -> None:
-        self._inputs.put(node_pb2.StreamConsumeInput(
-            ack=node_pb2.StreamAck(origin=event.origin, offset=event.offset, nack=nack)))
+        self.send(node_pb2.StreamConsumeInput(ack=node_pb2.StreamAck(origin=event.origin, offset=event.offset,
+                                                                     nack=nack)))
+
+    def send(self, item: node_pb2.StreamConsumeInput) -> None:
+        self._inputs.put(item)
 
     def close(self) -> None:
         self._inputs.put(None)
@@ -109,6 +113,10 @@ def wait_partitions(stubs: list[node_pb2_grpc.NodeStub], topic: str, heads: dict
 
     for stub in stubs:
         wait_until(functools.partial(known, stub), DELIVER, f"the partitions of {topic}")
+
+
+def counter(node: NodeProcess, name: str) -> int:
+    return int(node.status()["counters"].get(f"consumers.{name}", 0))
 
 
 def keys(events: list[node_pb2.StreamEvent]) -> list[tuple[str, int]]:
@@ -261,9 +269,23 @@ def test_an_event_not_acked_in_time_is_redelivered(trio: list[NodeProcess],
         first = consumer.next()
         again = consumer.next(timeout=5.0)
         assert (again.offset, again.attempt) == (first.offset, 2) == (sent.offset, 2)
+        unknown = counter(trio[1], "unknown_acks")
         consumer.ack(again)
         assert consumer.drain(1.0) == []
-        assert consumer.events.empty()
+        consumer.ack(again)  # no longer in flight: ignored and counted
+        wait_until(lambda: counter(trio[1], "unknown_acks") == unknown + 1, DELIVER, "the repeated ack counted")
+        assert counter(trio[1], "acked") >= 1 and counter(trio[1], "redelivered") >= 1
+    finally:
+        consumer.close()
+
+
+def test_a_second_start_ends_the_stream(trio: list[NodeProcess]) -> None:
+    consumer = Consumer(trio[0], "restart.work")
+    try:
+        consumer.send(node_pb2.StreamConsumeInput(start=node_pb2.StreamConsumeStart(topic="restart.work")))
+        wait_until(lambda: consumer.error is not None, DELIVER, "the stream to end")
+        assert consumer.error is not None and consumer.error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "only acks" in str(consumer.error.details())
     finally:
         consumer.close()
 
