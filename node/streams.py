@@ -120,6 +120,8 @@ class Streams:
         """Set by the consumer side: the groups of a topic, for `info`."""
         self._outboxes: dict[str, _Outbox] = {topic: _Outbox() for topic, origin, _ in log.held()
                                               if origin == node_id}
+        # What each replica (topic, address) held after the last copy that it acknowledged.
+        self._replica_heads: dict[tuple[str, str], int] = {}
         self._loop = asyncio.get_running_loop()
         self._maintenance = self._loop.create_task(self._maintain())
 
@@ -228,20 +230,32 @@ class Streams:
     async def _copy(self, address: str, topic: str, events: list[node_pb2.StreamEvent], target: int) -> bool:
         """Send `events` to one replica, then backfill it from this log until it holds `target`."""
         stub = node_pb2_grpc.PeerStub(self._transport.channel(address))
+        known = self._replica_heads.get((topic, address))
         try:
-            head = await self._send_events(stub, topic, events)
+            if known is not None and events and known + 1 < events[0].offset:
+                # Known to be behind: the events would be refused; the backfill below carries them.
+                head = known
+            else:
+                head = await self._send_events(stub, topic, events)
             while head < target:
                 first = self.log.first(topic, self._node_id)
                 missing = self.log.read(topic, self._node_id, max(head + 1, first), _BATCH_EVENTS)
                 moved = await self._send_events(stub, topic, missing) if missing else head
-                if moved <= head:
+                if moved == head:
+                    self._replica_heads.pop((topic, address), None)
                     return False
+                if moved < head:
+                    # Behind what it held before (its log was lost): copy on from what it has.
+                    head = moved
+                    continue
                 self.stats["backfilled"] += moved - head
                 head = moved
+            self._replica_heads[(topic, address)] = head
             return True
         except (grpc.RpcError, IdentityError, DecodeError) as exc:
             reason = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
             self._log.debug("streams.copy_failed", address=address, topic=topic, error=reason or repr(exc))
+            self._replica_heads.pop((topic, address), None)
             if self._transport.channel(address).get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
                 # The peer is down: a channel in reconnect backoff would fail fast after it is back.
                 self._transport.evict(address)
