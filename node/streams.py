@@ -10,7 +10,8 @@ while the membership does and a node joining takes over no partition; one that f
 the next in rank. A replica whose head is behind the batch (it was down, or is
 new to the partition) is first backfilled from this log. When fewer than k peers acknowledge within
 `ack_timeout_s`, the batch's publishers get UNAVAILABLE: the events stay in this log and the
-maintenance task copies them later. While one batch is being copied the next one queues up, so
+maintenance task copies them later; it also copies every partition again when the membership
+changed (a replica back from the dead, or a new one in a lost one's place, is backfilled). While one batch is being copied the next one queues up, so
 concurrent publishers share fsyncs and round trips.
 
 **Replicas.** `Peer.StreamReplicate` appends the events to this node's copy of the partition (the log
@@ -362,9 +363,17 @@ class Streams:
     # ---- maintenance --------------------------------------------------------------------------------
 
     async def _maintain(self) -> None:
-        """Copy what replicas lack, and prune by age and size, forever (cancelled by `close`)."""
+        """Copy what replicas lack (after a failed copy, and whenever the membership changed), and prune
+        by age and size, forever (cancelled by `close`)."""
         next_prune = self._loop.time()
+        members: set[str] = set()
         while True:
+            alive = set(self.view.alive())
+            if alive != members:
+                # A member came or went: the replicas of a partition may be others now, or more.
+                members = alive
+                for box in self._outboxes.values():
+                    box.lagging = True
             for topic, box in self._outboxes.items():
                 if box.lagging and box.task is None:
                     box.task = self._loop.create_task(self._drain(topic, box))

@@ -182,6 +182,34 @@ def test_ten_thousand_acknowledged_events_outlive_their_origin_killed() -> None:
         assert reader.status()["counters"]["streams.remote_reads"] >= 1
 
 
+def test_a_replica_that_was_down_is_backfilled_when_it_is_back() -> None:
+    with Cluster.temporary("ms-") as cluster:
+        a, b, c = cluster.form(3)
+        origin = node_id(a)
+        assert all(r.replicas == 2 for r in publish_many(a, "backfill.events", 100))
+        c.kill()
+        # Until C is found dead the copies to it fail (UNAVAILABLE, kept in A's log); then B alone holds them.
+        late = [wait_until(functools.partial(or_unavailable, a, "backfill.events", b"late %d" % i), 30,
+                           "a publish with C down to be acknowledged") for i in range(50)]
+        assert all(r.replicas == 1 for r in late)
+        c.start()
+        cluster.wait_states([a], {n.address: "alive" for n in (a, b, c)})
+        wait_until(lambda: [e.offset for e in held(c, "backfill.events", origin)] == list(range(1, late[-1].offset + 1)),
+                   30, "C to be backfilled with what it missed")
+        assert publish(a, "backfill.events", b"after").replicas == 2
+        assert a.status()["counters"]["streams.backfilled"] >= 50
+
+
+def or_unavailable(node: NodeProcess, topic: str, data: bytes) -> node_pb2.StreamPublishReply | None:
+    """The publish's reply, or None when it was answered UNAVAILABLE."""
+    try:
+        return publish(node, topic, data)
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+        return None
+
+
 # ---- one node's Streams in-process: no members, so nothing to copy --------------------------------
 
 def run_alone(scenario: Callable[[Streams, Keyring], Awaitable[None]], tmp_path: Path, **options: Any) -> None:
