@@ -172,7 +172,9 @@ class RecentRumours:
         """Tags of the newest remembered rumours (at most `MAX_TAGS`), for a ping."""
         self._expire(now)
         if self._tags is None:
-            self._tags = b"".join(tag for _, tag in list(self._expiry)[-MAX_TAGS:])
+            expiry = self._expiry
+            # Indexed from the right end (cheap on a deque), not a copy of everything remembered.
+            self._tags = b"".join([expiry[i][1] for i in range(max(0, len(expiry) - MAX_TAGS), len(expiry))])
         return self._tags
 
     def _names_all(self, tags: bytes, now: float) -> bool:

@@ -164,7 +164,7 @@ class MeshCore:
         self._recent = RecentRumours(config.rumour_memory)
         self._awareness = Awareness(config.awareness_max_multiplier)
         self._timers = Deadlines()
-        self._probes = ProbeOrder(rng, self._members.ids())
+        self._probes = ProbeOrder(rng, self._members, self.local_id)
         self._probe: _Probe | None = None
         self._pending: dict[int, _Probe | _Relay] = {}
         self._suspicions: dict[bytes, Suspicion] = {}
@@ -403,8 +403,7 @@ class MeshCore:
             self._timers.set(_GOSSIP, now)
 
     def _live(self, node_id: bytes) -> bool:
-        record = self._members.get(node_id)
-        return record is not None and record.rank < _DOWN and node_id != self.local_id
+        return node_id != self.local_id and self._members.is_live(node_id)
 
     def _address(self, node_id: bytes) -> str:
         record = self._members.get(node_id)
@@ -423,7 +422,7 @@ class MeshCore:
         if self._left:
             return
         self._timers.set(_PROBE, now + self._awareness.scale(self.config.probe_interval))
-        target = self._probes.next(self._live, self._members.ids)
+        target = self._probes.next()
         if target is None:
             return
         record = self._members.get(target)
@@ -443,9 +442,7 @@ class MeshCore:
         if probe is None or probe.acked or not self._live(probe.target):
             return
         address = self._address(probe.target)
-        relays = self._probes.sample(
-            self.config.indirect_checks, lambda n: n != probe.target and self._live(n)
-        )
+        relays = self._probes.sample(self.config.indirect_checks, exclude=probe.target)
         for relay in relays:
             self._send(self._address(relay), [IndirectPing(probe.seq, probe.target, address)])
         probe.expected_nacks = len(relays)
@@ -650,7 +647,7 @@ class MeshCore:
         datagram carries goes over peer links instead, the same rumours to every target (so a fan-out that
         covers the mesh reaches everyone in one round, and a write burst is not lost with datagrams)."""
         live = self._members.live
-        targets = self._probes.sample(self.config.gossip_nodes, self._live)
+        targets = self._probes.sample(self.config.gossip_nodes)
         if bulk and queue.bytes > self._budget:
             extra = queue.take_oversized(self._budget) + queue.take(self.config.gossip_bulk, live, len(targets))
         else:
@@ -684,7 +681,7 @@ class MeshCore:
 
     def _push_pull(self, now: float) -> None:
         self._timers.set(_PUSH_PULL, now + self._push_pull_interval())
-        for target in self._probes.sample(1, self._live):
+        for target in self._probes.sample(1):
             self.stats.push_pulls += 1
             self._anti_entropy(self._address(target), now)
         if len(self._kv.map):
@@ -744,7 +741,7 @@ class MeshCore:
         if now < quiet_at and now < patience:
             self._timers.set(_KV_SYNC, min(quiet_at, patience))
             return
-        for target in self._probes.sample(self.config.kv_sync_peers, self._live):
+        for target in self._probes.sample(self.config.kv_sync_peers):
             address = self._address(target)
             self._send_reliable(address, [self._kv.offer(address, self.wall_ms(now))])
 

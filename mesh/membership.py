@@ -192,6 +192,11 @@ class Membership:
             return self._ids
         return [record.node_id for record in self]
 
+    def is_live(self, node_id: bytes) -> bool:
+        """Whether `node_id` is a member that is alive or suspect."""
+        record = self.get(node_id)
+        return record is not None and record.rank < _LIVE_BELOW
+
     def down(self) -> list[bytes]:
         """Ids of dead and left members."""
         return list(self._down)

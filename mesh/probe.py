@@ -8,14 +8,15 @@ changed, and members that join mid-pass, into a small overlay, so the permutatio
 in-place shuffle of a private copy, at O(probes made) memory. New members are appended to the unshuffled
 tail and still get probed this pass. Members to probe promptly (just reported suspect: probing them
 ourselves gathers Lifeguard confirmations quickly) go first. `sample` picks random members by rejection
-from the same permuted list, in O(k) expected time when most members are eligible.
+from the same permuted list, in O(k) expected time when most members are eligible. Eligible means live
+(alive or suspect) and not this node, asked of the member table directly: compiled, that is a native
+call, where a predicate passed in would go through Python's calling convention on every pick.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from .config import Rng
+from .membership import Membership
 
 __all__ = ["ProbeOrder"]
 
@@ -23,13 +24,15 @@ __all__ = ["ProbeOrder"]
 class ProbeOrder:
     """The probe schedule of one core."""
 
-    __slots__ = ("_base", "_moved", "_next", "_priority", "_rng", "_size")
+    __slots__ = ("_base", "_local", "_members", "_moved", "_next", "_priority", "_rng", "_size")
 
-    def __init__(self, rng: Rng, ids: Sequence[bytes]) -> None:
+    def __init__(self, rng: Rng, members: Membership, local_id: bytes) -> None:
         self._rng = rng
-        self._base = ids  # read only: slots the shuffle changed live in _moved
+        self._members = members
+        self._local = local_id
+        self._base = members.ids()  # read only: slots the shuffle changed live in _moved
         self._moved: dict[int, bytes] = {}
-        self._size = len(ids)
+        self._size = len(self._base)
         self._next = 0
         self._priority: dict[bytes, None] = {}
 
@@ -46,19 +49,22 @@ class ProbeOrder:
         """Probe this member before continuing the pass."""
         self._priority[node_id] = None
 
-    def next(self, eligible: Callable[[bytes], bool], refill: Callable[[], Sequence[bytes]]) -> bytes | None:
-        """The next eligible member to probe; starts a new pass (`refill`) when one ends."""
+    def _eligible(self, node_id: bytes) -> bool:
+        return node_id != self._local and self._members.is_live(node_id)
+
+    def next(self) -> bytes | None:
+        """The next eligible member to probe; starts a new pass over the members when one ends."""
         while self._priority:
             node_id = next(iter(self._priority))
             del self._priority[node_id]
-            if eligible(node_id):
+            if self._eligible(node_id):
                 return node_id
         restarted = False
         while True:
             if self._next >= self._size:
                 if restarted:
                     return None
-                self._base = refill()
+                self._base = self._members.ids()
                 self._moved = {}
                 self._size = len(self._base)
                 self._next = 0
@@ -71,18 +77,18 @@ class ProbeOrder:
                 self._moved[j] = self._at(i)
                 self._moved[i] = picked
             self._next += 1
-            if eligible(picked):
+            if self._eligible(picked):
                 return picked
 
-    def sample(self, k: int, eligible: Callable[[bytes], bool]) -> list[bytes]:
-        """Up to k distinct random eligible members (gives up after 4k + 8 misses)."""
+    def sample(self, k: int, exclude: bytes = b"") -> list[bytes]:
+        """Up to k distinct random eligible members other than `exclude` (gives up after 4k + 8 misses)."""
         size, moved, base, random = self._size, self._moved, self._base, self._rng.random
         picked: dict[bytes, None] = {}
         misses = 0
         while len(picked) < k and size and misses < 4 * k + 8:
             slot = int(random() * size)
             node_id = moved.get(slot) or base[slot]  # as _at(slot), inline on this hot path
-            if node_id not in picked and eligible(node_id):
+            if node_id not in picked and node_id != exclude and self._eligible(node_id):
                 picked[node_id] = None
             else:
                 misses += 1
