@@ -1,14 +1,15 @@
-"""The Python library services are written with: `from micro.sdk import Service, Client, Context, kv, config, pubsub, errors`.
+"""The Python library services are written with: `from micro.sdk import Service, Client, Context, kv, config, pubsub, events, errors`.
 
 `kv.Store` reads and writes the replicated key-value store, `config.Config` the mesh's configuration,
-`pubsub.Pubsub` publishes and subscribes (at most once); all go through the local node's API on
+`pubsub.Pubsub` publishes and subscribes (at most once), `events.Events` publishes and consumes
+durable event streams (at least once); all go through the local node's API on
 `DATA_DIR/node.sock`. Every failure is an `errors.MicroError`.
 `Service` serves endpoints and registers them with the node; `Client` calls any service in the mesh.
 """
 
-from . import config, errors, kv, pubsub
+from . import config, errors, events, kv, pubsub
 from .client import Client
 from .context import Context
 from .service import Service
 
-__all__ = ["Client", "Context", "Service", "config", "errors", "kv", "pubsub"]
+__all__ = ["Client", "Context", "Service", "config", "errors", "events", "kv", "pubsub"]
