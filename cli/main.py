@@ -25,6 +25,7 @@ from .processes import status as process_status
 from .pubsub import publish, subscribe
 from .services import ServiceCommands, call, describe, services
 from .sim import sim
+from .stream import stream
 
 __all__ = ["cli", "main", "parse_duration"]
 
@@ -172,6 +173,7 @@ def status(data_dir: str | None, as_json: bool) -> None:
 cli.add_command(kv)
 cli.add_command(config)
 cli.add_command(sim)
+cli.add_command(stream)
 for command in (run, process_status, logs, kill, services, describe, call, new, publish, subscribe):
     cli.add_command(command)
 

@@ -8,7 +8,8 @@ node drops the watch, which arrives as a `NodeError`).
 A call that a service failed keeps the service's Micro error (`{"id","code","detail","status"}` as JSON)
 as the `NodeError`'s message.
 
-Pubsub messages come back as they arrive, `PubsubMessage`s, one at a time.
+Pubsub messages come back as they arrive, `PubsubMessage`s, one at a time; so do the `StreamEvent`s of a
+`StreamConsumer`, whose acks go back on its own stream.
 
 KV records come back as dicts: `db`, `table`, `key`, `value` (bytes), `expires_at` (unix seconds, 0 =
 never), `physical_ms`, `logical`, `writer` (node id). Config values go in as JSON text and come back
@@ -20,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Self, TypeVar
 
 import grpc
@@ -32,7 +36,7 @@ from .datadir import DataDir
 from .errors import NodeError, NotRunning, from_status
 from .proto import node_pb2, node_pb2_grpc
 
-__all__ = ["LOCAL_CHANNEL_OPTIONS", "NodeClient"]
+__all__ = ["LOCAL_CHANNEL_OPTIONS", "NodeClient", "StreamConsumer"]
 
 LOCAL_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 """Channel options to the local node: a list of large values can exceed grpc's default 4 MiB reply
@@ -279,6 +283,81 @@ class NodeClient:
         batches = self._stream(self._stub.Subscribe, node_pb2.SubscribeRequest(topic=topic, group=group),
                                lambda batch: batch)
         return _flattened(batches)
+
+    # ---- event streams ----------------------------------------------------------------------------
+
+    def stream_publish(self, topic: str, data: bytes, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Append an event to `topic` once it is replicated: `origin`, `offset`, `replicas`."""
+        request = node_pb2.StreamPublishRequest(topic=topic, data=data, headers=dict(headers or {}))
+        reply = self._call(self._stub.StreamPublish, request)
+        return {"origin": reply.origin, "offset": reply.offset, "replicas": reply.replicas}
+
+    def stream_consume(self, start: node_pb2.StreamConsumeStart) -> StreamConsumer:
+        """A consumer registered in its group before this returns; iterate it for events, `ack` them."""
+        return StreamConsumer(self, start)
+
+    def stream_info(self, topic: str) -> dict[str, Any]:
+        """`partitions` (origin, first, head, replicas, origin_alive) and `groups` (name, consumers,
+        committed, lag) of a topic."""
+        reply = self._call(self._stub.StreamInfo, node_pb2.StreamInfoRequest(topic=topic))
+        return {
+            "partitions": [{"origin": p.origin, "first": p.first, "head": p.head, "replicas": list(p.replicas),
+                            "origin_alive": p.origin_alive} for p in reply.partitions],
+            "groups": [{"name": g.name, "consumers": list(g.consumers), "committed": dict(sorted(g.committed.items())),
+                        "lag": g.lag} for g in reply.groups],
+        }
+
+
+_ACK_GRACE = 0.2
+"""Seconds a consumer that sent acks leaves the node to take them before its stream is cancelled."""
+
+
+class StreamConsumer:
+    """One StreamConsume stream: its events as an iterator, acks sent on the same stream from any thread.
+
+    The requests are fed from a queue; `close` ends them (the node then has a moment to take the last
+    acks) and cancels the call.
+    """
+
+    def __init__(self, client: NodeClient, start: node_pb2.StreamConsumeStart) -> None:
+        self._client = client
+        self._inputs: queue.SimpleQueue[node_pb2.StreamConsumeInput | None] = queue.SimpleQueue()
+        self._inputs.put(node_pb2.StreamConsumeInput(start=start))
+        self._acked = False
+        self._ended = threading.Event()
+        self._call = client._stub.StreamConsume(self._requests())
+        try:
+            self._call.initial_metadata()  # sent once the consumer is registered
+        except grpc.RpcError as exc:
+            raise client._error(exc, None) from None
+        if self._call.done() and self._call.code() != grpc.StatusCode.OK:
+            raise client._error(self._call, None)
+        self._events = _events(client._messages(self._call, lambda batch: batch))
+
+    def _requests(self) -> Iterator[node_pb2.StreamConsumeInput]:
+        while (item := self._inputs.get()) is not None:
+            yield item
+        self._ended.set()
+
+    def __iter__(self) -> Iterator[node_pb2.StreamEvent]:
+        return self._events
+
+    def ack(self, origin: str, offset: int, nack: bool = False) -> None:
+        self._acked = True
+        self._inputs.put(node_pb2.StreamConsumeInput(ack=node_pb2.StreamAck(origin=origin, offset=offset, nack=nack)))
+
+    def close(self) -> None:
+        self._inputs.put(None)
+        if self._acked and not self._call.done() and self._ended.wait(_CALL_TIMEOUT):
+            time.sleep(_ACK_GRACE)
+        self._events.close()
+        self._call.cancel()
+
+
+def _events(batches: Iterator[node_pb2.StreamEventBatch]) -> Generator[node_pb2.StreamEvent, None, None]:
+    with contextlib.closing(batches):  # type: ignore[type-var]
+        for batch in batches:
+            yield from batch.events
 
 
 def _flattened(batches: Iterator[node_pb2.PubsubBatch]) -> Iterator[node_pb2.PubsubMessage]:
