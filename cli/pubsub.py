@@ -19,10 +19,11 @@ from ..node.subjects import check_pattern, check_topic
 from ..sdk.pubsub import Message, encode
 from .common import connect, data_dir_option, echo_changes
 
-__all__ = ["publish", "subscribe"]
+__all__ = ["parse_headers", "publish", "read_payload", "subscribe"]
 
 
-def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_headers(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`--header NAME=VALUE` options as a dict."""
     headers = {}
     for pair in pairs:
         name, equals, value = pair.partition("=")
@@ -30,6 +31,15 @@ def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
             raise InvalidArgument(f"a header is NAME=VALUE, not {pair!r}")
         headers[name] = value
     return headers
+
+
+def read_payload(value: str, what: str = "message") -> bytes:
+    """The compact JSON of a JSON argument, or of stdin when it is `-`."""
+    text = sys.stdin.read() if value == "-" else value
+    try:
+        return encode(json.loads(text))
+    except ValueError as exc:
+        raise InvalidArgument(f"the {what} is not valid JSON: {exc}") from None
 
 
 @click.command()
@@ -41,13 +51,9 @@ def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
 def publish(data_dir: str | None, topic: str, value: str, headers: tuple[str, ...], as_json: bool) -> None:
     """Publish a JSON value (or `-`: the JSON on stdin) on TOPIC, to every matching subscriber now."""
     check_topic(topic)
-    text = sys.stdin.read() if value == "-" else value
-    try:
-        data = encode(json.loads(text))
-    except ValueError as exc:
-        raise InvalidArgument(f"the message is not valid JSON: {exc}") from None
+    data = read_payload(value)
     with connect(data_dir) as client:
-        nodes = client.publish(topic, data, _headers(headers))
+        nodes = client.publish(topic, data, parse_headers(headers))
     if as_json:
         click.echo(json.dumps({"nodes": nodes}))
     else:

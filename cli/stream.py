@@ -13,7 +13,6 @@ import contextlib
 import datetime
 import itertools
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,9 +22,8 @@ from ..node.errors import InvalidArgument
 from ..node.proto import node_pb2
 from ..node.subjects import check_topic
 from ..sdk.events import Event, consume_start
-from ..sdk.pubsub import encode
 from .common import connect, data_dir_option, echo_changes, echo_json, echo_table, parse_duration
-from .pubsub import _headers
+from .pubsub import parse_headers, read_payload
 
 __all__ = ["stream"]
 
@@ -64,13 +62,9 @@ def stream() -> None:
 def publish(data_dir: str | None, topic: str, value: str, headers: tuple[str, ...], as_json: bool) -> None:
     """Append a JSON value (or `-`: the JSON on stdin) to TOPIC once it is replicated."""
     check_topic(topic)
-    text = sys.stdin.read() if value == "-" else value
-    try:
-        data = encode(json.loads(text))
-    except ValueError as exc:
-        raise InvalidArgument(f"the event is not valid JSON: {exc}") from None
+    data = read_payload(value, "event")
     with connect(data_dir) as client:
-        reply = client.stream_publish(topic, data, _headers(headers))
+        reply = client.stream_publish(topic, data, parse_headers(headers))
     if as_json:
         echo_json(reply)
     else:
