@@ -14,6 +14,9 @@
     @service.subscribe("orders.*.created", group="billing")   # pubsub: runs for each message
     async def created(message: pubsub.Message) -> None: ...
 
+    @service.consume("orders.created", group="billing")       # event stream: at least once
+    async def bill(event: events.Event) -> None: ...          # returns: acked; raises: nacked (comes again)
+
     service.add_servicer(greeter_pb2_grpc.add_GreeterServicer_to_server, Greeter())   # protobuf
     service.run()
 
@@ -23,9 +26,12 @@ heartbeats, and on SIGTERM or SIGINT deregisters, stops the server with a short 
 `start()` and `stop()` are the first and last steps alone: a test can serve endpoints without a node.
 
 Each service has its own KV database, named after it (`service.kv`), reads the mesh's configuration
-through `service.config` and publishes through `service.pubsub`; all talk to the same node and are closed
-when the service stops. Its subscriptions are registered by `start()` (which then needs the node) and
-end with `stop()`; a handler that raises is logged and the subscription goes on.
+through `service.config`, publishes through `service.pubsub` and `service.events`; all talk to the same
+node and are closed when the service stops. Its subscriptions and consumers are registered by `start()`
+(which then needs the node) and end with `stop()`; a subscription handler that raises is logged and the
+subscription goes on. A consumer's handler runs for one event at a time: its return acks the event, an
+exception is logged and nacks it (it comes again, up to the consumer's `max_retries`); a consumer whose
+stream breaks (the node restarted) consumes again after a pause, from the group's committed position.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from ..node.proto import node_pb2
 from .channel import NodeChannel
 from .config import Config
 from .errors import MicroError
+from .events import Consumer, Event, Events
 from .handlers import Handler, camel_case, json_handler, method_handler
 from .kv import Store
 from .protobuf import AddServicer, descriptor_set, service_descriptor, servicer_handlers
@@ -59,11 +66,14 @@ logger = logging.getLogger("micro.sdk.service")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MessageHandler = Callable[[Message], Awaitable[Any]]
+_EventHandler = Callable[[Event], Awaitable[Any]]
 
 # The KV database name rules: the service's name is its database's name.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _ANY_HOST = {"", "0.0.0.0", "::", "[::]"}
 _STOP_GRACE = 2.0
+_RECONSUME_S = (0.5, 5.0)
+"""A consumer whose stream broke consumes again after the first pause, doubled each time up to the second."""
 
 
 class Service:
@@ -93,6 +103,8 @@ class Service:
         self._config: Config | None = None
         self._pubsub: Pubsub | None = None
         self._subscribers: list[tuple[str, str | None, _MessageHandler]] = []
+        self._events: Events | None = None
+        self._consumers: list[tuple[Callable[[], Consumer], _EventHandler]] = []
         self._listeners: list[asyncio.Task[None]] = []
         self._registration: Registration | None = None
 
@@ -125,6 +137,20 @@ class Service:
             if self._server is not None:
                 raise RuntimeError("subscriptions are added before the service starts")
             self._subscribers.append((topic, group, function))
+            return function
+
+        return register
+
+    def consume(self, topic: str, group: str | None = None, **options: Any) -> Callable[[_F], _F]:
+        """A decorator running an async function for each event of `topic` while the service runs, one at
+        a time, in consumer group `group` (each partition of the topic goes to one consumer of the group
+        mesh-wide). Its return acks the event, an exception nacks it. `options` are those of
+        `events.Events.consume` (`from_start`, `ack_wait`, `max_retries`, ...), checked here."""
+        def register(function: _F) -> _F:
+            if self._server is not None:
+                raise RuntimeError("consumers are added before the service starts")
+            self.events.consume(topic, group, **options)  # a BadRequest now for bad options
+            self._consumers.append((lambda: self.events.consume(topic, group, **options), function))
             return function
 
         return register
@@ -165,8 +191,8 @@ class Service:
         """Start the gRPC server serving every endpoint added so far (once: an instance is not restarted)."""
         if self._server is not None:
             raise RuntimeError(f"{self.name} has already started")
-        if not self._handlers and not self._subscribers:
-            raise RuntimeError(f"{self.name} has no endpoints to serve and no subscriptions")
+        if not self._handlers and not self._subscribers and not self._consumers:
+            raise RuntimeError(f"{self.name} has no endpoints to serve, no subscriptions and no consumers")
         by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
         for handler in self._handlers.values():
             grpc_service, method = handler.method[1:].split("/")
@@ -184,6 +210,10 @@ class Service:
             # Entered here, so a message published once `start` returns reaches the handler.
             messages = await self.pubsub.subscribe(topic, group).__aenter__()
             self._listeners.append(asyncio.get_running_loop().create_task(self._listen(messages, on_message)))
+        for make, on_event in self._consumers:
+            # Entered here too: the consumer is in its group once `start` returns.
+            consumer = await make().__aenter__()
+            self._listeners.append(asyncio.get_running_loop().create_task(self._consume(consumer, make, on_event)))
 
     async def _listen(self, messages: Subscription, handler: _MessageHandler) -> None:
         try:
@@ -197,6 +227,27 @@ class Service:
         finally:
             messages.close()
 
+    async def _consume(self, consumer: Consumer, make: Callable[[], Consumer], handler: _EventHandler) -> None:
+        pause = _RECONSUME_S[0]
+        while True:
+            try:
+                async with consumer:
+                    async for event in consumer:
+                        pause = _RECONSUME_S[0]
+                        try:
+                            await handler(event)
+                        except Exception:  # the event comes again; the consumer goes on
+                            logger.exception("%s: the handler of %s %s:%d failed (attempt %d)", self.name,
+                                             event.topic, event.origin, event.offset, event.attempt)
+                            await event.nack()
+                        else:
+                            await event.ack()
+            except MicroError as exc:
+                logger.error("%s: a consumer's stream ended: %s; consuming again in %gs", self.name, exc, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _RECONSUME_S[1])
+            consumer = make()
+
     async def stop(self, grace: float = _STOP_GRACE) -> None:
         """Stop serving (calls in flight get `grace` seconds) and close the connections to the node."""
         for listener in self._listeners:
@@ -204,7 +255,7 @@ class Service:
         await asyncio.gather(*self._listeners, return_exceptions=True)
         if self._server is not None:
             await self._server.stop(grace)
-        for user in (self._kv, self._config, self._pubsub):
+        for user in (self._kv, self._config, self._pubsub, self._events):
             if user is not None:
                 await user.close()
         await self._node.close()
@@ -260,6 +311,13 @@ class Service:
         if self._pubsub is None:
             self._pubsub = Pubsub(data_dir=self.data_dir.path)
         return self._pubsub
+
+    @property
+    def events(self) -> Events:
+        """Publishing and consuming event streams through this service's node."""
+        if self._events is None:
+            self._events = Events(data_dir=self.data_dir.path)
+        return self._events
 
     @property
     def config(self) -> Config:

@@ -6,7 +6,11 @@
 
 Keys of the service's own database ("posts"): `id/<id>` the post (protobuf bytes), `slug/<slug>` its id,
 `tag/<tag>/<id>` one entry per tag. Ids sort by creation time, so listing `id/` backwards is newest first.
-The tags service keeps the counts: every save and delete tells it which tags the post gained or lost.
+
+Every save and delete is published on the event stream `blog.posts` once the post is written:
+`{"type": "saved" | "deleted", "id", "tags", "old_tags"}` (`tags` the post's tags now, none once deleted;
+`old_tags` those it had before). The tags service consumes them to keep its counts; posts does not wait for
+it. Tags are lower-case words (letters, digits, dashes), checked here before anything is written.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import blog_pb2
 import blog_pb2_grpc
-from micro.sdk import Client, Context, Service, errors
+from micro.sdk import Context, Service, errors
 
 service = Service("posts", version="1.0.0")
-tags = Client()
+TOPIC = "blog.posts"
+_TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
 
 
 def _new_id() -> str:
@@ -41,14 +46,9 @@ async def _load(post_id: str) -> blog_pb2.Post | None:
     return blog_pb2.Post.FromString(record.value) if record is not None else None
 
 
-async def _retag(post_id: str, before: list[str], after: list[str]) -> None:
-    """Tell the tags service what the post gained and lost (it refuses a malformed tag, failing the save)."""
-    gained = [t for t in after if t not in before]
-    lost = [t for t in before if t not in after]
-    if gained:
-        await tags.call("tags", "Tags.Add", blog_pb2.TagPostRequest(post=post_id, tags=gained))
-    if lost:
-        await tags.call("tags", "Tags.Remove", blog_pb2.TagPostRequest(post=post_id, tags=lost))
+async def _announce(kind: str, post_id: str, tags: list[str], old_tags: list[str]) -> None:
+    """Publish what happened to a post on `blog.posts` (answered once the event is stored and replicated)."""
+    await service.events.publish(TOPIC, {"type": kind, "id": post_id, "tags": tags, "old_tags": old_tags})
 
 
 class Posts(blog_pb2_grpc.PostsServicer):
@@ -58,6 +58,10 @@ class Posts(blog_pb2_grpc.PostsServicer):
         old = await _load(request.id) if request.id else None
         if request.id and old is None:
             raise errors.not_found(service.name, f"no post {request.id}")
+        for tag in request.tags:
+            if not _TAG.match(tag):
+                raise errors.bad_request(service.name, f"{tag!r} is not a tag: use lower-case letters, digits "
+                                                       "and dashes")
         post_id = request.id or _new_id()
         slug = _slug(request.slug or request.title)
         if not slug:
@@ -70,7 +74,6 @@ class Posts(blog_pb2_grpc.PostsServicer):
                              tags=list(dict.fromkeys(request.tags)), created=old.created if old else now,
                              updated=now)
         before = list(old.tags) if old else []
-        await _retag(post_id, before, list(post.tags))
         await service.kv.put(f"id/{post_id}", post.SerializeToString())
         await service.kv.put(f"slug/{slug}", post_id)
         if old is not None and old.slug != slug:
@@ -79,6 +82,7 @@ class Posts(blog_pb2_grpc.PostsServicer):
             await service.kv.put(f"tag/{tag}/{post_id}", b"")
         for tag in set(before) - set(post.tags):
             await service.kv.delete(f"tag/{tag}/{post_id}")
+        await _announce("saved", post_id, list(post.tags), before)
         return blog_pb2.SavePostResponse(post=post)
 
     async def Query(self, request: blog_pb2.QueryPostsRequest, ctx: Context) -> blog_pb2.QueryPostsResponse:
@@ -104,11 +108,11 @@ class Posts(blog_pb2_grpc.PostsServicer):
         post = await _load(request.id)
         if post is None:
             raise errors.not_found(service.name, f"no post {request.id}")
-        await _retag(post.id, list(post.tags), [])
         for tag in post.tags:
             await service.kv.delete(f"tag/{tag}/{post.id}")
         await service.kv.delete(f"slug/{post.slug}")
         await service.kv.delete(f"id/{post.id}")
+        await _announce("deleted", post.id, [], list(post.tags))
         return blog_pb2.DeletePostResponse()
 
 

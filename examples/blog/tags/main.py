@@ -4,6 +4,12 @@
     Tags.Remove  {"post": "<post id>", "tags": ["news"]}
     Tags.List    {}  -> {"tags": [{"name": "intro", "count": 1}, ...]}, by name
 
+The posts service does not call it: tags consumes the event stream `blog.posts` in the group "tags"
+(`{"type": "saved" | "deleted", "id", "tags", "old_tags"}`), from the start of the stream the first time
+the group runs, then from where the group left off, one event at a time. An event sets the post's pairs to
+its `tags` (and removes those of `old_tags` it lost), so an event delivered twice changes nothing. A
+handler that fails nacks the event, which comes again; after 5 attempts it goes to `blog.posts.dead`.
+
 Each (tag, post) pair is one key `tag/<tag>/<post id>` in the service's own database ("tags"): adding a
 pair twice changes nothing, and a count is the number of keys under its tag, so counts stay right
 however often a post is saved. Tags are lower-case words: letters, digits and dashes.
@@ -20,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import blog_pb2
 import blog_pb2_grpc
-from micro.sdk import Context, Service, errors
+from micro.sdk import Context, Service, errors, events
 
 service = Service("tags", version="1.0.0")
 _TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
@@ -34,6 +40,17 @@ def _keys(request: blog_pb2.TagPostRequest) -> list[str]:
             raise errors.bad_request(service.name, f"{tag!r} is not a tag: use lower-case letters, digits "
                                                    "and dashes")
     return [f"tag/{tag}/{request.post}" for tag in request.tags]
+
+
+@service.consume("blog.posts", group="tags", from_start=True, max_in_flight=1)
+async def post_changed(event: events.Event) -> None:
+    """Keep the pairs of one post as a `blog.posts` event says (in order: one event in flight at a time)."""
+    change = event.json()
+    post, tags = change["id"], change["tags"]
+    for tag in tags:
+        await service.kv.put(f"tag/{tag}/{post}", b"")
+    for tag in set(change["old_tags"]) - set(tags):
+        await service.kv.delete(f"tag/{tag}/{post}")
 
 
 class Tags(blog_pb2_grpc.TagsServicer):
