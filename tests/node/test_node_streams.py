@@ -13,15 +13,20 @@ import contextlib
 import functools
 import io
 import sqlite3
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import grpc
 import pytest
 from google.protobuf.message import Message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from micro.identity.keyring import Keyring
+from micro.mesh import OwnedStateChanged
 from micro.node.client import LOCAL_CHANNEL_OPTIONS
 from micro.node.errors import InvalidArgument
 from micro.node.eventlog import EventLog
@@ -291,3 +296,33 @@ def test_retention_prunes_old_and_excess_events(tmp_path: Path) -> None:
         assert streams.counters()["streams.pruned"] == 15
 
     run_alone(scenario, tmp_path, max_bytes=5500, prune_interval_s=0.2)
+
+
+# ---- what other nodes send: never raises past the refusal ------------------------------------------
+
+_cbor_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(st.one_of(_cbor_values.map(cbor2.dumps), st.binary(max_size=40)), min_size=1, max_size=8),
+       frames=st.lists(st.binary(max_size=60), min_size=1, max_size=4),
+       sealed=st.lists(st.binary(max_size=60), min_size=1, max_size=4))
+def test_records_and_frames_from_peers_are_filed_or_counted(tmp_path: Path, records: list[bytes],
+                                                            frames: list[bytes], sealed: list[bytes]) -> None:
+    async def scenario(streams: Streams, keyring: Keyring) -> None:
+        for value in records:
+            streams.on_owned(OwnedStateChanged(bytes(range(32)), "stream/x", value))
+        streams.on_owned(OwnedStateChanged(bytes(range(32)), "stream/x", None))
+        assert streams.partitions("t") == []
+        for data in [*frames, *(keyring.encrypt(body) for body in sealed)]:
+            for serve in (streams.serve_replicate, streams.serve_read):
+                with contextlib.suppress(InvalidArgument):
+                    await serve(node_pb2.Frame(data=data))
+        assert streams.log.topics() == []
+
+    with tempfile.TemporaryDirectory(dir=tmp_path) as base:
+        run_alone(scenario, Path(base))
