@@ -1,5 +1,6 @@
 """The blog example end to end through the gateway of a real node: posts, comments and tags run by
-`micro run`, talking to each other through the mesh, their data in the KV store."""
+`micro run`, talking to each other through the mesh (calls, and the `blog.posts` event stream that tags
+consumes), their data in the KV store."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from node_harness import wait_until
 from openapi_spec_validator import validate
 from services_harness import EXAMPLES, GatewayNode, gateway_node
 
@@ -36,6 +38,12 @@ def _counts(blog: GatewayNode) -> dict[str, int]:
     return {t["name"]: t["count"] for t in _ok(blog, "/tags/Tags/List", {})["tags"]}
 
 
+def _counts_become(blog: GatewayNode, prefix: str, expected: dict[str, int]) -> None:
+    """Tags counts from the `blog.posts` events: they follow a save within moments."""
+    wait_until(lambda: {k: v for k, v in _counts(blog).items() if k.startswith(prefix)} == expected, 10,
+               f"tag counts {expected}")
+
+
 def test_saved_posts_are_found_by_tag_newest_first(blog: GatewayNode) -> None:
     first = _save(blog, "Tagged one", ["t-query"])
     second = _save(blog, "Tagged two", ["t-query", "t-other"])
@@ -56,14 +64,24 @@ def test_a_post_is_found_by_its_slug(blog: GatewayNode) -> None:
 def test_tag_counts_follow_saves_and_deletes(blog: GatewayNode) -> None:
     a = _save(blog, "Count a", ["c-one", "c-two"])
     _save(blog, "Count b", ["c-one"])
-    assert {k: v for k, v in _counts(blog).items() if k.startswith("c-")} == {"c-one": 2, "c-two": 1}
+    _counts_become(blog, "c-", {"c-one": 2, "c-two": 1})
 
     _ok(blog, "/posts/Posts/Save", {"id": a["id"], "title": "Count a", "tags": ["c-two", "c-three"]})
-    assert {k: v for k, v in _counts(blog).items() if k.startswith("c-")} == {"c-one": 1, "c-two": 1,
-                                                                              "c-three": 1}
+    _counts_become(blog, "c-", {"c-one": 1, "c-two": 1, "c-three": 1})
 
     _ok(blog, "/posts/Posts/Delete", {"id": a["id"]})
-    assert {k: v for k, v in _counts(blog).items() if k.startswith("c-")} == {"c-one": 1}
+    _counts_become(blog, "c-", {"c-one": 1})
+
+
+def test_tags_count_the_blog_posts_events_in_its_group(blog: GatewayNode) -> None:
+    _save(blog, "Evented", ["e-one"])
+    _counts_become(blog, "e-", {"e-one": 1})
+
+    info = json.loads(blog.ok("stream", "info", "blog.posts", "--json"))
+
+    [group] = [g for g in info["groups"] if g["name"] == "tags"]
+    assert len(group["consumers"]) == 1
+    assert info["partitions"][0]["head"] >= 1
 
 
 def test_comments_are_listed_by_post_in_order(blog: GatewayNode) -> None:
@@ -85,10 +103,10 @@ def test_a_comment_on_a_missing_post_is_404(blog: GatewayNode) -> None:
     assert (error["id"], error["detail"]) == ("comments", "no post nope")
 
 
-def test_a_malformed_tag_is_refused_by_tags_and_nothing_is_saved(blog: GatewayNode) -> None:
+def test_a_malformed_tag_is_refused_by_posts_and_nothing_is_saved(blog: GatewayNode) -> None:
     status, error = blog.post("/posts/Posts/Save", {"title": "Bad tag", "tags": ["Not A Tag"]})
 
-    assert status == 400 and error["id"] == "tags"
+    assert status == 400 and error["id"] == "posts"
     assert blog.post("/posts/Posts/Query", {"slug": "bad-tag"})[0] == 404
 
 
