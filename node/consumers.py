@@ -38,7 +38,8 @@ from .runtime import Runtime
 from .streams import Streams
 from .subjects import check_topic
 
-__all__ = ["KEY_PREFIX", "MAX_ACK_WAIT", "MAX_IN_FLIGHT", "MAX_RETRIES", "Consumers"]
+__all__ = ["KEY_PREFIX", "MAX_ACK_WAIT", "MAX_IN_FLIGHT", "MAX_RETRIES", "Consumers", "decode_record",
+           "encode_record"]
 
 KEY_PREFIX = "consumer/"
 MAX_ACK_WAIT = 86_400.0
@@ -94,12 +95,21 @@ def _options(start: node_pb2.StreamConsumeStart, started_at: float) -> Options:
                    offset=offset, since=since, started_at=started_at)
 
 
-def _decode(value: bytes) -> tuple[str, str, str]:
-    """A remote consumer record; raises ValueError/TypeError (or a CBOR/InvalidArgument error) if malformed."""
-    fields: Any = cbor2.loads(value)
-    if not isinstance(fields, list) or len(fields) != 3 or not isinstance(fields[2], str) or not fields[2]:
-        raise ValueError("not a consumer record")
-    return check_topic(fields[0]), _check_group(fields[1]), fields[2]
+def encode_record(topic: str, group: str, consumer_id: str) -> bytes:
+    """The owned entry's value for one consumer."""
+    return cbor2.dumps([topic, group, consumer_id])
+
+
+def decode_record(value: bytes) -> tuple[str, str, str] | None:
+    """(topic, group, consumer id) of a remote consumer record; None when it is malformed (it came from
+    another node: never raises)."""
+    try:
+        fields: Any = cbor2.loads(value)
+        if not isinstance(fields, list) or len(fields) != 3 or not isinstance(fields[2], str) or not fields[2]:
+            return None
+        return check_topic(fields[0]), _check_group(fields[1]), fields[2]
+    except (cbor2.CBORDecodeError, ValueError, TypeError, InvalidArgument, RecursionError, OverflowError):
+        return None
 
 
 class Consumers:
@@ -146,7 +156,7 @@ class Consumers:
         options = session.options
         self._local[session.consumer_id] = session
         self._runtime.set_local(_record_key(session.consumer_id),
-                                cbor2.dumps([options.topic, options.group, session.consumer_id]))
+                                encode_record(options.topic, options.group, session.consumer_id))
         self._joined((options.topic, options.group), session.consumer_id)
 
     def _remove(self, session: Session) -> None:
@@ -195,9 +205,8 @@ class Consumers:
             self._left((old[0], old[1]), old[2])
         if event.value is None:
             return
-        try:
-            record = _decode(event.value)
-        except (cbor2.CBORDecodeError, ValueError, TypeError, InvalidArgument, RecursionError):
+        record = decode_record(event.value)
+        if record is None:
             self.stats["dropped_records"] += 1
             return
         self._remote[(event.node_id, event.key)] = record
@@ -210,7 +219,7 @@ class Consumers:
         for session in self._local.values():
             options = session.options
             self._runtime.set_local(_record_key(session.consumer_id),
-                                    cbor2.dumps([options.topic, options.group, session.consumer_id]))
+                                    encode_record(options.topic, options.group, session.consumer_id))
 
     # ---- views --------------------------------------------------------------------------------------
 

@@ -1,10 +1,15 @@
 """The sans-IO consumer core (`node/consumers_delivery.py`): rendezvous assignment, and deliveries, acks,
-redeliveries, dead letters and committed offsets on an explicit clock."""
+redeliveries, dead letters and committed offsets on an explicit clock; and consumer records from other
+nodes, which decode or are refused, never raise."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+import cbor2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from micro.node.consumers import decode_record, encode_record
 from micro.node.consumers_delivery import Delivery, assign
 
 
@@ -154,3 +159,24 @@ def test_room_also_ends_at_max_bytes_of_unacked_events() -> None:
     assert d.room == 99
     d.drop_partition("A")
     assert d.room == 100
+
+
+def test_a_consumer_record_round_trips() -> None:
+    assert decode_record(encode_record("orders.eu", "billing", "ab12@Nnode")) == ("orders.eu", "billing", "ab12@Nnode")
+    assert decode_record(encode_record("orders", "", "x")) == ("orders", "", "x")
+
+
+_cbor_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64) | _cbor_values.map(cbor2.dumps)
+       | st.tuples(st.text(max_size=12), st.text(max_size=12), st.text(max_size=12)).map(
+           lambda fields: cbor2.dumps(list(fields))))
+def test_any_consumer_record_decodes_or_is_refused_never_raised(value: bytes) -> None:
+    record = decode_record(value)
+    assert record is None or (len(record) == 3 and all(isinstance(field, str) for field in record))
