@@ -146,10 +146,11 @@ class Service:
         a time, in consumer group `group` (each partition of the topic goes to one consumer of the group
         mesh-wide). Its return acks the event, an exception nacks it. `options` are those of
         `events.Events.consume` (`from_start`, `ack_wait`, `max_retries`, ...), checked here."""
+        self.events.consume(topic, group, **options)  # a BadRequest now for bad options
+
         def register(function: _F) -> _F:
             if self._server is not None:
                 raise RuntimeError("consumers are added before the service starts")
-            self.events.consume(topic, group, **options)  # a BadRequest now for bad options
             self._consumers.append((lambda: self.events.consume(topic, group, **options), function))
             return function
 
