@@ -162,6 +162,10 @@ class Streams:
                 except asyncio.CancelledError:
                     _settle(batch, Unavailable("the node is stopping"))
                     raise
+                except Exception as exc:  # noqa: BLE001 - publishers must get an answer, and the outbox a drain
+                    self._log.error("streams.publish_failed", topic=topic, error=repr(exc))
+                    _settle(batch, exc)
+                    continue
                 box.lagging = acked < needed
                 if box.lagging:
                     self.stats["publish_unavailable"] += len(batch)
