@@ -1,12 +1,12 @@
 """One consumer's `StreamConsume` stream: the asyncio binding of its `consumers_delivery.Delivery`.
 
-The loop, woken by acks, by changes in its group's members, and at least every `POLL_S`: takes the
-partitions rendezvous hashing gives it now (a partition it lost is dropped after committing what was
-acked; one it gained starts after the group's committed offset, or where `from` says, and that start is
-committed at once so the group's position does not depend on which member reads first), sends what is
-due again, reads new events of its partitions (local or from a replica, through `Streams.read`) while
-fewer than `max_in_flight` are unacked, and commits offsets that moved, at most every `COMMIT_S`. Acks
-are read by a second task. An event that used up `max_retries` deliveries is published to `TOPIC.dead`
+The loop, woken by acks, by changes in its group's members or its topic's heads, and at least every
+`POLL_S`: takes the partitions rendezvous hashing gives it now (a partition it lost is dropped after
+committing what was acked; one it gained starts after the group's committed offset, or where `from`
+says, and that start is committed at once so the group's position does not depend on which member reads
+first), sends what is due again, reads new events of its partitions (local or from a replica, through
+`Streams.read`, the partitions concurrently) while fewer than `max_in_flight` are unacked, and commits
+offsets that moved, at most every `COMMIT_S`. Acks are read by a second task. An event that used up `max_retries` deliveries is published to `TOPIC.dead`
 with headers naming where it came from, then counts as acked.
 """
 
@@ -234,22 +234,28 @@ class Session:
         self._stats["dead_lettered"] += 1
 
     async def _read_new(self) -> list[node_pb2.StreamEvent]:
-        """New events of the owned partitions, as many as may be in flight, each registered as sent."""
-        out: list[node_pb2.StreamEvent] = []
+        """New events of the owned partitions, as many as may be in flight, each registered as sent. The
+        partitions are read concurrently (a slow or unreachable holder delays no other partition), the
+        room shared between them."""
+        room, now = self._delivery.room, self._loop.time()
         heads = {p.origin: p.head for p in self._streams.partitions(self.options.topic)}
-        for origin in sorted(self._delivery.partitions):
-            room, now = self._delivery.room, self._loop.time()
-            position = self._delivery.position(origin)
-            if room <= 0:
-                break
-            if heads.get(origin, 0) < position or self._retry_at.get(origin, 0.0) > now:
+        wanted = [origin for origin in sorted(self._delivery.partitions)
+                  if heads.get(origin, 0) >= self._delivery.position(origin) and self._retry_at.get(origin, 0.0) <= now]
+        if room <= 0 or not wanted:
+            return []
+        wanted = wanted[:room]
+        share = min(_READ_LIMIT, room // len(wanted))
+        reads = [self._streams.read(self.options.topic, origin, self._delivery.position(origin), share)
+                 for origin in wanted]
+        results = await asyncio.gather(*reads, return_exceptions=True)
+        out: list[node_pb2.StreamEvent] = []
+        now = self._loop.time()
+        for origin, found in zip(wanted, results, strict=True):
+            if isinstance(found, NodeError):
+                self._read_failed(origin, found)
                 continue
-            try:
-                found = await self._streams.read(self.options.topic, origin, position, min(room, _READ_LIMIT))
-            except NodeError as exc:
-                self._read_failed(origin, exc)
-                continue
-            now = self._loop.time()
+            if isinstance(found, BaseException):
+                raise found
             for event in found.events:
                 # The partition may have moved away while the read was awaited: then nothing is sent.
                 if self._delivery.sent(origin, event.offset, event, now, event.ByteSize()):
