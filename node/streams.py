@@ -276,7 +276,7 @@ class Streams:
     async def serve_replicate(self, frame: node_pb2.Frame) -> node_pb2.Frame:
         """`Peer.StreamReplicate`: append the origin's events to the copy here; answer its head."""
         request = self._open(frame, node_pb2.StreamReplicate())
-        if request.origin == self._node_id or any(e.topic != request.topic or e.origin != request.origin
+        if not request.origin or request.origin == self._node_id or any(e.topic != request.topic or e.origin != request.origin
                                                   for e in request.events):
             self.stats["dropped_frames"] += 1
             raise InvalidArgument("a StreamReplicate carries events of its own partition only, from another node")
