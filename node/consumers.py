@@ -18,6 +18,7 @@ nothing.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import math
 import re
@@ -146,8 +147,10 @@ class Consumers:
         try:
             if registered is not None:
                 await registered()
-            async for batch in session.run(inputs):
-                yield batch
+            # Closed here, not when collected: its ack reader stops with the stream.
+            async with contextlib.aclosing(session.run(inputs)) as batches:
+                async for batch in batches:
+                    yield batch
         finally:
             self._remove(session)
             await session.close()

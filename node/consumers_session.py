@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 
 from ..mesh import MeshError
 from .consumers_delivery import Delivery, Due, assign
@@ -121,7 +121,7 @@ class Session:
         self._wake.set()
 
     async def run(self, inputs: AsyncIterator[node_pb2.StreamConsumeInput]
-                  ) -> AsyncIterator[node_pb2.StreamEventBatch]:
+                  ) -> AsyncGenerator[node_pb2.StreamEventBatch, None]:
         """Batches of events to send, until the caller stops iterating; raises what a bad input raised."""
         acks = self._loop.create_task(self._read_acks(inputs))
         try:
