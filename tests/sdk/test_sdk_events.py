@@ -216,3 +216,24 @@ async def test_service_consume_checks_its_options_when_declared(tmp_path: Path) 
 
     with pytest.raises(errors.BadRequest, match="choose one of"):
         service.consume("events.fine", from_start=True, offset=3)
+
+
+@pytest.mark.xfail(reason="NODE BUG (node/consumers.py, node/agent.py): a StreamConsume cancelled right after its "
+                          "first batch commits nothing, neither the group's start nor what was auto-acked; the "
+                          "commit 'at once when it ends' does not happen (the consume generators are not closed "
+                          "when the call is cancelled)", strict=False)
+async def test_a_consumer_closed_at_once_still_commits_its_groups_position(nodes: list[NodeProcess],
+                                                                            topic: str) -> None:
+    a, _ = nodes
+    async with events.Events(a.data_dir) as ev:
+        await _publish(ev, topic, 2)
+        consumer = await ev.consume(topic, "quick", from_start=True, auto_ack=True).__aenter__()
+        await _take(consumer, 2)
+        consumer.close()  # at once: no grace
+
+    def committed() -> dict[str, int]:
+        with a.client() as client:
+            return {o: n for g in client.stream_info(topic)["groups"] if g["name"] == "quick"
+                    for o, n in g["committed"].items()}
+
+    wait_until(lambda: committed() == {a.status()["id"]: 2}, 5, "the auto-acked events to be committed")
