@@ -209,6 +209,40 @@ def test_a_closed_consumers_unacked_events_go_to_the_other(trio: list[NodeProces
         first.close()
 
 
+def test_no_event_is_lost_when_a_member_leaves_while_events_flow(trio: list[NodeProcess],
+                                                                 stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    _, b, c = trio
+    staying, leaving = (Consumer(b, "flow.work", "flow", from_start=True),
+                        Consumer(c, "flow.work", "flow", from_start=True))
+    published: list[tuple[str, int]] = []
+
+    def publish_all() -> None:
+        for i in range(60):
+            reply = publish(stubs[i % 3], "flow.work", f"job {i}".encode())
+            published.append((reply.origin, reply.offset))
+            time.sleep(0.02)
+
+    try:
+        wait_members(stubs, "flow.work", "flow", 2)
+        publisher = threading.Thread(target=publish_all)
+        publisher.start()
+        got = collect([staying, leaving], 20)
+        leaving.close()  # what it was sent but had not acked goes to the other
+        publisher.join(timeout=30)
+        assert len(published) == 60
+        seen = set(keys(got))
+
+        def processed() -> bool:
+            for event in staying.drain(0.1):
+                seen.add((event.origin, event.offset))
+                staying.ack(event)
+            return seen >= set(published)
+
+        wait_until(processed, DELIVER, "every event processed")
+    finally:
+        staying.close()
+        leaving.close()
+
 def test_a_killed_consumers_unacked_events_go_to_the_other() -> None:
     with Cluster.temporary("mc-") as cluster:
         a, b, c = cluster.form(3)
