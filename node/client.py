@@ -308,22 +308,22 @@ class NodeClient:
         }
 
 
-_ACK_GRACE = 0.2
-"""Seconds a consumer that sent acks leaves the node to take them before its stream is cancelled."""
+_CLOSE_GRACE = 0.2
+"""Seconds a closing consumer leaves the node to take its last acks and commit (every 100 ms) before its
+stream is cancelled: the node answers no ack, and a stream cancelled at once may commit nothing."""
 
 
 class StreamConsumer:
     """One StreamConsume stream: its events as an iterator, acks sent on the same stream from any thread.
 
     The requests are fed from a queue; `close` ends them (the node then has a moment to take the last
-    acks) and cancels the call.
+    acks and commit) and cancels the call.
     """
 
     def __init__(self, client: NodeClient, start: node_pb2.StreamConsumeStart) -> None:
         self._client = client
         self._inputs: queue.SimpleQueue[node_pb2.StreamConsumeInput | None] = queue.SimpleQueue()
         self._inputs.put(node_pb2.StreamConsumeInput(start=start))
-        self._acked = False
         self._ended = threading.Event()
         self._call = client._stub.StreamConsume(self._requests())
         try:
@@ -343,13 +343,12 @@ class StreamConsumer:
         return self._events
 
     def ack(self, origin: str, offset: int, nack: bool = False) -> None:
-        self._acked = True
         self._inputs.put(node_pb2.StreamConsumeInput(ack=node_pb2.StreamAck(origin=origin, offset=offset, nack=nack)))
 
     def close(self) -> None:
         self._inputs.put(None)
-        if self._acked and not self._call.done() and self._ended.wait(_CALL_TIMEOUT):
-            time.sleep(_ACK_GRACE)
+        if not self._call.done() and self._ended.wait(_CALL_TIMEOUT):
+            time.sleep(_CLOSE_GRACE)
         self._events.close()
         self._call.cancel()
 

@@ -16,7 +16,8 @@ event not acked within `ack_wait` (or nacked) comes again with `attempt` + 1, un
 deliveries move it to `TOPIC.dead`. A group with no committed position starts at new events, or per
 `from_start`, `offset` or `since` (at most one); without a group the consumer is alone and commits
 nothing. Acks travel on the consumer's own stream; leaving `async with` gives the node a moment to take
-the last ones before the stream ends (what is not acked by then is delivered again).
+the last ones and commit the group's position before the stream ends (what is not acked by then is
+delivered again).
 
 Options are checked here before anything is sent: a bad topic or option is a `BadRequest`.
 """
@@ -46,8 +47,9 @@ __all__ = ["Consumer", "Event", "Events", "Published", "consume_start"]
 
 _IN_FLIGHT = 256
 """StreamPublish calls of one `Events` in flight at once; more wait for a free place."""
-_ACK_GRACE = 0.2
-"""Seconds a closing consumer that sent acks leaves the node to take them before the stream is cancelled."""
+_CLOSE_GRACE = 0.2
+"""Seconds a closing consumer leaves the node to take its last acks and commit (every 100 ms) before the
+stream is cancelled: the node answers no ack, and a stream cancelled at once may commit nothing."""
 
 
 class Published(NamedTuple):
@@ -154,7 +156,6 @@ class Consumer:
         self._stream: Stream[node_pb2.StreamEventBatch] | None = None
         self._ready: collections.deque[node_pb2.StreamEvent] = collections.deque()
         self._writing = asyncio.Lock()
-        self._acked = False
         self._closed = False
 
     async def _open(self) -> Stream[node_pb2.StreamEventBatch]:
@@ -177,7 +178,6 @@ class Consumer:
         (the event then comes again)."""
         if self._closed or self._stream is None or self._start.auto_ack:
             return
-        self._acked = True
         try:
             await self._write(node_pb2.StreamConsumeInput(ack=node_pb2.StreamAck(origin=origin, offset=offset,
                                                                                   nack=nack)))
@@ -203,14 +203,15 @@ class Consumer:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """End the consumer: stop sending, give the node a moment for the last acks, cancel the stream."""
+        """End the consumer: stop sending, give the node a moment for the last acks and its commit, cancel
+        the stream."""
         if self._closed:
             return
-        if self._call is not None and self._acked and not self._call.done():
+        if self._call is not None and not self._call.done():
             try:
                 async with self._writing:
                     await self._call.done_writing()
-                await asyncio.sleep(_ACK_GRACE)
+                await asyncio.sleep(_CLOSE_GRACE)
             except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
                 pass
         self.close()
