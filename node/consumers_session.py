@@ -111,7 +111,9 @@ class Session:
             options.ack_wait, options.max_retries, options.max_in_flight, options.auto_ack)
         # New events only: the heads of the partitions known at the start (later ones start at its time).
         self._heads_at_start = {p.origin: p.head for p in streams.partitions(options.topic)}
-        self._starts: dict[str, int] = {}  # partitions taken with no committed offset: their start, to commit
+        # Offsets to store besides those the delivery reports: the starts of partitions taken with none
+        # committed, and offsets whose write failed (tried again with the next commit).
+        self._unsaved: dict[str, int] = {}
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._failure: BaseException | None = None
@@ -175,7 +177,7 @@ class Session:
             await self._commit(force=True)
             for origin in held - mine:
                 self._delivery.drop_partition(origin)
-                self._starts.pop(origin, None)
+                self._unsaved.pop(origin, None)
                 self._stats["rebalances"] += 1
         for origin in sorted(mine - held):
             if self._retry_at.get(origin, 0.0) > self._loop.time():
@@ -204,7 +206,7 @@ class Session:
             since = options.since if options.since is not None else options.started_at
             found = await self._streams.read(options.topic, origin, 0, 1, since=since)
             start = found.events[0].offset - 1 if found.events else found.head
-        self._starts[origin] = start
+        self._unsaved[origin] = start
         return start
 
     # ---- sending ------------------------------------------------------------------------------------
@@ -287,8 +289,8 @@ class Session:
         now = self._loop.time()
         if not force and now - self._last_commit < COMMIT_S:
             return
-        moved = {**self._starts, **self._delivery.commits()}
-        self._starts.clear()
+        moved = {**self._unsaved, **self._delivery.commits()}
+        self._unsaved.clear()
         if self.options.private or not moved:
             return
         self._last_commit = now
@@ -298,6 +300,8 @@ class Session:
         try:
             await self._kv.write(writes)
         except (NodeError, MeshError) as exc:
+            owned = self._delivery.partitions
+            self._unsaved = {origin: offset for origin, offset in moved.items() if origin in owned}
             self._stats["commit_failures"] += 1
             self._log.warning("consumers.commit_failed", topic=topic, group=group, error=str(exc))
             return
