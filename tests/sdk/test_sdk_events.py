@@ -79,6 +79,34 @@ async def test_events_published_on_one_node_are_consumed_and_acked_in_a_group_on
     wait_until(lambda: lag() == [("workers", 0, {origin: 20})], 10, "the group's offsets to be committed")
 
 
+async def test_two_consumers_of_a_group_together_get_every_partitions_events(nodes: list[NodeProcess],
+                                                                            topic: str) -> None:
+    a, b = nodes
+    async with events.Events(a.data_dir) as on_a, events.Events(b.data_dir) as on_b:
+        published = {(p.origin, p.offset) for p in [*await _publish(on_a, topic, 5), *await _publish(on_b, topic, 5)]}
+        async with (on_a.consume(topic, "sharers", from_start=True) as first,
+                    on_b.consume(topic, "sharers", from_start=True) as second):
+            seen: dict[str, set[tuple[str, int]]] = {"first": set(), "second": set()}
+
+            async def drain(name: str, consumer: events.Consumer) -> None:
+                async for event in consumer:
+                    seen[name].add((event.origin, event.offset))
+                    await event.ack()
+
+            tasks = [asyncio.create_task(drain("first", first)), asyncio.create_task(drain("second", second))]
+            try:
+                async with asyncio.timeout(15):
+                    while seen["first"] | seen["second"] != published:
+                        await asyncio.sleep(0.05)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert len({origin for origin, _ in published}) == 2
+    assert seen["first"] | seen["second"] == published
+
+
 async def test_a_nacked_event_comes_again_with_attempt_2(nodes: list[NodeProcess], topic: str) -> None:
     a, b = nodes
     async with events.Events(a.data_dir) as publisher, events.Events(b.data_dir) as consumer_side:
