@@ -84,6 +84,15 @@ def test_tags_count_the_blog_posts_events_in_its_group(blog: GatewayNode) -> Non
     assert info["partitions"][0]["head"] >= 1
 
 
+def test_posts_saved_while_tags_is_down_are_counted_when_it_comes_back(blog: GatewayNode) -> None:
+    blog.ok("kill", "tags")
+    _save(blog, "While tags was down", ["d-down"])
+
+    blog.run(EXAMPLES / "blog" / "tags", "tags")
+
+    _counts_become(blog, "d-", {"d-down": 1})
+
+
 def test_comments_are_listed_by_post_in_order(blog: GatewayNode) -> None:
     post = _save(blog, "Commented", [])
     other = _save(blog, "Not commented", [])
