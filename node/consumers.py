@@ -17,6 +17,7 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import hashlib
@@ -126,6 +127,7 @@ class Consumers:
         self._remote: dict[tuple[bytes, str], tuple[str, str, str]] = {}  # (node, key) -> (topic, group, id)
         self._members: dict[_Group, set[str]] = {}  # (topic, group) -> consumer ids, mesh-wide
         self.stats: collections.Counter[str] = collections.Counter()
+        self._closing: set[asyncio.Task[None]] = set()  # last commits of ended consumers
         streams.group_info = self.groups
         self._unwatch = streams.watch_heads(self._head_moved)
 
@@ -153,7 +155,12 @@ class Consumers:
                     yield batch
         finally:
             self._remove(session)
-            await session.close()
+            # The last commit runs on its own task, so that a second cancellation (the node stopping while
+            # it waits) does not lose what was acked; `close` waits for it.
+            closing = asyncio.get_running_loop().create_task(session.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+            await asyncio.shield(closing)
 
     def _add(self, session: Session) -> None:
         options = session.options
@@ -261,4 +268,5 @@ class Consumers:
         self._unwatch()
         for session in list(self._local.values()):
             await session.close()
+        await asyncio.gather(*self._closing, return_exceptions=True)
 

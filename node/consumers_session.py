@@ -299,10 +299,18 @@ class Session:
                   for origin, offset in sorted(moved.items())]
         try:
             await self._kv.write(writes)
+        except asyncio.CancelledError:
+            # The stream ended during the write: the consumer's last commit writes these again.
+            self._keep_unsaved(moved)
+            raise
         except (NodeError, MeshError) as exc:
-            owned = self._delivery.partitions
-            self._unsaved = {origin: offset for origin, offset in moved.items() if origin in owned}
+            self._keep_unsaved(moved)
             self._stats["commit_failures"] += 1
             self._log.warning("consumers.commit_failed", topic=topic, group=group, error=str(exc))
             return
         self._stats["commits"] += len(writes)
+
+    def _keep_unsaved(self, moved: dict[str, int]) -> None:
+        """Offsets whose write did not complete, kept for the next commit (of partitions still owned)."""
+        owned = self._delivery.partitions
+        self._unsaved = {**{origin: offset for origin, offset in moved.items() if origin in owned}, **self._unsaved}

@@ -376,3 +376,14 @@ def test_a_new_consumer_continues_after_the_groups_last_ack(trio: list[NodeProce
         assert keys(second.take(5) + second.drain(0.5)) == [(origin, n) for n in range(6, 11)]
     finally:
         second.close()
+
+
+def test_a_consumer_cancelled_at_once_still_commits(trio: list[NodeProcess],
+                                                    stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    published = [publish(stubs[0], "quick.work", b"e") for _ in range(2)]
+    consumer = Consumer(trio[0], "quick.work", "quick", from_start=True, auto_ack=True)
+    consumer.take(2)
+    consumer.close()  # cancelled while the node may be writing its first commit
+    heads = {published[0].origin: 2}
+    wait_until(lambda: dict(getattr(group_of(stubs[0], "quick.work", "quick"), "committed", {})) == heads,
+               DELIVER, "the auto-acked events committed")
