@@ -7,7 +7,7 @@ same consumers computes the same owners, and a consumer that comes or goes moves
 `Delivery` tracks one consumer's deliveries, driven by explicit `now` (no clock, no IO): per partition the
 next offset to read, and the events sent but not yet acked, each with its attempt and redelivery deadline.
 An ack removes an event; a nack makes it due at once; `due(now)` hands back what is due again (attempt
-+1) and what has used up its deliveries (for the dead-letter topic, then counted as acked). The
++1) and what has used up its deliveries (for the dead-letter topic; the caller acks it once there). The
 committed offset of a partition is the last offset before its oldest unacked event, so a consumer that
 takes the partition over starts after what was acked in order, and nothing unacked is lost.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import heapq
+import math
 from collections.abc import Iterable
 from typing import Generic, TypeVar
 
@@ -141,7 +142,7 @@ class Delivery(Generic[E]):
     def nack(self, origin: str, offset: int, now: float) -> bool:
         """Send an event again now (as the next attempt); False when it was not in flight."""
         entry = self._pending.get(origin, {}).get(offset)
-        if entry is None:
+        if entry is None or entry.deadline == math.inf:  # unknown, or on its way to the dead letters
             return False
         entry.deadline = now
         heapq.heappush(self._deadlines, (now, origin, offset))
@@ -149,7 +150,9 @@ class Delivery(Generic[E]):
 
     def due(self, now: float) -> tuple[list[Due[E]], list[Due[E]]]:
         """Events to send again (their attempt raised, their deadline reset), and events that were sent
-        `max_retries` times without an ack (now removed, as if acked), both in deadline order."""
+        `max_retries` times without an ack, both in deadline order. A dead one is never due again but
+        stays in flight, holding back the committed offset, until the caller acks it (once it is in the
+        dead-letter topic), so a consumer that stops first leaves it to the partition's next owner."""
         again: list[Due[E]] = []
         dead: list[Due[E]] = []
         while self._deadlines and self._deadlines[0][0] <= now:
@@ -158,8 +161,7 @@ class Delivery(Generic[E]):
             if entry is None or entry.deadline != deadline:
                 continue
             if entry.attempt >= self.max_retries:
-                del self._pending[origin][offset]
-                self._forget(entry)
+                entry.deadline = math.inf
                 dead.append(Due(origin, offset, entry.event, entry.attempt))
                 continue
             entry.attempt += 1

@@ -232,8 +232,10 @@ class Session:
                 self._stats["dead_letter_failures"] += 1
                 self._log.warning("consumers.dead_letter_failed", topic=topic, origin=due.origin,
                                   offset=due.offset, error=str(exc))
+                self._delivery.ack(due.origin, due.offset)  # a refused letter would be refused again
                 return
         self._stats["dead_lettered"] += 1
+        self._delivery.ack(due.origin, due.offset)
 
     async def _read_new(self) -> list[node_pb2.StreamEvent]:
         """New events of the owned partitions, as many as may be in flight, each registered as sent. The

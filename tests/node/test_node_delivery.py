@@ -109,8 +109,11 @@ def test_nack_redelivers_at_once_then_dead_letters_after_max_retries() -> None:
     assert d.nack("A", 1, now=5.0)
     again, dead = d.due(5.0)
     assert again == [] and [(x.origin, x.offset, x.event, x.attempt) for x in dead] == [("A", 1, "e1", 3)]
-    assert d.in_flight == 1
-    assert d.commits() == {"A": 1}  # a dead letter counts as acked
+    assert d.timer() == 10.0  # e2's; the dead one is never due again
+    assert not d.nack("A", 1, now=6.0)
+    assert d.in_flight == 2 and d.commits() == {}  # in flight until it is in the dead-letter topic
+    assert d.ack("A", 1)
+    assert d.commits() == {"A": 1}
 
 
 def test_timeouts_alone_also_end_in_dead_letters() -> None:
@@ -121,6 +124,7 @@ def test_timeouts_alone_also_end_in_dead_letters() -> None:
     again, dead = d.due(2.0)
     assert again == [] and [x.offset for x in dead] == [1]
     assert d.timer() is None
+    assert d.due(100.0) == ([], [])
 
 
 def test_a_dropped_partition_forgets_its_events_and_refuses_their_acks() -> None:
