@@ -117,6 +117,7 @@ class Session:
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._failure: BaseException | None = None
+        self._acks_ended = False
         self._last_commit = 0.0
 
     def wake(self) -> None:
@@ -124,13 +125,16 @@ class Session:
 
     async def run(self, inputs: AsyncIterator[node_pb2.StreamConsumeInput]
                   ) -> AsyncGenerator[node_pb2.StreamEventBatch, None]:
-        """Batches of events to send, until the caller stops iterating; raises what a bad input raised."""
+        """Batches of events to send, until the caller stops iterating or the client stops sending (then the
+        stream ends once `close` has committed); raises what a bad input raised."""
         acks = self._loop.create_task(self._read_acks(inputs))
         try:
             while True:
                 self._wake.clear()
                 if self._failure is not None:
                     raise self._failure
+                if self._acks_ended:
+                    return
                 await self._assign()
                 events = await self._redeliver()
                 events += await self._read_new()
@@ -163,7 +167,9 @@ class Session:
                 self._wake.set()
         except Exception as exc:  # noqa: BLE001 - a bad input (or a broken stream) ends the consumer with its status
             self._failure = exc
-            self._wake.set()
+        else:
+            self._acks_ended = True  # the client is done (half-close): no ack can come any more
+        self._wake.set()
 
     # ---- partitions ---------------------------------------------------------------------------------
 

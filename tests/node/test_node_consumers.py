@@ -40,7 +40,8 @@ class Consumer:
         self._call.initial_metadata()  # the node sends the headers once the consumer is registered
         self.events: queue.Queue[node_pb2.StreamEvent] = queue.Queue()
         self.error: grpc.RpcError | None = None
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         try:
@@ -72,6 +73,12 @@ class Consumer:
 
     def send(self, item: node_pb2.StreamConsumeInput) -> None:
         self._inputs.put(item)
+
+    def finish(self, timeout: float = DELIVER) -> None:
+        """Stop sending (half-close) and wait for the node to end the stream."""
+        self._inputs.put(None)
+        self._reader.join(timeout)
+        assert not self._reader.is_alive()
 
     def close(self) -> None:
         self._inputs.put(None)
@@ -387,3 +394,18 @@ def test_a_consumer_cancelled_at_once_still_commits(trio: list[NodeProcess],
     heads = {published[0].origin: 2}
     wait_until(lambda: dict(getattr(group_of(stubs[0], "quick.work", "quick"), "committed", {})) == heads,
                DELIVER, "the auto-acked events committed")
+
+
+def test_a_consumer_that_stops_sending_is_ended_after_its_last_commit(trio: list[NodeProcess],
+                                                                      stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    published = [publish(stubs[1], "finish.work", b"e") for _ in range(3)]
+    consumer = Consumer(trio[1], "finish.work", "finishers", from_start=True)
+    try:
+        for event in consumer.take(3):
+            consumer.ack(event)
+        consumer.finish()
+        assert consumer.error is None  # ended with OK
+        committed = group_of(stubs[1], "finish.work", "finishers")
+        assert committed is not None and dict(committed.committed) == {published[0].origin: 3}
+    finally:
+        consumer.close()
