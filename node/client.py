@@ -24,7 +24,6 @@ import os
 import queue
 import socket
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Self, TypeVar
 
@@ -308,23 +307,21 @@ class NodeClient:
         }
 
 
-_CLOSE_GRACE = 0.2
-"""Seconds a closing consumer leaves the node to take its last acks and commit (every 100 ms) before its
-stream is cancelled: the node answers no ack, and a stream cancelled at once may commit nothing."""
+_CLOSE_WAIT = 5.0
+"""Seconds a closing consumer waits for the node to commit its acks and end the stream before cancelling it."""
 
 
 class StreamConsumer:
     """One StreamConsume stream: its events as an iterator, acks sent on the same stream from any thread.
 
-    The requests are fed from a queue; `close` ends them (the node then has a moment to take the last
-    acks and commit) and cancels the call.
+    The requests are fed from a queue; `close` ends them (a half-close: the node then takes the last acks,
+    commits and ends the stream), waits for that end, and cancels the call if it does not come.
     """
 
     def __init__(self, client: NodeClient, start: node_pb2.StreamConsumeStart) -> None:
         self._client = client
         self._inputs: queue.SimpleQueue[node_pb2.StreamConsumeInput | None] = queue.SimpleQueue()
         self._inputs.put(node_pb2.StreamConsumeInput(start=start))
-        self._ended = threading.Event()
         self._call = client._stub.StreamConsume(self._requests())
         try:
             self._call.initial_metadata()  # sent once the consumer is registered
@@ -337,7 +334,6 @@ class StreamConsumer:
     def _requests(self) -> Iterator[node_pb2.StreamConsumeInput]:
         while (item := self._inputs.get()) is not None:
             yield item
-        self._ended.set()
 
     def __iter__(self) -> Iterator[node_pb2.StreamEvent]:
         return self._events
@@ -347,10 +343,18 @@ class StreamConsumer:
 
     def close(self) -> None:
         self._inputs.put(None)
-        if not self._call.done() and self._ended.wait(_CALL_TIMEOUT):
-            time.sleep(_CLOSE_GRACE)
+        if not self._call.done():
+            # Events sent after the half-close are dropped here: not acked, they go back to the group.
+            drain = threading.Thread(target=self._drain, daemon=True)
+            drain.start()
+            drain.join(_CLOSE_WAIT)
         self._events.close()
         self._call.cancel()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(grpc.RpcError):
+            for _ in self._call:
+                pass
 
 
 def _events(batches: Iterator[node_pb2.StreamEventBatch]) -> Generator[node_pb2.StreamEvent, None, None]:

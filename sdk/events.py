@@ -15,9 +15,9 @@ A consumer reads the topic in a group: each partition goes to one consumer of th
 event not acked within `ack_wait` (or nacked) comes again with `attempt` + 1, until `max_retries`
 deliveries move it to `TOPIC.dead`. A group with no committed position starts at new events, or per
 `from_start`, `offset` or `since` (at most one); without a group the consumer is alone and commits
-nothing. Acks travel on the consumer's own stream; leaving `async with` gives the node a moment to take
-the last ones and commit the group's position before the stream ends (what is not acked by then is
-delivered again).
+nothing. Acks travel on the consumer's own stream; leaving `async with` stops sending (a half-close), on
+which the node takes the last acks, commits the group's position and ends the stream; the consumer waits
+for that end (up to `_CLOSE_WAIT`) before it lets go. What was not acked by then is delivered again.
 
 Options are checked here before anything is sent: a bad topic or option is a `BadRequest`.
 """
@@ -47,9 +47,8 @@ __all__ = ["Consumer", "Event", "Events", "Published", "consume_start"]
 
 _IN_FLIGHT = 256
 """StreamPublish calls of one `Events` in flight at once; more wait for a free place."""
-_CLOSE_GRACE = 0.2
-"""Seconds a closing consumer leaves the node to take its last acks and commit (every 100 ms) before the
-stream is cancelled: the node answers no ack, and a stream cancelled at once may commit nothing."""
+_CLOSE_WAIT = 5.0
+"""Seconds a closing consumer waits for the node to commit and end the stream before cancelling it."""
 
 
 class Published(NamedTuple):
@@ -156,6 +155,7 @@ class Consumer:
         self._stream: Stream[node_pb2.StreamEventBatch] | None = None
         self._ready: collections.deque[node_pb2.StreamEvent] = collections.deque()
         self._writing = asyncio.Lock()
+        self._finishing = False
         self._closed = False
 
     async def _open(self) -> Stream[node_pb2.StreamEventBatch]:
@@ -176,7 +176,7 @@ class Consumer:
     async def ack(self, origin: str, offset: int, nack: bool = False) -> None:
         """Ack (or nack) the event at `offset` of `origin`'s partition; nothing once the consumer is closed
         (the event then comes again)."""
-        if self._closed or self._stream is None or self._start.auto_ack:
+        if self._closed or self._finishing or self._stream is None or self._start.auto_ack:
             return
         try:
             await self._write(node_pb2.StreamConsumeInput(ack=node_pb2.StreamAck(origin=origin, offset=offset,
@@ -190,9 +190,10 @@ class Consumer:
 
     async def __anext__(self) -> Event:
         stream = await self._open()
-        while not self._ready:
-            batch = await stream.__anext__()
-            self._ready.extend(batch.events)
+        while not self._ready or self._finishing:
+            batch = await stream.__anext__()  # StopAsyncIteration once a finishing node ends the stream
+            if not self._finishing:
+                self._ready.extend(batch.events)
         return Event.from_proto(self._ready.popleft(), self)
 
     async def __aenter__(self) -> Self:
@@ -202,18 +203,36 @@ class Consumer:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    async def finish(self) -> None:
+        """Stop consuming while another task may be reading: send no more acks (a half-close), after which
+        the node commits what was acked and ends the stream, which ends the iteration. Events not yet
+        handed out, or not acked by then, go back to the group."""
+        if self._finishing or self._closed or self._call is None or self._call.done():
+            return
+        self._finishing = True
+        self._ready.clear()
+        try:
+            async with self._writing:
+                await self._call.done_writing()
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            self.close()
+
     async def aclose(self) -> None:
-        """End the consumer: stop sending, give the node a moment for the last acks and its commit, cancel
-        the stream."""
+        """End the consumer: stop sending, wait until the node has committed the acks and ended the stream
+        (events it sent meanwhile are dropped: not acked, they go back to the group), then let go."""
         if self._closed:
             return
         if self._call is not None and not self._call.done():
             try:
-                async with self._writing:
-                    await self._call.done_writing()
-                await asyncio.sleep(_CLOSE_GRACE)
-            except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
-                pass
+                if not self._finishing:
+                    self._finishing = True
+                    async with self._writing:
+                        await self._call.done_writing()
+                async with asyncio.timeout(_CLOSE_WAIT):
+                    while await self._call.read() is not grpc.aio.EOF:
+                        pass
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError, TimeoutError):
+                pass  # the stream failed or the node took too long: what was acked may come again
         self.close()
 
     def close(self) -> None:

@@ -106,6 +106,7 @@ class Service:
         self._events: Events | None = None
         self._consumers: list[tuple[Callable[[], Consumer], _EventHandler]] = []
         self._listeners: list[asyncio.Task[None]] = []
+        self._consuming: dict[asyncio.Task[None], Consumer] = {}  # each consumer task's consumer now
         self._registration: Registration | None = None
 
     # ---- endpoints ------------------------------------------------------------------------------------
@@ -214,7 +215,8 @@ class Service:
         for make, on_event in self._consumers:
             # Entered here too: the consumer is in its group once `start` returns.
             consumer = await make().__aenter__()
-            self._listeners.append(asyncio.get_running_loop().create_task(self._consume(consumer, make, on_event)))
+            task = asyncio.get_running_loop().create_task(self._consume(consumer, make, on_event))
+            self._consuming[task] = consumer
 
     async def _listen(self, messages: Subscription, handler: _MessageHandler) -> None:
         try:
@@ -229,6 +231,7 @@ class Service:
             messages.close()
 
     async def _consume(self, consumer: Consumer, make: Callable[[], Consumer], handler: _EventHandler) -> None:
+        task = asyncio.current_task()
         pause = _RECONSUME_S[0]
         while True:
             try:
@@ -245,15 +248,23 @@ class Service:
                             await event.ack()
             except MicroError as exc:
                 logger.error("%s: a consumer's stream ended: %s; consuming again in %gs", self.name, exc, pause)
+            if task is None or task not in self._consuming:
+                return  # stopping: the stream ended because `stop` finished it
             await asyncio.sleep(pause)
             pause = min(pause * 2, _RECONSUME_S[1])
-            consumer = make()
+            consumer = self._consuming[task] = make()
 
     async def stop(self, grace: float = _STOP_GRACE) -> None:
-        """Stop serving (calls in flight get `grace` seconds) and close the connections to the node."""
-        for listener in self._listeners:
+        """Stop serving (calls in flight get `grace` seconds) and close the connections to the node.
+        Consumers finish first: a handler running ends, and the node commits what was acked."""
+        consuming, self._consuming = self._consuming, {}
+        for consumer in consuming.values():
+            await consumer.finish()
+        if consuming:
+            await asyncio.wait(consuming, timeout=grace)
+        for listener in (*self._listeners, *consuming):
             listener.cancel()
-        await asyncio.gather(*self._listeners, return_exceptions=True)
+        await asyncio.gather(*self._listeners, *consuming, return_exceptions=True)
         if self._server is not None:
             await self._server.stop(grace)
         for user in (self._kv, self._config, self._pubsub, self._events):

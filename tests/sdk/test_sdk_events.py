@@ -246,10 +246,6 @@ async def test_service_consume_checks_its_options_when_declared(tmp_path: Path) 
         service.consume("events.fine", from_start=True, offset=3)
 
 
-@pytest.mark.xfail(reason="NODE BUG (node/consumers.py, node/agent.py): a StreamConsume cancelled right after its "
-                          "first batch commits nothing, neither the group's start nor what was auto-acked; the "
-                          "commit 'at once when it ends' does not happen (the consume generators are not closed "
-                          "when the call is cancelled)", strict=False)
 async def test_a_consumer_closed_at_once_still_commits_its_groups_position(nodes: list[NodeProcess],
                                                                             topic: str) -> None:
     a, _ = nodes
