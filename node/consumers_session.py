@@ -125,15 +125,16 @@ class Session:
 
     async def run(self, inputs: AsyncIterator[node_pb2.StreamConsumeInput]
                   ) -> AsyncGenerator[node_pb2.StreamEventBatch, None]:
-        """Batches of events to send, until the caller stops iterating or the client stops sending (then the
-        stream ends once `close` has committed); raises what a bad input raised."""
+        """Batches of events to send, until the caller stops iterating or, unless acks are automatic, the
+        client stops sending (then the stream ends once `close` has committed); raises what a bad input
+        raised. An auto-ack client has nothing to send after its start, so its half-close means nothing."""
         acks = self._loop.create_task(self._read_acks(inputs))
         try:
             while True:
                 self._wake.clear()
                 if self._failure is not None:
                     raise self._failure
-                if self._acks_ended:
+                if self._acks_ended and not self.options.auto_ack:
                     return
                 await self._assign()
                 events = await self._redeliver()

@@ -409,3 +409,20 @@ def test_a_consumer_that_stops_sending_is_ended_after_its_last_commit(trio: list
         assert committed is not None and dict(committed.committed) == {published[0].origin: 3}
     finally:
         consumer.close()
+
+
+def test_an_auto_ack_consumer_that_sends_only_its_start_goes_on(trio: list[NodeProcess],
+                                                                stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    for _ in range(300):  # more than one batch
+        publish(stubs[0], "only-start.work", b"e")
+    start = node_pb2.StreamConsumeStart(topic="only-start.work", from_start=True, auto_ack=True)
+    call = stubs[0].StreamConsume(iter([node_pb2.StreamConsumeInput(start=start)]), timeout=DELIVER)
+    events: list[node_pb2.StreamEvent] = []
+    try:
+        for batch in call:
+            events.extend(batch.events)
+            if len(events) >= 300:
+                break
+    finally:
+        call.cancel()
+    assert [e.offset for e in events] == list(range(1, 301))
