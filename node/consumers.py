@@ -22,7 +22,6 @@ import collections
 import contextlib
 import hashlib
 import math
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,7 +37,7 @@ from .log import Logger
 from .proto import node_pb2
 from .runtime import Runtime
 from .streams import Streams
-from .subjects import check_topic
+from .subjects import check_group, check_topic
 
 __all__ = ["KEY_PREFIX", "MAX_ACK_WAIT", "MAX_IN_FLIGHT", "MAX_RETRIES", "Consumers", "decode_record",
            "encode_record"]
@@ -50,8 +49,6 @@ MAX_IN_FLIGHT = 10_000
 _DEFAULT_ACK_WAIT = 30.0
 _DEFAULT_RETRIES = 5
 _DEFAULT_IN_FLIGHT = 1000
-_MAX_GROUP = 64
-_GROUP = re.compile(r"[A-Za-z0-9_\-:$]+(\.[A-Za-z0-9_\-:$]+)*\Z")
 _Group = tuple[str, str]  # (topic, group)
 
 
@@ -59,17 +56,10 @@ def _record_key(consumer_id: str) -> str:
     return KEY_PREFIX + hashlib.blake2b(consumer_id.encode(), digest_size=12).hexdigest()
 
 
-def _check_group(group: object) -> str:
-    if not isinstance(group, str) or len(group) > _MAX_GROUP or (group and not _GROUP.match(group)):
-        raise InvalidArgument(f"invalid consumer group {str(group)[:80]!r}: a group is at most {_MAX_GROUP} "
-                              "letters, digits, _ - : $ in dot-separated tokens")
-    return group
-
-
 def _options(start: node_pb2.StreamConsumeStart, started_at: float) -> Options:
     """The consumer's settings, defaulted and checked (InvalidArgument names the bad one)."""
     check_topic(start.topic)
-    _check_group(start.group)
+    check_group(start.group, "consumer group")
     ack_wait = start.ack_wait_s or _DEFAULT_ACK_WAIT
     if not (math.isfinite(ack_wait) and 0 < ack_wait <= MAX_ACK_WAIT):
         raise InvalidArgument(f"ack_wait_s is {start.ack_wait_s}; it is more than 0 and at most {MAX_ACK_WAIT:g} "
@@ -109,7 +99,7 @@ def decode_record(value: bytes) -> tuple[str, str, str] | None:
         fields: Any = cbor2.loads(value)
         if not isinstance(fields, list) or len(fields) != 3 or not isinstance(fields[2], str) or not fields[2]:
             return None
-        return check_topic(fields[0]), _check_group(fields[1]), fields[2]
+        return check_topic(fields[0]), check_group(fields[1], "consumer group"), fields[2]
     except (cbor2.CBORDecodeError, ValueError, TypeError, InvalidArgument, RecursionError, OverflowError):
         return None
 

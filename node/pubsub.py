@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import cbor2
@@ -35,10 +34,10 @@ from .log import Logger
 from .proto import node_pb2
 from .pubsub_queues import PeerLinks, Subscriber, message_size
 from .runtime import Runtime
-from .subjects import Patterns, check_pattern, check_topic
+from .subjects import Patterns, check_group, check_pattern, check_topic
 from .transport import NetTransport
 
-__all__ = ["DEFAULT_QUEUE_LIMIT", "KEY_PREFIX", "MAX_HEADERS", "MAX_PAYLOAD", "MAX_QUEUE_LIMIT", "Pubsub"]
+__all__ = ["DEFAULT_QUEUE_LIMIT", "KEY_PREFIX", "MAX_HEADERS", "MAX_PAYLOAD", "MAX_QUEUE_LIMIT", "Pubsub", "check_message"]
 
 KEY_PREFIX = "sub/"
 MAX_PAYLOAD = 1 << 20
@@ -47,8 +46,6 @@ MAX_HEADERS = 64 << 10
 """Bytes of header names and values in one message at most (a message must fit one peer frame)."""
 DEFAULT_QUEUE_LIMIT = 10_000
 MAX_QUEUE_LIMIT = 1_000_000
-_MAX_GROUP = 64
-_GROUP = re.compile(r"[A-Za-z0-9_\-:$]+(\.[A-Za-z0-9_\-:$]+)*\Z")
 _LOCAL = b""
 """The key of this node among a group's candidate nodes."""
 _MAX_TURNS = 4096
@@ -60,21 +57,16 @@ def _record_key(pattern: str, group: str) -> str:
     return KEY_PREFIX + digest
 
 
-def _check_group(group: object) -> str:
-    if not isinstance(group, str) or len(group) > _MAX_GROUP or (group and not _GROUP.match(group)):
-        raise InvalidArgument(f"invalid queue group {str(group)[:80]!r}: a group is at most {_MAX_GROUP} "
-                              "letters, digits, _ - : $ in dot-separated tokens")
-    return group
-
-
-def _check_message(request: node_pb2.PublishRequest) -> None:
-    check_topic(request.topic)
-    if len(request.data) > MAX_PAYLOAD:
-        raise InvalidArgument(f"the message on {request.topic} is {len(request.data)} bytes; at most "
+def check_message(topic: str, data: bytes, headers: Mapping[str, str]) -> None:
+    """InvalidArgument unless a message (or a stream event) may be published: a valid topic, data within
+    `MAX_PAYLOAD` and headers within `MAX_HEADERS`."""
+    check_topic(topic)
+    if len(data) > MAX_PAYLOAD:
+        raise InvalidArgument(f"the message on {topic} is {len(data)} bytes; at most "
                               f"{MAX_PAYLOAD} (1 MiB) may be published")
-    headers = sum(len(k) + len(v) for k, v in request.headers.items())
-    if headers > MAX_HEADERS:
-        raise InvalidArgument(f"the headers of the message on {request.topic} are {headers} bytes; at most "
+    size = sum(len(k) + len(v) for k, v in headers.items())
+    if size > MAX_HEADERS:
+        raise InvalidArgument(f"the headers of the message on {topic} are {size} bytes; at most "
                               f"{MAX_HEADERS} are allowed")
 
 
@@ -107,7 +99,7 @@ def _decode(node_id: bytes, value: bytes) -> _Remote:
     pattern, group, count = fields
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError("subscriber count")
-    return _Remote(node_id, check_pattern(pattern), _check_group(group), count)
+    return _Remote(node_id, check_pattern(pattern), check_group(group, "queue group"), count)
 
 
 class Pubsub:
@@ -135,7 +127,7 @@ class Pubsub:
     def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
         """Deliver to local subscribers and queue for the nodes with matching subscriptions; never waits.
         Raises InvalidArgument (nothing sent) for a bad topic, payload or headers."""
-        _check_message(request)
+        check_message(request.topic, request.data, request.headers)
         message = node_pb2.PubsubMessage(topic=request.topic, data=request.data, headers=request.headers,
                                          publisher=self._node_id, published_at=time.time())
         size = message_size(message)
@@ -245,7 +237,7 @@ class Pubsub:
         `registered` is awaited once the subscription is in place (the local API then sends the
         stream's headers, so a client knows when publishes here reach it)."""
         pattern = check_pattern(topic)
-        _check_group(group)
+        check_group(group, "queue group")
         if not 0 <= queue_limit <= MAX_QUEUE_LIMIT:
             raise InvalidArgument(f"queue_limit is at most {MAX_QUEUE_LIMIT} messages (0: {DEFAULT_QUEUE_LIMIT})")
         sub = Subscriber(pattern, group, queue_limit or DEFAULT_QUEUE_LIMIT)

@@ -58,7 +58,7 @@ from .errors import InvalidArgument, NodeError, Unavailable
 from .eventlog import EventLog
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
-from .pubsub import _check_message
+from .pubsub import check_message
 from .runtime import Runtime
 from .streams_view import HeadWatcher, PartitionInfo, PartitionView, rendezvous
 from .subjects import check_topic
@@ -95,7 +95,7 @@ class _Outbox:
 
 def _check_publish(request: node_pb2.StreamPublishRequest) -> None:
     """InvalidArgument for what pubsub would refuse: an event is checked as a message is."""
-    _check_message(node_pb2.PublishRequest(topic=request.topic, data=request.data, headers=request.headers))
+    check_message(request.topic, request.data, request.headers)
 
 
 class Streams:

@@ -13,12 +13,15 @@ from collections.abc import Hashable, Iterable
 
 from .errors import InvalidArgument
 
-__all__ = ["MAX_TOPIC", "Patterns", "check_pattern", "check_topic", "matches"]
+__all__ = ["MAX_GROUP", "MAX_TOPIC", "Patterns", "check_group", "check_pattern", "check_topic", "matches"]
 
 MAX_TOPIC = 255
 """Characters in a topic or pattern at most."""
+MAX_GROUP = 64
+"""Characters in a queue group's or consumer group's name at most."""
 
 _TOKEN = re.compile(r"[A-Za-z0-9_\-:$]+")
+_GROUP = re.compile(r"[A-Za-z0-9_\-:$]+(\.[A-Za-z0-9_\-:$]+)*\Z")
 
 
 def _tokens(text: object, what: str) -> list[str]:
@@ -56,6 +59,15 @@ def check_pattern(pattern: object) -> str:
                                   "letters, digits and _ - : $ (or is not a whole-token wildcard)")
     assert isinstance(pattern, str)
     return pattern
+
+
+def check_group(group: object, kind: str) -> str:
+    """`group` if it is "" or a valid group name (tokens as in a topic), else InvalidArgument naming the
+    `kind` of group ("queue group", "consumer group")."""
+    if not isinstance(group, str) or len(group) > MAX_GROUP or (group and not _GROUP.match(group)):
+        raise InvalidArgument(f"invalid {kind} {str(group)[:80]!r}: a group is at most {MAX_GROUP} "
+                              "letters, digits, _ - : $ in dot-separated tokens")
+    return group
 
 
 def matches(pattern: str, topic: str) -> bool:

@@ -342,14 +342,13 @@ def test_an_sdk_read_right_after_a_watch_reported_a_remote_write_sees_it(trio: l
     async def scenario() -> list[bytes | None]:
         seen: list[bytes | None] = []
         async with kv.Store(table="watch-then-read", data_dir=a.data_dir) as on_a, \
-                kv.Store(table="watch-then-read", data_dir=b.data_dir) as on_b:
-            async with on_b.watch("k") as changes:
-                for i in range(30):
-                    await on_a.put("k", str(i))
-                    change = await asyncio.wait_for(anext(changes), REPLICATE)
-                    record = await on_b.get("k")  # the SDK reads B's file
-                    seen.append(None if record is None else record.value)
-                    assert change.record.value == str(i).encode()
+                kv.Store(table="watch-then-read", data_dir=b.data_dir) as on_b, on_b.watch("k") as changes:
+            for i in range(30):
+                await on_a.put("k", str(i))
+                change = await asyncio.wait_for(anext(changes), REPLICATE)
+                record = await on_b.get("k")  # the SDK reads B's file
+                seen.append(None if record is None else record.value)
+                assert change.record.value == str(i).encode()
         return seen
 
     assert asyncio.run(scenario()) == [str(i).encode() for i in range(30)]
