@@ -808,6 +808,9 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
     async def StreamPublish(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: self._services.streams.publish(request))
 
+    async def StreamPublishMany(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._services.streams.publish_many(request))
+
     async def StreamInfo(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: _now(self._services.streams.info(request.topic)))
 

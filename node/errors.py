@@ -23,6 +23,7 @@ __all__ = [
     "Unavailable",
     "code_of",
     "from_status",
+    "refusal",
     "status_code",
 ]
 
@@ -107,6 +108,12 @@ def code_of(error: BaseException) -> str:
     """The status name of any project error (they all carry `code`); INTERNAL for anything else."""
     code = getattr(error, "code", None)
     return code if isinstance(code, str) and code in _STATUS else "INTERNAL"
+
+
+def refusal(error: BaseException) -> tuple[str, str]:
+    """The status name and message that answer one refused item of a many-in-one call (PublishMany,
+    StreamPublishMany): the item fails alone, so its error travels in the reply instead of as a status."""
+    return code_of(error), str(getattr(error, "message", None) or error)
 
 
 def status_code(code: str) -> grpc.StatusCode:

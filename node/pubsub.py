@@ -29,7 +29,7 @@ from google.protobuf.message import DecodeError
 from ..identity.errors import IdentityError
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
-from .errors import InvalidArgument, NodeError
+from .errors import InvalidArgument, NodeError, refusal
 from .log import Logger
 from .proto import node_pb2
 from .pubsub_queues import PeerLinks, Subscriber, message_size
@@ -164,7 +164,8 @@ class Pubsub:
             try:
                 results.append(node_pb2.PublishResult(nodes=self.publish(message).nodes))
             except NodeError as exc:
-                results.append(node_pb2.PublishResult(code=exc.code, message=exc.message))
+                code, message = refusal(exc)
+                results.append(node_pb2.PublishResult(code=code, message=message))
         return node_pb2.PublishManyReply(results=results)
 
     def _choose(self, group: str, members: dict[bytes, int]) -> bytes:

@@ -54,7 +54,7 @@ from google.protobuf.message import DecodeError, Message
 from ..identity.errors import IdentityError
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
-from .errors import InvalidArgument, NodeError, Unavailable
+from .errors import InvalidArgument, NodeError, Unavailable, refusal
 from .eventlog import EventLog
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
@@ -141,6 +141,12 @@ class Streams:
         if box.task is None:
             box.task = self._loop.create_task(self._drain(request.topic, box))
         return await reply
+
+    async def publish_many(self, request: node_pb2.StreamPublishManyRequest) -> node_pb2.StreamPublishManyReply:
+        """Each event published on its own, all at once so that each topic's outbox takes them in one
+        batch; a refused or unreplicated one is answered with its error."""
+        replies = await asyncio.gather(*(self.publish(event) for event in request.events), return_exceptions=True)
+        return node_pb2.StreamPublishManyReply(results=[_result(reply) for reply in replies])
 
     async def _drain(self, topic: str, box: _Outbox) -> None:
         """Append and copy the outbox's publishes a batch at a time; with none, copy what is behind."""
@@ -432,6 +438,13 @@ class Streams:
             _settle(list(box.pending), stopping)
             box.pending.clear()
         self.view.close()
+
+
+def _result(reply: node_pb2.StreamPublishReply | BaseException) -> node_pb2.StreamPublishResult:
+    if isinstance(reply, BaseException):
+        code, message = refusal(reply)
+        return node_pb2.StreamPublishResult(code=code, message=message)
+    return node_pb2.StreamPublishResult(origin=reply.origin, offset=reply.offset, replicas=reply.replicas)
 
 
 def _settle(batch: list[_Pending], error: BaseException) -> None:

@@ -9,7 +9,8 @@
 
 A publish is answered once the event is in the local node's log (its partition of the topic) and in its
 replicas' logs; it returns the partition (`origin`, the node's id) and the event's `offset` there.
-Concurrent publishes of one `Events` are separate `StreamPublish` calls, up to `_IN_FLIGHT` at once.
+Concurrent publishes of one `Events` ride together in `StreamPublishMany` calls, a few in flight at once
+(`sdk.batching`), and each is still answered on its own.
 
 A consumer reads the topic in a group: each partition goes to one consumer of the group mesh-wide, and an
 event not acked within `ack_wait` (or nacked) comes again with `attempt` + 1, until `max_retries`
@@ -39,14 +40,13 @@ from ..node.consumers import MAX_ACK_WAIT, MAX_IN_FLIGHT, MAX_RETRIES
 from ..node.errors import InvalidArgument
 from ..node.proto import node_pb2
 from ..node.subjects import check_topic
+from .batching import Batcher
 from .channel import NODE_ID, NodeChannel, NodeUser, Stream
-from .errors import MicroError, bad_request
+from .errors import MicroError, bad_request, of_status
 from .pubsub import Message, encode
 
 __all__ = ["Consumer", "Event", "Events", "Published", "consume_start"]
 
-_IN_FLIGHT = 256
-"""StreamPublish calls of one `Events` in flight at once; more wait for a free place."""
 _CLOSE_WAIT = 5.0
 """Seconds a closing consumer waits for the node to commit and end the stream before cancelling it."""
 
@@ -248,7 +248,7 @@ class Events(NodeUser):
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
-        self._in_flight = asyncio.Semaphore(_IN_FLIGHT)
+        self._publisher = Batcher(self._publish_many, lambda request: len(request.data))
 
     async def publish(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> Published:
         """Append `data` (bytes, or a JSON value sent as compact JSON) to `topic` (no wildcards) once it is
@@ -259,9 +259,13 @@ class Events(NodeUser):
                                                     headers=dict(headers or {}))
         except InvalidArgument as exc:
             raise bad_request(NODE_ID, str(exc)) from None
-        async with self._in_flight:
-            reply = await self._node.call(self._node.stub.StreamPublish, request)
-        return Published(reply.origin, reply.offset)
+        return await self._publisher.submit(request)
+
+    async def _publish_many(self, requests: list[node_pb2.StreamPublishRequest]) -> list[Published | MicroError]:
+        reply = await self._node.call(self._node.stub.StreamPublishMany,
+                                      node_pb2.StreamPublishManyRequest(events=requests))
+        return [of_status(NODE_ID, result.code, result.message) if result.code
+                else Published(result.origin, result.offset) for result in reply.results]
 
     def consume(self, topic: str, group: str | None = None, *, from_start: bool = False, offset: int | None = None,
                 since: float | datetime.datetime | None = None, ack_wait: float | None = None,

@@ -18,7 +18,6 @@ flight at once, and each is still answered on its own.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import collections
 import json
@@ -30,7 +29,8 @@ from typing import Any, Self
 from ..node.errors import InvalidArgument
 from ..node.proto import node_pb2
 from ..node.subjects import check_pattern, check_topic
-from .channel import NODE_ID, NodeChannel, NodeUser, Stream
+from .batching import Batcher
+from .channel import NODE_ID, NodeUser, Stream
 from .errors import MicroError, bad_request, of_status
 
 __all__ = ["Message", "Pubsub", "Subscription", "encode"]
@@ -85,81 +85,6 @@ def _checked(check: Callable[[object], str], topic: str) -> str:
         raise bad_request(NODE_ID, str(exc)) from None
 
 
-_BATCH_BYTES = 2 * 1024 * 1024
-"""Most payload bytes in one PublishMany: well under the 4 MiB a gRPC message may hold."""
-_BATCH_MESSAGES = 1000
-"""Most messages in one PublishMany, so a long burst is split into calls that overlap."""
-_IN_FLIGHT = 4
-"""PublishMany calls in flight at once: enough to keep the node busy while replies travel."""
-
-
-class _Publisher:
-    """Batches concurrent publishes into `PublishMany` calls, up to `_IN_FLIGHT` of them at once.
-
-    A publish is queued and a flush is scheduled for the next turn of the event loop, so every publish
-    started in the same turn (an `asyncio.gather`) shares a call. While `_IN_FLIGHT` calls are out, new
-    publishes wait and go together when one returns.
-    """
-
-    def __init__(self, node: NodeChannel) -> None:
-        self._node = node
-        self._queue: collections.deque[tuple[node_pb2.PublishRequest, asyncio.Future[int]]] = collections.deque()
-        self._flush_scheduled = False
-        self._in_flight = 0
-        self._calls: set[asyncio.Task[None]] = set()  # kept: tasks are weakly held
-
-    async def publish(self, request: node_pb2.PublishRequest) -> int:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-        self._queue.append((request, future))
-        self._schedule(loop)
-        return await future
-
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._queue and not self._flush_scheduled and self._in_flight < _IN_FLIGHT:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush, loop)
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._flush_scheduled = False
-        while self._queue and self._in_flight < _IN_FLIGHT:
-            self._in_flight += 1
-            call = loop.create_task(self._send(self._take()))
-            self._calls.add(call)
-            call.add_done_callback(self._calls.discard)
-
-    def _take(self) -> list[tuple[node_pb2.PublishRequest, asyncio.Future[int]]]:
-        """The next batch, in order: at least one message, then within both limits."""
-        batch = [self._queue.popleft()]
-        size = len(batch[0][0].data)
-        while self._queue and len(batch) < _BATCH_MESSAGES:
-            size += len(self._queue[0][0].data)
-            if size > _BATCH_BYTES:
-                break
-            batch.append(self._queue.popleft())
-        return batch
-
-    async def _send(self, batch: list[tuple[node_pb2.PublishRequest, asyncio.Future[int]]]) -> None:
-        try:
-            request = node_pb2.PublishManyRequest(messages=[message for message, _ in batch])
-            reply = await self._node.call(self._node.stub.PublishMany, request)
-        except MicroError as exc:  # every publish of the batch fails with the call
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-        else:
-            for (_, future), result in zip(batch, reply.results, strict=True):
-                if future.done():
-                    continue  # its publisher was cancelled
-                if result.code:
-                    future.set_exception(of_status(NODE_ID, result.code, result.message))
-                else:
-                    future.set_result(result.nodes)
-        finally:
-            self._in_flight -= 1
-            self._schedule(asyncio.get_running_loop())
-
-
 class Subscription:
     """The messages of one subscription, an async iterator; registered on the node once `async with` is
     entered (a bare `async for` registers on the first read). Leaving, or `close`, unsubscribes."""
@@ -197,7 +122,7 @@ class Pubsub(NodeUser):
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
-        self._publisher = _Publisher(self._node)
+        self._publisher = Batcher(self._publish_many, lambda request: len(request.data))
 
     async def publish(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> int:
         """Publish `data` (bytes, or a JSON value sent as compact JSON) on `topic` (no wildcards); the
@@ -205,7 +130,12 @@ class Pubsub(NodeUser):
         payload over the node's limit (1 MiB)."""
         request = node_pb2.PublishRequest(topic=_checked(check_topic, topic), data=encode(data),
                                           headers=dict(headers or {}))
-        return await self._publisher.publish(request)
+        return await self._publisher.submit(request)
+
+    async def _publish_many(self, requests: list[node_pb2.PublishRequest]) -> list[int | MicroError]:
+        reply = await self._node.call(self._node.stub.PublishMany, node_pb2.PublishManyRequest(messages=requests))
+        return [of_status(NODE_ID, result.code, result.message) if result.code else result.nodes
+                for result in reply.results]
 
     def subscribe(self, topic: str, group: str | None = None, queue_limit: int = 0) -> Subscription:
         """Messages on topics matching `topic` (`*`: one token, a final `>`: the rest). With `group`,

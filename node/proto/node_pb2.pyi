@@ -754,6 +754,32 @@ class StreamPublishReply(_message.Message):
     replicas: int
     def __init__(self, origin: _Optional[str] = ..., offset: _Optional[int] = ..., replicas: _Optional[int] = ...) -> None: ...
 
+class StreamPublishManyRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[StreamPublishRequest]
+    def __init__(self, events: _Optional[_Iterable[_Union[StreamPublishRequest, _Mapping]]] = ...) -> None: ...
+
+class StreamPublishResult(_message.Message):
+    __slots__ = ("origin", "offset", "replicas", "code", "message")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    offset: int
+    replicas: int
+    code: str
+    message: str
+    def __init__(self, origin: _Optional[str] = ..., offset: _Optional[int] = ..., replicas: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class StreamPublishManyReply(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[StreamPublishResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[StreamPublishResult, _Mapping]]] = ...) -> None: ...
+
 class StreamConsumeStart(_message.Message):
     __slots__ = ("topic", "group", "from_start", "offset", "since", "new_only", "ack_wait_s", "max_retries", "auto_ack", "max_in_flight")
     TOPIC_FIELD_NUMBER: _ClassVar[int]

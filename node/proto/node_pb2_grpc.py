@@ -174,6 +174,11 @@ class NodeStub:
                 request_serializer=node__pb2.StreamPublishRequest.SerializeToString,
                 response_deserializer=node__pb2.StreamPublishReply.FromString,
                 _registered_method=True)
+        self.StreamPublishMany = channel.unary_unary(
+                '/micro.node.v1.Node/StreamPublishMany',
+                request_serializer=node__pb2.StreamPublishManyRequest.SerializeToString,
+                response_deserializer=node__pb2.StreamPublishManyReply.FromString,
+                _registered_method=True)
         self.StreamConsume = channel.stream_stream(
                 '/micro.node.v1.Node/StreamConsume',
                 request_serializer=node__pb2.StreamConsumeInput.SerializeToString,
@@ -387,7 +392,8 @@ class NodeServicer:
 
     def Subscribe(self, request, context):
         """Messages for one subscription, in batches; ends when the caller cancels. A subscriber that does not
-        keep up loses messages beyond its queue (counted in `dropped`), never slowing anyone else.
+        keep up loses messages beyond its queue (counted in `dropped`), never slowing anyone else. The
+        (empty) initial metadata is sent once the subscription is in place: a client may wait for it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -398,6 +404,14 @@ class NodeServicer:
         node is appended to this node's log of its topic (one partition per origin node) and copied to
         `replicas` peers (default min(2, members - 1)) before the reply. INVALID_ARGUMENT as for Publish;
         UNAVAILABLE when too few replicas answered (the event stays in this node's log).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamPublishMany(self, request, context):
+        """Several publishes in one call (the SDK batches concurrent ones), each answered on its own; the
+        events of one topic share the log appends and replication rounds of its outbox.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -588,6 +602,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.StreamPublish,
                     request_deserializer=node__pb2.StreamPublishRequest.FromString,
                     response_serializer=node__pb2.StreamPublishReply.SerializeToString,
+            ),
+            'StreamPublishMany': grpc.unary_unary_rpc_method_handler(
+                    servicer.StreamPublishMany,
+                    request_deserializer=node__pb2.StreamPublishManyRequest.FromString,
+                    response_serializer=node__pb2.StreamPublishManyReply.SerializeToString,
             ),
             'StreamConsume': grpc.stream_stream_rpc_method_handler(
                     servicer.StreamConsume,
@@ -1376,6 +1395,33 @@ class Node:
             '/micro.node.v1.Node/StreamPublish',
             node__pb2.StreamPublishRequest.SerializeToString,
             node__pb2.StreamPublishReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamPublishMany(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/StreamPublishMany',
+            node__pb2.StreamPublishManyRequest.SerializeToString,
+            node__pb2.StreamPublishManyReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -107,6 +107,23 @@ async def test_two_consumers_of_a_group_together_get_every_partitions_events(nod
     assert seen["first"] | seen["second"] == published
 
 
+async def test_two_thousand_concurrent_publishes_are_acknowledged_and_a_bad_one_fails_alone(
+        nodes: list[NodeProcess], topic: str) -> None:
+    async with events.Events(nodes[0].data_dir) as ev:
+        published = await asyncio.wait_for(asyncio.gather(*(ev.publish(topic, n) for n in range(2000))), 30.0)
+        # Payloads over 1 MiB are refused by the node, so this one shares a batch with the good ones.
+        mixed = await asyncio.wait_for(asyncio.gather(
+            ev.publish(topic, "before"), ev.publish(topic, b"x" * ((1 << 20) + 1)), ev.publish(topic, "after"),
+            return_exceptions=True), 10.0)
+
+    assert {p.origin for p in published} == {nodes[0].status()["id"]}
+    assert sorted(p.offset for p in published) == list(range(1, 2001))
+    before, bad, after = mixed
+    assert isinstance(bad, errors.BadRequest)
+    assert isinstance(before, events.Published) and isinstance(after, events.Published)
+    assert (before.offset, after.offset) == (2001, 2002)
+
+
 async def test_a_nacked_event_comes_again_with_attempt_2(nodes: list[NodeProcess], topic: str) -> None:
     a, b = nodes
     async with events.Events(a.data_dir) as publisher, events.Events(b.data_dir) as consumer_side:

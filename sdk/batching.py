@@ -1,0 +1,91 @@
+"""Concurrent requests of one client sent together in many-in-one calls (PublishMany, StreamPublishMany).
+
+A request is queued and a flush is scheduled for the next turn of the event loop, so every request
+started in the same turn (an `asyncio.gather`) shares a call. While `IN_FLIGHT` calls are out, new
+requests wait and go together when one returns. Each request is still answered on its own: the call
+returns one outcome per request, a value or the error that request alone failed with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["BATCH_BYTES", "BATCH_ITEMS", "IN_FLIGHT", "Batcher"]
+
+BATCH_BYTES = 2 * 1024 * 1024
+"""Most payload bytes in one call: well under the 4 MiB a gRPC message may hold."""
+BATCH_ITEMS = 1000
+"""Most requests in one call, so a long burst is split into calls that overlap."""
+IN_FLIGHT = 4
+"""Calls in flight at once: enough to keep the node busy while replies travel."""
+
+_Request = TypeVar("_Request")
+_Result = TypeVar("_Result")
+
+
+class Batcher(Generic[_Request, _Result]):
+    """Batches concurrent `submit`s into calls of `send`, which answers a batch with one outcome per
+    request, in order; `size` is a request's payload bytes, counted against `BATCH_BYTES`."""
+
+    def __init__(self, send: Callable[[list[_Request]], Awaitable[Sequence[_Result | Exception]]],
+                 size: Callable[[_Request], int]) -> None:
+        self._send_batch = send
+        self._size = size
+        self._queue: collections.deque[tuple[_Request, asyncio.Future[_Result]]] = collections.deque()
+        self._flush_scheduled = False
+        self._in_flight = 0
+        self._calls: set[asyncio.Task[None]] = set()  # kept: tasks are weakly held
+
+    async def submit(self, request: _Request) -> _Result:
+        """The outcome of `request`, sent with whatever else is submitted meanwhile."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Result] = loop.create_future()
+        self._queue.append((request, future))
+        self._schedule(loop)
+        return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._queue and not self._flush_scheduled and self._in_flight < IN_FLIGHT:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush, loop)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flush_scheduled = False
+        while self._queue and self._in_flight < IN_FLIGHT:
+            self._in_flight += 1
+            call = loop.create_task(self._send(self._take()))
+            self._calls.add(call)
+            call.add_done_callback(self._calls.discard)
+
+    def _take(self) -> list[tuple[_Request, asyncio.Future[_Result]]]:
+        """The next batch, in order: at least one request, then within both limits."""
+        batch = [self._queue.popleft()]
+        size = self._size(batch[0][0])
+        while self._queue and len(batch) < BATCH_ITEMS:
+            size += self._size(self._queue[0][0])
+            if size > BATCH_BYTES:
+                break
+            batch.append(self._queue.popleft())
+        return batch
+
+    async def _send(self, batch: list[tuple[_Request, asyncio.Future[_Result]]]) -> None:
+        try:
+            outcomes = await self._send_batch([request for request, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - every request of the batch fails with the call, never hangs
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue  # its submitter was cancelled
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+        finally:
+            self._in_flight -= 1
+            self._schedule(asyncio.get_running_loop())
