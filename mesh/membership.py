@@ -23,6 +23,7 @@ import hashlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
+from typing import Final, cast
 
 from .events import Member, MemberState
 from .messages import Alive, Dead, DigestEntry, Leave, Suspect
@@ -47,6 +48,7 @@ _STATES = sorted(RANK, key=RANK.__getitem__)  # by rank
 _LIVE_BELOW = RANK[MemberState.DEAD]
 _SUSPECT = RANK[MemberState.SUSPECT]
 _PACK = struct.Struct("<QQB")
+_ABSENT: Final = object()
 
 
 def record_hash(node_id: bytes, generation: int, incarnation: int, rank: int) -> int:
@@ -182,8 +184,10 @@ class Membership:
                 yield mine
 
     def get(self, node_id: bytes) -> MemberRecord | None:
-        own = self._own
-        return own[node_id] if node_id in own else self._base.get(node_id)
+        mine = self._own.get(node_id, _ABSENT)  # one lookup; None there means removed from the template
+        if mine is _ABSENT:
+            return self._base.get(node_id)
+        return cast("MemberRecord | None", mine)
 
     def ids(self) -> Sequence[bytes]:
         """All member ids, not to be modified (shared with the template until the set changes; O(N)
@@ -217,9 +221,10 @@ class Membership:
         if statement.generation != record.generation:
             return Verdict.STALE
         rank = _RANK_OF[type(statement)]
-        if (statement.incarnation, rank) > (record.incarnation, record.rank):
+        incarnation = statement.incarnation
+        if incarnation > record.incarnation or (incarnation == record.incarnation and rank > record.rank):
             return Verdict.NEW
-        if rank == record.rank == _SUSPECT and statement.incarnation == record.incarnation:
+        if rank == record.rank == _SUSPECT and incarnation == record.incarnation:
             return Verdict.CONFIRM
         return Verdict.STALE
 
