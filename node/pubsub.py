@@ -30,6 +30,7 @@ from ..identity.errors import IdentityError
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
 from .errors import InvalidArgument, NodeError, refusal
+from .frames import unseal
 from .log import Logger
 from .proto import node_pb2
 from .pubsub_queues import PeerLinks, Subscriber, message_size
@@ -217,7 +218,7 @@ class Pubsub:
         """`Peer.Publish`: every frame opened and delivered; a frame that does not open is counted."""
         async for frame in frames:
             try:
-                batch = node_pb2.PeerPublishBatch.FromString(self._keyring().decrypt(frame.data))
+                batch = unseal(self._keyring(), frame, node_pb2.PeerPublishBatch)
             except (IdentityError, DecodeError):
                 self.stats["dropped_frames"] += 1
                 continue

@@ -18,6 +18,7 @@ from typing import TypeVar
 import grpc
 
 from ..identity.keyring import Keyring
+from .frames import seal
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
 from .runtime import Runtime, node_id_text
@@ -175,8 +176,7 @@ class PeerLinks:
                 link.bytes -= size
                 in_flight = len(items)
                 batch = node_pb2.PeerPublishBatch(messages=items)
-                await call.write(node_pb2.Frame(data=self._keyring().encrypt(batch.SerializeToString()),
-                                                source=self._transport.source))
+                await call.write(seal(self._keyring(), self._transport.source, batch))
                 self._stats["sent_peer"] += in_flight
                 in_flight = 0
             await call.done_writing()

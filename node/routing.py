@@ -31,6 +31,7 @@ import grpc
 
 from ..identity.keyring import Keyring
 from .errors import InvalidArgument, NodeError, NotFound, Relayed, Unavailable
+from .frames import seal, unseal
 from .instances import InstanceChannels, call_metadata
 from .proto import node_pb2, node_pb2_grpc
 from .registry import Registry, descriptor_hash
@@ -134,7 +135,7 @@ class Router:
     # ---- calls forwarded to this node ----------------------------------------------------------------
 
     async def serve_call(self, frame: node_pb2.Frame, time_left: float | None) -> node_pb2.Frame:
-        request = node_pb2.CallRequest.FromString(self._keyring().decrypt(frame.data))
+        request = unseal(self._keyring(), frame, node_pb2.CallRequest)
         instance, method = self._local_target(request)
         self.stats["served"] += 1
         timeout = self._left(self._deadline(request, time_left))
@@ -142,7 +143,7 @@ class Router:
         return self._seal(node_pb2.CallReply(body=body, instance=instance.id))
 
     async def serve_stream(self, frame: node_pb2.Frame, time_left: float | None) -> AsyncIterator[node_pb2.Frame]:
-        request = node_pb2.CallRequest.FromString(self._keyring().decrypt(frame.data))
+        request = unseal(self._keyring(), frame, node_pb2.CallRequest)
         instance, method = self._local_target(request)
         self.stats["served"] += 1
         replies = self._stream_instance(instance, method, request, self._left(self._deadline(request, time_left)))
@@ -153,7 +154,7 @@ class Router:
             await replies.aclose()
 
     def serve_descriptor(self, frame: node_pb2.Frame) -> node_pb2.Frame:
-        request = node_pb2.DescribeRequest.FromString(self._keyring().decrypt(frame.data))
+        request = unseal(self._keyring(), frame, node_pb2.DescribeRequest)
         descriptor_set = self._registry.local_descriptor_set(request.service)
         if descriptor_set is None:
             raise NotFound(f"no instance of {request.service} with descriptors is registered at this node")
@@ -257,14 +258,14 @@ class Router:
             frame = await self._peer(instance.node_address).Call(self._seal(request), timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise self._peer_failed(instance.node_address, exc) from None
-        return node_pb2.CallReply.FromString(self._keyring().decrypt(frame.data))
+        return unseal(self._keyring(), frame, node_pb2.CallReply)
 
     async def _forward_stream(self, instance: node_pb2.ServiceInstance, request: node_pb2.CallRequest,
                               timeout: float) -> AsyncGenerator[node_pb2.CallReply, None]:
         call = self._peer(instance.node_address).CallStream(self._seal(request), timeout=timeout)
         try:
             async for frame in call:
-                yield node_pb2.CallReply.FromString(self._keyring().decrypt(frame.data))
+                yield unseal(self._keyring(), frame, node_pb2.CallReply)
         except grpc.aio.AioRpcError as exc:
             raise self._peer_failed(instance.node_address, exc) from None
         finally:
@@ -283,7 +284,7 @@ class Router:
             except grpc.aio.AioRpcError as exc:
                 self._peer_failed(instance.node_address, exc)
                 continue
-            descriptor_set = node_pb2.DescribeReply.FromString(self._keyring().decrypt(frame.data)).descriptor_set
+            descriptor_set = unseal(self._keyring(), frame, node_pb2.DescribeReply).descriptor_set
             if descriptor_hash(descriptor_set) == wanted:
                 self._descriptors[wanted] = descriptor_set
                 while len(self._descriptors) > _DESCRIPTOR_CACHE:
@@ -311,5 +312,4 @@ class Router:
 
     def _seal(self, message: node_pb2.CallRequest | node_pb2.CallReply | node_pb2.DescribeRequest
               | node_pb2.DescribeReply) -> node_pb2.Frame:
-        return node_pb2.Frame(data=self._keyring().encrypt(message.SerializeToString()),
-                              source=self._transport.source)
+        return seal(self._keyring(), self._transport.source, message)

@@ -56,6 +56,7 @@ from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
 from .errors import InvalidArgument, NodeError, Unavailable, refusal
 from .eventlog import EventLog
+from .frames import seal, unseal
 from .log import Logger
 from .proto import node_pb2, node_pb2_grpc
 from .pubsub import check_message
@@ -275,13 +276,13 @@ class Streams:
     async def _send_events(self, stub: node_pb2_grpc.PeerStub, topic: str, events: list[node_pb2.StreamEvent]) -> int:
         request = node_pb2.StreamReplicate(topic=topic, origin=self._node_id, events=events)
         reply = await stub.StreamReplicate(self._seal(request), timeout=self._ack_timeout)
-        return node_pb2.StreamReplicated.FromString(self._keyring().decrypt(reply.data)).head
+        return unseal(self._keyring(), reply, node_pb2.StreamReplicated).head
 
     # ---- the replica side ---------------------------------------------------------------------------
 
     async def serve_replicate(self, frame: node_pb2.Frame) -> node_pb2.Frame:
         """`Peer.StreamReplicate`: append the origin's events to the copy here; answer its head."""
-        request = self._open(frame, node_pb2.StreamReplicate())
+        request = self._open(frame, node_pb2.StreamReplicate)
         if not request.origin or request.origin == self._node_id or any(e.topic != request.topic or e.origin != request.origin
                                                   for e in request.events):
             self.stats["dropped_frames"] += 1
@@ -325,7 +326,7 @@ class Streams:
             try:
                 reply = await stub.StreamRead(self._seal(request), timeout=self._ack_timeout)
                 self.stats["remote_reads"] += 1
-                return node_pb2.StreamEvents.FromString(self._keyring().decrypt(reply.data))
+                return unseal(self._keyring(), reply, node_pb2.StreamEvents)
             except (grpc.RpcError, IdentityError, DecodeError) as exc:
                 self._log.debug("streams.read_failed", holder=holder, topic=topic, error=str(exc))
         if mine is not None:
@@ -340,7 +341,7 @@ class Streams:
 
     async def serve_read(self, frame: node_pb2.Frame) -> node_pb2.Frame:
         """`Peer.StreamRead`: a partition's events from this node's log."""
-        request = self._open(frame, node_pb2.StreamRead())
+        request = self._open(frame, node_pb2.StreamRead)
         self.stats["reads_served"] += 1
         limit = max(1, min(request.limit, MAX_READ_LIMIT))
         return self._seal(self._read_here(request.topic, request.origin, request.from_offset, limit, request.since))
@@ -358,12 +359,12 @@ class Streams:
     # ---- frames -------------------------------------------------------------------------------------
 
     def _seal(self, message: Message) -> node_pb2.Frame:
-        return node_pb2.Frame(data=self._keyring().encrypt(message.SerializeToString()), source=self._transport.source)
+        return seal(self._keyring(), self._transport.source, message)
 
-    def _open(self, frame: node_pb2.Frame, message: _M) -> _M:
+    def _open(self, frame: node_pb2.Frame, kind: type[_M]) -> _M:
         """The frame's message, its topic checked; a frame that does not open is counted and refused."""
         try:
-            message.ParseFromString(self._keyring().decrypt(frame.data))
+            message = unseal(self._keyring(), frame, kind)
             check_topic(getattr(message, "topic"))  # noqa: B009 - both frames have one; Message does not say so
         except (IdentityError, DecodeError, InvalidArgument) as exc:
             self.stats["dropped_frames"] += 1
