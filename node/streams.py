@@ -124,6 +124,8 @@ class Streams:
                                               if origin == node_id}
         # What each replica (topic, address) held after the last copy that it acknowledged.
         self._replica_heads: dict[tuple[str, str], int] = {}
+        self._epoch = 0
+        """Counts membership changes seen by the maintenance task."""
         self._loop = asyncio.get_running_loop()
         self._maintenance = self._loop.create_task(self._maintain())
 
@@ -162,6 +164,7 @@ class Streams:
                         await self.log.append(topic, self._node_id, events)
                         self.view.moved(topic, self._node_id)
                         self.stats["published"] += len(events)
+                    epoch = self._epoch
                     acked, needed = await self._replicate(topic, events)
                 except NodeError as exc:
                     _settle(batch, exc)
@@ -173,8 +176,9 @@ class Streams:
                     self._log.error("streams.publish_failed", topic=topic, error=repr(exc))
                     _settle(batch, exc)
                     continue
-                box.lagging = acked < needed
-                if box.lagging:
+                # The membership changing while this copied may have made other peers the replicas.
+                box.lagging = acked < needed or epoch != self._epoch
+                if acked < needed:
                     self.stats["publish_unavailable"] += len(batch)
                     _settle(batch, Unavailable(f"{acked} of {needed} replicas of {topic} answered in time; the "
                                                "event is in this node's log and will be copied later"))
@@ -377,12 +381,14 @@ class Streams:
         """Copy what replicas lack (after a failed copy, and whenever the membership changed), and prune
         by age and size, forever (cancelled by `close`)."""
         next_prune = self._loop.time()
-        members: set[str] = set()
+        members: frozenset[tuple[str, int, int]] = frozenset()
         while True:
-            alive = set(self.view.alive())
-            if alive != members:
-                # A member came or went: the replicas of a partition may be others now, or more.
-                members = alive
+            membership = self.view.membership()
+            if membership != members:
+                # A member came, went or restarted (between two ticks, too): the replicas of a partition
+                # may be others now, or more, or have missed events.
+                members = membership
+                self._epoch += 1
                 for box in self._outboxes.values():
                     box.lagging = True
             for topic, box in self._outboxes.items():

@@ -162,6 +162,12 @@ class PartitionView:
         """Live members other than this node: id -> address."""
         return {m["id"]: m["address"] for m in self._runtime.members() if m["state"] == "alive" and not m["self"]}
 
+    def membership(self) -> frozenset[tuple[str, int, int]]:
+        """Live members other than this node as (id, generation, incarnation): it differs after any
+        member left, came, restarted or refuted a suspicion, however briefly it was gone."""
+        return frozenset((m["id"], m["generation"], m["incarnation"]) for m in self._runtime.members()
+                         if m["state"] == "alive" and not m["self"])
+
     def holders(self, topic: str, origin: str) -> dict[str, tuple[int, int]]:
         """Every node holding the partition (this one included) with its (first, head)."""
         holders = dict(self._remote.get((topic, origin), {}))
