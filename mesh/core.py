@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, cast
 
 from . import codec
 from .awareness import Awareness
@@ -72,21 +73,16 @@ from .owned import OwnedStore
 from .probe import ProbeOrder
 from .suspicion import Suspicion, suspicion_bounds
 from .sync import delta, digest, push_pull_interval, view_hash
-from .timers import Deadlines
+from .timers import KEYED, NOTHING_DUE, Deadlines
 from .trust import Admissions, Credentials, Verifier, sign_alive, sign_leave, sign_owned
 from .wire import FRAME_OVERHEAD
 
 __all__ = ["Counters", "MeshCore", "Outgoing"]
 
 _DOWN = RANK[MemberState.DEAD]
-_PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT = (
-    "probe",
-    "probe-timeout",
-    "gossip",
-    "push-pull",
-    "reconnect",
-)
-_KV_SYNC, _KV_GOSSIP = "kv-sync", "kv-gossip"
+# The named deadlines (slots of `Deadlines`); suspicions, reaps and relays are keyed ones.
+_PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT, _KV_SYNC, _KV_GOSSIP = range(7)
+_NAMED_DEADLINES = 7
 _KV_SYNC_MAX_WAIT = 3  # settle-time comparisons wait for quiet at most this many kv_sync_delays
 _SUSPECT, _REAP, _RELAY = "suspect", "reap", "relay"
 _LIST_SLACK = 5  # bytes a message-list header may take
@@ -163,7 +159,7 @@ class MeshCore:
         self._kv_queue = BroadcastQueue(config.retransmit_mult, floor=config.gossip_nodes)
         self._recent = RecentRumours(config.rumour_memory)
         self._awareness = Awareness(config.awareness_max_multiplier)
-        self._timers = Deadlines()
+        self._timers = Deadlines(_NAMED_DEADLINES)
         self._probes = ProbeOrder(rng, self._members, self.local_id)
         self._probe: _Probe | None = None
         self._pending: dict[int, _Probe | _Relay] = {}
@@ -244,9 +240,10 @@ class MeshCore:
 
     def handle_timer(self, now: float) -> None:
         """Run everything due at `now`."""
-        while (key := self._timers.pop_due(now)) is not None:
-            if isinstance(key, tuple):
-                kind, arg = key
+        timers = self._timers
+        while (key := timers.pop_due(now)) != NOTHING_DUE:
+            if key == KEYED:
+                kind, arg = cast("tuple[str, Any]", timers.pop_keyed())
                 if kind == _SUSPECT:
                     self._suspicion_expired(arg, now)
                 elif kind == _REAP:
@@ -469,7 +466,7 @@ class MeshCore:
     def _on_indirect_ping(self, source: str, request: IndirectPing, now: float) -> None:
         self._seq += 1
         self._pending[self._seq] = _Relay(source, request.seq)
-        self._timers.set((_RELAY, self._seq), now + self._relay_timeout)
+        self._timers.set_keyed((_RELAY, self._seq), now + self._relay_timeout)
         self._send(request.address, [Ping(self._seq, request.target, self._recent.tags(now))])
 
     def _relay_expired(self, seq: int) -> None:
@@ -484,7 +481,7 @@ class MeshCore:
                 self._outgoing.append(Outgoing(source, tuple(rumours), False))
         waiting = self._pending.pop(ack.seq, None)
         if isinstance(waiting, _Relay):
-            self._timers.cancel((_RELAY, ack.seq))
+            self._timers.cancel_keyed((_RELAY, ack.seq))
             self._send(waiting.requester, [Ack(waiting.seq)])
         elif waiting is not None and waiting is self._probe:
             waiting.acked = True
@@ -547,7 +544,7 @@ class MeshCore:
         suspicion = self._suspicions.get(statement.node_id)
         if suspicion is None or not suspicion.confirm(statement.accuser):
             return
-        self._timers.set((_SUSPECT, statement.node_id), suspicion.deadline())
+        self._timers.set_keyed((_SUSPECT, statement.node_id), suspicion.deadline())
         record = self._members.get(statement.node_id)
         held = record.statement if record is not None else None
         if statement.accuser == self.local_id and isinstance(held, Suspect) and self._live(held.accuser):
@@ -572,16 +569,16 @@ class MeshCore:
         if new.state is MemberState.SUSPECT:
             self._start_suspicion(new, now)
         elif self._suspicions.pop(node_id, None) is not None:
-            self._timers.cancel((_SUSPECT, node_id))
+            self._timers.cancel_keyed((_SUSPECT, node_id))
         if old is None:
             self._probes.add(node_id)
         elif old.generation != new.generation or (new.rank >= _DOWN > old.rank):
             self._drop_owned(node_id)
         if new.rank >= _DOWN:
-            self._timers.set((_REAP, node_id), now + self.config.dead_reap_time)
+            self._timers.set_keyed((_REAP, node_id), now + self.config.dead_reap_time)
             self._schedule_reconnect(now)
         else:
-            self._timers.cancel((_REAP, node_id))
+            self._timers.cancel_keyed((_REAP, node_id))
         self._events.append(_event(old, new))
 
     def _start_suspicion(self, record: MemberRecord, now: float) -> None:
@@ -596,7 +593,7 @@ class MeshCore:
             self.config.probe_interval,
         )
         suspicion = self._suspicions[record.node_id] = Suspicion(statement.accuser, now, k, low, high)
-        self._timers.set((_SUSPECT, record.node_id), suspicion.deadline())
+        self._timers.set_keyed((_SUSPECT, record.node_id), suspicion.deadline())
         # A few of those who hear of the suspicion probe the member at once, to confirm it quickly.
         if statement.accuser != self.local_id and self._rng.random() * live < _PROMPT_PROBERS * k:
             self._probes.prioritise(record.node_id)
