@@ -136,6 +136,27 @@ class Streams:
         InvalidArgument (nothing written) for a bad topic, payload or headers; Unavailable when too
         few replicas answered (the event stays in this node's log and is copied later)."""
         _check_publish(request)
+        return await self._enqueue(request)
+
+    async def publish_many(self, request: node_pb2.StreamPublishManyRequest) -> node_pb2.StreamPublishManyReply:
+        """Each event published on its own, all at once so that each topic's outbox takes them in one
+        batch; a refused or unreplicated one is answered with its error. (Futures, not a task per event:
+        a batch holds thousands.)"""
+        replies: list[asyncio.Future[node_pb2.StreamPublishReply]] = []
+        for event in request.events:
+            try:
+                _check_publish(event)
+            except NodeError as exc:
+                refused: asyncio.Future[node_pb2.StreamPublishReply] = self._loop.create_future()
+                refused.set_exception(exc)
+                replies.append(refused)
+            else:
+                replies.append(self._enqueue(event))
+        answers = await asyncio.gather(*replies, return_exceptions=True)
+        return node_pb2.StreamPublishManyReply(results=[_result(answer) for answer in answers])
+
+    def _enqueue(self, request: node_pb2.StreamPublishRequest) -> asyncio.Future[node_pb2.StreamPublishReply]:
+        """Queue a checked publish on its topic's outbox; the future is its answer."""
         box = self._outboxes.get(request.topic)
         if box is None:
             box = self._outboxes[request.topic] = _Outbox()
@@ -143,13 +164,7 @@ class Streams:
         box.pending.append((request, reply))
         if box.task is None:
             box.task = self._loop.create_task(self._drain(request.topic, box))
-        return await reply
-
-    async def publish_many(self, request: node_pb2.StreamPublishManyRequest) -> node_pb2.StreamPublishManyReply:
-        """Each event published on its own, all at once so that each topic's outbox takes them in one
-        batch; a refused or unreplicated one is answered with its error."""
-        replies = await asyncio.gather(*(self.publish(event) for event in request.events), return_exceptions=True)
-        return node_pb2.StreamPublishManyReply(results=[_result(reply) for reply in replies])
+        return reply
 
     async def _drain(self, topic: str, box: _Outbox) -> None:
         """Append and copy the outbox's publishes a batch at a time; with none, copy what is behind."""
