@@ -113,19 +113,23 @@ class Delivery(Generic[E]):
 
     # ---- sending and acks ---------------------------------------------------------------------------
 
-    def sent(self, origin: str, offset: int, event: E, now: float, size: int = 0) -> bool:
-        """An event read from an owned partition goes out (attempt 1). False (not to be sent) for a partition
-        no longer owned or an offset already passed; offsets skipped (no longer retained) count as done."""
+    def sent(self, origin: str, offset: int, event: E, now: float, size: int = 0, delivered: int = 0) -> bool:
+        """An event read from an owned partition goes out as attempt `delivered` + 1 (`delivered`: deliveries
+        an earlier owner of the partition made). False (not to be sent) for a partition no longer owned or
+        an offset already passed (offsets skipped, no longer retained, count as done), and for an event
+        already delivered `max_retries` times: that one is due at once, for the dead letters."""
         if origin not in self._next or offset < self._next[origin]:
             return False
         self._next[origin] = offset + 1
-        if not self.auto_ack:
-            deadline = now + self.ack_wait
-            self._pending[origin][offset] = _InFlight(event, 1, deadline, size)
-            self._count += 1
-            self._bytes += size
-            heapq.heappush(self._deadlines, (deadline, origin, offset))
-        return True
+        if self.auto_ack:
+            return True
+        spent = delivered >= self.max_retries
+        deadline = now if spent else now + self.ack_wait
+        self._pending[origin][offset] = _InFlight(event, delivered if spent else delivered + 1, deadline, size)
+        self._count += 1
+        self._bytes += size
+        heapq.heappush(self._deadlines, (deadline, origin, offset))
+        return not spent
 
     def ack(self, origin: str, offset: int) -> bool:
         """Done with an event; False when it was not in flight (unknown, already acked, or moved away)."""

@@ -8,6 +8,11 @@ first), sends what is due again, reads new events of its partitions (local or fr
 `Streams.read`, the partitions concurrently) while fewer than `max_in_flight` are unacked, and commits
 offsets that moved, at most every `COMMIT_S`. Acks are read by a second task. An event that used up `max_retries` deliveries is published to `TOPIC.dead`
 with headers naming where it came from, then counts as acked.
+
+A group's redeliveries are counted in the KV store too (table `attempts`, one key per event sent again,
+deleted once the committed offset passes it), so a consumer that takes a partition over goes on counting
+where the last one stopped and the retry limit holds across owners (a first delivery is not stored: a
+takeover may add one).
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ from .errors import InvalidArgument, NodeError
 from .kv import KvService, Write
 from .log import Logger
 from .proto import node_pb2
-from .streams import Streams
+from .streams import DEFAULT_MAX_AGE_S, Streams
 
-__all__ = ["COMMIT_S", "OFFSETS_DB", "OFFSETS_TABLE", "POLL_S", "Options", "Session", "offset_key",
-           "offset_value"]
+__all__ = ["ATTEMPTS_TABLE", "COMMIT_S", "OFFSETS_DB", "OFFSETS_TABLE", "POLL_S", "Options", "Session",
+           "attempt_key", "offset_key", "offset_value"]
 
 OFFSETS_DB = "streams"
 OFFSETS_TABLE = "offsets"
+ATTEMPTS_TABLE = "attempts"
+_ATTEMPTS_TTL_S = DEFAULT_MAX_AGE_S
+"""A count nobody deleted (its group gone) expires with the events it counts."""
 COMMIT_S = 0.1
 """Seconds between two commits of one consumer at least (acks in between share one KV write)."""
 POLL_S = 0.1
@@ -42,6 +50,10 @@ _READ_RETRY_S = 0.5
 
 def offset_key(topic: str, group: str, origin: str) -> str:
     return f"{topic}/{group}/{origin}"
+
+
+def attempt_key(topic: str, group: str, origin: str, offset: int) -> str:
+    return f"{offset_key(topic, group, origin)}/{offset}"
 
 
 def offset_value(value: bytes | None) -> int | None:
@@ -114,6 +126,8 @@ class Session:
         # Offsets to store besides those the delivery reports: the starts of partitions taken with none
         # committed, and offsets whose write failed (tried again with the next commit).
         self._unsaved: dict[str, int] = {}
+        # Redelivery counts stored for the group, per partition: offset -> deliveries (see the module doc).
+        self._attempts: dict[str, dict[int, int]] = {}
         self._retry_at: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._failure: BaseException | None = None
@@ -185,6 +199,7 @@ class Session:
             for origin in held - mine:
                 self._delivery.drop_partition(origin)
                 self._unsaved.pop(origin, None)
+                self._attempts.pop(origin, None)
                 self._stats["rebalances"] += 1
         for origin in sorted(mine - held):
             if self._retry_at.get(origin, 0.0) > self._loop.time():
@@ -195,7 +210,20 @@ class Session:
                 self._read_failed(origin, exc)
                 continue
             self._delivery.add_partition(origin, committed)
+            self._attempts[origin] = self._stored_attempts(origin)
             self._stats["rebalances"] += 1
+
+    def _stored_attempts(self, origin: str) -> dict[int, int]:
+        """The group's redelivery counts of a partition taken now (none for a private group)."""
+        if self.options.private:
+            return {}
+        prefix = offset_key(self.options.topic, self.options.group, origin) + "/"
+        counts: dict[int, int] = {}
+        for entry in self._kv.visible(OFFSETS_DB, ATTEMPTS_TABLE, prefix):
+            offset, count = offset_value(entry.key[len(prefix):].encode()), offset_value(entry.value)
+            if offset is not None and count is not None:
+                counts[offset] = count
+        return counts
 
     async def _start(self, origin: str) -> int:
         """The last offset already done in a partition taken now: committed by the group, else per `from`."""
@@ -223,7 +251,22 @@ class Session:
         self._stats["redelivered"] += len(again)
         for due in dead:
             await self._dead_letter(due)
+        if again and not self.options.private:
+            await self._store_attempts(again)
         return [_attempt(due.event, due.attempt) for due in again]
+
+    async def _store_attempts(self, again: list[Due[node_pb2.StreamEvent]]) -> None:
+        """Count these redeliveries for the group. When the write fails, only a takeover could miss the
+        count (it would deliver more often): the failure is counted and logged, not retried."""
+        topic, group = self.options.topic, self.options.group
+        for due in again:
+            self._attempts.setdefault(due.origin, {})[due.offset] = due.attempt
+        try:
+            await self._kv.write([Write(OFFSETS_DB, ATTEMPTS_TABLE, attempt_key(topic, group, due.origin, due.offset),
+                                        str(due.attempt).encode(), _ATTEMPTS_TTL_S) for due in again])
+        except (NodeError, MeshError) as exc:
+            self._stats["attempt_write_failures"] += 1
+            self._log.warning("consumers.attempts_not_stored", topic=topic, group=group, error=str(exc))
 
     async def _dead_letter(self, due: Due[node_pb2.StreamEvent]) -> None:
         topic = self.options.topic
@@ -269,8 +312,9 @@ class Session:
                 raise found
             for event in found.events:
                 # The partition may have moved away while the read was awaited: then nothing is sent.
-                if self._delivery.sent(origin, event.offset, event, now, event.ByteSize()):
-                    out.append(_attempt(event, 1))
+                delivered = self._attempts.get(origin, {}).get(event.offset, 0)
+                if self._delivery.sent(origin, event.offset, event, now, event.ByteSize(), delivered):
+                    out.append(_attempt(event, delivered + 1))
         self._stats["delivered"] += len(out)
         return out
 
@@ -306,6 +350,7 @@ class Session:
         topic, group = self.options.topic, self.options.group
         writes = [Write(OFFSETS_DB, OFFSETS_TABLE, offset_key(topic, group, origin), str(offset).encode())
                   for origin, offset in sorted(moved.items())]
+        writes += self._passed_attempts(moved)
         try:
             await self._kv.write(writes)
         except asyncio.CancelledError:
@@ -317,7 +362,19 @@ class Session:
             self._stats["commit_failures"] += 1
             self._log.warning("consumers.commit_failed", topic=topic, group=group, error=str(exc))
             return
-        self._stats["commits"] += len(writes)
+        self._stats["commits"] += len(moved)
+
+    def _passed_attempts(self, committed: dict[str, int]) -> list[Write]:
+        """Deletions of the stored counts of events the committed offsets now pass (should the write fail,
+        they expire with their events)."""
+        topic, group = self.options.topic, self.options.group
+        deletes: list[Write] = []
+        for origin, offset in sorted(committed.items()):
+            counts = self._attempts.get(origin, {})
+            for passed in sorted(o for o in counts if o <= offset):
+                del counts[passed]
+                deletes.append(Write(OFFSETS_DB, ATTEMPTS_TABLE, attempt_key(topic, group, origin, passed), None))
+        return deletes
 
     def _keep_unsaved(self, moved: dict[str, int]) -> None:
         """Offsets whose write did not complete, kept for the next commit (of partitions still owned)."""

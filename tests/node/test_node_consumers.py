@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 import pytest
 from micro.node.client import LOCAL_CHANNEL_OPTIONS
+from micro.node.consumers_session import ATTEMPTS_TABLE, OFFSETS_DB, attempt_key
 from micro.node.proto import node_pb2, node_pb2_grpc
 from node_harness import Cluster, NodeProcess, wait_until
 
@@ -299,6 +300,49 @@ def test_nacks_redeliver_with_the_next_attempt_then_dead_letter(trio: list[NodeP
         assert consumer.drain(0.5) == []
     finally:
         consumer.close()
+        dead.close()
+
+
+def stored_attempts(stub: node_pb2_grpc.NodeStub, key: str) -> bytes | None:
+    """The group's redelivery count under `key` in the node's replica of the KV store."""
+    try:
+        reply = stub.KvGet(node_pb2.KvGetRequest(db=OFFSETS_DB, table=ATTEMPTS_TABLE, key=key), timeout=5)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+    return reply.record.value
+
+
+def test_the_retry_limit_holds_when_another_consumer_takes_the_partition_over(
+        trio: list[NodeProcess], stubs: list[node_pb2_grpc.NodeStub]) -> None:
+    a, b, _ = trio
+    first = Consumer(a, "retried.work", "retriers", from_start=True, max_retries=4)
+    dead = Consumer(a, "retried.work.dead", from_start=True, auto_ack=True)
+    try:
+        sent = publish(stubs[0], "retried.work", b"poison")
+        for attempt in (1, 2):
+            event = first.next()
+            assert (event.offset, event.attempt) == (sent.offset, attempt)
+            first.ack(event, nack=True)
+        assert first.next().attempt == 3  # and then the first consumer goes, acking nothing
+        key = attempt_key("retried.work", "retriers", sent.origin, sent.offset)
+        wait_until(lambda: stored_attempts(stubs[1], key) == b"3", DELIVER, "B's replica to hold the count")
+        first.close()
+        second = Consumer(b, "retried.work", "retriers", from_start=True, max_retries=4)
+        try:
+            event = second.next()
+            assert (event.offset, event.attempt, event.data) == (sent.offset, 4, b"poison")
+            second.ack(event, nack=True)
+            letter = dead.next()
+            assert (letter.data, dict(letter.headers)["dead-attempts"]) == (b"poison", "4")
+            assert second.drain(0.5) == []
+            # Once the dead letter is acked, the committed offset passes the event and its count goes.
+            wait_until(lambda: stored_attempts(stubs[0], key) is None, DELIVER, "the count to be deleted")
+        finally:
+            second.close()
+    finally:
+        first.close()
         dead.close()
 
 

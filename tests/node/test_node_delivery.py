@@ -127,6 +127,20 @@ def test_timeouts_alone_also_end_in_dead_letters() -> None:
     assert d.due(100.0) == ([], [])
 
 
+def test_a_partition_taken_over_counts_on_from_the_deliveries_already_made() -> None:
+    d = _delivery(max_retries=3, ack_wait=10.0)
+    d.add_partition("A", committed=0)
+    assert d.sent("A", 1, "e1", now=0.0, delivered=1)  # goes out as attempt 2
+    assert not d.sent("A", 2, "e2", now=0.0, delivered=3)  # used up: straight to the dead letters
+    again, dead = d.due(0.0)
+    assert again == [] and [(x.offset, x.attempt) for x in dead] == [(2, 3)]
+    assert d.nack("A", 1, now=1.0)
+    again, dead = d.due(1.0)
+    assert [(x.offset, x.attempt) for x in again] == [(1, 3)] and dead == []
+    assert d.nack("A", 1, now=2.0)
+    assert [(x.offset, x.attempt) for x in d.due(2.0)[1]] == [(1, 3)]
+
+
 def test_a_dropped_partition_forgets_its_events_and_refuses_their_acks() -> None:
     d = _delivery()
     d.add_partition("A", committed=0)
