@@ -158,15 +158,17 @@ class PartitionView:
         for watcher in list(self._watchers):
             watcher(topic, origin, head)
 
+    def _others_alive(self) -> list[dict[str, Any]]:
+        return [m for m in self._runtime.members() if m["state"] == "alive" and not m["self"]]
+
     def alive(self) -> dict[str, str]:
         """Live members other than this node: id -> address."""
-        return {m["id"]: m["address"] for m in self._runtime.members() if m["state"] == "alive" and not m["self"]}
+        return {m["id"]: m["address"] for m in self._others_alive()}
 
     def membership(self) -> frozenset[tuple[str, int, int]]:
         """Live members other than this node as (id, generation, incarnation): it differs after any
         member left, came, restarted or refuted a suspicion, however briefly it was gone."""
-        return frozenset((m["id"], m["generation"], m["incarnation"]) for m in self._runtime.members()
-                         if m["state"] == "alive" and not m["self"])
+        return frozenset((m["id"], m["generation"], m["incarnation"]) for m in self._others_alive())
 
     def holders(self, topic: str, origin: str) -> dict[str, tuple[int, int]]:
         """Every node holding the partition (this one included) with its (first, head)."""
