@@ -67,7 +67,7 @@ class BroadcastQueue:
         self._largest = max(self._largest, size)
         self.bytes += size
         self._by_subject[subject] = rumour
-        self._buckets.setdefault(0, {})[subject] = rumour
+        self._bucket(0)[subject] = rumour
 
     def _discard(self, subject: Hashable) -> None:
         old = self._by_subject.pop(subject, None)
@@ -107,8 +107,16 @@ class BroadcastQueue:
                 del self._by_subject[subject]
                 self.bytes -= rumour.size
             else:
-                self._buckets.setdefault(rumour.transmits, {})[subject] = rumour
+                self._bucket(rumour.transmits)[subject] = rumour
         return [rumour.message for _, rumour in taken]
+
+    def _bucket(self, transmits: int) -> dict[Hashable, _Rumour]:
+        """The bucket of rumours sent `transmits` times, made when missing (not a new dict per call,
+        as `setdefault(transmits, {})` would build)."""
+        bucket = self._buckets.get(transmits)
+        if bucket is None:
+            bucket = self._buckets[transmits] = {}
+        return bucket
 
     def _take_all(self, limit: int, copies: int) -> list[Message]:
         """`take` when every queued rumour fits (the usual case): the same rumours in the same order,

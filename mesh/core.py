@@ -290,15 +290,14 @@ class MeshCore:
 
     def get_timer(self) -> float | None:
         """The earliest deadline, or None when nothing is scheduled."""
-        if not self._queue:
-            self._timers.cancel(_GOSSIP)
-        if not self._kv_queue:
-            self._timers.cancel(_KV_GOSSIP)
         return self._timers.earliest()
 
     def packets_to_send(self) -> list[Outgoing]:
-        """Everything queued for sending since the last call."""
-        out, self._outgoing = self._outgoing, []
+        """Everything queued for sending since the last call (not to be modified: when nothing is, the
+        empty list given is the core's own, kept rather than replaced after every message)."""
+        out = self._outgoing
+        if out:
+            self._outgoing = []
         return out
 
     def next_event(self) -> Event | None:
@@ -374,8 +373,12 @@ class MeshCore:
             rumours = self._queue.take(room, live)
             room -= sum(codec.message_size(m) for m in rumours)
             messages = messages + rumours
+            if not self._queue:  # no round to wake up for
+                self._timers.cancel(_GOSSIP)
         if self._kv_queue:
             messages = messages + self._kv_queue.take(room, live)
+            if not self._kv_queue:
+                self._timers.cancel(_KV_GOSSIP)
         return messages
 
     def _send_reliable(self, address: str, messages: list[Message]) -> None:
@@ -441,7 +444,7 @@ class MeshCore:
         address = self._address(probe.target)
         relays = self._probes.sample(self.config.indirect_checks, exclude=probe.target)
         for relay in relays:
-            self._send(self._address(relay), [IndirectPing(probe.seq, probe.target, address)])
+            self._send(relay, [IndirectPing(probe.seq, probe.target, address)])
         probe.expected_nacks = len(relays)
         self.stats.indirect_probes += len(relays)
 
@@ -577,7 +580,7 @@ class MeshCore:
         if new.rank >= _DOWN:
             self._timers.set_keyed((_REAP, node_id), now + self.config.dead_reap_time)
             self._schedule_reconnect(now)
-        else:
+        elif old is not None and old.rank >= _DOWN:  # back in a new life: not to be reaped
             self._timers.cancel_keyed((_REAP, node_id))
         self._events.append(_event(old, new))
 
@@ -653,10 +656,10 @@ class MeshCore:
                 if not rumours:
                     break
                 self.stats.gossip_datagrams += 1
-                self._outgoing.append(Outgoing(self._address(target), tuple(rumours), False))
+                self._outgoing.append(Outgoing(target, tuple(rumours), False))
             extra = queue.take_oversized(self._budget)
         for target in targets if extra else ():
-            self._send_reliable(self._address(target), extra)
+            self._send_reliable(target, extra)
 
     def _sync(self, reply: bool, with_digest: bool) -> Sync:
         view = view_hash(self._members, self._owned)
@@ -680,7 +683,7 @@ class MeshCore:
         self._timers.set(_PUSH_PULL, now + self._push_pull_interval())
         for target in self._probes.sample(1):
             self.stats.push_pulls += 1
-            self._anti_entropy(self._address(target), now)
+            self._anti_entropy(target, now)
         if len(self._kv.map):
             self._collect(now)
 
@@ -738,8 +741,7 @@ class MeshCore:
         if now < quiet_at and now < patience:
             self._timers.set(_KV_SYNC, min(quiet_at, patience))
             return
-        for target in self._probes.sample(self.config.kv_sync_peers):
-            address = self._address(target)
+        for address in self._probes.sample(self.config.kv_sync_peers):
             self._send_reliable(address, [self._kv.offer(address, self.wall_ms(now))])
 
     def _on_kv_writer(self, source: str, writer: KvWriter, now: float) -> None:

@@ -198,8 +198,12 @@ class Membership:
 
     def is_live(self, node_id: bytes) -> bool:
         """Whether `node_id` is a member that is alive or suspect."""
+        return self.live_record(node_id) is not None
+
+    def live_record(self, node_id: bytes) -> MemberRecord | None:
+        """The record of `node_id` if it is a member that is alive or suspect, else None."""
         record = self.get(node_id)
-        return record is not None and record.rank < _LIVE_BELOW
+        return record if record is not None and record.rank < _LIVE_BELOW else None
 
     def down(self) -> list[bytes]:
         """Ids of dead and left members."""

@@ -80,16 +80,20 @@ class ProbeOrder:
             if self._eligible(picked):
                 return picked
 
-    def sample(self, k: int, exclude: bytes = b"") -> list[bytes]:
-        """Up to k distinct random eligible members other than `exclude` (gives up after 4k + 8 misses)."""
+    def sample(self, k: int, exclude: bytes = b"") -> list[str]:
+        """The addresses of up to k distinct random eligible members other than `exclude` (gives up
+        after 4k + 8 misses). Addresses, not ids: every caller sends to them, and the eligibility check
+        has the member's record in hand."""
         size, moved, base, random = self._size, self._moved, self._base, self._rng.random
-        picked: dict[bytes, None] = {}
+        members, local = self._members, self._local
+        picked: dict[bytes, str] = {}
         misses = 0
         while len(picked) < k and size and misses < 4 * k + 8:
             slot = int(random() * size)
             node_id = moved.get(slot) or base[slot]  # as _at(slot), inline on this hot path
-            if node_id not in picked and node_id != exclude and self._eligible(node_id):
-                picked[node_id] = None
+            record = members.live_record(node_id) if node_id != exclude and node_id != local else None
+            if record is not None and node_id not in picked:
+                picked[node_id] = record.claim.address
             else:
                 misses += 1
-        return list(picked)
+        return list(picked.values())
