@@ -70,8 +70,10 @@ UP, CRASHED, LEFT = 0, 1, 2
 
 _TIMER, _DELIVER, _ACTION = 0, 1, 2
 
-_SLOT_WIDTH = 0.001
-"""Seconds of virtual time per agenda slot: a few hundred entries each at 10,000 nodes."""
+_SLOT_WIDTH = 0.0001
+"""Seconds of virtual time per agenda slot: some tens of entries each at 10,000 nodes, so that few
+packets (LAN latencies are a fraction of a millisecond) land in the slot being run, where each is an
+insertion into a sorted list (1 ms slots ran about 8% slower at 4,000 nodes)."""
 
 _NOTHING_QUEUED = -1.0
 
