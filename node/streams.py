@@ -77,7 +77,10 @@ REPAIR_INTERVAL_S = 1.0
 """How often partitions whose replicas fell behind are copied again."""
 MAX_READ_LIMIT = 10_000
 _M = TypeVar("_M", bound=Message)
-_Pending = tuple[node_pb2.StreamPublishRequest, "asyncio.Future[node_pb2.StreamPublishReply]"]
+_Stored = tuple[int, int]
+"""A publish's answer while in flight: (offset in this node's partition, replicas that hold it); the
+reply messages are built from it once, by the RPC that answers (thousands per batch)."""
+_Pending = tuple[node_pb2.StreamPublishRequest, "asyncio.Future[_Stored]"]
 _BATCH_EVENTS = 2000
 _BATCH_BYTES = 2 << 20
 """One batch (one fsync, one StreamReplicate) at most; one event always fits."""
@@ -136,31 +139,40 @@ class Streams:
         InvalidArgument (nothing written) for a bad topic, payload or headers; Unavailable when too
         few replicas answered (the event stays in this node's log and is copied later)."""
         _check_publish(request)
-        return await self._enqueue(request)
+        offset, replicas = await self._enqueue(request)
+        return node_pb2.StreamPublishReply(origin=self._node_id, offset=offset, replicas=replicas)
 
     async def publish_many(self, request: node_pb2.StreamPublishManyRequest) -> node_pb2.StreamPublishManyReply:
         """Each event published on its own, all at once so that each topic's outbox takes them in one
         batch; a refused or unreplicated one is answered with its error. (Futures, not a task per event:
         a batch holds thousands.)"""
-        replies: list[asyncio.Future[node_pb2.StreamPublishReply]] = []
+        replies: list[asyncio.Future[_Stored]] = []
         for event in request.events:
             try:
                 _check_publish(event)
             except NodeError as exc:
-                refused: asyncio.Future[node_pb2.StreamPublishReply] = self._loop.create_future()
+                refused: asyncio.Future[_Stored] = self._loop.create_future()
                 refused.set_exception(exc)
                 replies.append(refused)
             else:
                 replies.append(self._enqueue(event))
         answers = await asyncio.gather(*replies, return_exceptions=True)
-        return node_pb2.StreamPublishManyReply(results=[_result(answer) for answer in answers])
+        reply = node_pb2.StreamPublishManyReply()
+        results = reply.results
+        for answer in answers:  # each result built in place: a list of them would be copied in again
+            if isinstance(answer, BaseException):
+                code, message = refusal(answer)
+                results.add(code=code, message=message)
+            else:
+                results.add(origin=self._node_id, offset=answer[0], replicas=answer[1])
+        return reply
 
-    def _enqueue(self, request: node_pb2.StreamPublishRequest) -> asyncio.Future[node_pb2.StreamPublishReply]:
+    def _enqueue(self, request: node_pb2.StreamPublishRequest) -> asyncio.Future[_Stored]:
         """Queue a checked publish on its topic's outbox; the future is its answer."""
         box = self._outboxes.get(request.topic)
         if box is None:
             box = self._outboxes[request.topic] = _Outbox()
-        reply: asyncio.Future[node_pb2.StreamPublishReply] = self._loop.create_future()
+        reply: asyncio.Future[_Stored] = self._loop.create_future()
         box.pending.append((request, reply))
         if box.task is None:
             box.task = self._loop.create_task(self._drain(request.topic, box))
@@ -200,8 +212,7 @@ class Streams:
                     continue
                 for (_, reply), event in zip(batch, events, strict=True):
                     if not reply.done():
-                        reply.set_result(node_pb2.StreamPublishReply(origin=self._node_id, offset=event.offset,
-                                                                     replicas=acked))
+                        reply.set_result((event.offset, acked))
         finally:
             box.task = None
 
@@ -460,13 +471,6 @@ class Streams:
             _settle(list(box.pending), stopping)
             box.pending.clear()
         self.view.close()
-
-
-def _result(reply: node_pb2.StreamPublishReply | BaseException) -> node_pb2.StreamPublishResult:
-    if isinstance(reply, BaseException):
-        code, message = refusal(reply)
-        return node_pb2.StreamPublishResult(code=code, message=message)
-    return node_pb2.StreamPublishResult(origin=reply.origin, offset=reply.offset, replicas=reply.replicas)
 
 
 def _settle(batch: list[_Pending], error: BaseException) -> None:
