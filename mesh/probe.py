@@ -16,7 +16,7 @@ call, where a predicate passed in would go through Python's calling convention o
 from __future__ import annotations
 
 from .config import Rng
-from .membership import Membership
+from .membership import MemberRecord, Membership
 
 __all__ = ["ProbeOrder"]
 
@@ -49,15 +49,16 @@ class ProbeOrder:
         """Probe this member before continuing the pass."""
         self._priority[node_id] = None
 
-    def _eligible(self, node_id: bytes) -> bool:
-        return node_id != self._local and self._members.is_live(node_id)
+    def _eligible(self, node_id: bytes) -> MemberRecord | None:
+        """The member's record if it may be picked (live, not this node), else None."""
+        return self._members.live_record(node_id) if node_id != self._local else None
 
     def next(self) -> bytes | None:
         """The next eligible member to probe; starts a new pass over the members when one ends."""
         while self._priority:
             node_id = next(iter(self._priority))
             del self._priority[node_id]
-            if self._eligible(node_id):
+            if self._eligible(node_id) is not None:
                 return node_id
         restarted = False
         while True:
@@ -77,7 +78,7 @@ class ProbeOrder:
                 self._moved[j] = self._at(i)
                 self._moved[i] = picked
             self._next += 1
-            if self._eligible(picked):
+            if self._eligible(picked) is not None:
                 return picked
 
     def sample(self, k: int, exclude: bytes = b"") -> list[str]:
@@ -85,13 +86,12 @@ class ProbeOrder:
         after 4k + 8 misses). Addresses, not ids: every caller sends to them, and the eligibility check
         has the member's record in hand."""
         size, moved, base, random = self._size, self._moved, self._base, self._rng.random
-        members, local = self._members, self._local
         picked: dict[bytes, str] = {}
         misses = 0
         while len(picked) < k and size and misses < 4 * k + 8:
             slot = int(random() * size)
             node_id = moved.get(slot) or base[slot]  # as _at(slot), inline on this hot path
-            record = members.live_record(node_id) if node_id != exclude and node_id != local else None
+            record = self._eligible(node_id) if node_id != exclude else None
             if record is not None and node_id not in picked:
                 picked[node_id] = record.claim.address
             else:
