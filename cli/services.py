@@ -5,7 +5,7 @@
     micro helloworld --help                     # the endpoints; `micro helloworld call --help`: the fields
 
 A command name the CLI does not know is looked up as a service in the registry of the running node
-(`ServiceCommands`); without a node, or without such a service, it is the usual "No such command". Its
+(`service_command`, asked by the `micro` group); without a node, or without such a service, it is the usual "No such command". Its
 subcommands are the endpoints, named by their method in dashed lower case (`Greeter.SayHello` is
 `say-hello`), and also found by the full endpoint name. Requests are checked and encoded as the gateway
 does (`gateway.transcode`): JSON endpoints against their JSON Schema, protobuf endpoints through the
@@ -31,10 +31,9 @@ from ..node.errors import InvalidArgument, NodeError, NotRunning
 from ..sdk.errors import MicroError, from_details, of_status
 from .common import Duration, connect, data_dir_option, echo_json, echo_table
 
-__all__ = ["ServiceCommands", "call", "describe", "services"]
+__all__ = ["call", "describe", "service_command", "services"]
 
 _DEFAULT_TIMEOUT = "30s"
-_ARGS_KEY = "micro.services.args"
 _REF = "#/components/schemas/"
 
 
@@ -339,8 +338,9 @@ def _data_dir_in(args: list[str]) -> str | None:
     return None
 
 
-def _service_command(service: str, args: list[str]) -> click.Command | None:
-    """The dynamic command of a service in the registry; None without a node or such a service."""
+def service_command(service: str, args: list[str]) -> click.Command | None:
+    """The dynamic command of a service in the registry (`args`: the command line after its name, which
+    may name the node with --data-dir); None without a node or such a service."""
     data_dir = _data_dir_in(args)
     try:
         with connect(data_dir) as client:
@@ -351,18 +351,3 @@ def _service_command(service: str, args: list[str]) -> click.Command | None:
     group: click.Command = data_dir_option(_ServiceGroup(service, endpoints))
     return group
 
-
-class ServiceCommands(click.Group):
-    """The `micro` group: a name that is not one of its commands is looked up as a service."""
-
-    def resolve_command(self, ctx: click.Context, args: list[str]
-                        ) -> tuple[str | None, click.Command | None, list[str]]:
-        # get_command sees only the name; the service's node may be named by --data-dir after it.
-        ctx.meta[_ARGS_KEY] = args[1:]
-        return super().resolve_command(ctx, args)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        found = super().get_command(ctx, cmd_name)
-        if found is not None or cmd_name.startswith("-"):
-            return found
-        return _service_command(cmd_name, ctx.meta.get(_ARGS_KEY, []))

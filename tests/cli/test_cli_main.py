@@ -86,6 +86,18 @@ def test_version_and_groups() -> None:
     assert "node" in helped.stdout and "sim" in helped.stdout
 
 
+def test_the_cli_loads_a_command_module_only_when_that_command_runs() -> None:
+    # `micro node start` then carries neither the gateway nor the SDK: an idle node's memory.
+    probe = ("import sys; from micro.cli.main import cli; "
+             "print(sorted(m for m in ('aiohttp', 'jsonschema', 'micro.sdk', 'micro.gateway', 'micro.cli.kv') "
+             "if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+
+    assert loaded.stdout.split() == ["[]"]
+    kv_help = _run("kv", "--help")
+    assert kv_help.returncode == 0 and "put" in kv_help.stdout
+
+
 def test_a_stale_socket_file_is_not_a_running_node(tmp_path: Path) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as leftover:
         leftover.bind(str(tmp_path / "node.sock"))  # bound, never listening: what a killed node leaves
