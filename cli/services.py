@@ -5,11 +5,11 @@
     micro helloworld --help                     # the endpoints; `micro helloworld call --help`: the fields
 
 A command name the CLI does not know is looked up as a service in the registry of the running node
-(`service_command`, asked by the `micro` group); without a node, or without such a service, it is the usual "No such command". Its
-subcommands are the endpoints, named by their method in dashed lower case (`Greeter.SayHello` is
-`say-hello`), and also found by the full endpoint name. Requests are checked and encoded as the gateway
-does (`gateway.transcode`): JSON endpoints against their JSON Schema, protobuf endpoints through the
-descriptors the service registered, and replies come back as JSON.
+(`service_command`, asked by the `micro` group); without a node, or without such a service, it is the
+usual "No such command". Its subcommands are the endpoints, named by their method in dashed lower case
+(`Greeter.SayHello` is `say-hello`), and also found by the full endpoint name. Requests are checked and
+encoded as the gateway does (`gateway.transcode`): JSON endpoints against their JSON Schema, protobuf
+endpoints through the descriptors the service registered, and replies come back as JSON.
 """
 
 from __future__ import annotations
@@ -350,4 +350,3 @@ def service_command(service: str, args: list[str]) -> click.Command | None:
     # --data-dir is accepted here too, for `micro SERVICE --help --data-dir D`.
     group: click.Command = data_dir_option(_ServiceGroup(service, endpoints))
     return group
-
