@@ -41,6 +41,7 @@ from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
 from ..mesh import OwnedStateChanged
 from ..mesh.config import MeshConfig
 from ..mesh.events import Event
+from .calllink import Handler, serve_link
 from .config import CONFIG_KEY_SIZE, ConfigService, new_config_key
 from .credentials import NodeCredentials, NodeVerifier
 from .datadir import DataDir, MeshFile
@@ -646,17 +647,29 @@ class Node:
             self.runtime.datagram_received(data, source)
 
 
-async def _abort(node: Node, context: grpc.aio.ServicerContext, exc: Exception) -> None:
-    """End a call with the error's status code and one-line message, never a traceback (a relayed
-    failure of a routed call keeps its own status, details and trailer)."""
+def _status(node: Node, exc: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+    """The status a call that failed with `exc` ends with: its code and one-line message, never a
+    traceback (a relayed failure of a routed call keeps its own status, details and trailer)."""
     if isinstance(exc, Relayed):
-        await exc.abort(context)
+        return exc.status()
     code = code_of(exc)
     message = _one_line(str(getattr(exc, "message", None) or exc))
     if code == "INTERNAL":
         node.log.error("api.internal_error", error=repr(exc))
         message = f"internal error: {message}"
-    await context.abort(status_code(code), message)
+    return status_code(code), message, ()
+
+
+async def _abort(node: Node, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    """End a call with the status of its failure."""
+    code, details, trailing = _status(node, exc)
+    await context.abort(code, details, trailing_metadata=trailing)
+
+
+async def _serve_link(node: Node, frames: AsyncIterator[node_pb2.LinkFrame], context: grpc.aio.ServicerContext,
+                      handle: Handler) -> None:
+    """One call link of the local API or the peer API (`calllink.py`): every failure is a call's status."""
+    await serve_link(frames, context.write, handle, lambda exc: _status(node, exc))
 
 
 async def _guard(node: Node, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[_T]]) -> _T:
@@ -794,6 +807,13 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
     async def Call(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: self._services.router.call(request, context.time_remaining()))
 
+    async def CallLink(self, request_iterator: Any, context: Any) -> Any:
+        async def call(payload: bytes, time_left: float | None) -> bytes:
+            reply = await self._services.router.call(node_pb2.CallRequest.FromString(payload), time_left)
+            return reply.SerializeToString()
+
+        await _serve_link(self.node, request_iterator, context, call)
+
     async def CallStream(self, request: Any, context: Any) -> Any:
         replies = lambda: self._services.router.call_stream(request, context.time_remaining())
         async for reply in _guard_stream(self.node, context, replies):
@@ -847,8 +867,12 @@ class _PeerApi(node_pb2_grpc.PeerServicer):
             raise Unavailable("the node is starting")
         return self.node.services.router
 
-    async def Call(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._router.serve_call(request, context.time_remaining()))
+    async def CallLink(self, request_iterator: Any, context: Any) -> Any:
+        async def call(payload: bytes, time_left: float | None) -> bytes:
+            reply = await self._router.serve_call(node_pb2.Frame.FromString(payload), time_left)
+            return reply.SerializeToString()
+
+        await _serve_link(self.node, request_iterator, context, call)
 
     async def CallStream(self, request: Any, context: Any) -> Any:
         frames = lambda: self._router.serve_stream(request, context.time_remaining())

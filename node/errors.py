@@ -89,9 +89,9 @@ class Relayed(NodeError):
         service raised (a service's own errors carry the `micro-error` trailer)."""
         return self.rpc.code() == grpc.StatusCode.UNAVAILABLE and not self.trailing
 
-    async def abort(self, context: grpc.aio.ServicerContext) -> None:
-        """End the call being served with this status, details and trailer."""
-        await context.abort(self.rpc.code(), self.rpc.details() or "", trailing_metadata=self.trailing)
+    def status(self) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+        """The status, details and trailer the call being served ends with."""
+        return self.rpc.code(), self.rpc.details() or "", self.trailing
 
 
 class NotRunning(NodeError):

@@ -3,8 +3,8 @@
 A call names a service and an endpoint. The router takes the instances of the service that serve the
 endpoint (NOT_FOUND naming the service, or the endpoint, when there are none): a healthy local instance
 first, then the healthy remote ones round-robin, then those marked unhealthy as a last resort. A local
-instance is called directly (`instances.InstanceChannels`); a remote one through its node's `Peer.Call`,
-the `CallRequest` sealed with the mesh's gossip keyring so that only members can use it, and that node
+instance is called directly (`instances.InstanceChannels`); a remote one through the call link to its node
+(`Peer.CallLink`, see `calllink.py`: one stream per peer carrying every call), the `CallRequest` sealed with the mesh's gossip keyring so that only members can use it, and that node
 calls its instance the same way. The caller's metadata, the calling node's id (`micro-caller`) and the
 deadline travel with the call (the timeout is `CallRequest.timeout_s`, else the caller's gRPC deadline,
 else 30 s; a call cancelled here cancels the forwarded one, which grpc.aio does by itself).
@@ -30,6 +30,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 import grpc
 
 from ..identity.keyring import Keyring
+from .calllink import CallLink
 from .errors import InvalidArgument, NodeError, NotFound, Relayed, Unavailable
 from .frames import seal, unseal
 from .instances import InstanceChannels, call_metadata
@@ -59,7 +60,7 @@ class Router:
         self._turn: collections.Counter[str] = collections.Counter()
         self._unhealthy: dict[str, float] = {}  # instance id -> until
         self._descriptors: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
-        self._stubs: dict[str, tuple[grpc.aio.Channel, node_pb2_grpc.PeerStub]] = {}
+        self._peers: dict[str, tuple[grpc.aio.Channel, node_pb2_grpc.PeerStub, CallLink]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         registry.forgotten = self._forget
         self.stats = collections.Counter(dict.fromkeys(("calls", "forwarded", "unreachable", "served"), 0))
@@ -163,6 +164,8 @@ class Router:
     async def close(self) -> None:
         if self._closing:
             await asyncio.wait(self._closing)
+        for _, _, link in self._peers.values():
+            await link.close()
         await self.instances.close()
 
     def _forget(self, instance: node_pb2.ServiceInstance) -> None:
@@ -254,15 +257,16 @@ class Router:
 
     async def _forward(self, instance: node_pb2.ServiceInstance, request: node_pb2.CallRequest,
                        timeout: float) -> node_pb2.CallReply:
+        link = self._peer(instance.node_address)[1]
         try:
-            frame = await self._peer(instance.node_address).Call(self._seal(request), timeout=timeout)
+            payload = await link.call(self._seal(request).SerializeToString(), timeout)
         except grpc.aio.AioRpcError as exc:
             raise self._peer_failed(instance.node_address, exc) from None
-        return unseal(self._keyring(), frame, node_pb2.CallReply)
+        return unseal(self._keyring(), node_pb2.Frame.FromString(payload), node_pb2.CallReply)
 
     async def _forward_stream(self, instance: node_pb2.ServiceInstance, request: node_pb2.CallRequest,
                               timeout: float) -> AsyncGenerator[node_pb2.CallReply, None]:
-        call = self._peer(instance.node_address).CallStream(self._seal(request), timeout=timeout)
+        call = self._peer(instance.node_address)[0].CallStream(self._seal(request), timeout=timeout)
         try:
             async for frame in call:
                 yield unseal(self._keyring(), frame, node_pb2.CallReply)
@@ -280,7 +284,7 @@ class Router:
         request = self._seal(node_pb2.DescribeRequest(service=service))
         for instance in holders:
             try:
-                frame = await self._peer(instance.node_address).Descriptor(request, timeout=_DESCRIBE_TIMEOUT)
+                frame = await self._peer(instance.node_address)[0].Descriptor(request, timeout=_DESCRIBE_TIMEOUT)
             except grpc.aio.AioRpcError as exc:
                 self._peer_failed(instance.node_address, exc)
                 continue
@@ -292,13 +296,15 @@ class Router:
                 return descriptor_set
         raise Unavailable(f"no node holding {service} answered with its descriptors")
 
-    def _peer(self, address: str) -> node_pb2_grpc.PeerStub:
-        # The transport's channel to the peer (the one gossip uses, usually connected); a stub per channel.
+    def _peer(self, address: str) -> tuple[node_pb2_grpc.PeerStub, CallLink]:
+        # The transport's channel to the peer (the one gossip uses, usually connected); a stub and a call
+        # link per channel (the link of an evicted channel fails with it).
         channel = self._transport.channel(address)
-        kept = self._stubs.get(address)
+        kept = self._peers.get(address)
         if kept is None or kept[0] is not channel:
-            kept = self._stubs[address] = (channel, node_pb2_grpc.PeerStub(channel))
-        return kept[1]
+            stub = node_pb2_grpc.PeerStub(channel)
+            kept = self._peers[address] = (channel, stub, CallLink(stub.CallLink))
+        return kept[1], kept[2]
 
     def _peer_failed(self, address: str, exc: grpc.aio.AioRpcError) -> Relayed:
         failure = Relayed(exc)
@@ -307,7 +313,7 @@ class Router:
             # The peer itself is down (not merely its instance): a channel in reconnect backoff would fail
             # fast for seconds after the peer is back, so the next call starts a fresh one.
             self._transport.evict(address)
-            self._stubs.pop(address, None)
+            self._peers.pop(address, None)
         return failure
 
     def _seal(self, message: node_pb2.CallRequest | node_pb2.CallReply | node_pb2.DescribeRequest

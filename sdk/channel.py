@@ -14,6 +14,7 @@ from typing import Any, Generic, Self, TypeVar
 
 import grpc
 
+from ..node.calllink import CallLink
 from ..node.client import LOCAL_CHANNEL_OPTIONS
 from ..node.datadir import DataDir
 from ..node.proto import node_pb2_grpc
@@ -36,6 +37,7 @@ class NodeChannel:
         self.data_dir = DataDir.resolve(data_dir)
         self._channel: grpc.aio.Channel | None = None
         self._stub: node_pb2_grpc.NodeStub | None = None
+        self._link: CallLink | None = None
 
     @property
     def stub(self) -> node_pb2_grpc.NodeStub:
@@ -44,6 +46,13 @@ class NodeChannel:
             self._channel = grpc.aio.insecure_channel(f"unix:{self.data_dir.socket}", options=LOCAL_CHANNEL_OPTIONS)
             self._stub = node_pb2_grpc.NodeStub(self._channel)
         return self._stub
+
+    @property
+    def link(self) -> CallLink:
+        """Routed calls (`Client.call`) multiplexed on one stream to the node (see node/calllink.py)."""
+        if self._link is None:
+            self._link = CallLink(self.stub.CallLink)
+        return self._link
 
     async def call(self, method: Callable[..., Any], request: Any) -> Any:
         """One unary call; `method` is an attribute of `stub`."""
@@ -63,6 +72,9 @@ class NodeChannel:
         return from_grpc(exc, NODE_ID)
 
     async def close(self) -> None:
+        if self._link is not None:
+            link, self._link = self._link, None
+            await link.close()
         if self._channel is not None:
             channel, self._channel, self._stub = self._channel, None, None
             await channel.close()

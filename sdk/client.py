@@ -48,7 +48,7 @@ class Client(NodeUser):
         call = _call_request(service, endpoint, request, timeout, metadata)
         for attempt in range(retries + 1):
             try:
-                reply = await self._node.stub.Call(call, timeout=timeout)
+                reply = node_pb2.CallReply.FromString(await self._node.link.call(call.SerializeToString(), timeout))
                 return _reply(reply, request, response_type)
             except grpc.aio.AioRpcError as exc:
                 error = self._node.error(exc)

@@ -116,6 +116,31 @@ class LeaveReply(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class LinkFrame(_message.Message):
+    __slots__ = ("id", "payload", "timeout_s", "cancel", "code", "details", "trailing")
+    class TrailingEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    TRAILING_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    payload: bytes
+    timeout_s: float
+    cancel: bool
+    code: int
+    details: str
+    trailing: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[int] = ..., payload: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., cancel: _Optional[bool] = ..., code: _Optional[int] = ..., details: _Optional[str] = ..., trailing: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class Frame(_message.Message):
     __slots__ = ("data", "source")
     DATA_FIELD_NUMBER: _ClassVar[int]

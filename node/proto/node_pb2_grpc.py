@@ -149,6 +149,11 @@ class NodeStub:
                 request_serializer=node__pb2.CallRequest.SerializeToString,
                 response_deserializer=node__pb2.CallReply.FromString,
                 _registered_method=True)
+        self.CallLink = channel.stream_stream(
+                '/micro.node.v1.Node/CallLink',
+                request_serializer=node__pb2.LinkFrame.SerializeToString,
+                response_deserializer=node__pb2.LinkFrame.FromString,
+                _registered_method=True)
         self.CallStream = channel.unary_stream(
                 '/micro.node.v1.Node/CallStream',
                 request_serializer=node__pb2.CallRequest.SerializeToString,
@@ -366,6 +371,14 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CallLink(self, request_iterator, context):
+        """The same calls multiplexed on one stream (the SDK's path): each LinkFrame's payload a serialized
+        CallRequest, answered by a LinkFrame holding a CallReply or the status (see node/calllink.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CallStream(self, request, context):
         """server-streaming endpoints
         """
@@ -577,6 +590,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Call,
                     request_deserializer=node__pb2.CallRequest.FromString,
                     response_serializer=node__pb2.CallReply.SerializeToString,
+            ),
+            'CallLink': grpc.stream_stream_rpc_method_handler(
+                    servicer.CallLink,
+                    request_deserializer=node__pb2.LinkFrame.FromString,
+                    response_serializer=node__pb2.LinkFrame.SerializeToString,
             ),
             'CallStream': grpc.unary_stream_rpc_method_handler(
                     servicer.CallStream,
@@ -1271,6 +1289,33 @@ class Node:
             _registered_method=True)
 
     @staticmethod
+    def CallLink(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/micro.node.v1.Node/CallLink',
+            node__pb2.LinkFrame.SerializeToString,
+            node__pb2.LinkFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CallStream(request,
             target,
             options=(),
@@ -1614,10 +1659,10 @@ class PeerStub:
                 request_serializer=node__pb2.JoinRequest.SerializeToString,
                 response_deserializer=node__pb2.JoinReply.FromString,
                 _registered_method=True)
-        self.Call = channel.unary_unary(
-                '/micro.node.v1.Peer/Call',
-                request_serializer=node__pb2.Frame.SerializeToString,
-                response_deserializer=node__pb2.Frame.FromString,
+        self.CallLink = channel.stream_stream(
+                '/micro.node.v1.Peer/CallLink',
+                request_serializer=node__pb2.LinkFrame.SerializeToString,
+                response_deserializer=node__pb2.LinkFrame.FromString,
                 _registered_method=True)
         self.CallStream = channel.unary_stream(
                 '/micro.node.v1.Peer/CallStream',
@@ -1661,11 +1706,12 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Call(self, request, context):
+    def CallLink(self, request_iterator, context):
         """Calls forwarded from another node to an instance registered here, and descriptor fetches.
         Frame.data is a serialized CallRequest / CallReply / DescribeRequest / DescribeReply sealed with
         the gossip keyring (identity.Keyring), so only mesh members can use them; replies are sealed too.
-        Errors travel as the gRPC status of the call.
+        Errors travel as the gRPC status of the call. Unary calls are multiplexed on one stream per pair of
+        nodes: each LinkFrame's payload a serialized Frame, answered by one with a Frame or the status.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1720,10 +1766,10 @@ def add_PeerServicer_to_server(servicer, server):
                     request_deserializer=node__pb2.JoinRequest.FromString,
                     response_serializer=node__pb2.JoinReply.SerializeToString,
             ),
-            'Call': grpc.unary_unary_rpc_method_handler(
-                    servicer.Call,
-                    request_deserializer=node__pb2.Frame.FromString,
-                    response_serializer=node__pb2.Frame.SerializeToString,
+            'CallLink': grpc.stream_stream_rpc_method_handler(
+                    servicer.CallLink,
+                    request_deserializer=node__pb2.LinkFrame.FromString,
+                    response_serializer=node__pb2.LinkFrame.SerializeToString,
             ),
             'CallStream': grpc.unary_stream_rpc_method_handler(
                     servicer.CallStream,
@@ -1816,7 +1862,7 @@ class Peer:
             _registered_method=True)
 
     @staticmethod
-    def Call(request,
+    def CallLink(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -1826,12 +1872,12 @@ class Peer:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
+        return grpc.experimental.stream_stream(
+            request_iterator,
             target,
-            '/micro.node.v1.Peer/Call',
-            node__pb2.Frame.SerializeToString,
-            node__pb2.Frame.FromString,
+            '/micro.node.v1.Peer/CallLink',
+            node__pb2.LinkFrame.SerializeToString,
+            node__pb2.LinkFrame.FromString,
             options,
             channel_credentials,
             insecure,
