@@ -3,11 +3,12 @@
 A call names a service and an endpoint. The router takes the instances of the service that serve the
 endpoint (NOT_FOUND naming the service, or the endpoint, when there are none): a healthy local instance
 first, then the healthy remote ones round-robin, then those marked unhealthy as a last resort. A local
-instance is called directly (`instances.InstanceChannels`); a remote one through the call link to its node
-(`Peer.CallLink`, see `calllink.py`: one stream per peer carrying every call), the `CallRequest` sealed with the mesh's gossip keyring so that only members can use it, and that node
-calls its instance the same way. The caller's metadata, the calling node's id (`micro-caller`) and the
-deadline travel with the call (the timeout is `CallRequest.timeout_s`, else the caller's gRPC deadline,
-else 30 s; a call cancelled here cancels the forwarded one, which grpc.aio does by itself).
+instance is called directly (`instances.InstanceChannels`); a remote one through the call link to its
+node (`Peer.CallLink`, see `calllink.py`: one stream per peer carrying every call), the `CallRequest`
+sealed with the mesh's gossip keyring so that only members can use it, and that node calls its instance
+the same way. The caller's metadata, the calling node's id (`micro-caller`) and the deadline travel with
+the call (the timeout is `CallRequest.timeout_s`, else the caller's deadline, else 30 s; a call cancelled
+here cancels the forwarded one: the link sends a cancel frame, and grpc.aio cancels an instance's call).
 
 An instance that cannot be reached (UNAVAILABLE that no service raised: refused connection, its node
 down, or its node no longer holding it) is marked unhealthy for `UNHEALTHY_S` and the call goes on to
@@ -257,7 +258,7 @@ class Router:
 
     async def _forward(self, instance: node_pb2.ServiceInstance, request: node_pb2.CallRequest,
                        timeout: float) -> node_pb2.CallReply:
-        link = self._peer(instance.node_address)[1]
+        _, link = self._peer(instance.node_address)
         try:
             payload = await link.call(self._seal(request).SerializeToString(), timeout)
         except grpc.aio.AioRpcError as exc:
@@ -266,7 +267,8 @@ class Router:
 
     async def _forward_stream(self, instance: node_pb2.ServiceInstance, request: node_pb2.CallRequest,
                               timeout: float) -> AsyncGenerator[node_pb2.CallReply, None]:
-        call = self._peer(instance.node_address)[0].CallStream(self._seal(request), timeout=timeout)
+        stub, _ = self._peer(instance.node_address)
+        call = stub.CallStream(self._seal(request), timeout=timeout)
         try:
             async for frame in call:
                 yield unseal(self._keyring(), frame, node_pb2.CallReply)
@@ -284,7 +286,8 @@ class Router:
         request = self._seal(node_pb2.DescribeRequest(service=service))
         for instance in holders:
             try:
-                frame = await self._peer(instance.node_address)[0].Descriptor(request, timeout=_DESCRIBE_TIMEOUT)
+                stub, _ = self._peer(instance.node_address)
+                frame = await stub.Descriptor(request, timeout=_DESCRIBE_TIMEOUT)
             except grpc.aio.AioRpcError as exc:
                 self._peer_failed(instance.node_address, exc)
                 continue
