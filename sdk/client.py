@@ -13,7 +13,8 @@ and the reply is parsed as `response_type` (or returned as bytes without one). T
 instance (its own first, then round-robin), forwards the call, and retries it on another instance when
 one is unavailable; `retries` here covers the rest (a node restarting, no instance up for a moment): the
 call is tried again, at most `retries` more times, only when it failed UNAVAILABLE. Every failure is a
-`MicroError`, with the service's own id, code and detail when the service raised it.
+`MicroError`, with the service's own id, code and detail when the service raised it. A client's calls
+share one stream to the node (`NodeChannel.link`, see node/calllink.py) rather than one gRPC call each.
 """
 
 from __future__ import annotations
