@@ -79,10 +79,10 @@ class LocalApiBackend:
     async def call(self, request: node_pb2.CallRequest, timeout: float) -> node_pb2.CallReply:
         request.timeout_s = timeout
         try:
-            reply: node_pb2.CallReply = await self._node.stub.Call(request, timeout=timeout)
+            payload = await self._node.link.call(request.SerializeToString(), timeout)
         except grpc.aio.AioRpcError as exc:
             raise self._node.error(exc) from None
-        return reply
+        return node_pb2.CallReply.FromString(payload)
 
     async def call_stream(
         self, request: node_pb2.CallRequest, timeout: float

@@ -1,8 +1,8 @@
 """`LocalApiBackend` speaks the node's local API on DATA_DIR/node.sock.
 
-Until the node serves the services part of its API, a stand-in answers on a real unix socket: a
-`NodeServicer` that relays Services, Describe, Call and CallStream to a `DirectBackend` and fails the way
-the node does (the gRPC status, with Micro's error body as details).
+A stand-in answers on a real unix socket: a `NodeServicer` that relays Services, Describe, CallLink
+(calls multiplexed on one stream, `node/calllink.py`) and CallStream to a `DirectBackend` and fails the
+way the node does (the gRPC status, with Micro's error body as details).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from micro.gateway import DirectBackend, LocalApiBackend, create_app
+from micro.node.calllink import serve_link
 from micro.node.proto import node_pb2, node_pb2_grpc
 from micro.sdk.errors import MicroError
 
@@ -28,6 +29,13 @@ async def _fail(context: grpc.aio.ServicerContext, error: MicroError) -> NoRetur
     """End the call as the node does: the error's status, its Micro body as the details."""
     await context.abort(error.grpc_status, error.to_json())
     raise AssertionError("abort returns only by raising")
+
+
+def _status(exc: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+    """A linked call's status, as `_fail` ends a call."""
+    if isinstance(exc, MicroError):
+        return exc.grpc_status, exc.to_json(), ()
+    return grpc.StatusCode.INTERNAL, str(exc), ()
 
 
 class _StandInNode(node_pb2_grpc.NodeServicer):
@@ -43,11 +51,13 @@ class _StandInNode(node_pb2_grpc.NodeServicer):
         except MicroError as error:
             await _fail(context, error)
 
-    async def Call(self, request: node_pb2.CallRequest, context: grpc.aio.ServicerContext) -> object:
-        try:
-            return await self._backend.call(request, request.timeout_s)
-        except MicroError as error:
-            await _fail(context, error)
+    async def CallLink(self, frames: AsyncIterator[node_pb2.LinkFrame], context: grpc.aio.ServicerContext) -> None:
+        async def call(payload: bytes, time_left: float | None) -> bytes:
+            request = node_pb2.CallRequest.FromString(payload)
+            reply = await self._backend.call(request, request.timeout_s)
+            return reply.SerializeToString()
+
+        await serve_link(frames, context.write, call, _status)
 
     async def CallStream(
         self, request: node_pb2.CallRequest, context: grpc.aio.ServicerContext
