@@ -43,6 +43,11 @@ def _error(code: grpc.StatusCode, details: str, trailing: tuple[tuple[str, str],
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details)
 
 
+def _of_stream(exc: grpc.aio.AioRpcError) -> grpc.aio.AioRpcError:
+    """A call's failure with the status the whole stream failed with (one error object per call)."""
+    return _error(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
+
+
 class CallLink:
     """The caller's end: unary calls on one stream of `open_stream()` (a stream-stream multicallable of
     a channel), opened on the first call and again after it failed."""
@@ -102,7 +107,7 @@ class CallLink:
         try:
             await stream.write(frame)
         except grpc.aio.AioRpcError as exc:
-            raise _error(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ())) from None
+            raise _of_stream(exc) from None
         except asyncio.InvalidStateError:  # the stream ended meanwhile
             raise _error(grpc.StatusCode.UNAVAILABLE, "the call link ended") from None
 
@@ -133,7 +138,7 @@ class CallLink:
                     code = _CODES.get(frame.code, grpc.StatusCode.UNKNOWN)
                     answer.set_exception(_error(code, frame.details, tuple(frame.trailing.items())))
         except grpc.aio.AioRpcError as exc:
-            failure = _error(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
+            failure = _of_stream(exc)
         except asyncio.CancelledError:
             failure = _error(grpc.StatusCode.CANCELLED, "the call link was closed")
         if self._stream is stream:
