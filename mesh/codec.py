@@ -17,6 +17,7 @@ from typing import Any
 import cbor2
 
 from .errors import DecodeError
+from .merkle import MAX_PATH
 from .messages import (
     Ack,
     Alive,
@@ -37,6 +38,7 @@ from .messages import (
     Suspect,
     Sync,
 )
+from .trust import SIGNATURE_SIZE
 
 __all__ = [
     "MAX_ADDRESS",
@@ -71,6 +73,8 @@ MAX_KV_KEY = 1024
 MAX_KV_RECORDS = 1 << 20
 """Most bytes of key ids or digest records in one KvDigest or KvWant."""
 MAX_SIGNATURE = 128
+MAX_KV_SIGNATURE = SIGNATURE_SIZE + MAX_PATH
+"""A register's signature: alone, or a batch root's with the register's path (see `trust.py`)."""
 MAX_HASH = 64
 TAG_SIZE = 4
 """Bytes of a rumour tag (see `rumour_tag`)."""
@@ -177,7 +181,7 @@ _SCHEMA: dict[int, tuple[type, tuple[str, ...], tuple[_Check, ...]]] = {
         KvEntry,
         ("db", "table", "key", "value", "expire_at", "physical_ms", "logical", "writer", "signature"),
         (_text(MAX_KV_NAME), _text(MAX_KV_NAME), _text(MAX_KV_KEY), _optional(_bytes(MAX_FRAME)),
-         _u64, _u64, _u64, _node_id, _SIG),
+         _u64, _u64, _u64, _node_id, _bytes(MAX_KV_SIGNATURE)),
     ),
     MessageType.KV_WRITER: (KvWriter, ("node_id", "chain"), (_node_id, _bytes(MAX_CHAIN))),
     MessageType.KV_HASHES: (

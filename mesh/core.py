@@ -328,6 +328,17 @@ class MeshCore:
         Raises InvalidArgument; installs nothing until `kv_publish` (the driver makes it durable first)."""
         return self._kv.write(db, table, key, value, ttl, self.wall_ms(now))
 
+    def kv_draft(
+        self, db: str, table: str, key: str, value: bytes | None, ttl: float | None, now: float
+    ) -> KvEntry:
+        """As `kv_write`, but not yet signed: drafts written together are signed together by `kv_sign`,
+        one signature for the lot, so that replicas check one signature per batch."""
+        return self._kv.draft(db, table, key, value, ttl, self.wall_ms(now))
+
+    def kv_sign(self, drafts: list[KvEntry]) -> list[KvEntry]:
+        """Sign drafts from `kv_draft` (in order), ready for `kv_publish`."""
+        return self._kv.sign(drafts)
+
     def kv_publish(self, entry: KvEntry, now: float) -> None:
         """Install a register from `kv_write` and gossip it."""
         if self._kv.publish(entry):

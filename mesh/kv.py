@@ -32,7 +32,7 @@ from .hlc import HLC, Timestamp
 from .kvmap import KvMap, key_id, visible
 from .kvsync import EQUAL, answer_digest, answer_hashes, offer, split_ids
 from .messages import KvDigest, KvEntry, KvHashes, KvWant, KvWriter, Message
-from .trust import Admissions, Credentials, sign_kv
+from .trust import Admissions, Credentials, sign_kv_batch
 
 __all__ = ["HORIZON_KEY", "MAX_TTL", "KvReplica", "check_name"]
 
@@ -80,6 +80,10 @@ class KvReplica:
 
     def write(self, db: str, table: str, key: str, value: bytes | None, ttl: float | None, wall_ms: int) -> KvEntry:
         """A signed register for a put (or with None a delete); validated, not yet installed."""
+        return self.sign([self.draft(db, table, key, value, ttl, wall_ms)])[0]
+
+    def draft(self, db: str, table: str, key: str, value: bytes | None, ttl: float | None, wall_ms: int) -> KvEntry:
+        """A validated, stamped register for a put (or with None a delete), not yet signed (see `sign`)."""
         check_name("database", db)
         check_name("table", table)
         if not isinstance(key, str) or not key:
@@ -98,7 +102,11 @@ class KvReplica:
         held = self.map.get(key_id(db, table, key))
         if held is not None and (stamp.physical_ms, stamp.logical) <= (held.physical_ms, held.logical):
             stamp = self._hlc.update(Timestamp(held.physical_ms, held.logical, held.writer), wall_ms)
-        return sign_kv(self._creds, db, table, key, value, expire_at, stamp.physical_ms, stamp.logical)
+        return KvEntry(db, table, key, value, expire_at, stamp.physical_ms, stamp.logical, self._creds.node_id, b"")
+
+    def sign(self, drafts: builtins.list[KvEntry]) -> builtins.list[KvEntry]:
+        """`drafts` from `draft` signed, those of one call together (see `trust.sign_kv_batch`)."""
+        return sign_kv_batch(self._creds, drafts)
 
     def publish(self, entry: KvEntry) -> bool:
         """Install a register this node wrote; False if a newer one arrived since `write`."""

@@ -6,6 +6,11 @@ Alive claims, leave statements, owned entries and key-value registers are signed
 CBOR encoding of their fields prefixed by a domain tag, so a signature for one kind of claim can never be
 replayed as another. Admission (does this chain lead to the mesh root, with `node_id` as leaf subject?) is
 cached per (node_id, chain) in `Admissions`, so a chain is checked once however often it is gossiped.
+
+Key-value registers committed together are signed together: a register alone carries a plain signature
+over its bytes; one of a batch carries the signature of the batch's Merkle root followed by its path to
+that root (`merkle.py`). `Admissions` remembers the last `_ROOTS` roots whose signature checked, so the
+other registers of a batch cost a few hashes each instead of a curve operation.
 """
 
 from __future__ import annotations
@@ -14,21 +19,31 @@ from typing import Protocol
 
 import cbor2
 
+from .merkle import MAX_LEAVES, leaf_hash, paths, root_of
 from .messages import Alive, KvEntry, Leave, Owned
 
 __all__ = [
     "Admissions",
     "Credentials",
+    "SIGNATURE_SIZE",
     "Verifier",
     "alive_payload",
+    "kv_batch_payload",
     "kv_payload",
     "leave_payload",
     "owned_payload",
     "sign_alive",
     "sign_kv",
+    "sign_kv_batch",
     "sign_leave",
     "sign_owned",
 ]
+
+SIGNATURE_SIZE = 64
+"""Bytes of an ed25519 signature; a register's signature longer than this is a root's and a path."""
+
+_ROOTS = 4096
+"""Batch roots whose signature checked, remembered per core (the oldest is forgotten first)."""
 
 
 class Credentials(Protocol):
@@ -75,6 +90,15 @@ def kv_payload(
     return cbor2.dumps(["micro/kv", db, table, key, value, expire_at, physical_ms, logical, writer])
 
 
+def _entry_payload(e: KvEntry) -> bytes:
+    return kv_payload(e.db, e.table, e.key, e.value, e.expire_at, e.physical_ms, e.logical, e.writer)
+
+
+def kv_batch_payload(writer: bytes, root: bytes) -> bytes:
+    """The bytes a batch signature covers: the Merkle root over the batch's registers."""
+    return cbor2.dumps(["micro/kv-batch", writer, root])
+
+
 def sign_alive(creds: Credentials, address: str, generation: int, incarnation: int) -> Alive:
     """This node's alive claim."""
     payload = alive_payload(creds.node_id, address, generation, incarnation, creds.chain)
@@ -102,14 +126,34 @@ def sign_kv(
     return KvEntry(db, table, key, value, expire_at, physical_ms, logical, creds.node_id, creds.sign(payload))
 
 
+def sign_kv_batch(creds: Credentials, drafts: list[KvEntry]) -> list[KvEntry]:
+    """`drafts` (this node's registers, signature not yet set) signed: alone, each over its own bytes;
+    in batches of up to `MAX_LEAVES`, one signature per batch over its Merkle root."""
+    signed: list[KvEntry] = []
+    for start in range(0, len(drafts), MAX_LEAVES):
+        batch = drafts[start:start + MAX_LEAVES]
+        if len(batch) == 1:
+            d = batch[0]
+            signed.append(sign_kv(creds, d.db, d.table, d.key, d.value, d.expire_at, d.physical_ms, d.logical))
+            continue
+        root, routes = paths([leaf_hash(_entry_payload(d)) for d in batch])
+        seal = creds.sign(kv_batch_payload(creds.node_id, root))
+        signed.extend(
+            KvEntry(d.db, d.table, d.key, d.value, d.expire_at, d.physical_ms, d.logical, creds.node_id, seal + route)
+            for d, route in zip(batch, routes)
+        )
+    return signed
+
+
 class Admissions:
     """Signature checks for claims, with admission of chains cached per (node_id, chain)."""
 
-    __slots__ = ("_cache", "_verifier")
+    __slots__ = ("_cache", "_roots", "_verifier")
 
     def __init__(self, verifier: Verifier) -> None:
         self._verifier = verifier
         self._cache: dict[tuple[bytes, bytes], bool] = {}
+        self._roots: dict[tuple[bytes, bytes, bytes], None] = {}
 
     def admit(self, node_id: bytes, chain: bytes) -> bool:
         """True if the node may be a member (checked once per distinct chain)."""
@@ -130,8 +174,22 @@ class Admissions:
         return bool(self._verifier.verify(leave.node_id, payload, leave.signature))
 
     def kv_signed(self, e: KvEntry) -> bool:
-        payload = kv_payload(e.db, e.table, e.key, e.value, e.expire_at, e.physical_ms, e.logical, e.writer)
-        return bool(self._verifier.verify(e.writer, payload, e.signature))
+        payload = _entry_payload(e)
+        signature = e.signature
+        if len(signature) <= SIGNATURE_SIZE:
+            return bool(self._verifier.verify(e.writer, payload, signature))
+        root = root_of(leaf_hash(payload), signature[SIGNATURE_SIZE:])
+        if root is None:
+            return False
+        checked = (e.writer, root, signature[:SIGNATURE_SIZE])
+        if checked in self._roots:
+            return True
+        if not self._verifier.verify(e.writer, kv_batch_payload(e.writer, root), checked[2]):
+            return False
+        self._roots[checked] = None
+        if len(self._roots) > _ROOTS:
+            del self._roots[next(iter(self._roots))]
+        return True
 
     def owned_signed(self, entry: Owned) -> bool:
         payload = owned_payload(entry.node_id, entry.generation, entry.counter, entry.key, entry.value)

@@ -1,7 +1,8 @@
 """The key-value part of the local API, and where the replica's events reach storage and watches.
 
-A write goes: the core stamps and signs a register (`kv_write`, which validates and raises before
-anything is written), the store commits it (group commit, see `kvstore.py`), the core installs and
+A write goes: the core stamps a register (`kv_draft`, which validates and raises before anything is
+written) and signs the registers of one request together (`kv_sign`: one signature over their Merkle
+root, so replicas check one signature per request, not per register), the store commits them (group commit, see `kvstore.py`), the core installs and
 gossips it (`kv_publish`), and only then is the client answered. Installing emits `KvChanged`, which
 feeds watches; its register is already in the file, so it is not saved a second time. Registers from
 other writers arrive only as `KvChanged` and are saved in the background. Reads are served from the
@@ -76,7 +77,7 @@ class KvService:
         """Stamp every write (all are validated before any is stored), commit them in one transaction,
         then install and gossip them."""
         core, now = self.runtime.core, self.runtime.now()
-        entries = [core.kv_write(w.db, w.table, w.key, w.value, w.ttl, now) for w in writes]
+        entries = core.kv_sign([core.kv_draft(w.db, w.table, w.key, w.value, w.ttl, now) for w in writes])
         await self._commit_and_publish(entries)
         return entries
 
@@ -100,16 +101,16 @@ class KvService:
         """Each put checked on its own: a refused one is answered with its error, the rest commit together."""
         core, now = self.runtime.core, self.runtime.now()
         results: list[node_pb2.KvPutResult] = []
-        entries: list[KvEntry] = []
+        drafts: list[KvEntry] = []
         for put in request.puts:
             try:
                 db, table = _names(put)
-                entry = core.kv_write(db, table, put.key, bytes(put.value), put.ttl_s or None, now)
+                drafts.append(core.kv_draft(db, table, put.key, bytes(put.value), put.ttl_s or None, now))
             except MeshError as exc:
                 results.append(node_pb2.KvPutResult(code=exc.code, message=str(exc)))
                 continue
-            entries.append(entry)
             results.append(node_pb2.KvPutResult())
+        entries = core.kv_sign(drafts)
         await self._commit_and_publish(entries)
         written = iter(entries)
         for result in results:

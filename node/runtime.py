@@ -242,7 +242,7 @@ class Runtime:
 
     @property
     def core(self) -> MeshCore:
-        """The running core (for reads and `kv_write`, which need no pump); Unavailable when stopped."""
+        """The running core (for reads and `kv_draft`, which need no pump); Unavailable when stopped."""
         if self._core is None or self._closed:
             raise Unavailable("the node is not running its mesh core (starting or stopping)")
         return self._core

@@ -33,8 +33,10 @@ class Creds:
 class Verifier:
     def __init__(self) -> None:
         self.admit_calls = 0
+        self.verified: list[bytes] = []
 
     def verify(self, node_id: bytes, data: bytes, signature: bytes) -> bool:
+        self.verified.append(data)
         return verify_raw(node_id, data, signature)
 
     def admit(self, node_id: bytes, chain: bytes) -> bool:

@@ -111,6 +111,58 @@ def test_a_register_with_a_bad_signature_is_dropped_and_counted() -> None:
     assert nodes[1].core.stats.dropped_bad_signature == 1
 
 
+def put_together(net: Net, node: Node, keys: list[str]) -> list[KvEntry]:
+    """Registers written in one call, signed together (as the node signs one request's puts)."""
+    drafts = [node.core.kv_draft("default", "t", key, key.encode(), None, net.now) for key in keys]
+    return node.core.kv_sign(drafts)
+
+
+def kv_checks(node: Node) -> int:
+    """Signature checks `node` made of key-value registers or their batch roots."""
+    return sum(1 for data in node.verifier.verified if b"micro/kv" in data)
+
+
+def test_registers_signed_together_reach_every_node_for_one_signature_check_each() -> None:
+    net, nodes = mesh()
+    keys = [f"k{i}" for i in range(50)]
+    for entry in put_together(net, nodes[0], keys):
+        nodes[0].core.kv_publish(entry, net.now)
+    net.run(2.0)
+    assert [[read(net, n, k) for k in keys] for n in nodes] == [[k.encode() for k in keys]] * 3
+    assert [kv_checks(n) for n in nodes[1:]] == [1, 1]
+
+
+def test_a_register_of_a_batch_whose_value_was_altered_is_dropped_and_the_rest_installed() -> None:
+    net, nodes = mesh(2)
+    entries = put_together(net, nodes[0], ["a", "b", "c"])
+    entries[1] = replace(entries[1], value=b"forged")
+    net.inject(nodes[0], nodes[1], entries)
+    net.run(0.5)
+    assert [read(net, nodes[1], k) for k in "abc"] == [b"a", None, b"c"]
+    assert nodes[1].core.stats.dropped_bad_signature == 1
+
+
+def test_a_batch_path_moved_to_another_register_is_refused() -> None:
+    net, nodes = mesh(2)
+    a, b = put_together(net, nodes[0], ["a", "b"])
+    net.inject(nodes[0], nodes[1], [replace(a, signature=b.signature)])
+    net.run(0.5)
+    assert read(net, nodes[1], "a") is None
+    assert nodes[1].core.stats.dropped_bad_signature == 1
+
+
+def test_a_forged_root_signature_is_refused_after_the_real_one_checked() -> None:
+    net, nodes = mesh(2)
+    a, b = put_together(net, nodes[0], ["a", "b"])
+    net.inject(nodes[0], nodes[1], [a])
+    net.run(0.5)
+    forged = bytes([b.signature[0] ^ 1]) + b.signature[1:]
+    net.inject(nodes[0], nodes[1], [replace(b, signature=forged)])
+    net.run(0.5)
+    assert (read(net, nodes[1], "a"), read(net, nodes[1], "b")) == (b"a", None)
+    assert nodes[1].core.stats.dropped_bad_signature == 1
+
+
 def test_a_register_from_an_unknown_writer_needs_an_admitted_chain() -> None:
     net, nodes = mesh(2)
     stranger = Net(CONFIG).add(7, wall_offset=EPOCH)
