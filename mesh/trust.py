@@ -23,9 +23,9 @@ from .merkle import MAX_LEAVES, leaf_hash, paths, root_of
 from .messages import Alive, KvEntry, Leave, Owned
 
 __all__ = [
+    "SIGNATURE_SIZE",
     "Admissions",
     "Credentials",
-    "SIGNATURE_SIZE",
     "Verifier",
     "alive_payload",
     "kv_batch_payload",

@@ -11,6 +11,7 @@ core's in-memory replica.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
@@ -70,6 +71,8 @@ class KvService:
         self.feed = ChangeFeed()
         # Registers this node committed and is installing right now: already in the file.
         self._installing: set[KvEntry] = set()
+        # Registers from other writers installed this turn of the loop, saved together at its end.
+        self._arrived: list[KvEntry] = []
 
     # ---- writes ---------------------------------------------------------------------------------
 
@@ -181,6 +184,17 @@ class KvService:
 
     # ---- events of the replica ------------------------------------------------------------------
 
+    def _save_arrived(self) -> None:
+        arrived, self._arrived = self._arrived, []
+        if arrived:
+            # Watchers hear of a register once it is in the file too, so a read after the change (the
+            # SDK reads the file) sees it.
+            self.store.save(arrived, then=lambda: self._feed_all(arrived))
+
+    def _feed_all(self, entries: list[KvEntry]) -> None:
+        for entry in entries:
+            self.feed.publish(entry)
+
     def on_event(self, event: Event) -> None:
         """Persist what the replica installed or collected, and feed watches."""
         if isinstance(event, KvChanged):
@@ -188,10 +202,11 @@ class KvService:
             if entry in self._installing:
                 self.feed.publish(entry)
             else:
-                # Watchers hear of a register once it is in the file too, so a read after the change
-                # (the SDK reads the file) sees it.
-                self.store.save([entry], then=lambda: self.feed.publish(entry))
+                if not self._arrived:
+                    asyncio.get_running_loop().call_soon(self._save_arrived)
+                self._arrived.append(entry)
         elif isinstance(event, KvPurged):
+            self._save_arrived()  # a register is purged after it was saved, never before
             self.store.purge(event.entries)
             # A register that expired leaves without a delete; watchers hear of it when it is collected.
             for entry in event.entries:

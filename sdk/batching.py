@@ -1,4 +1,5 @@
-"""Concurrent requests of one client sent together in many-in-one calls (PublishMany, StreamPublishMany).
+"""Concurrent requests of one client sent together in many-in-one calls (KvPutMany, PublishMany,
+StreamPublishMany).
 
 A request is queued and a flush is scheduled for the next turn of the event loop, so every request
 started in the same turn (an `asyncio.gather`) shares a call. While `IN_FLIGHT` calls are out, new

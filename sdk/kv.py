@@ -17,7 +17,6 @@ no transaction across keys.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import os
 import sqlite3
@@ -31,7 +30,8 @@ from ..mesh.kv import check_name
 from ..node.kvstore import KvReader
 from ..node.proto import node_pb2
 from ..node.runtime import node_id_text
-from .channel import NODE_ID, NodeChannel, NodeUser, Stream
+from .batching import Batcher
+from .channel import NODE_ID, NodeUser, Stream
 from .errors import NotFound, bad_request, of_status
 
 __all__ = ["Change", "Record", "Store"]
@@ -75,65 +75,8 @@ class Change:
         return cls(Record.from_proto(change.record), change.deleted)
 
 
-_BATCH_BYTES = 2 * 1024 * 1024
-"""Most bytes of values in one batch: well under the 4 MiB a gRPC message may hold."""
-
-
-class _PutBatcher:
-    """Concurrent puts of one connection ride together in one `KvPutMany` call.
-
-    A put made while no batch is in flight goes at once; puts made while one is in flight wait for it and
-    go together in the next. A lone writer pays nothing; many concurrent writers share the cost of a call
-    (most of a put's CPU on the node) and of a commit. Each put is still answered on its own, once durable.
-    """
-
-    def __init__(self, node: NodeChannel) -> None:
-        self._node = node
-        self._pending: list[tuple[node_pb2.KvPutRequest, asyncio.Future[Any]]] = []
-        self._sender: asyncio.Task[None] | None = None
-
-    async def put(self, request: node_pb2.KvPutRequest) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((request, future))
-        if self._sender is None:
-            self._sender = asyncio.get_running_loop().create_task(self._send())  # kept: tasks are weakly held
-        return await future
-
-    def _take(self) -> list[tuple[node_pb2.KvPutRequest, asyncio.Future[Any]]]:
-        """The next batch: pending puts in order, within `_BATCH_BYTES` (at least one)."""
-        size = 0
-        for count, (request, _) in enumerate(self._pending):
-            size += len(request.value) + len(request.key) + 64
-            if count and size > _BATCH_BYTES:
-                break
-        else:
-            count = len(self._pending)
-        batch, self._pending = self._pending[:count], self._pending[count:]
-        return batch
-
-    async def _send(self) -> None:
-        try:
-            while self._pending:
-                batch = self._take()
-                try:
-                    reply = await self._node.call(
-                        self._node.stub.KvPutMany, node_pb2.KvPutManyRequest(puts=[r for r, _ in batch])
-                    )
-                except Exception as exc:  # noqa: BLE001 - every waiter gets the call's error
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (request, future), result in zip(batch, reply.results, strict=True):
-                    if future.done():
-                        continue
-                    if result.code:
-                        future.set_exception(of_status(NODE_ID, result.code, result.message))
-                    else:
-                        result.record.value = request.value  # the reply leaves out what we sent
-                        future.set_result(result.record)
-        finally:
-            self._sender = None
+def _put_size(request: node_pb2.KvPutRequest) -> int:
+    return len(request.value) + len(request.key)
 
 
 class Store(NodeUser):
@@ -144,7 +87,8 @@ class Store(NodeUser):
         super().__init__(data_dir)
         self.db = db
         self.table = table
-        self._puts = _PutBatcher(self._node)
+        # Concurrent puts share KvPutMany calls (and the node's commits), several calls in flight.
+        self._puts: Batcher[node_pb2.KvPutRequest, Any] = Batcher(self._put_many, _put_size)
         self._reader: KvReader | None = None
         self._reader_failed = False
 
@@ -169,7 +113,18 @@ class Store(NodeUser):
         write is durable on the node (concurrent puts share one call and one commit)."""
         data = value.encode() if isinstance(value, str) else value
         request = node_pb2.KvPutRequest(db=self.db, table=self.table, key=key, value=data, ttl_s=ttl or 0.0)
-        return Record.from_proto(await self._puts.put(request))
+        return Record.from_proto(await self._puts.submit(request))
+
+    async def _put_many(self, requests: builtins.list[node_pb2.KvPutRequest]) -> builtins.list[Any]:
+        reply = await self._node.call(self._node.stub.KvPutMany, node_pb2.KvPutManyRequest(puts=requests))
+        outcomes: builtins.list[Any] = []
+        for request, result in zip(requests, reply.results, strict=True):
+            if result.code:
+                outcomes.append(of_status(NODE_ID, result.code, result.message))
+            else:
+                result.record.value = request.value  # the reply leaves out what we sent
+                outcomes.append(result.record)
+        return outcomes
 
     async def get(self, key: str) -> Record | None:
         """The key's record in the local replica, or None when it is absent or expired."""
