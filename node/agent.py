@@ -666,10 +666,10 @@ async def _abort(node: Node, context: grpc.aio.ServicerContext, exc: Exception) 
     await context.abort(code, details, trailing_metadata=trailing)
 
 
-async def _serve_link(node: Node, frames: AsyncIterator[node_pb2.LinkFrame], context: grpc.aio.ServicerContext,
+async def _serve_link(node: Node, batches: AsyncIterator[node_pb2.LinkBatch], context: grpc.aio.ServicerContext,
                       handle: Handler) -> None:
     """One call link of the local API or the peer API (`calllink.py`): every failure is a call's status."""
-    await serve_link(frames, context.write, handle, lambda exc: _status(node, exc))
+    await serve_link(batches, context.write, handle, lambda exc: _status(node, exc))
 
 
 async def _guard(node: Node, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[_T]]) -> _T:

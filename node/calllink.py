@@ -14,6 +14,10 @@ failure raised as a `grpc.aio.AioRpcError` with the same status, so the callers'
   with `cancel` set.
 - When the stream fails, every call waiting on it fails with the stream's own status (UNAVAILABLE when
   the peer is gone: the router moves on to another instance), and the next call opens a new stream.
+
+Each end writes its frames a `LinkBatch` at a time (`_Batches`): a frame sent while a write is under
+way waits for it and goes with the others sent meanwhile. Under load a write of grpc.aio, which costs
+about as much CPU as a whole call's other work, is shared by several calls; a lone call goes at once.
 """
 
 from __future__ import annotations
@@ -58,26 +62,27 @@ class CallLink:
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
         """The calls waiting for an answer on the current stream (each stream has its own)."""
+        self._batches: _Batches | None = None
+        """The writer of the current stream."""
         self._ids = itertools.count(1)
-        self._writing = asyncio.Lock()  # grpc.aio takes one write at a time
-        self._cancels: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
 
     async def call(self, payload: bytes, timeout: float | None) -> bytes:
         """The reply to one call; raises `grpc.aio.AioRpcError` as a unary call would."""
         number = next(self._ids)
         answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        sent: tuple[grpc.aio.StreamStreamCall, dict[int, asyncio.Future[bytes]]] | None = None
+        stream, batches, waiting = self._current()
+        waiting[number] = answer
         try:
             async with asyncio.timeout(timeout):
-                sent = await self._send(number, answer, node_pb2.LinkFrame(id=number, payload=payload,
-                                                                            timeout_s=timeout or 0.0))
+                await _written(batches.send(node_pb2.LinkFrame(id=number, payload=payload, timeout_s=timeout or 0.0)))
                 return await answer
         except TimeoutError:
             raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         finally:
-            # Still listed: no answer came (the reader and `_fail` take a call off the list as they answer it).
-            if sent is not None and sent[1].pop(number, None) is not None:
-                self._cancel_later(sent[0], number)
+            # Still listed: no answer came (the reader takes a call off the list as it answers it). A stream
+            # that ended has stopped its calls already.
+            if waiting.pop(number, None) is not None and not stream.done() and stream is self._stream:
+                batches.send(node_pb2.LinkFrame(id=number, cancel=True))
 
     async def close(self) -> None:
         """End the stream; calls still waiting fail CANCELLED."""
@@ -88,55 +93,29 @@ class CallLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
 
-    async def _send(self, number: int, answer: asyncio.Future[bytes], frame: node_pb2.LinkFrame
-                    ) -> tuple[grpc.aio.StreamStreamCall, dict[int, asyncio.Future[bytes]]]:
-        """Write a call on the current stream (opened if there is none), listed as waiting there first."""
-        async with self._writing:
-            stream = self._stream
-            if stream is None or stream.done():
-                stream = self._stream = self._open()
-                self._waiting = {}
-                self._reader = asyncio.get_running_loop().create_task(self._read(stream, self._waiting))
-            waiting = self._waiting
-            waiting[number] = answer
-            await self._write(stream, frame)
-            return stream, waiting
-
-    @staticmethod
-    async def _write(stream: grpc.aio.StreamStreamCall, frame: node_pb2.LinkFrame) -> None:
-        try:
-            await stream.write(frame)
-        except grpc.aio.AioRpcError as exc:
-            raise _of_stream(exc) from None
-        except asyncio.InvalidStateError:  # the stream ended meanwhile
-            raise _error(grpc.StatusCode.UNAVAILABLE, "the call link ended") from None
-
-    def _cancel_later(self, stream: grpc.aio.StreamStreamCall, number: int) -> None:
-        """Tell the callee to stop call `number` (its caller is gone, so nobody awaits this); a stream
-        that ended has stopped its calls already."""
-        if stream.done() or stream is not self._stream:
-            return
-        task = asyncio.get_running_loop().create_task(self._write_cancel(stream, number))
-        self._cancels.add(task)
-        task.add_done_callback(self._cancels.discard)
-
-    async def _write_cancel(self, stream: grpc.aio.StreamStreamCall, number: int) -> None:
-        async with self._writing:
-            with contextlib.suppress(grpc.aio.AioRpcError):  # ended meanwhile: its calls stopped with it
-                await self._write(stream, node_pb2.LinkFrame(id=number, cancel=True))
+    def _current(self) -> tuple[grpc.aio.StreamStreamCall, _Batches, dict[int, asyncio.Future[bytes]]]:
+        """The current stream (opened if there is none), its writer and its waiting calls."""
+        stream = self._stream
+        if stream is None or stream.done() or self._batches is None:
+            stream = self._stream = self._open()
+            self._batches = _Batches(stream.write)
+            self._waiting = {}
+            self._reader = asyncio.get_running_loop().create_task(self._read(stream, self._waiting))
+        return stream, self._batches, self._waiting
 
     async def _read(self, stream: grpc.aio.StreamStreamCall, waiting: dict[int, asyncio.Future[bytes]]) -> None:
         failure = _error(grpc.StatusCode.UNAVAILABLE, "the call link ended")
         try:
-            async for frame in stream:
-                answer = waiting.pop(frame.id, None)
-                if answer is None or answer.done():
-                    continue  # its caller stopped waiting
-                if frame.code == _OK:
-                    answer.set_result(frame.payload)
-                else:
-                    code = _CODES.get(frame.code, grpc.StatusCode.UNKNOWN)
-                    answer.set_exception(_error(code, frame.details, tuple(frame.trailing.items())))
+            async for batch in stream:
+                for frame in batch.frames:
+                    answer = waiting.pop(frame.id, None)
+                    if answer is None or answer.done():
+                        continue  # its caller stopped waiting
+                    if frame.code == _OK:
+                        answer.set_result(frame.payload)
+                    else:
+                        code = _CODES.get(frame.code, grpc.StatusCode.UNKNOWN)
+                        answer.set_exception(_error(code, frame.details, tuple(frame.trailing.items())))
         except grpc.aio.AioRpcError as exc:
             failure = _of_stream(exc)
         except asyncio.CancelledError:
@@ -149,13 +128,13 @@ class CallLink:
         waiting.clear()
 
 
-async def serve_link(frames: AsyncIterator[node_pb2.LinkFrame], write: Callable[[node_pb2.LinkFrame], Awaitable[None]],
+async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable[[node_pb2.LinkBatch], Awaitable[None]],
                      handle: Handler, status: Status) -> None:
-    """The callee's end of one link: runs each call of `frames` with `handle`, concurrently, and `write`s
+    """The callee's end of one link: runs each call of `batches` with `handle`, concurrently, and `write`s
     its answer as soon as it has it (`status` turns a failure into its status). Returns when the caller
     closed its side and every call was answered; stops them all if the stream goes first."""
     running: dict[int, asyncio.Task[None]] = {}
-    writing = asyncio.Lock()  # grpc.aio takes one write at a time
+    answers = _Batches(write)
 
     async def run(number: int, payload: bytes, time_left: float | None) -> None:
         try:
@@ -167,21 +146,81 @@ async def serve_link(frames: AsyncIterator[node_pb2.LinkFrame], write: Callable[
             reply = node_pb2.LinkFrame(id=number, code=code.value[0], details=details, trailing=dict(trailing))
         finally:
             running.pop(number, None)
-        async with writing:
-            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
-                await write(reply)  # fails only once the caller is gone: nobody waits for it then
+        answers.send(reply)  # a write fails only once the caller is gone: nobody waits for it then
 
     try:
-        async for frame in frames:
-            if frame.cancel:
-                task = running.get(frame.id)
-                if task is not None:
-                    task.cancel()
-            elif frame.id not in running:
-                running[frame.id] = asyncio.get_running_loop().create_task(
-                    run(frame.id, frame.payload, frame.timeout_s or None))
+        async for batch in batches:
+            for frame in batch.frames:
+                if frame.cancel:
+                    task = running.get(frame.id)
+                    if task is not None:
+                        task.cancel()
+                elif frame.id not in running:
+                    running[frame.id] = asyncio.get_running_loop().create_task(
+                        run(frame.id, frame.payload, frame.timeout_s or None))
         if running:
             await asyncio.wait(list(running.values()))
+        await answers.flushed()
     finally:
         for task in list(running.values()):
             task.cancel()
+
+
+class _Batches:
+    """One stream's writer: frames sent while a write is under way go together in the next batch."""
+
+    def __init__(self, write: Callable[[node_pb2.LinkBatch], Awaitable[None]]) -> None:
+        self._write = write
+        self._frames: list[node_pb2.LinkFrame] = []
+        self._written: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def send(self, frame: node_pb2.LinkFrame) -> asyncio.Future[None]:
+        """Queue `frame`; the future is done once the batch holding it is written, or failed with the
+        write's error (nobody need await it)."""
+        loop = asyncio.get_running_loop()
+        if self._written is None:
+            self._written = loop.create_future()
+            self._written.add_done_callback(_retrieved)
+        self._frames.append(frame)
+        if self._writer is None:
+            self._writer = loop.create_task(self._flush())
+        return self._written
+
+    async def flushed(self) -> None:
+        """Return once every frame sent so far is written (or failed)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _flush(self) -> None:
+        try:
+            while self._frames:
+                frames, written = self._frames, self._written
+                self._frames, self._written = [], None
+                assert written is not None
+                try:
+                    await self._write(node_pb2.LinkBatch(frames=frames))
+                except Exception as exc:  # noqa: BLE001 - each sender learns of it through its future
+                    written.set_exception(exc)
+                else:
+                    written.set_result(None)
+        finally:
+            self._writer = None
+            if self._written is not None and not self._written.done():
+                # Cancelled while frames waited (the loop is stopping): their senders must not hang.
+                self._written.set_exception(_error(grpc.StatusCode.UNAVAILABLE, "the call link was closed"))
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _written(sent: asyncio.Future[None]) -> None:
+    """Wait for a call's frame to be written; a failed write is the call's failure, as a unary call's."""
+    try:
+        await asyncio.shield(sent)
+    except grpc.aio.AioRpcError as exc:
+        raise _of_stream(exc) from None
+    except asyncio.InvalidStateError:  # the stream ended meanwhile
+        raise _error(grpc.StatusCode.UNAVAILABLE, "the call link ended") from None

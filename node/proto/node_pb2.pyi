@@ -141,6 +141,12 @@ class LinkFrame(_message.Message):
     trailing: _containers.ScalarMap[str, str]
     def __init__(self, id: _Optional[int] = ..., payload: _Optional[bytes] = ..., timeout_s: _Optional[float] = ..., cancel: _Optional[bool] = ..., code: _Optional[int] = ..., details: _Optional[str] = ..., trailing: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class LinkBatch(_message.Message):
+    __slots__ = ("frames",)
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    frames: _containers.RepeatedCompositeFieldContainer[LinkFrame]
+    def __init__(self, frames: _Optional[_Iterable[_Union[LinkFrame, _Mapping]]] = ...) -> None: ...
+
 class Frame(_message.Message):
     __slots__ = ("data", "source")
     DATA_FIELD_NUMBER: _ClassVar[int]

@@ -151,8 +151,8 @@ class NodeStub:
                 _registered_method=True)
         self.CallLink = channel.stream_stream(
                 '/micro.node.v1.Node/CallLink',
-                request_serializer=node__pb2.LinkFrame.SerializeToString,
-                response_deserializer=node__pb2.LinkFrame.FromString,
+                request_serializer=node__pb2.LinkBatch.SerializeToString,
+                response_deserializer=node__pb2.LinkBatch.FromString,
                 _registered_method=True)
         self.CallStream = channel.unary_stream(
                 '/micro.node.v1.Node/CallStream',
@@ -373,7 +373,8 @@ class NodeServicer:
 
     def CallLink(self, request_iterator, context):
         """The same calls multiplexed on one stream (the SDK's path): each LinkFrame's payload a serialized
-        CallRequest, answered by a LinkFrame holding a CallReply or the status (see node/calllink.py).
+        CallRequest, answered by a LinkFrame holding a CallReply or the status (see node/calllink.py);
+        frames sent while a write is under way go together in the next LinkBatch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -593,8 +594,8 @@ def add_NodeServicer_to_server(servicer, server):
             ),
             'CallLink': grpc.stream_stream_rpc_method_handler(
                     servicer.CallLink,
-                    request_deserializer=node__pb2.LinkFrame.FromString,
-                    response_serializer=node__pb2.LinkFrame.SerializeToString,
+                    request_deserializer=node__pb2.LinkBatch.FromString,
+                    response_serializer=node__pb2.LinkBatch.SerializeToString,
             ),
             'CallStream': grpc.unary_stream_rpc_method_handler(
                     servicer.CallStream,
@@ -1303,8 +1304,8 @@ class Node:
             request_iterator,
             target,
             '/micro.node.v1.Node/CallLink',
-            node__pb2.LinkFrame.SerializeToString,
-            node__pb2.LinkFrame.FromString,
+            node__pb2.LinkBatch.SerializeToString,
+            node__pb2.LinkBatch.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1661,8 +1662,8 @@ class PeerStub:
                 _registered_method=True)
         self.CallLink = channel.stream_stream(
                 '/micro.node.v1.Peer/CallLink',
-                request_serializer=node__pb2.LinkFrame.SerializeToString,
-                response_deserializer=node__pb2.LinkFrame.FromString,
+                request_serializer=node__pb2.LinkBatch.SerializeToString,
+                response_deserializer=node__pb2.LinkBatch.FromString,
                 _registered_method=True)
         self.CallStream = channel.unary_stream(
                 '/micro.node.v1.Peer/CallStream',
@@ -1768,8 +1769,8 @@ def add_PeerServicer_to_server(servicer, server):
             ),
             'CallLink': grpc.stream_stream_rpc_method_handler(
                     servicer.CallLink,
-                    request_deserializer=node__pb2.LinkFrame.FromString,
-                    response_serializer=node__pb2.LinkFrame.SerializeToString,
+                    request_deserializer=node__pb2.LinkBatch.FromString,
+                    response_serializer=node__pb2.LinkBatch.SerializeToString,
             ),
             'CallStream': grpc.unary_stream_rpc_method_handler(
                     servicer.CallStream,
@@ -1876,8 +1877,8 @@ class Peer:
             request_iterator,
             target,
             '/micro.node.v1.Peer/CallLink',
-            node__pb2.LinkFrame.SerializeToString,
-            node__pb2.LinkFrame.FromString,
+            node__pb2.LinkBatch.SerializeToString,
+            node__pb2.LinkBatch.FromString,
             options,
             channel_credentials,
             insecure,

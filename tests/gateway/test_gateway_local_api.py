@@ -51,7 +51,7 @@ class _StandInNode(node_pb2_grpc.NodeServicer):
         except MicroError as error:
             await _fail(context, error)
 
-    async def CallLink(self, frames: AsyncIterator[node_pb2.LinkFrame], context: grpc.aio.ServicerContext) -> None:
+    async def CallLink(self, frames: AsyncIterator[node_pb2.LinkBatch], context: grpc.aio.ServicerContext) -> None:
         async def call(payload: bytes, time_left: float | None) -> bytes:
             request = node_pb2.CallRequest.FromString(payload)
             reply = await self._backend.call(request, request.timeout_s)

@@ -26,6 +26,8 @@ class Callee:
         self.cancelled: list[bytes] = []
         self.time_left: list[float | None] = []
         self.started = asyncio.Event()
+        self.batches_in: list[int] = []
+        self.batches_out: list[int] = []
         self.server: grpc.aio.Server | None = None
         self.port = 0
 
@@ -46,14 +48,23 @@ class Callee:
         return grpc.StatusCode.NOT_FOUND, str(exc), (("micro-error", '{"id": "test"}'),)
 
     async def start(self, port: int = 0) -> None:
-        async def link(frames: AsyncIterator[node_pb2.LinkFrame], context: Any) -> None:
-            await serve_link(frames, context.write, self.handle, self.status)
+        async def link(batches: AsyncIterator[node_pb2.LinkBatch], context: Any) -> None:
+            async def counted() -> AsyncIterator[node_pb2.LinkBatch]:
+                async for batch in batches:
+                    self.batches_in.append(len(batch.frames))
+                    yield batch
+
+            async def write(batch: node_pb2.LinkBatch) -> None:
+                self.batches_out.append(len(batch.frames))
+                await context.write(batch)
+
+            await serve_link(counted(), write, self.handle, self.status)
 
         self.server = grpc.aio.server()
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Link", {
             "Call": grpc.stream_stream_rpc_method_handler(
-                link, request_deserializer=node_pb2.LinkFrame.FromString,
-                response_serializer=node_pb2.LinkFrame.SerializeToString),
+                link, request_deserializer=node_pb2.LinkBatch.FromString,
+                response_serializer=node_pb2.LinkBatch.SerializeToString),
         }),))
         self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         await self.server.start()
@@ -74,8 +85,8 @@ async def callee() -> AsyncIterator[Callee]:
 @pytest_asyncio.fixture
 async def link(callee: Callee) -> AsyncIterator[CallLink]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{callee.port}") as channel:
-        caller = CallLink(channel.stream_stream(_METHOD, request_serializer=node_pb2.LinkFrame.SerializeToString,
-                                                response_deserializer=node_pb2.LinkFrame.FromString))
+        caller = CallLink(channel.stream_stream(_METHOD, request_serializer=node_pb2.LinkBatch.SerializeToString,
+                                                response_deserializer=node_pb2.LinkBatch.FromString))
         yield caller
         await caller.close()
 
@@ -89,6 +100,16 @@ async def test_concurrent_calls_each_get_their_own_answer_as_soon_as_it_is_ready
     await asyncio.gather(call(b"0.3"), call(b"0"), call(b"0.1"))
 
     assert finished == [b"done:0", b"done:0.1", b"done:0.3"]
+
+
+async def test_calls_made_together_share_a_batch_each_way(link: CallLink, callee: Callee) -> None:
+    payloads = [b"0" * n for n in range(1, 11)]  # each sleeps 0 s, answered in one turn
+
+    answers = await asyncio.gather(*(link.call(p, 5.0) for p in payloads))
+
+    assert answers == [b"done:" + p for p in payloads]
+    assert callee.batches_in == [10]
+    assert sum(callee.batches_out) == 10 and len(callee.batches_out) < 10
 
 
 async def test_a_failed_call_raises_the_status_the_callee_gave_it(link: CallLink) -> None:
