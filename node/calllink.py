@@ -65,6 +65,7 @@ class CallLink:
         self._batches: _Batches | None = None
         """The writer of the current stream."""
         self._ids = itertools.count(1)
+        self._cancels: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
 
     async def call(self, payload: bytes, timeout: float | None) -> bytes:
         """The reply to one call; raises `grpc.aio.AioRpcError` as a unary call would."""
@@ -74,7 +75,8 @@ class CallLink:
         waiting[number] = answer
         try:
             async with asyncio.timeout(timeout):
-                await _written(batches.send(node_pb2.LinkFrame(id=number, payload=payload, timeout_s=timeout or 0.0)))
+                await _sent(batches, node_pb2.LinkFrame(id=number, payload=payload, timeout_s=timeout or 0.0),
+                            alone=len(waiting) == 1)
                 return await answer
         except TimeoutError:
             raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
@@ -82,7 +84,14 @@ class CallLink:
             # Still listed: no answer came (the reader takes a call off the list as it answers it). A stream
             # that ended has stopped its calls already.
             if waiting.pop(number, None) is not None and not stream.done() and stream is self._stream:
-                batches.send(node_pb2.LinkFrame(id=number, cancel=True))
+                self._cancel_later(batches, number)
+
+    def _cancel_later(self, batches: _Batches, number: int) -> None:
+        """Tell the callee to stop call `number` (its caller is gone, so nobody awaits this)."""
+        cancel = node_pb2.LinkFrame(id=number, cancel=True)
+        task = asyncio.get_running_loop().create_task(_quietly(batches.send(cancel, alone=False)))
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
 
     async def close(self) -> None:
         """End the stream; calls still waiting fail CANCELLED."""
@@ -146,7 +155,8 @@ async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable
             reply = node_pb2.LinkFrame(id=number, code=code.value[0], details=details, trailing=dict(trailing))
         finally:
             running.pop(number, None)
-        answers.send(reply)  # a write fails only once the caller is gone: nobody waits for it then
+        # A write fails only once the caller is gone: nobody waits for the answer then.
+        await _quietly(answers.send(reply, alone=not running))
 
     try:
         async for batch in batches:
@@ -167,25 +177,41 @@ async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable
 
 
 class _Batches:
-    """One stream's writer: frames sent while a write is under way go together in the next batch."""
+    """One stream's writer. A frame whose sender has no other call in flight on the link is written at
+    once (when no write is under way); the others wait for a writer task, which writes everything sent
+    meanwhile as one batch, so that under load a write serves several calls."""
 
     def __init__(self, write: Callable[[node_pb2.LinkBatch], Awaitable[None]]) -> None:
         self._write = write
+        self._busy = False
         self._frames: list[node_pb2.LinkFrame] = []
         self._written: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
 
-    def send(self, frame: node_pb2.LinkFrame) -> asyncio.Future[None]:
-        """Queue `frame`; the future is done once the batch holding it is written, or failed with the
-        write's error (nobody need await it)."""
+    async def send(self, frame: node_pb2.LinkFrame, alone: bool) -> None:
+        """Write `frame` (`alone`: no other call of its link is in flight); raises the write's error."""
+        if alone and not self._busy:
+            self._busy = True
+            try:
+                await self._write(node_pb2.LinkBatch(frames=[frame]))
+            finally:
+                self._busy = False
+                if self._frames:
+                    self._start()
+            return
         loop = asyncio.get_running_loop()
         if self._written is None:
             self._written = loop.create_future()
             self._written.add_done_callback(_retrieved)
+        written = self._written
         self._frames.append(frame)
-        if self._writer is None:
-            self._writer = loop.create_task(self._flush())
-        return self._written
+        if not self._busy:
+            self._start()
+        await asyncio.shield(written)
+
+    def _start(self) -> None:
+        self._busy = True
+        self._writer = asyncio.get_running_loop().create_task(self._flush())
 
     async def flushed(self) -> None:
         """Return once every frame sent so far is written (or failed)."""
@@ -205,10 +231,19 @@ class _Batches:
                 else:
                     written.set_result(None)
         finally:
+            self._busy = False
             self._writer = None
-            if self._written is not None and not self._written.done():
-                # Cancelled while frames waited (the loop is stopping): their senders must not hang.
-                self._written.set_exception(_error(grpc.StatusCode.UNAVAILABLE, "the call link was closed"))
+            if self._frames:  # cancelled while frames waited (the loop is stopping): no sender may hang
+                self._frames = []
+                if self._written is not None:
+                    self._written.set_exception(_error(grpc.StatusCode.UNAVAILABLE, "the call link was closed"))
+                self._written = None
+
+
+async def _quietly(sending: Awaitable[None]) -> None:
+    """A write whose failure nobody waits for: the stream's end reaches every call another way."""
+    with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        await sending
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:
@@ -216,10 +251,10 @@ def _retrieved(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-async def _written(sent: asyncio.Future[None]) -> None:
-    """Wait for a call's frame to be written; a failed write is the call's failure, as a unary call's."""
+async def _sent(batches: _Batches, frame: node_pb2.LinkFrame, alone: bool) -> None:
+    """Write a call's frame; a failed write is the call's failure, as a unary call's."""
     try:
-        await asyncio.shield(sent)
+        await batches.send(frame, alone)
     except grpc.aio.AioRpcError as exc:
         raise _of_stream(exc) from None
     except asyncio.InvalidStateError:  # the stream ended meanwhile

@@ -108,8 +108,10 @@ async def test_calls_made_together_share_a_batch_each_way(link: CallLink, callee
     answers = await asyncio.gather(*(link.call(p, 5.0) for p in payloads))
 
     assert answers == [b"done:" + p for p in payloads]
-    assert callee.batches_in == [10]
-    assert sum(callee.batches_out) == 10 and len(callee.batches_out) < 10
+    # The first frame goes at once on its own, those sent while it is written together; the answers
+    # to the calls of one batch are ready in one turn of the loop, so they go likewise.
+    assert sum(callee.batches_in) == 10 and len(callee.batches_in) <= 2
+    assert sum(callee.batches_out) == 10 and len(callee.batches_out) <= 3
 
 
 async def test_a_failed_call_raises_the_status_the_callee_gave_it(link: CallLink) -> None:
