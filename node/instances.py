@@ -5,6 +5,8 @@ instance"), so a caller needs no generated code: the request body goes as it is 
 come back as they are. `InstanceChannels` keeps one `grpc.aio` channel per instance address and the
 multicallable of each (address, method), so a call costs a dict look-up before the RPC itself. The
 node uses it for instances registered with it, the gateway's `DirectBackend` for instances it was given.
+An instance made with the SDK also serves `Instance.CallLink`: its node's unary calls to it then ride one
+call link (`link`, see `calllink.py`), each an `InstanceCall` naming the method.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from collections.abc import Mapping
 
 import grpc
 
+from .calllink import CallLink
+from .proto import node_pb2
+
 __all__ = ["CALLER_KEY", "InstanceChannels", "call_metadata"]
 
 CALLER_KEY = "micro-caller"
 """The metadata key that names the calling node (handlers read it as `ctx.caller`)."""
 
 Metadata = tuple[tuple[str, str], ...]
+
+_LINK_METHOD = "/micro.node.v1.Instance/CallLink"
 
 
 def call_metadata(metadata: Mapping[str, str], caller: str = "") -> Metadata | None:
@@ -36,6 +43,7 @@ class InstanceChannels:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._unary: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable] = {}
         self._stream: dict[tuple[str, str], grpc.aio.UnaryStreamMultiCallable] = {}
+        self._links: dict[str, CallLink] = {}
 
     def unary(self, address: str, method: str) -> grpc.aio.UnaryUnaryMultiCallable:
         call = self._unary.get((address, method))
@@ -49,17 +57,32 @@ class InstanceChannels:
             call = self._stream[address, method] = self._channel(address).unary_stream(method)
         return call
 
+    def link(self, address: str) -> CallLink:
+        """The call link to the instance at `address` (one that serves `Instance.CallLink`)."""
+        link = self._links.get(address)
+        if link is None:
+            link = self._links[address] = CallLink(self._channel(address).stream_stream(
+                _LINK_METHOD, request_serializer=node_pb2.LinkBatch.SerializeToString,
+                response_deserializer=node_pb2.LinkBatch.FromString))
+        return link
+
     async def forget(self, address: str) -> None:
         """Close the channel to an instance that left (the node forgets each one it registered, so the
         channels stay as many as the live instances)."""
         channel = self._channels.pop(address, None)
         self._unary = {key: call for key, call in self._unary.items() if key[0] != address}
         self._stream = {key: call for key, call in self._stream.items() if key[0] != address}
+        link = self._links.pop(address, None)
+        if link is not None:
+            await link.close()
         if channel is not None:
             await channel.close()
 
     async def close(self) -> None:
         channels, self._channels, self._unary, self._stream = self._channels, {}, {}, {}
+        links, self._links = self._links, {}
+        for link in links.values():
+            await link.close()
         for channel in channels.values():
             await channel.close()
 

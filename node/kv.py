@@ -191,7 +191,7 @@ class KvService:
             # SDK reads the file) sees it.
             self.store.save(arrived, then=lambda: self._feed_all(arrived))
 
-    def _feed_all(self, entries: list[KvEntry]) -> None:
+    def _feed_all(self, entries: Sequence[KvEntry]) -> None:
         for entry in entries:
             self.feed.publish(entry)
 

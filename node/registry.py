@@ -91,7 +91,7 @@ class Registry:
             id=f"{request.service}-{secrets.token_hex(8)}", service=request.service, version=request.version,
             address=request.address, node=self.node_id, node_address=self._node_address,
             endpoints=request.endpoints, metadata=request.metadata,
-            descriptor_hash=descriptor_hash(request.descriptor_set),
+            descriptor_hash=descriptor_hash(request.descriptor_set), call_link=request.call_link,
         )
         record = _encode(instance)
         if len(record) > _MAX_RECORD:

@@ -3,7 +3,8 @@
 A call names a service and an endpoint. The router takes the instances of the service that serve the
 endpoint (NOT_FOUND naming the service, or the endpoint, when there are none): a healthy local instance
 first, then the healthy remote ones round-robin, then those marked unhealthy as a last resort. A local
-instance is called directly (`instances.InstanceChannels`); a remote one through the call link to its
+instance is called directly (`instances.InstanceChannels`: over its call link when it serves one, as
+the SDK's do, else by a unary call); a remote one through the call link to its
 node (`Peer.CallLink`, see `calllink.py`: one stream per peer carrying every call), the `CallRequest`
 sealed with the mesh's gossip keyring so that only members can use it, and that node calls its instance
 the same way. The caller's metadata, the calling node's id (`micro-caller`) and the deadline travel with
@@ -80,7 +81,7 @@ class Router:
             request.instance = instance.id
             try:
                 if self._registry.is_local(instance.id):
-                    body = await self._call_instance(instance.address, method, request, self._left(deadline))
+                    body = await self._call_instance(instance, method, request, self._left(deadline))
                     return node_pb2.CallReply(body=body, instance=instance.id)
                 self.stats["forwarded"] += 1
                 return await self._forward(instance, request, self._left(deadline))
@@ -141,7 +142,7 @@ class Router:
         instance, method = self._local_target(request)
         self.stats["served"] += 1
         timeout = self._left(self._deadline(request, time_left))
-        body = await self._call_instance(instance.address, method, request, timeout)
+        body = await self._call_instance(instance, method, request, timeout)
         return self._seal(node_pb2.CallReply(body=body, instance=instance.id))
 
     async def serve_stream(self, frame: node_pb2.Frame, time_left: float | None) -> AsyncIterator[node_pb2.Frame]:
@@ -234,12 +235,15 @@ class Router:
             raise NotFound(f"service {request.service} has no endpoint {request.endpoint}")
         return instance, method
 
-    async def _call_instance(self, address: str, method: str, request: node_pb2.CallRequest,
+    async def _call_instance(self, instance: node_pb2.ServiceInstance, method: str, request: node_pb2.CallRequest,
                              timeout: float) -> bytes:
-        call = self.instances.unary(address, method)
+        metadata = call_metadata(request.metadata, request.caller)
         try:
-            body: bytes = await call(request.body, timeout=timeout,
-                                     metadata=call_metadata(request.metadata, request.caller))
+            if instance.call_link:
+                call = node_pb2.InstanceCall(method=method, body=request.body, metadata=dict(metadata or ()))
+                return await self.instances.link(instance.address).call(call.SerializeToString(), timeout)
+            body: bytes = await self.instances.unary(instance.address, method)(request.body, timeout=timeout,
+                                                                               metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             raise Relayed(exc) from None
         return body

@@ -41,7 +41,8 @@ from .schema import ANY_OBJECT, RequestChecker, schema_of
 if TYPE_CHECKING:
     from .service import Service
 
-__all__ = ["ERROR_KEY", "Handler", "InvalidBody", "camel_case", "check_async", "json_handler", "method_handler"]
+__all__ = ["ERROR_KEY", "Handler", "InvalidBody", "as_error", "camel_case", "check_async", "decoded", "error_status",
+           "json_handler", "method_handler"]
 
 _log = logging.getLogger("micro.sdk")
 
@@ -157,7 +158,7 @@ def method_handler(handler: Handler, service: Service) -> grpc.RpcMethodHandler:
 def _unary(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
     async def serve(body: bytes, grpc_context: grpc.aio.ServicerContext) -> bytes:
         try:
-            request = _request(handler, service, body)
+            request = decoded(handler, service, body)
             return handler.encode(await handler.invoke(request, Context(grpc_context, service, handler.name)))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a Micro error for the caller
             await _fail(grpc_context, exc, service, handler)
@@ -168,7 +169,7 @@ def _unary(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.Serv
 def _streaming(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
     async def serve(body: bytes, grpc_context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         try:
-            request = _request(handler, service, body)
+            request = decoded(handler, service, body)
             async for message in handler.invoke(request, Context(grpc_context, service, handler.name)):
                 yield handler.encode(message)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a Micro error for the caller
@@ -177,11 +178,26 @@ def _streaming(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.
     return serve
 
 
-def _request(handler: Handler, service: Service, body: bytes) -> Any:
+def decoded(handler: Handler, service: Service, body: bytes) -> Any:
+    """The request object of a call's body; BadRequest when it does not decode."""
     try:
         return handler.decode(body)
     except InvalidBody as exc:
         raise bad_request(service.name, str(exc)) from None
+
+
+def as_error(exc: Exception, service: Service, endpoint: str) -> MicroError:
+    """The Micro error a failed call answers with: `exc` itself, or (logged with its traceback) INTERNAL."""
+    if isinstance(exc, MicroError):
+        return exc
+    _log.error("%s: %s raised", service.name, endpoint, exc_info=exc)
+    return internal(service.name, str(exc) or type(exc).__name__)
+
+
+def error_status(error: MicroError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+    """The status, details and trailing metadata a call failing with `error` ends with."""
+    body = error.to_json()  # ASCII (json escapes the rest), as text metadata values must be
+    return error.grpc_status, body, ((ERROR_KEY, body),)
 
 
 async def _fail(grpc_context: grpc.aio.ServicerContext, exc: Exception, service: Service,
@@ -189,11 +205,6 @@ async def _fail(grpc_context: grpc.aio.ServicerContext, exc: Exception, service:
     """End the call with the Micro error `exc` is, or stands for."""
     if isinstance(exc, grpc.aio.AbortError):
         raise exc  # the handler already ended the call, through its context
-    if isinstance(exc, MicroError):
-        error = exc
-    else:
-        _log.error("%s: %s raised", service.name, handler.name, exc_info=exc)
-        error = internal(service.name, str(exc) or type(exc).__name__)
-    body = error.to_json()  # ASCII (json escapes the rest), as text metadata values must be
-    await grpc_context.abort(error.grpc_status, body, trailing_metadata=((ERROR_KEY, body),))
+    code, details, trailing = error_status(as_error(exc, service, handler.name))
+    await grpc_context.abort(code, details, trailing_metadata=trailing)
     raise AssertionError("grpc's abort returns only by raising")

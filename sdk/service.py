@@ -56,6 +56,7 @@ from .errors import MicroError
 from .events import Consumer, Event, Events
 from .handlers import Handler, camel_case, json_handler, method_handler
 from .kv import Store
+from .link import LINK_SERVICE, link_handler
 from .protobuf import AddServicer, descriptor_set, service_descriptor, servicer_handlers
 from .pubsub import Message, Pubsub, Subscription
 from .registration import Registration
@@ -199,6 +200,8 @@ class Service:
         for handler in self._handlers.values():
             grpc_service, method = handler.method[1:].split("/")
             by_service.setdefault(grpc_service, {})[method] = method_handler(handler, self)
+        unary = {h.method: h for h in self._handlers.values() if not h.server_streaming}
+        by_service.setdefault(LINK_SERVICE, {})["CallLink"] = link_handler(unary, self)
         server = grpc.aio.server()
         server.add_generic_rpc_handlers(
             tuple(grpc.method_handlers_generic_handler(s, methods) for s, methods in by_service.items()))
@@ -306,6 +309,7 @@ class Service:
         return node_pb2.RegisterRequest(
             service=self.name, version=self.version, address=self._address, endpoints=self.endpoints,
             metadata=self.metadata, descriptor_set=descriptor_set(self._services), ttl_s=self.ttl_s,
+            call_link=True,
         )
 
     # ---- the service's data ---------------------------------------------------------------------------

@@ -147,6 +147,23 @@ class LinkBatch(_message.Message):
     frames: _containers.RepeatedCompositeFieldContainer[LinkFrame]
     def __init__(self, frames: _Optional[_Iterable[_Union[LinkFrame, _Mapping]]] = ...) -> None: ...
 
+class InstanceCall(_message.Message):
+    __slots__ = ("method", "body", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    body: bytes
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, method: _Optional[str] = ..., body: _Optional[bytes] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class Frame(_message.Message):
     __slots__ = ("data", "source")
     DATA_FIELD_NUMBER: _ClassVar[int]
@@ -408,7 +425,7 @@ class Endpoint(_message.Message):
     def __init__(self, name: _Optional[str] = ..., method: _Optional[str] = ..., codec: _Optional[str] = ..., request_type: _Optional[str] = ..., response_type: _Optional[str] = ..., request_schema: _Optional[str] = ..., response_schema: _Optional[str] = ..., server_streaming: _Optional[bool] = ...) -> None: ...
 
 class ServiceInstance(_message.Message):
-    __slots__ = ("id", "service", "version", "address", "node", "node_address", "endpoints", "metadata", "descriptor_hash")
+    __slots__ = ("id", "service", "version", "address", "node", "node_address", "endpoints", "metadata", "descriptor_hash", "call_link")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -425,6 +442,7 @@ class ServiceInstance(_message.Message):
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTOR_HASH_FIELD_NUMBER: _ClassVar[int]
+    CALL_LINK_FIELD_NUMBER: _ClassVar[int]
     id: str
     service: str
     version: str
@@ -434,10 +452,11 @@ class ServiceInstance(_message.Message):
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
     metadata: _containers.ScalarMap[str, str]
     descriptor_hash: bytes
-    def __init__(self, id: _Optional[str] = ..., service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., node: _Optional[str] = ..., node_address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_hash: _Optional[bytes] = ...) -> None: ...
+    call_link: bool
+    def __init__(self, id: _Optional[str] = ..., service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., node: _Optional[str] = ..., node_address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_hash: _Optional[bytes] = ..., call_link: _Optional[bool] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("service", "version", "address", "endpoints", "metadata", "descriptor_set", "ttl_s")
+    __slots__ = ("service", "version", "address", "endpoints", "metadata", "descriptor_set", "ttl_s", "call_link")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -452,6 +471,7 @@ class RegisterRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTOR_SET_FIELD_NUMBER: _ClassVar[int]
     TTL_S_FIELD_NUMBER: _ClassVar[int]
+    CALL_LINK_FIELD_NUMBER: _ClassVar[int]
     service: str
     version: str
     address: str
@@ -459,7 +479,8 @@ class RegisterRequest(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     descriptor_set: bytes
     ttl_s: float
-    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_set: _Optional[bytes] = ..., ttl_s: _Optional[float] = ...) -> None: ...
+    call_link: bool
+    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_set: _Optional[bytes] = ..., ttl_s: _Optional[float] = ..., call_link: _Optional[bool] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
     __slots__ = ("id", "heartbeat_s")

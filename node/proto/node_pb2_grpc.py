@@ -2023,3 +2023,84 @@ class Peer:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class InstanceStub:
+    """Served by a service instance (the SDK) for the node it registered with: that node's unary calls to
+    it multiplexed on one stream, as Node.CallLink (node/calllink.py). Each LinkFrame's payload is a
+    serialized InstanceCall, answered by the reply body or the status the handler ended with.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CallLink = channel.stream_stream(
+                '/micro.node.v1.Instance/CallLink',
+                request_serializer=node__pb2.LinkBatch.SerializeToString,
+                response_deserializer=node__pb2.LinkBatch.FromString,
+                _registered_method=True)
+
+
+class InstanceServicer:
+    """Served by a service instance (the SDK) for the node it registered with: that node's unary calls to
+    it multiplexed on one stream, as Node.CallLink (node/calllink.py). Each LinkFrame's payload is a
+    serialized InstanceCall, answered by the reply body or the status the handler ended with.
+    """
+
+    def CallLink(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_InstanceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CallLink': grpc.stream_stream_rpc_method_handler(
+                    servicer.CallLink,
+                    request_deserializer=node__pb2.LinkBatch.FromString,
+                    response_serializer=node__pb2.LinkBatch.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'micro.node.v1.Instance', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('micro.node.v1.Instance', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Instance:
+    """Served by a service instance (the SDK) for the node it registered with: that node's unary calls to
+    it multiplexed on one stream, as Node.CallLink (node/calllink.py). Each LinkFrame's payload is a
+    serialized InstanceCall, answered by the reply body or the status the handler ended with.
+    """
+
+    @staticmethod
+    def CallLink(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/micro.node.v1.Instance/CallLink',
+            node__pb2.LinkBatch.SerializeToString,
+            node__pb2.LinkBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

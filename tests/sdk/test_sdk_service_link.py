@@ -1,0 +1,144 @@
+"""The call link an instance serves its node (`sdk/link.py`): the node's own client for it
+(`InstanceChannels.link`) calls a Service started in this process, and every answer, failure included,
+is the one the same unary call gets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+import pytest_asyncio
+from micro.node.instances import InstanceChannels
+from micro.node.proto import node_pb2
+from micro.sdk import Context, Service, errors
+from service_harness import call_json, generated_greeter, greeter_servicer, micro_error, serving
+
+pytestmark = pytest.mark.asyncio
+
+seen: list[dict[str, Any]] = []
+
+
+def _service() -> Service:
+    service = Service("linked")
+
+    @service.endpoint("Linked.Echo")
+    async def echo(request: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        seen.append({"metadata": ctx.metadata, "caller": ctx.caller, "deadline": ctx.deadline})
+        if request.get("fail") == "missing":
+            raise errors.not_found("linked", "no such thing")
+        if request.get("fail") == "boom":
+            raise RuntimeError("it broke")
+        if request.get("fail") == "teapot":
+            ctx.set_code(grpc.StatusCode.FAILED_PRECONDITION)
+            ctx.set_details("not now")
+            return {}
+        if request.get("sleep"):
+            await asyncio.sleep(request["sleep"])
+        return {"echo": request.get("say", "")}
+
+    @service.endpoint("Linked.Count")
+    async def count(request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        yield {"n": 1}
+
+    return service
+
+
+@pytest_asyncio.fixture
+async def linked() -> AsyncIterator[tuple[grpc.aio.Channel, InstanceChannels, str]]:
+    service = _service()
+    seen.clear()
+    async with serving(service) as channel:
+        instances = InstanceChannels()
+        try:
+            yield channel, instances, service.address
+        finally:
+            await instances.close()
+
+
+async def over_link(instances: InstanceChannels, address: str, method: str, request: Any,
+                    metadata: dict[str, str] | None = None, timeout: float | None = 5.0) -> Any:
+    call = node_pb2.InstanceCall(method=method, body=json.dumps(request).encode(), metadata=metadata or {})
+    return json.loads(await instances.link(address).call(call.SerializeToString(), timeout))
+
+
+async def test_an_endpoint_answers_over_the_link_as_over_a_unary_call(linked: Any) -> None:
+    channel, instances, address = linked
+
+    assert await over_link(instances, address, "/Linked/Echo", {"say": "hi"}) == {"echo": "hi"}
+    assert await call_json(channel, "/Linked/Echo", {"say": "hi"}) == {"echo": "hi"}
+
+
+async def test_a_handler_called_over_the_link_sees_the_metadata_the_caller_and_the_deadline(linked: Any) -> None:
+    _, instances, address = linked
+
+    await over_link(instances, address, "/Linked/Echo", {}, {"x-request-id": "7", "micro-caller": "Nnode"}, 2.0)
+
+    (call,) = seen
+    assert call["metadata"] == {"x-request-id": "7", "micro-caller": "Nnode"} and call["caller"] == "Nnode"
+    assert 1.0 < call["deadline"] <= 2.0
+
+
+@pytest.mark.parametrize("fail", ["missing", "boom", "teapot"])
+async def test_a_failure_over_the_link_is_the_status_the_unary_call_ends_with(linked: Any, fail: str) -> None:
+    channel, instances, address = linked
+    with pytest.raises(grpc.aio.AioRpcError) as unary:
+        await call_json(channel, "/Linked/Echo", {"fail": fail})
+    with pytest.raises(grpc.aio.AioRpcError) as linked_call:
+        await over_link(instances, address, "/Linked/Echo", {"fail": fail})
+
+    assert linked_call.value.code() == unary.value.code()
+    assert linked_call.value.details() == unary.value.details()
+    assert tuple(linked_call.value.trailing_metadata()) == tuple(unary.value.trailing_metadata())
+    assert await over_link(instances, address, "/Linked/Echo", {"say": "after"}) == {"echo": "after"}
+
+
+async def test_a_bad_body_over_the_link_is_the_services_bad_request(linked: Any) -> None:
+    _, instances, address = linked
+    call = node_pb2.InstanceCall(method="/Linked/Echo", body=b"{not json")
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await instances.link(address).call(call.SerializeToString(), 5.0)
+
+    assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert micro_error(failed.value)["id"] == "linked"
+
+
+@pytest.mark.parametrize("method", ["/Linked/Count", "/Linked/Nothing"])
+async def test_streaming_and_unknown_methods_are_not_served_over_the_link(linked: Any, method: str) -> None:
+    _, instances, address = linked
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await over_link(instances, address, method, {})
+
+    assert failed.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_a_link_call_out_of_time_is_deadline_exceeded(linked: Any) -> None:
+    _, instances, address = linked
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await over_link(instances, address, "/Linked/Echo", {"sleep": 5}, timeout=0.2)
+
+    assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+async def test_a_servicer_aborting_over_the_link_ends_the_call_with_its_status(tmp_path: Any) -> None:
+    with generated_greeter(tmp_path) as (pb, pb_grpc):
+        service = Service("greeter")
+        service.add_servicer(pb_grpc.add_GreeterServicer_to_server, greeter_servicer(pb, pb_grpc))
+        async with serving(service):
+            instances = InstanceChannels()
+            try:
+                call = node_pb2.InstanceCall(method="/micro.sdktest.v1.Greeter/SayHello",
+                                             body=pb.HelloRequest(name={"first": "stranger"}).SerializeToString())
+                with pytest.raises(grpc.aio.AioRpcError) as failed:
+                    await instances.link(service.address).call(call.SerializeToString(), 5.0)
+                hello = node_pb2.InstanceCall(method="/micro.sdktest.v1.Greeter/SayHello", metadata={"micro-caller": "Nn"},
+                                              body=pb.HelloRequest(name={"first": "Ada", "last": "L"}).SerializeToString())
+                reply = pb.HelloReply.FromString(await instances.link(service.address).call(hello.SerializeToString(), 5.0))
+            finally:
+                await instances.close()
+
+    assert (failed.value.code(), failed.value.details()) == (grpc.StatusCode.PERMISSION_DENIED, "no strangers")
+    assert reply.msg == "Hello Ada L from Nn"
