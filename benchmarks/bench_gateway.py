@@ -1,7 +1,7 @@
 """Benchmark: HTTP/JSON through the gateway against direct grpc.aio unary calls to the same service.
 
-A JSON greeter (the shape of the SDK's dict handlers: JSON bytes in and out over a generic gRPC method)
-runs in its own process on 127.0.0.1. The baseline, measured in the same run, is the limit: grpc.aio
+A JSON greeter, a dict handler of an SDK `Service` (served as users' services are: unary gRPC calls on
+its method path, and the call link its node or a gateway uses), runs in its own process on 127.0.0.1. The baseline, measured in the same run, is the limit: grpc.aio
 unary calls straight to the service from this process, `--concurrency` at a time, with a pre-built
 request on one open channel. The gateway runs in a process of its own (so its RSS and CPU time can be
 read from /proc) with a `DirectBackend` naming the service's instance; this process POSTs
@@ -46,16 +46,17 @@ _T = TypeVar("_T")
 
 
 async def _serve_service() -> None:
-    async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        return json.dumps({"msg": f"Hello {json.loads(request)['name']}"}).encode()
+    from micro.sdk import Service
 
-    server = grpc.aio.server()
-    handlers = {"Call": grpc.unary_unary_rpc_method_handler(call)}
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("Helloworld", handlers),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    print(f"127.0.0.1:{port}", flush=True)
-    await server.wait_for_termination()
+    service = Service("helloworld")
+
+    @service.endpoint("Helloworld.Call")
+    async def call(request: dict[str, Any]) -> dict[str, Any]:
+        return {"msg": f"Hello {request['name']}"}
+
+    await service.start()  # served without a node: the gateway and the node are handed its address
+    print(service.address, flush=True)
+    await asyncio.Event().wait()
 
 
 async def _serve_gateway(service_address: str) -> None:
@@ -64,7 +65,7 @@ async def _serve_gateway(service_address: str) -> None:
 
     endpoint = node_pb2.Endpoint(name="Helloworld.Call", method=_METHOD, codec="json")
     instance = node_pb2.ServiceInstance(
-        id="hw-1", service="helloworld", address=service_address, endpoints=[endpoint]
+        id="hw-1", service="helloworld", address=service_address, endpoints=[endpoint], call_link=True
     )
     runner = await serve(DirectBackend([(instance, b"")]), "127.0.0.1", 0)
     host, port = runner.addresses[0][:2]
@@ -97,7 +98,7 @@ def _register(data_dir: Path, service_address: str) -> None:
 
     endpoint = node_pb2.Endpoint(name="Helloworld.Call", method=_METHOD, codec="json")
     request = node_pb2.RegisterRequest(
-        service="helloworld", address=service_address, endpoints=[endpoint], ttl_s=3600
+        service="helloworld", address=service_address, endpoints=[endpoint], ttl_s=3600, call_link=True
     )
     with grpc.insecure_channel(f"unix:{data_dir / 'node.sock'}") as channel:
         node_pb2_grpc.NodeStub(channel).Register(request, timeout=5)

@@ -4,7 +4,8 @@
 benchmarks stand real gRPC servers up and hand their `ServiceInstance` records (and descriptor sets) to
 it. A call picks the service's instances round-robin and invokes the endpoint's gRPC method on the
 instance's address as a generic call of bytes in and bytes out, so it needs no generated code either;
-the calls go through `node.instances.InstanceChannels`, as a node's calls to its own instances do.
+the calls go through `node.instances.InstanceChannels`, as a node's calls to its own instances do (over
+the instance's call link when its record says it serves one, as SDK instances do).
 """
 
 from __future__ import annotations
@@ -53,9 +54,8 @@ class DirectBackend:
 
     async def call(self, request: node_pb2.CallRequest, timeout: float) -> node_pb2.CallReply:
         instance, method = self._pick(request)
-        call = self._instances.unary(instance.address, method)
         try:
-            body = await call(request.body, timeout=timeout, metadata=call_metadata(request.metadata))
+            body = await self._instances.call(instance, method, request.body, call_metadata(request.metadata), timeout)
         except grpc.aio.AioRpcError as exc:
             raise from_grpc(exc, request.service) from None
         return node_pb2.CallReply(body=body, instance=instance.id)

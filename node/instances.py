@@ -57,6 +57,16 @@ class InstanceChannels:
             call = self._stream[address, method] = self._channel(address).unary_stream(method)
         return call
 
+    async def call(self, instance: node_pb2.ServiceInstance, method: str, body: bytes, metadata: Metadata | None,
+                   timeout: float) -> bytes:
+        """One unary call of `method` on `instance`: over its call link when it serves one, else a unary
+        gRPC call; raises `grpc.aio.AioRpcError` either way."""
+        if instance.call_link:
+            call = node_pb2.InstanceCall(method=method, body=body, metadata=dict(metadata or ()))
+            return await self.link(instance.address).call(call.SerializeToString(), timeout)
+        reply: bytes = await self.unary(instance.address, method)(body, timeout=timeout, metadata=metadata)
+        return reply
+
     def link(self, address: str) -> CallLink:
         """The call link to the instance at `address` (one that serves `Instance.CallLink`)."""
         link = self._links.get(address)

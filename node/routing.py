@@ -237,16 +237,11 @@ class Router:
 
     async def _call_instance(self, instance: node_pb2.ServiceInstance, method: str, request: node_pb2.CallRequest,
                              timeout: float) -> bytes:
-        metadata = call_metadata(request.metadata, request.caller)
         try:
-            if instance.call_link:
-                call = node_pb2.InstanceCall(method=method, body=request.body, metadata=dict(metadata or ()))
-                return await self.instances.link(instance.address).call(call.SerializeToString(), timeout)
-            body: bytes = await self.instances.unary(instance.address, method)(request.body, timeout=timeout,
-                                                                               metadata=metadata)
+            return await self.instances.call(instance, method, request.body,
+                                             call_metadata(request.metadata, request.caller), timeout)
         except grpc.aio.AioRpcError as exc:
             raise Relayed(exc) from None
-        return body
 
     async def _stream_instance(self, instance: node_pb2.ServiceInstance, method: str, request: node_pb2.CallRequest,
                                timeout: float) -> AsyncGenerator[node_pb2.CallReply, None]:

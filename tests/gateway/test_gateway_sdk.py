@@ -50,8 +50,10 @@ class Books:
             yield library_pb2.Book(title=f"{request.tag} {n}")
 
 
-@pytest_asyncio.fixture
-async def sdk_client() -> AsyncIterator[TestClient]:
+@pytest_asyncio.fixture(params=[False, True], ids=["unary-calls", "call-link"])
+async def sdk_client(request: pytest.FixtureRequest) -> AsyncIterator[TestClient]:
+    """The gateway over SDK instances, called by unary calls or (as their records say they serve one) over
+    their call links: every test holds both ways."""
     helloworld, library = Service("helloworld", version="1.0.0"), Service("library", version="1.0.0")
     helloworld.handle(Helloworld())
     library.add_servicer(BOOKS, Books())
@@ -64,6 +66,7 @@ async def sdk_client() -> AsyncIterator[TestClient]:
             version=service.version,
             address=service.address,
             endpoints=service.endpoints,
+            call_link=request.param,
         )
         backend.add(instance, descriptors)
     async with TestClient(TestServer(create_app(backend))) as http:
