@@ -340,7 +340,7 @@ class MeshCore:
         return self._kv.sign(drafts)
 
     def kv_publish(self, entry: KvEntry, now: float) -> None:
-        """Install a register from `kv_write` and gossip it."""
+        """Install a register from `kv_write` or `kv_sign` and gossip it."""
         if self._kv.publish(entry):
             self._kv_changed(entry, now)
 

@@ -454,7 +454,7 @@ class Node:
                 await server.stop(grace=0.5)
         if self.kv is not None:
             # After the servers: writes in flight at the stop still commit.
-            await self.kv.store.close()
+            await self.kv.close()
         if self.eventlog is not None:
             await self.eventlog.close()
         await self.transport.close()
@@ -533,12 +533,13 @@ class Node:
                 self.data_dir.remove_root_seed()
                 self.root_key = None
                 # The old mesh's addresses, registers and config key are of no use in the new one (its
-                # registers are signed under the old mesh's chains). The old core stops first, so none
-                # of its registers is saved after the store is cleared.
+                # registers are signed under the old mesh's chains). The old core stops first, and
+                # clearing drops what it installed but had not saved, so none of its registers is saved
+                # after the store is cleared.
                 self.data_dir.forget_members()
                 self._saved_members = []
                 self.runtime.close()
-                await self.kv.store.clear()
+                await self.kv.clear()
                 self.data_dir.remove_config_key()
                 self._config_key = None
             if config_key is not None:

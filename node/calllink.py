@@ -16,13 +16,14 @@ failure raised as a `grpc.aio.AioRpcError` with the same status, so the callers'
   the peer is gone: the router moves on to another instance), and the next call opens a new stream.
 
 Each end writes its frames a `LinkBatch` at a time (`_Batches`): a frame sent while a write is under
-way waits for it and goes with the others sent meanwhile. Under load a write of grpc.aio, which costs
-about as much CPU as a whole call's other work, is shared by several calls; a lone call goes at once.
+way waits for it and goes with the others sent meanwhile (up to 1 MiB of payloads). Under load a write
+of grpc.aio, which costs about as much CPU as a whole call's other work, is shared by several calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -75,8 +76,7 @@ class CallLink:
         waiting[number] = answer
         try:
             async with asyncio.timeout(timeout):
-                await _sent(batches, node_pb2.LinkFrame(id=number, payload=payload, timeout_s=timeout or 0.0),
-                            alone=len(waiting) == 1)
+                await _sent(batches, node_pb2.LinkFrame(id=number, payload=payload, timeout_s=timeout or 0.0))
                 return await answer
         except TimeoutError:
             raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
@@ -89,7 +89,7 @@ class CallLink:
     def _cancel_later(self, batches: _Batches, number: int) -> None:
         """Tell the callee to stop call `number` (its caller is gone, so nobody awaits this)."""
         cancel = node_pb2.LinkFrame(id=number, cancel=True)
-        task = asyncio.get_running_loop().create_task(_quietly(batches.send(cancel, alone=False)))
+        task = asyncio.get_running_loop().create_task(_quietly(batches.send(cancel)))
         self._cancels.add(task)
         task.add_done_callback(self._cancels.discard)
 
@@ -138,10 +138,13 @@ class CallLink:
 
 
 async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable[[node_pb2.LinkBatch], Awaitable[None]],
-                     handle: Handler, status: Status) -> None:
+                     handle: Handler, status: Status, stopping: asyncio.Event | None = None) -> None:
     """The callee's end of one link: runs each call of `batches` with `handle`, concurrently, and `write`s
     its answer as soon as it has it (`status` turns a failure into its status). Returns when the caller
-    closed its side and every call was answered; stops them all if the stream goes first."""
+    closed its side, or once `stopping` is set (calls sent after that are not started, and fail at the
+    caller when the stream ends), with every started call answered; stops them all if the stream goes
+    first."""
+    loop = asyncio.get_running_loop()
     running: dict[int, asyncio.Task[None]] = {}
     answers = _Batches(write)
 
@@ -156,9 +159,9 @@ async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable
         finally:
             running.pop(number, None)
         # A write fails only once the caller is gone: nobody waits for the answer then.
-        await _quietly(answers.send(reply, alone=not running))
+        await _quietly(answers.send(reply))
 
-    try:
+    async def read() -> None:
         async for batch in batches:
             for frame in batch.frames:
                 if frame.cancel:
@@ -166,83 +169,102 @@ async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable
                     if task is not None:
                         task.cancel()
                 elif frame.id not in running:
-                    running[frame.id] = asyncio.get_running_loop().create_task(
-                        run(frame.id, frame.payload, frame.timeout_s or None))
+                    running[frame.id] = loop.create_task(run(frame.id, frame.payload, frame.timeout_s or None))
+
+    reader = loop.create_task(read())
+    try:
+        if stopping is None:
+            await reader
+        else:
+            stopped = loop.create_task(stopping.wait())
+            try:
+                await asyncio.wait((reader, stopped), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+            if reader.done():
+                reader.result()  # the stream's failure, if it failed
+            else:
+                reader.cancel()
+                await asyncio.wait((reader,))
         if running:
             await asyncio.wait(list(running.values()))
         await answers.flushed()
     finally:
+        reader.cancel()
         for task in list(running.values()):
             task.cancel()
 
 
+_BATCH_BYTES = 1 << 20
+"""Most payload bytes in one LinkBatch, well under the 4 MiB a gRPC message may hold (a larger frame goes
+alone); frames beyond it wait for the next write."""
+
+
 class _Batches:
-    """One stream's writer. A frame whose sender has no other call in flight on the link is written at
-    once (when no write is under way); the others wait for a writer task, which writes everything sent
-    meanwhile as one batch, so that under load a write serves several calls."""
+    """One stream's writer: a task writes the frames sent to it, those sent while it writes together in
+    its next write (so that under load one write serves several calls). The task, not the sender, writes,
+    because a grpc.aio write cancelled with its sender would end the whole stream."""
 
     def __init__(self, write: Callable[[node_pb2.LinkBatch], Awaitable[None]]) -> None:
         self._write = write
-        self._busy = False
-        self._frames: list[node_pb2.LinkFrame] = []
-        self._written: asyncio.Future[None] | None = None
+        self._queue: collections.deque[tuple[node_pb2.LinkFrame, asyncio.Future[None]]] = collections.deque()
         self._writer: asyncio.Task[None] | None = None
 
-    async def send(self, frame: node_pb2.LinkFrame, alone: bool) -> None:
-        """Write `frame` (`alone`: no other call of its link is in flight); raises the write's error."""
-        if alone and not self._busy:
-            self._busy = True
-            try:
-                await self._write(node_pb2.LinkBatch(frames=[frame]))
-            finally:
-                self._busy = False
-                if self._frames:
-                    self._start()
-            return
+    async def send(self, frame: node_pb2.LinkFrame) -> None:
+        """Write `frame`; raises the write's error (a stream cancelled meanwhile: UNAVAILABLE)."""
         loop = asyncio.get_running_loop()
-        if self._written is None:
-            self._written = loop.create_future()
-            self._written.add_done_callback(_retrieved)
-        written = self._written
-        self._frames.append(frame)
-        if not self._busy:
-            self._start()
+        written: asyncio.Future[None] = loop.create_future()
+        written.add_done_callback(_retrieved)
+        self._queue.append((frame, written))
+        if self._writer is None:
+            self._writer = loop.create_task(self._drain())
         await asyncio.shield(written)
-
-    def _start(self) -> None:
-        self._busy = True
-        self._writer = asyncio.get_running_loop().create_task(self._flush())
 
     async def flushed(self) -> None:
         """Return once every frame sent so far is written (or failed)."""
         while self._writer is not None:
-            await asyncio.shield(self._writer)
+            await asyncio.wait((self._writer,))
 
-    async def _flush(self) -> None:
+    def _take(self) -> list[tuple[node_pb2.LinkFrame, asyncio.Future[None]]]:
+        batch = [self._queue.popleft()]
+        size = len(batch[0][0].payload)
+        while self._queue and size + len(self._queue[0][0].payload) <= _BATCH_BYTES:
+            size += len(self._queue[0][0].payload)
+            batch.append(self._queue.popleft())
+        return batch
+
+    async def _drain(self) -> None:
         try:
-            while self._frames:
-                frames, written = self._frames, self._written
-                self._frames, self._written = [], None
-                assert written is not None
+            while self._queue:
+                batch = self._take()
                 try:
-                    await self._write(node_pb2.LinkBatch(frames=frames))
-                except Exception as exc:  # noqa: BLE001 - each sender learns of it through its future
-                    written.set_exception(exc)
+                    await self._write(node_pb2.LinkBatch(frames=[frame for frame, _ in batch]))
+                except BaseException as exc:
+                    # grpc.aio raises CancelledError from a write on a stream cancelled here (`close`).
+                    failure = exc if isinstance(exc, Exception) else _error(grpc.StatusCode.UNAVAILABLE,
+                                                                            "the call link was closed")
+                    for _, written in batch:
+                        if not written.done():
+                            written.set_exception(failure)
+                    task = asyncio.current_task()
+                    if not isinstance(exc, Exception) and task is not None and task.cancelling():
+                        raise  # this writer was cancelled (the loop is stopping)
                 else:
-                    written.set_result(None)
+                    for _, written in batch:
+                        if not written.done():
+                            written.set_result(None)
         finally:
-            self._busy = False
             self._writer = None
-            if self._frames:  # cancelled while frames waited (the loop is stopping): no sender may hang
-                self._frames = []
-                if self._written is not None:
-                    self._written.set_exception(_error(grpc.StatusCode.UNAVAILABLE, "the call link was closed"))
-                self._written = None
+            closed = _error(grpc.StatusCode.UNAVAILABLE, "the call link was closed")
+            while self._queue:  # left only when this writer was cancelled: no sender may hang
+                _, written = self._queue.popleft()
+                if not written.done():
+                    written.set_exception(closed)
 
 
 async def _quietly(sending: Awaitable[None]) -> None:
     """A write whose failure nobody waits for: the stream's end reaches every call another way."""
-    with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+    with contextlib.suppress(Exception):
         await sending
 
 
@@ -251,10 +273,10 @@ def _retrieved(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-async def _sent(batches: _Batches, frame: node_pb2.LinkFrame, alone: bool) -> None:
+async def _sent(batches: _Batches, frame: node_pb2.LinkFrame) -> None:
     """Write a call's frame; a failed write is the call's failure, as a unary call's."""
     try:
-        await batches.send(frame, alone)
+        await batches.send(frame)
     except grpc.aio.AioRpcError as exc:
         raise _of_stream(exc) from None
     except asyncio.InvalidStateError:  # the stream ended meanwhile

@@ -182,6 +182,16 @@ class KvService:
             "kv.watchers": len(self.feed),
         }
 
+    async def clear(self) -> None:
+        """Forget every register, those installed but not yet saved too (the node joined another mesh)."""
+        self._arrived.clear()
+        await self.store.clear()
+
+    async def close(self) -> None:
+        """Save what arrived, commit what is queued and close the store."""
+        self._save_arrived()
+        await self.store.close()
+
     # ---- events of the replica ------------------------------------------------------------------
 
     def _save_arrived(self) -> None:

@@ -110,7 +110,7 @@ class Store(NodeUser):
 
     async def put(self, key: str, value: bytes | str, ttl: float | None = None) -> Record:
         """Write `value` (text is stored as UTF-8); with `ttl` seconds the key expires. Returns once the
-        write is durable on the node (concurrent puts share one call and one commit)."""
+        write is durable on the node (concurrent puts share calls, commits and signatures)."""
         data = value.encode() if isinstance(value, str) else value
         request = node_pb2.KvPutRequest(db=self.db, table=self.table, key=key, value=data, ttl_s=ttl or 0.0)
         return Record.from_proto(await self._puts.submit(request))

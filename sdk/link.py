@@ -84,8 +84,10 @@ class LinkCall:
             raise _Ended(self._code, self._details, self._trailing)
 
 
-def link_handler(handlers: dict[str, Handler], service: Service) -> grpc.RpcMethodHandler:
-    """`Instance.CallLink` for the unary endpoints of `service` (`handlers` by method path)."""
+def link_handler(handlers: dict[str, Handler], service: Service, stopping: asyncio.Event) -> grpc.RpcMethodHandler:
+    """`Instance.CallLink` for the unary endpoints of `service` (`handlers` by method path); a link ends
+    once `stopping` is set and its calls are answered (calls sent after that fail UNAVAILABLE at the
+    caller, which moves on to another instance)."""
 
     async def call(payload: bytes, time_left: float | None) -> bytes:
         request = node_pb2.InstanceCall.FromString(payload)
@@ -109,7 +111,7 @@ def link_handler(handlers: dict[str, Handler], service: Service) -> grpc.RpcMeth
         return error_status(as_error(exc, service, "the call link"))
 
     async def serve(batches: AsyncIterator[node_pb2.LinkBatch], context: grpc.aio.ServicerContext) -> None:
-        await serve_link(batches, context.write, call, status)
+        await serve_link(batches, context.write, call, status, stopping)
 
     return grpc.stream_stream_rpc_method_handler(serve, request_deserializer=node_pb2.LinkBatch.FromString,
                                                  response_serializer=node_pb2.LinkBatch.SerializeToString)

@@ -99,6 +99,8 @@ class Service:
         self._handlers: dict[str, Handler] = {}
         self._services: list[ServiceDescriptor] = []
         self._server: grpc.aio.Server | None = None
+        self._stopping = asyncio.Event()
+        """Set by `stop`: call links end once their calls are answered (a link lasts as long as its caller)."""
         self._address = ""
         self._kv: Store | None = None
         self._config: Config | None = None
@@ -201,7 +203,7 @@ class Service:
             grpc_service, method = handler.method[1:].split("/")
             by_service.setdefault(grpc_service, {})[method] = method_handler(handler, self)
         unary = {h.method: h for h in self._handlers.values() if not h.server_streaming}
-        by_service.setdefault(LINK_SERVICE, {})["CallLink"] = link_handler(unary, self)
+        by_service.setdefault(LINK_SERVICE, {})["CallLink"] = link_handler(unary, self, self._stopping)
         server = grpc.aio.server()
         server.add_generic_rpc_handlers(
             tuple(grpc.method_handlers_generic_handler(s, methods) for s, methods in by_service.items()))
@@ -268,6 +270,7 @@ class Service:
         for listener in (*self._listeners, *consuming):
             listener.cancel()
         await asyncio.gather(*self._listeners, *consuming, return_exceptions=True)
+        self._stopping.set()
         if self._server is not None:
             await self._server.stop(grace)
         for user in (self._kv, self._config, self._pubsub, self._events):

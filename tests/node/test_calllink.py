@@ -36,6 +36,8 @@ class Callee:
         self.started.set()
         if payload == b"fail":
             raise LookupError("no such thing")
+        if payload.startswith(b"big"):
+            return payload
         try:
             await asyncio.sleep(float(payload))
         except asyncio.CancelledError:
@@ -60,12 +62,17 @@ class Callee:
 
             await serve_link(counted(), write, self.handle, self.status)
 
+        async def stall(batches: AsyncIterator[node_pb2.LinkBatch], context: Any) -> None:
+            await asyncio.sleep(30)  # reads nothing: the caller's writes wait for flow control
+
+        def handler(serve: Any) -> grpc.RpcMethodHandler:
+            return grpc.stream_stream_rpc_method_handler(
+                serve, request_deserializer=node_pb2.LinkBatch.FromString,
+                response_serializer=node_pb2.LinkBatch.SerializeToString)
+
         self.server = grpc.aio.server()
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Link", {
-            "Call": grpc.stream_stream_rpc_method_handler(
-                link, request_deserializer=node_pb2.LinkBatch.FromString,
-                response_serializer=node_pb2.LinkBatch.SerializeToString),
-        }),))
+            "Call": handler(link), "Stall": handler(stall)}),))
         self.port = self.server.add_insecure_port(f"127.0.0.1:{port}")
         await self.server.start()
 
@@ -112,6 +119,37 @@ async def test_calls_made_together_share_a_batch_each_way(link: CallLink, callee
     # to the calls of one batch are ready in one turn of the loop, so they go likewise.
     assert sum(callee.batches_in) == 10 and len(callee.batches_in) <= 2
     assert sum(callee.batches_out) == 10 and len(callee.batches_out) <= 3
+
+
+async def test_calls_larger_together_than_a_grpc_message_each_get_their_answer(link: CallLink) -> None:
+    payloads = [b"big" + bytes([n]) * (900 * 1024) for n in range(6)]  # 5.4 MB in all; 4 MiB per message
+
+    answers = await asyncio.gather(*(link.call(p, 10.0) for p in payloads))
+
+    assert answers == payloads
+
+
+async def test_a_call_out_of_time_while_its_frame_is_written_leaves_the_other_calls_alone(link: CallLink) -> None:
+    other = asyncio.create_task(link.call(b"0.3", 5.0))
+    with pytest.raises(grpc.aio.AioRpcError) as failed:
+        await link.call(b"big" + bytes(3 * 1024 * 1024), 0.001)
+
+    assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert await other == b"done:0.3"
+
+
+async def test_closing_a_link_fails_every_call_waiting_on_it_written_or_not(callee: Callee) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{callee.port}") as channel:
+        link = CallLink(channel.stream_stream("/test.Link/Stall", request_serializer=node_pb2.LinkBatch.SerializeToString,
+                                              response_deserializer=node_pb2.LinkBatch.FromString))
+        waiting = [asyncio.create_task(link.call(bytes(1024 * 1024), None)) for _ in range(9)]
+        await asyncio.sleep(0.3)
+
+        await link.close()
+        async with asyncio.timeout(3):
+            outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+
+    assert all(isinstance(o, grpc.aio.AioRpcError) for o in outcomes)
 
 
 async def test_a_failed_call_raises_the_status_the_callee_gave_it(link: CallLink) -> None:

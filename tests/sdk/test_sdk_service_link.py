@@ -142,3 +142,17 @@ async def test_a_servicer_aborting_over_the_link_ends_the_call_with_its_status(t
 
     assert (failed.value.code(), failed.value.details()) == (grpc.StatusCode.PERMISSION_DENIED, "no strangers")
     assert reply.msg == "Hello Ada L from Nn"
+
+
+async def test_stopping_a_service_ends_its_links_once_their_calls_are_answered() -> None:
+    service = _service()
+    await service.start()
+    instances = InstanceChannels()
+    try:
+        slow = asyncio.create_task(over_link(instances, service.address, "/Linked/Echo", {"sleep": 0.3, "say": "x"}))
+        await asyncio.sleep(0.1)
+        async with asyncio.timeout(2):  # a grace of 30 s: the link must not hold the server that long
+            await service.stop(30)
+        assert await slow == {"echo": "x"}
+    finally:
+        await instances.close()
