@@ -29,7 +29,10 @@ from .messages import Message
 
 __all__ = ["FRAME_OVERHEAD", "VERSION", "Opened", "Wire", "WireStats"]
 
-VERSION = 1
+VERSION = 2
+"""Bumped when a frame's messages change in a way older nodes cannot decode (2: key-value registers signed
+a batch at a time carry signatures past the old bound), so a mixed mesh drops each other's frames as
+`dropped_version`, counted in `micro node status`, rather than failing to decode them."""
 FRAME_OVERHEAD = 1 + OVERHEAD + 1 + (2 + 32) + 9 + 9 + 5
 """Upper bound of the bytes a frame adds to the encoded message list: the version byte, the keyring box,
 and the CBOR header array (sender id, generation and seq as 64-bit integers, the body's length)."""

@@ -15,6 +15,7 @@ import pytest
 from micro.identity import Certificate, Chain, KeyKind, Keyring, PublicKey, SigningKey
 from micro.mesh import Alive, MeshConfig, Ping, Wire
 from micro.mesh.trust import alive_payload
+from micro.mesh.wire import VERSION
 from micro.node.datadir import DataDir
 from node_harness import Cluster, NodeProcess, micro, wait_until
 
@@ -61,9 +62,9 @@ def test_malformed_oversized_and_foreign_datagrams_are_counted(cluster: Cluster,
     target = ("127.0.0.1", node.port)
     keyring = _keyring(node)
 
-    udp.sendto(b"\x01" + keyring.encrypt(b"\xff not a frame header"), target)
+    udp.sendto(bytes([VERSION]) + keyring.encrypt(b"\xff not a frame header"), target)
     _wait_counter(node, "wire.dropped_malformed", 1)
-    udp.sendto(b"\x01" + b"x" * (MeshConfig.local().max_datagram + 100), target)
+    udp.sendto(bytes([VERSION]) + b"x" * (MeshConfig.local().max_datagram + 100), target)
     _wait_counter(node, "wire.dropped_oversized", 1)
     stranger = Wire(Keyring.generate(), b"\x01" * 32, 1, MeshConfig.local())
     udp.sendto(stranger.seal([Ping(1, _node_id(node))]), target)
