@@ -49,6 +49,7 @@ class LinkCall:
         self._metadata = tuple(metadata.items())
         loop = asyncio.get_running_loop()
         self._loop = loop
+        self._task = asyncio.current_task()  # the call's: the link cancels it when the caller gives up
         self._deadline = None if time_left is None else loop.time() + time_left
         self._code = grpc.StatusCode.OK
         self._details = ""
@@ -76,7 +77,7 @@ class LinkCall:
         return "link"
 
     def cancelled(self) -> bool:
-        return False
+        return self._task is not None and self._task.cancelling() > 0
 
     def ended(self) -> None:
         """After the handler returned: the status it set, if it set one other than OK."""

@@ -37,7 +37,10 @@ def _service() -> Service:
             ctx.set_details("not now")
             return {}
         if request.get("sleep"):
-            await asyncio.sleep(request["sleep"])
+            try:
+                await asyncio.sleep(request["sleep"])
+            finally:
+                seen[-1]["cancelled"] = ctx.cancelled()
         return {"echo": request.get("say", "")}
 
     @service.endpoint("Linked.Count")
@@ -115,12 +118,16 @@ async def test_streaming_and_unknown_methods_are_not_served_over_the_link(linked
     assert failed.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-async def test_a_link_call_out_of_time_is_deadline_exceeded(linked: Any) -> None:
+async def test_a_link_call_out_of_time_is_deadline_exceeded_and_its_handler_cancelled(linked: Any) -> None:
     _, instances, address = linked
     with pytest.raises(grpc.aio.AioRpcError) as failed:
         await over_link(instances, address, "/Linked/Echo", {"sleep": 5}, timeout=0.2)
 
     assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    async with asyncio.timeout(3):
+        while "cancelled" not in seen[-1]:
+            await asyncio.sleep(0.01)
+    assert seen[-1]["cancelled"] is True
 
 
 async def test_a_servicer_aborting_over_the_link_ends_the_call_with_its_status(tmp_path: Any) -> None:
