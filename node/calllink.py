@@ -66,7 +66,6 @@ class CallLink:
         self._batches: _Batches | None = None
         """The writer of the current stream."""
         self._ids = itertools.count(1)
-        self._cancels: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
 
     async def call(self, payload: bytes, timeout: float | None) -> bytes:
         """The reply to one call; raises `grpc.aio.AioRpcError` as a unary call would."""
@@ -84,14 +83,7 @@ class CallLink:
             # Still listed: no answer came (the reader takes a call off the list as it answers it). A stream
             # that ended has stopped its calls already.
             if waiting.pop(number, None) is not None and not stream.done() and stream is self._stream:
-                self._cancel_later(batches, number)
-
-    def _cancel_later(self, batches: _Batches, number: int) -> None:
-        """Tell the callee to stop call `number` (its caller is gone, so nobody awaits this)."""
-        cancel = node_pb2.LinkFrame(id=number, cancel=True)
-        task = asyncio.get_running_loop().create_task(_quietly(batches.send(cancel)))
-        self._cancels.add(task)
-        task.add_done_callback(self._cancels.discard)
+                batches.post(node_pb2.LinkFrame(id=number, cancel=True))  # the callee stops the call
 
     async def close(self) -> None:
         """End the stream; calls still waiting fail CANCELLED."""
@@ -158,8 +150,7 @@ async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable
             reply = node_pb2.LinkFrame(id=number, code=code.value[0], details=details, trailing=dict(trailing))
         finally:
             running.pop(number, None)
-        # A write fails only once the caller is gone: nobody waits for the answer then.
-        await _quietly(answers.send(reply))
+        answers.post(reply)  # a write fails only once the caller is gone: nobody waits for the answer then
 
     async def read() -> None:
         async for batch in batches:
@@ -210,15 +201,16 @@ class _Batches:
         self._queue: collections.deque[tuple[node_pb2.LinkFrame, asyncio.Future[None]]] = collections.deque()
         self._writer: asyncio.Task[None] | None = None
 
-    async def send(self, frame: node_pb2.LinkFrame) -> None:
-        """Write `frame`; raises the write's error (a stream cancelled meanwhile: UNAVAILABLE)."""
+    def post(self, frame: node_pb2.LinkFrame) -> asyncio.Future[None]:
+        """Queue `frame` for the writer; the future is done once it is written, or failed with the write's
+        error (a stream cancelled meanwhile: UNAVAILABLE). Nobody need await it."""
         loop = asyncio.get_running_loop()
         written: asyncio.Future[None] = loop.create_future()
         written.add_done_callback(_retrieved)
         self._queue.append((frame, written))
         if self._writer is None:
             self._writer = loop.create_task(self._drain())
-        await asyncio.shield(written)
+        return written
 
     async def flushed(self) -> None:
         """Return once every frame sent so far is written (or failed)."""
@@ -262,12 +254,6 @@ class _Batches:
                     written.set_exception(closed)
 
 
-async def _quietly(sending: Awaitable[None]) -> None:
-    """A write whose failure nobody waits for: the stream's end reaches every call another way."""
-    with contextlib.suppress(Exception):
-        await sending
-
-
 def _retrieved(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()
@@ -276,7 +262,7 @@ def _retrieved(future: asyncio.Future[None]) -> None:
 async def _sent(batches: _Batches, frame: node_pb2.LinkFrame) -> None:
     """Write a call's frame; a failed write is the call's failure, as a unary call's."""
     try:
-        await batches.send(frame)
+        await batches.post(frame)
     except grpc.aio.AioRpcError as exc:
         raise _of_stream(exc) from None
     except asyncio.InvalidStateError:  # the stream ended meanwhile
