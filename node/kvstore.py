@@ -88,17 +88,19 @@ class StoreStats:
 
 
 class _Op:
-    """One queued operation; `waiter` is set when the caller awaits its commit."""
+    """One queued operation; `waiter` is set when the caller awaits its transaction, `durable` when the
+    transaction must be synced before that (a caller may wait only to know it is over)."""
 
-    __slots__ = ("apply", "result", "waiter")
+    __slots__ = ("apply", "durable", "result", "waiter")
 
-    def __init__(self, apply: _Apply, waiter: asyncio.Future[Any] | None) -> None:
+    def __init__(self, apply: _Apply, waiter: asyncio.Future[Any] | None, durable: bool) -> None:
         self.apply = apply
         self.waiter = waiter
+        self.durable = durable
         self.result: Any = None
 
 
-_STOP = _Op(lambda conn: None, None)
+_STOP = _Op(lambda conn: None, None, durable=False)
 
 
 def _clear(conn: sqlite3.Connection) -> None:
@@ -159,16 +161,16 @@ class KvStore:
 
     # ---- the loop's side ------------------------------------------------------------------------
 
-    def _submit(self, apply: _Apply, wait: bool) -> asyncio.Future[Any] | None:
+    def _submit(self, apply: _Apply, wait: bool, durable: bool = False) -> asyncio.Future[Any] | None:
         if self._closed:
             raise Unavailable("the node is stopping; the KV store is closed")
         waiter = self._loop.create_future() if wait else None
-        self._queue.put(_Op(apply, waiter))
+        self._queue.put(_Op(apply, waiter, durable))
         return waiter
 
     async def commit(self, entries: Sequence[KvEntry]) -> None:
         """Write registers and return once they are durable (committed and synced)."""
-        waiter = self._submit(_many(_UPSERT, [_row(e) for e in entries]), wait=True)
+        waiter = self._submit(_many(_UPSERT, [_row(e) for e in entries]), wait=True, durable=True)
         assert waiter is not None
         await waiter
 
@@ -197,7 +199,7 @@ class KvStore:
 
     async def clear(self) -> None:
         """Forget every register and writer (the node joined another mesh), durably."""
-        waiter = self._submit(_clear, wait=True)
+        waiter = self._submit(_clear, wait=True, durable=True)
         assert waiter is not None
         await waiter
 
@@ -241,7 +243,7 @@ class KvStore:
     def _apply(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
         if not batch:
             return
-        durable = any(op.waiter is not None for op in batch)
+        durable = any(op.durable for op in batch)
         try:
             conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             conn.execute("BEGIN IMMEDIATE")

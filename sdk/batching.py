@@ -2,9 +2,13 @@
 StreamPublishMany).
 
 A request is queued and a flush is scheduled for the next turn of the event loop, so every request
-started in the same turn (an `asyncio.gather`) shares a call. While `IN_FLIGHT` calls are out, new
-requests wait and go together when one returns. Each request is still answered on its own: the call
-returns one outcome per request, a value or the error that request alone failed with.
+started in the same turn (an `asyncio.gather`) shares a call. With no call out, a request goes at once.
+While calls are out, a few new requests wait and go together when one returns (group commit, as TCP's
+Nagle does for bytes): a steady trickle of writers then shares calls instead of each paying for its own
+on both sides. Only a backlog of `PIPELINE_ITEMS` requests (or `PIPELINE_BYTES`) starts another call
+alongside, up to `IN_FLIGHT`, so a heavy load keeps the node busy while replies travel. Each request
+is still answered on its own: the call returns one outcome per request, a value or the error that
+request alone failed with.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import collections
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["BATCH_BYTES", "BATCH_ITEMS", "IN_FLIGHT", "Batcher"]
+__all__ = ["BATCH_BYTES", "BATCH_ITEMS", "IN_FLIGHT", "PIPELINE_BYTES", "PIPELINE_ITEMS", "Batcher"]
 
 BATCH_BYTES = 2 * 1024 * 1024
 """Most payload bytes in one call: well under the 4 MiB a gRPC message may hold."""
@@ -22,6 +26,9 @@ BATCH_ITEMS = 1000
 """Most requests in one call, so a long burst is split into calls that overlap."""
 IN_FLIGHT = 4
 """Calls in flight at once: enough to keep the node busy while replies travel."""
+PIPELINE_ITEMS = 32
+PIPELINE_BYTES = 256 * 1024
+"""A backlog that starts another call while one is out; less waits for one to return."""
 
 _Request = TypeVar("_Request")
 _Result = TypeVar("_Result")
@@ -36,6 +43,7 @@ class Batcher(Generic[_Request, _Result]):
         self._send_batch = send
         self._size = size
         self._queue: collections.deque[tuple[_Request, asyncio.Future[_Result]]] = collections.deque()
+        self._queued_bytes = 0
         self._flush_scheduled = False
         self._in_flight = 0
         self._calls: set[asyncio.Task[None]] = set()  # kept: tasks are weakly held
@@ -45,17 +53,25 @@ class Batcher(Generic[_Request, _Result]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_Result] = loop.create_future()
         self._queue.append((request, future))
+        self._queued_bytes += self._size(request)
         self._schedule(loop)
         return await future
 
+    def _may_send(self) -> bool:
+        """Whether a call may start now: the first at once, more only for a backlog."""
+        if not self._queue or self._in_flight >= IN_FLIGHT:
+            return False
+        return (self._in_flight == 0 or len(self._queue) >= PIPELINE_ITEMS
+                or self._queued_bytes >= PIPELINE_BYTES)
+
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._queue and not self._flush_scheduled and self._in_flight < IN_FLIGHT:
+        if not self._flush_scheduled and self._may_send():
             self._flush_scheduled = True
             loop.call_soon(self._flush, loop)
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         self._flush_scheduled = False
-        while self._queue and self._in_flight < IN_FLIGHT:
+        while self._may_send():
             self._in_flight += 1
             call = loop.create_task(self._send(self._take()))
             self._calls.add(call)
@@ -66,10 +82,12 @@ class Batcher(Generic[_Request, _Result]):
         batch = [self._queue.popleft()]
         size = self._size(batch[0][0])
         while self._queue and len(batch) < BATCH_ITEMS:
-            size += self._size(self._queue[0][0])
-            if size > BATCH_BYTES:
+            more = self._size(self._queue[0][0])
+            if size + more > BATCH_BYTES:
                 break
             batch.append(self._queue.popleft())
+            size += more
+        self._queued_bytes -= size
         return batch
 
     async def _send(self, batch: list[tuple[_Request, asyncio.Future[_Result]]]) -> None:

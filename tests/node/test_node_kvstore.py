@@ -81,6 +81,22 @@ def test_a_batch_of_only_remote_entries_is_committed_without_waiting(tmp_path: P
     assert run(scenario) == (1, 0)
 
 
+def test_a_save_told_when_it_is_over_is_still_not_synced(tmp_path: Path) -> None:
+    async def scenario() -> tuple[list[str], int, int]:
+        store = await opened(tmp_path / "kv.db")
+        over = asyncio.Event()
+        store.save([entry("remote")], then=over.set)
+        await over.wait()
+        stored = [e.key for e in (await store.load())[0]]  # in the file by the time it is over
+        await store.close()
+        return stored, store.stats.commits, store.stats.durable_commits
+
+    stored, commits, durable = run(scenario)
+    assert stored == ["remote"]
+    assert commits >= 1
+    assert durable == 0
+
+
 def test_a_write_the_file_cannot_hold_fails_alone_in_its_batch(tmp_path: Path) -> None:
     path = tmp_path / "kv.db"
     unstorable = entry("huge", physical_ms=1 << 70)  # beyond SQLite's 64-bit integers
