@@ -41,7 +41,7 @@ from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
 from ..mesh import OwnedStateChanged
 from ..mesh.config import MeshConfig
 from ..mesh.events import Event
-from .calllink import Handler, serve_link
+from .calllink import Handler, batched, serve_link
 from .config import CONFIG_KEY_SIZE, ConfigService, new_config_key
 from .credentials import NodeCredentials, NodeVerifier
 from .datadir import DataDir, MeshFile
@@ -63,6 +63,7 @@ from .proto import node_pb2, node_pb2_grpc
 from .routing import Router
 from .runtime import Runtime
 from .services import Services
+from .socketlink import LinkServer
 from .streams import Streams
 from .supervisor import Supervisor
 from .transport import NetTransport, format_address, parse_address
@@ -180,6 +181,7 @@ class Node:
         self._config_key: bytes | None = None
         self._peer_server: grpc.aio.Server | None = None
         self._local_server: grpc.aio.Server | None = None
+        self._link_server: LinkServer | None = None
         self._stopping = asyncio.Event()
         self._forget_members = False
         self._members_task: asyncio.Task[None] | None = None
@@ -348,10 +350,24 @@ class Node:
         if self.services is not None:
             self.services.rebuilt()
 
+    async def local_call(self, payload: bytes, time_left: float | None) -> bytes:
+        """One routed call of the SDK's call link (a serialized `CallRequest`, to its `CallReply`)."""
+        if self.services is None:
+            raise Unavailable("the node is starting")
+        reply = await self.services.router.call(node_pb2.CallRequest.FromString(payload), time_left)
+        return reply.SerializeToString()
+
     async def _start_local_api(self) -> None:
         path = self.data_dir.socket
         # A put carries a whole value; leave room for the rest of the message.
         limit = max(4 << 20, self.config.kv_max_value + (64 << 10))
+        link = LinkServer(self.data_dir.link_socket, self.local_call, lambda exc: _status(self, exc),
+                          limit + (64 << 10), self.log)
+        try:
+            await link.start()
+        except OSError as exc:
+            raise NodeError(f"cannot listen on {link.path}: {exc.strerror}", "FAILED_PRECONDITION") from None
+        self._link_server = link
         self._local_server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
         node_pb2_grpc.add_NodeServicer_to_server(_LocalApi(self), self._local_server)
         # The socket is created with the process umask; tighten it before announcing that we run.
@@ -449,6 +465,8 @@ class Node:
             self.data_dir.forget_members()
         if self._members_task is not None:
             self._members_task.cancel()
+        if self._link_server is not None:
+            await self._link_server.close(grace=0.5)
         for server in (self._local_server, self._peer_server):
             if server is not None:
                 await server.stop(grace=0.5)
@@ -670,7 +688,7 @@ async def _abort(node: Node, context: grpc.aio.ServicerContext, exc: Exception) 
 async def _serve_link(node: Node, batches: AsyncIterator[node_pb2.LinkBatch], context: grpc.aio.ServicerContext,
                       handle: Handler) -> None:
     """One call link of the local API or the peer API (`calllink.py`): every failure is a call's status."""
-    await serve_link(batches, context.write, handle, lambda exc: _status(node, exc))
+    await serve_link(batches, batched(context.write), handle, lambda exc: _status(node, exc))
 
 
 async def _guard(node: Node, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[_T]]) -> _T:
@@ -809,11 +827,7 @@ class _LocalApi(node_pb2_grpc.NodeServicer):
         return await _guard(self.node, context, lambda: self._services.router.call(request, context.time_remaining()))
 
     async def CallLink(self, request_iterator: Any, context: Any) -> Any:
-        async def call(payload: bytes, time_left: float | None) -> bytes:
-            reply = await self._services.router.call(node_pb2.CallRequest.FromString(payload), time_left)
-            return reply.SerializeToString()
-
-        await _serve_link(self.node, request_iterator, context, call)
+        await _serve_link(self.node, request_iterator, context, self.node.local_call)
 
     async def CallStream(self, request: Any, context: Any) -> Any:
         replies = lambda: self._services.router.call_stream(request, context.time_remaining())

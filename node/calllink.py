@@ -27,12 +27,13 @@ import collections
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
 import grpc
 
 from .proto import node_pb2
 
-__all__ = ["CallLink", "Handler", "Status", "serve_link"]
+__all__ = ["CallLink", "Handler", "LinkWriter", "Status", "batched", "link_error", "retrieved", "serve_link", "take_batch"]
 
 Handler = Callable[[bytes, float | None], Awaitable[bytes]]
 """Serves one call: the request payload and the caller's time left (None: no limit), to the reply."""
@@ -44,26 +45,52 @@ _OK = grpc.StatusCode.OK.value[0]
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
-def _error(code: grpc.StatusCode, details: str, trailing: tuple[tuple[str, str], ...] = ()) -> grpc.aio.AioRpcError:
+class LinkWriter(Protocol):
+    """One end's writer of frames."""
+
+    def post(self, frame: node_pb2.LinkFrame, alone: bool = False) -> asyncio.Future[None]:
+        """Queue `frame`; the future is done once it is written, or failed with the write's error as a
+        `grpc.aio.AioRpcError`. Nobody need await it. `alone`: no other call of this end is under way,
+        so no frame is likely to join this one (a writer may skip waiting for company)."""
+
+    async def flushed(self) -> None:
+        """Return once every frame posted so far is written (or failed)."""
+
+
+def link_error(code: grpc.StatusCode, details: str, trailing: tuple[tuple[str, str], ...] = ()) -> grpc.aio.AioRpcError:
+    """A failure as a grpc.aio call would raise it (the callers' error mapping stays one)."""
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(*trailing), details)
 
 
 def _of_stream(exc: grpc.aio.AioRpcError) -> grpc.aio.AioRpcError:
     """A call's failure with the status the whole stream failed with (one error object per call)."""
-    return _error(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
+    return link_error(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
+
+
+def batched(write: Callable[[node_pb2.LinkBatch], Awaitable[None]]) -> LinkWriter:
+    """The writer of a grpc.aio stream: frames written a `LinkBatch` at a time by a task (`_Batches`)."""
+    return _Batches(write)
+
+
+def _grpc_writer(stream: Any) -> LinkWriter:
+    return _Batches(stream.write)
 
 
 class CallLink:
     """The caller's end: unary calls on one stream of `open_stream()` (a stream-stream multicallable of
-    a channel), opened on the first call and again after it failed."""
+    a channel, or a `socketlink.SocketStream`: batches read from it, a failure raised as
+    `grpc.aio.AioRpcError`), opened on the first call and again after it failed; `writer`
+    gives a stream's writer (by default a `_Batches` over its `write`)."""
 
-    def __init__(self, open_stream: Callable[[], grpc.aio.StreamStreamCall]) -> None:
+    def __init__(self, open_stream: Callable[[], Any],
+                 writer: Callable[[Any], LinkWriter] = _grpc_writer) -> None:
         self._open = open_stream
-        self._stream: grpc.aio.StreamStreamCall | None = None
+        self._writer_of = writer
+        self._stream: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
         """The calls waiting for an answer on the current stream (each stream has its own)."""
-        self._batches: _Batches | None = None
+        self._batches: LinkWriter | None = None
         """The writer of the current stream."""
         self._ids = itertools.count(1)
 
@@ -75,10 +102,11 @@ class CallLink:
         waiting[number] = answer
         try:
             async with asyncio.timeout(timeout):
-                await _sent(batches, node_pb2.LinkFrame(id=number, payload=payload, timeout_s=timeout or 0.0))
+                frame = node_pb2.LinkFrame(id=number, payload=payload, timeout_s=timeout or 0.0)
+                await _sent(batches, frame, alone=len(waiting) == 1)
                 return await answer
         except TimeoutError:
-            raise _error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
+            raise link_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
         finally:
             # Still listed: no answer came (the reader takes a call off the list as it answers it). A stream
             # that ended has stopped its calls already.
@@ -94,18 +122,18 @@ class CallLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
 
-    def _current(self) -> tuple[grpc.aio.StreamStreamCall, _Batches, dict[int, asyncio.Future[bytes]]]:
+    def _current(self) -> tuple[Any, LinkWriter, dict[int, asyncio.Future[bytes]]]:
         """The current stream (opened if there is none), its writer and its waiting calls."""
         stream = self._stream
         if stream is None or stream.done() or self._batches is None:
             stream = self._stream = self._open()
-            self._batches = _Batches(stream.write)
+            self._batches = self._writer_of(stream)
             self._waiting = {}
             self._reader = asyncio.get_running_loop().create_task(self._read(stream, self._waiting))
         return stream, self._batches, self._waiting
 
-    async def _read(self, stream: grpc.aio.StreamStreamCall, waiting: dict[int, asyncio.Future[bytes]]) -> None:
-        failure = _error(grpc.StatusCode.UNAVAILABLE, "the call link ended")
+    async def _read(self, stream: Any, waiting: dict[int, asyncio.Future[bytes]]) -> None:
+        failure = link_error(grpc.StatusCode.UNAVAILABLE, "the call link ended")
         try:
             async for batch in stream:
                 for frame in batch.frames:
@@ -116,11 +144,11 @@ class CallLink:
                         answer.set_result(frame.payload)
                     else:
                         code = _CODES.get(frame.code, grpc.StatusCode.UNKNOWN)
-                        answer.set_exception(_error(code, frame.details, tuple(frame.trailing.items())))
+                        answer.set_exception(link_error(code, frame.details, tuple(frame.trailing.items())))
         except grpc.aio.AioRpcError as exc:
             failure = _of_stream(exc)
         except asyncio.CancelledError:
-            failure = _error(grpc.StatusCode.CANCELLED, "the call link was closed")
+            failure = link_error(grpc.StatusCode.CANCELLED, "the call link was closed")
         if self._stream is stream:
             self._stream = None
         for answer in waiting.values():
@@ -129,16 +157,15 @@ class CallLink:
         waiting.clear()
 
 
-async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable[[node_pb2.LinkBatch], Awaitable[None]],
+async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], answers: LinkWriter,
                      handle: Handler, status: Status, stopping: asyncio.Event | None = None) -> None:
-    """The callee's end of one link: runs each call of `batches` with `handle`, concurrently, and `write`s
-    its answer as soon as it has it (`status` turns a failure into its status). Returns when the caller
+    """The callee's end of one link: runs each call of `batches` with `handle`, concurrently, and posts
+    its answer to `answers` as soon as it has it (`status` turns a failure into its status). Returns when the caller
     closed its side, or once `stopping` is set (calls sent after that are not started, and fail at the
     caller when the stream ends), with every started call answered; stops them all if the stream goes
     first."""
     loop = asyncio.get_running_loop()
     running: dict[int, asyncio.Task[None]] = {}
-    answers = _Batches(write)
 
     async def run(number: int, payload: bytes, time_left: float | None) -> None:
         try:
@@ -150,7 +177,8 @@ async def serve_link(batches: AsyncIterator[node_pb2.LinkBatch], write: Callable
             reply = node_pb2.LinkFrame(id=number, code=code.value[0], details=details, trailing=dict(trailing))
         finally:
             running.pop(number, None)
-        answers.post(reply)  # a write fails only once the caller is gone: nobody waits for the answer then
+        # A write fails only once the caller is gone: nobody waits for the answer then.
+        answers.post(reply, alone=not running)
 
     async def read() -> None:
         async for batch in batches:
@@ -201,12 +229,13 @@ class _Batches:
         self._queue: collections.deque[tuple[node_pb2.LinkFrame, asyncio.Future[None]]] = collections.deque()
         self._writer: asyncio.Task[None] | None = None
 
-    def post(self, frame: node_pb2.LinkFrame) -> asyncio.Future[None]:
-        """Queue `frame` for the writer; the future is done once it is written, or failed with the write's
+    def post(self, frame: node_pb2.LinkFrame, alone: bool = False) -> asyncio.Future[None]:
+        """Queue `frame` for the writer (`alone` changes nothing: a grpc.aio write takes long enough for
+        company to gather anyway); the future is done once it is written, or failed with the write's
         error (a stream cancelled meanwhile: UNAVAILABLE). Nobody need await it."""
         loop = asyncio.get_running_loop()
         written: asyncio.Future[None] = loop.create_future()
-        written.add_done_callback(_retrieved)
+        written.add_done_callback(retrieved)
         self._queue.append((frame, written))
         if self._writer is None:
             self._writer = loop.create_task(self._drain())
@@ -217,23 +246,15 @@ class _Batches:
         while self._writer is not None:
             await asyncio.wait((self._writer,))
 
-    def _take(self) -> list[tuple[node_pb2.LinkFrame, asyncio.Future[None]]]:
-        batch = [self._queue.popleft()]
-        size = len(batch[0][0].payload)
-        while self._queue and size + len(self._queue[0][0].payload) <= _BATCH_BYTES:
-            size += len(self._queue[0][0].payload)
-            batch.append(self._queue.popleft())
-        return batch
-
     async def _drain(self) -> None:
         try:
             while self._queue:
-                batch = self._take()
+                batch = take_batch(self._queue)
                 try:
                     await self._write(node_pb2.LinkBatch(frames=[frame for frame, _ in batch]))
                 except BaseException as exc:
                     # grpc.aio raises CancelledError from a write on a stream cancelled here (`close`).
-                    failure = exc if isinstance(exc, Exception) else _error(grpc.StatusCode.UNAVAILABLE,
+                    failure = exc if isinstance(exc, Exception) else link_error(grpc.StatusCode.UNAVAILABLE,
                                                                             "the call link was closed")
                     for _, written in batch:
                         if not written.done():
@@ -247,23 +268,35 @@ class _Batches:
                             written.set_result(None)
         finally:
             self._writer = None
-            closed = _error(grpc.StatusCode.UNAVAILABLE, "the call link was closed")
+            closed = link_error(grpc.StatusCode.UNAVAILABLE, "the call link was closed")
             while self._queue:  # left only when this writer was cancelled: no sender may hang
                 _, written = self._queue.popleft()
                 if not written.done():
                     written.set_exception(closed)
 
 
-def _retrieved(future: asyncio.Future[None]) -> None:
+def take_batch(queue: collections.deque[tuple[node_pb2.LinkFrame, asyncio.Future[None]]]
+               ) -> list[tuple[node_pb2.LinkFrame, asyncio.Future[None]]]:
+    """The next frames of `queue` to write together: at least one, then up to `_BATCH_BYTES` of payloads."""
+    batch = [queue.popleft()]
+    size = len(batch[0][0].payload)
+    while queue and size + len(queue[0][0].payload) <= _BATCH_BYTES:
+        size += len(queue[0][0].payload)
+        batch.append(queue.popleft())
+    return batch
+
+
+def retrieved(future: asyncio.Future[None]) -> None:
+    """A done-callback that marks a future's exception as seen (nobody need await a written-future)."""
     if not future.cancelled():
         future.exception()
 
 
-async def _sent(batches: _Batches, frame: node_pb2.LinkFrame) -> None:
+async def _sent(batches: LinkWriter, frame: node_pb2.LinkFrame, alone: bool) -> None:
     """Write a call's frame; a failed write is the call's failure, as a unary call's."""
     try:
-        await batches.post(frame)
+        await batches.post(frame, alone)
     except grpc.aio.AioRpcError as exc:
         raise _of_stream(exc) from None
     except asyncio.InvalidStateError:  # the stream ended meanwhile
-        raise _error(grpc.StatusCode.UNAVAILABLE, "the call link ended") from None
+        raise link_error(grpc.StatusCode.UNAVAILABLE, "the call link ended") from None

@@ -10,6 +10,7 @@ Layout (the directory itself is mode 0700, every file 0600):
     config.key     the mesh config key (32 raw bytes) that seals config secrets; the same on every member
     kv.db          the key-value replica in SQLite (WAL mode: with kv.db-wal and kv.db-shm beside it)
     node.sock      the local API (a unix socket)
+    link.sock      the SDK's call link to this node (a unix socket, see node/socketlink.py)
 
 Files are replaced atomically (write a temporary file, fsync, rename, fsync the directory), so a crash
 never leaves half a keyring behind.
@@ -94,6 +95,10 @@ class DataDir:
     @property
     def socket(self) -> Path:
         return self.path / "node.sock"
+
+    @property
+    def link_socket(self) -> Path:
+        return self.path / "link.sock"
 
     def create(self) -> None:
         """Create the directory (0700), or tighten an existing one to 0700 when it is clearly ours.

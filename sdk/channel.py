@@ -18,6 +18,7 @@ from ..node.calllink import CallLink
 from ..node.client import LOCAL_CHANNEL_OPTIONS
 from ..node.datadir import DataDir
 from ..node.proto import node_pb2_grpc
+from ..node.socketlink import SocketStream
 from .errors import MicroError, from_grpc, unavailable
 
 __all__ = ["NODE_ID", "NodeChannel", "NodeUser", "Stream"]
@@ -49,9 +50,14 @@ class NodeChannel:
 
     @property
     def link(self) -> CallLink:
-        """Routed calls (`Client.call`) multiplexed on one stream to the node (see node/calllink.py)."""
+        """Routed calls (`Client.call`) multiplexed on one stream to the node (see node/calllink.py): on
+        the node's `link.sock` where it listens (node/socketlink.py), else over gRPC."""
         if self._link is None:
-            self._link = CallLink(self.stub.CallLink)
+            path = self.data_dir.link_socket
+            if path.exists():
+                self._link = CallLink(lambda: SocketStream(path), writer=lambda stream: stream)
+            else:
+                self._link = CallLink(self.stub.CallLink)
         return self._link
 
     async def call(self, method: Callable[..., Any], request: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import grpc
 
-from ..node.calllink import serve_link
+from ..node.calllink import batched, serve_link
 from ..node.proto import node_pb2
 from .context import Context
 from .handlers import Handler, as_error, decoded, error_status
@@ -112,7 +112,7 @@ def link_handler(handlers: dict[str, Handler], service: Service, stopping: async
         return error_status(as_error(exc, service, "the call link"))
 
     async def serve(batches: AsyncIterator[node_pb2.LinkBatch], context: grpc.aio.ServicerContext) -> None:
-        await serve_link(batches, context.write, call, status, stopping)
+        await serve_link(batches, batched(context.write), call, status, stopping)
 
     return grpc.stream_stream_rpc_method_handler(serve, request_deserializer=node_pb2.LinkBatch.FromString,
                                                  response_serializer=node_pb2.LinkBatch.SerializeToString)

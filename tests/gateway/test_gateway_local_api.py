@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from micro.gateway import DirectBackend, LocalApiBackend, create_app
-from micro.node.calllink import serve_link
+from micro.node.calllink import batched, serve_link
 from micro.node.proto import node_pb2, node_pb2_grpc
 from micro.sdk.errors import MicroError
 
@@ -57,7 +57,7 @@ class _StandInNode(node_pb2_grpc.NodeServicer):
             reply = await self._backend.call(request, request.timeout_s)
             return reply.SerializeToString()
 
-        await serve_link(frames, context.write, call, _status)
+        await serve_link(frames, batched(context.write), call, _status)
 
     async def CallStream(
         self, request: node_pb2.CallRequest, context: grpc.aio.ServicerContext

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from micro.node.calllink import CallLink, serve_link
+from micro.node.calllink import CallLink, batched, serve_link
 from micro.node.proto import node_pb2
 
 pytestmark = pytest.mark.asyncio
@@ -60,7 +60,7 @@ class Callee:
                 self.batches_out.append(len(batch.frames))
                 await context.write(batch)
 
-            await serve_link(counted(), write, self.handle, self.status)
+            await serve_link(counted(), batched(write), self.handle, self.status)
 
         async def stall(batches: AsyncIterator[node_pb2.LinkBatch], context: Any) -> None:
             await asyncio.sleep(30)  # reads nothing: the caller's writes wait for flow control

@@ -1,0 +1,143 @@
+"""Call links on a unix socket (`node/socketlink.py`): a `LinkServer` in this process serves the handler
+of test_calllink's `Callee` (it sleeps for the seconds the payload names, answers `done:<payload>`, and
+fails on `fail`) on a socket in a temporary directory, and `CallLink`s over `SocketStream`s call it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import stat
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+import pytest_asyncio
+from micro.node.calllink import CallLink
+from micro.node.log import Logger
+from micro.node.socketlink import LinkServer, SocketStream
+from test_calllink import Callee  # its handler and status; its grpc server is not used here
+
+pytestmark = pytest.mark.asyncio
+
+MAX_FRAME = 64 << 10
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "link.sock"
+
+
+@pytest.fixture
+def log() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest_asyncio.fixture
+async def server(path: Path, log: io.StringIO) -> AsyncIterator[tuple[LinkServer, Callee]]:
+    callee = Callee()
+    server = LinkServer(path, callee.handle, callee.status, MAX_FRAME, Logger(log))
+    await server.start()
+    yield server, callee
+    await server.close(grace=0.5)
+
+
+def _link(path: Path) -> CallLink:
+    return CallLink(lambda: SocketStream(path), writer=lambda stream: stream)
+
+
+async def test_concurrent_calls_each_get_their_own_answer(server: tuple[LinkServer, Callee], path: Path) -> None:
+    link = _link(path)
+    replies = await asyncio.gather(*(link.call(f"0.00{n}".encode(), timeout=5) for n in range(10)))
+    assert replies == [f"done:0.00{n}".encode() for n in range(10)]
+    await link.close()
+
+
+async def test_a_failed_call_raises_the_status_the_callee_gave_it(server: tuple[LinkServer, Callee], path: Path) -> None:
+    link = _link(path)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await link.call(b"fail", timeout=5)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert caught.value.details() == "no such thing"
+    assert dict(caught.value.trailing_metadata()) == {"micro-error": '{"id": "test"}'}
+    assert await link.call(b"0", timeout=5) == b"done:0"  # the link outlives a failed call
+    await link.close()
+
+
+async def test_a_call_out_of_time_is_cancelled_at_the_callee(server: tuple[LinkServer, Callee], path: Path) -> None:
+    _, callee = server
+    link = _link(path)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await link.call(b"5", timeout=0.1)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    for _ in range(100):
+        if callee.cancelled:
+            break
+        await asyncio.sleep(0.01)
+    assert callee.cancelled == [b"5"]
+    await link.close()
+
+
+async def test_nobody_listening_fails_unavailable_in_the_words_of_grpc(path: Path) -> None:
+    link = _link(path)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await link.call(b"0", timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert (caught.value.details() or "").startswith("failed to connect")
+    await link.close()
+
+
+async def test_closing_the_caller_fails_its_waiting_calls_cancelled(server: tuple[LinkServer, Callee], path: Path) -> None:
+    link = _link(path)
+    waiting = asyncio.ensure_future(link.call(b"5", timeout=10))
+    await asyncio.sleep(0.05)
+    await link.close()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await waiting
+    assert caught.value.code() == grpc.StatusCode.CANCELLED
+
+
+async def test_a_restarted_server_is_reached_by_the_next_call(path: Path, log: io.StringIO) -> None:
+    callee = Callee()
+    first = LinkServer(path, callee.handle, callee.status, MAX_FRAME, Logger(log))
+    await first.start()
+    link = _link(path)
+    assert await link.call(b"0", timeout=5) == b"done:0"
+    waiting = asyncio.ensure_future(link.call(b"5", timeout=10))
+    await asyncio.sleep(0.05)
+    await first.close(grace=0.1)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await waiting
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    second = LinkServer(path, callee.handle, callee.status, MAX_FRAME, Logger(log))
+    await second.start()
+    assert await link.call(b"0", timeout=5) == b"done:0"
+    await link.close()
+    await second.close(grace=0.1)
+
+
+async def test_the_socket_is_private_and_removed_at_close(path: Path, log: io.StringIO) -> None:
+    callee = Callee()
+    server = LinkServer(path, callee.handle, callee.status, MAX_FRAME, Logger(log))
+    await server.start()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    await server.close(grace=0.1)
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("frame", [struct.pack(">I", MAX_FRAME + 1), struct.pack(">I", 3) + b"\xff\xff\xff"],
+                         ids=["over the limit", "not a LinkBatch"])
+async def test_a_bad_frame_drops_its_connection_and_no_other(server: tuple[LinkServer, Callee], path: Path,
+                                                             log: io.StringIO, frame: bytes) -> None:
+    link = _link(path)
+    assert await link.call(b"0", timeout=5) == b"done:0"
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(frame)
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # the node closed it
+    writer.close()
+    dropped = [json.loads(line) for line in log.getvalue().splitlines()]
+    assert [entry["event"] for entry in dropped] == ["node.link_dropped"]
+    assert await link.call(b"0", timeout=5) == b"done:0"
+    await link.close()
