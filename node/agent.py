@@ -238,7 +238,7 @@ class Node:
         self.config_api = ConfigService(self.kv, self._config_key)
         self.eventlog = await EventLog.open(dd.path / "streams.db", self.log)
         self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
-                                 lambda: self.keyring, self.log, self.eventlog, self.kv)
+                                 lambda: self.keyring, self.log, self.eventlog, self.kv, dd.links)
         await self._build_core()
         await self._start_local_api()
         if self._gateway is not None:
@@ -362,7 +362,8 @@ class Node:
         # A put carries a whole value; leave room for the rest of the message.
         limit = max(4 << 20, self.config.kv_max_value + (64 << 10))
         link = LinkServer(self.data_dir.link_socket, self.local_call, lambda exc: _status(self, exc),
-                          limit + (64 << 10), self.log)
+                          limit + (64 << 10), lambda error: self.log.warning("node.link_dropped", error=error))
+        self.data_dir.links.mkdir(mode=0o700, exist_ok=True)
         try:
             await link.start()
         except OSError as exc:

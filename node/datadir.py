@@ -11,6 +11,7 @@ Layout (the directory itself is mode 0700, every file 0600):
     kv.db          the key-value replica in SQLite (WAL mode: with kv.db-wal and kv.db-shm beside it)
     node.sock      the local API (a unix socket)
     link.sock      the SDK's call link to this node (a unix socket, see node/socketlink.py)
+    links/         the call-link sockets of the instances registered with this node
 
 Files are replaced atomically (write a temporary file, fsync, rename, fsync the directory), so a crash
 never leaves half a keyring behind.
@@ -28,13 +29,13 @@ import cbor2
 
 from .errors import AlreadyRunning, InvalidArgument, NodeError
 
-__all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "DataDir", "MeshFile"]
+__all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "MAX_SOCKET_PATH", "DataDir", "MeshFile"]
 
 ENV_DATA_DIR = "MICRO_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.micro"
 
 # sun_path is 108 bytes on Linux, including the terminating NUL.
-_MAX_SOCKET_PATH = 107
+MAX_SOCKET_PATH = 107
 # Bounds on what we accept back from our own files: they are small, and a larger one is not ours.
 _MAX_FILE = 1 << 20
 
@@ -100,6 +101,11 @@ class DataDir:
     def link_socket(self) -> Path:
         return self.path / "link.sock"
 
+    @property
+    def links(self) -> Path:
+        """Where the SDK's instances put the sockets they serve their call links on (`links/<hex>.sock`)."""
+        return self.path / "links"
+
     def create(self) -> None:
         """Create the directory (0700), or tighten an existing one to 0700 when it is clearly ours.
 
@@ -114,7 +120,7 @@ class DataDir:
                 os.chmod(self.path, 0o700)
         except OSError as exc:
             raise NodeError(f"cannot create data dir {self.path}: {exc.strerror}", "FAILED_PRECONDITION") from exc
-        if len(os.fsencode(self.socket)) > _MAX_SOCKET_PATH:
+        if len(os.fsencode(self.socket)) > MAX_SOCKET_PATH:
             raise InvalidArgument(
                 f"data dir path {self.path} is too long for a unix socket; choose a shorter --data-dir"
             )

@@ -6,17 +6,20 @@ come back as they are. `InstanceChannels` keeps one `grpc.aio` channel per insta
 multicallable of each (address, method), so a call costs a dict look-up before the RPC itself. The
 node uses it for instances registered with it, the gateway's `DirectBackend` for instances it was given.
 An instance made with the SDK also serves `Instance.CallLink`: its node's unary calls to it then ride one
-call link (`link`, see `calllink.py`), each an `InstanceCall` naming the method.
+call link (`link`, see `calllink.py`), each an `InstanceCall` naming the method; on the unix socket the
+instance registered (`link_socket`, see `socketlink.py`) when it did, else on its gRPC server.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import grpc
 
 from .calllink import CallLink
 from .proto import node_pb2
+from .socketlink import SocketStream
 
 __all__ = ["CALLER_KEY", "InstanceChannels", "call_metadata"]
 
@@ -63,17 +66,23 @@ class InstanceChannels:
         gRPC call; raises `grpc.aio.AioRpcError` either way."""
         if instance.call_link:
             call = node_pb2.InstanceCall(method=method, body=body, metadata=dict(metadata or ()))
-            return await self.link(instance.address).call(call.SerializeToString(), timeout)
+            return await self.link(instance.address, instance.link_socket).call(call.SerializeToString(), timeout)
         reply: bytes = await self.unary(instance.address, method)(body, timeout=timeout, metadata=metadata)
         return reply
 
-    def link(self, address: str) -> CallLink:
-        """The call link to the instance at `address` (one that serves `Instance.CallLink`)."""
+    def link(self, address: str, socket: str = "") -> CallLink:
+        """The call link to the instance at `address` (one that serves `Instance.CallLink`): on its unix
+        `socket` when it has one."""
         link = self._links.get(address)
         if link is None:
-            link = self._links[address] = CallLink(self._channel(address).stream_stream(
-                _LINK_METHOD, request_serializer=node_pb2.LinkBatch.SerializeToString,
-                response_deserializer=node_pb2.LinkBatch.FromString))
+            if socket:
+                path = Path(socket)
+                link = CallLink(lambda: SocketStream(path), writer=lambda stream: stream)
+            else:
+                link = CallLink(self._channel(address).stream_stream(
+                    _LINK_METHOD, request_serializer=node_pb2.LinkBatch.SerializeToString,
+                    response_deserializer=node_pb2.LinkBatch.FromString))
+            self._links[address] = link
         return link
 
     async def forget(self, address: str) -> None:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cbor2
@@ -48,6 +50,7 @@ _MAX_RECORD = 64 << 10
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _ENDPOINT = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*\Z")
 _METHOD = re.compile(r"/[A-Za-z_][\w.]*/[A-Za-z_]\w*\Z")
+_LINK_SOCKET = re.compile(r"[0-9a-f]{8,64}\.sock\Z")
 _CODECS = ("json", "proto")
 _ENDPOINT_FIELDS = ("name", "method", "codec", "request_type", "response_type", "request_schema",
                     "response_schema", "server_streaming")
@@ -70,10 +73,12 @@ class _Local:
 class Registry:
     """This node's instances and the mesh's catalogue."""
 
-    def __init__(self, runtime: Runtime, node_id: str, node_address: str) -> None:
+    def __init__(self, runtime: Runtime, node_id: str, node_address: str, links: Path) -> None:
         self._runtime = runtime
         self.node_id = node_id
         self._node_address = node_address
+        self._links = links
+        """The directory an instance's call-link socket must be in (see `_check_link_socket`)."""
         self.forgotten: Callable[[node_pb2.ServiceInstance], None] = lambda instance: None
         """Told of every local instance that leaves (the router closes its channel)."""
         self._local: dict[str, _Local] = {}
@@ -87,11 +92,13 @@ class Registry:
 
     def register(self, request: node_pb2.RegisterRequest) -> node_pb2.RegisterReply:
         ttl = _check(request)
+        _check_link_socket(request.link_socket, self._links)
         instance = node_pb2.ServiceInstance(
             id=f"{request.service}-{secrets.token_hex(8)}", service=request.service, version=request.version,
             address=request.address, node=self.node_id, node_address=self._node_address,
             endpoints=request.endpoints, metadata=request.metadata,
             descriptor_hash=descriptor_hash(request.descriptor_set), call_link=request.call_link,
+            link_socket=request.link_socket,
         )
         record = _encode(instance)
         if len(record) > _MAX_RECORD:
@@ -241,6 +248,13 @@ def _check(request: node_pb2.RegisterRequest) -> float:
     if not _MIN_TTL <= ttl <= _MAX_TTL:
         raise InvalidArgument(f"ttl_s must be between {_MIN_TTL:g} and {_MAX_TTL:g} seconds, not {ttl:g}")
     return ttl
+
+
+def _check_link_socket(path: str, links: Path) -> None:
+    """An instance's call-link socket is a `<hex>.sock` in this node's links directory: a registration
+    must not point the node at any other socket of the machine."""
+    if path and not (_LINK_SOCKET.match(os.path.basename(path)) and os.path.dirname(path) == str(links)):
+        raise InvalidArgument(f"link_socket {path!r} is not a <hex>.sock in {links}")
 
 
 def _check_endpoint(service: str, endpoint: node_pb2.Endpoint) -> None:

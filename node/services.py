@@ -9,6 +9,7 @@ router. The gateway (aiohttp, and the SDK's errors it speaks) is imported only b
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..identity.keyring import Keyring
@@ -37,8 +38,9 @@ class Services:
     offsets through `kv`."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
-                 keyring: Callable[[], Keyring], logger: Logger, eventlog: EventLog, kv: KvService) -> None:
-        self.registry = Registry(runtime, node_id, address)
+                 keyring: Callable[[], Keyring], logger: Logger, eventlog: EventLog, kv: KvService,
+                 links: Path) -> None:
+        self.registry = Registry(runtime, node_id, address, links)
         self.router = Router(self.registry, transport, keyring)
         self.pubsub = Pubsub(runtime, transport, node_id, keyring, logger)
         self.streams = Streams(runtime, transport, keyring, node_id, logger, eventlog)

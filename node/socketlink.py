@@ -21,14 +21,13 @@ import asyncio
 import collections
 import os
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from .calllink import Handler, Status, link_error, retrieved, serve_link, take_batch
-from .log import Logger
 from .proto import node_pb2
 
 __all__ = ["LinkServer", "SocketStream"]
@@ -210,14 +209,16 @@ class SocketStream:
 
 
 class LinkServer:
-    """The node's end: serves `handle` on every connection to `path` until `close`."""
+    """The callee's end (the node's for its SDK clients, an instance's for its node): serves `handle` on
+    every connection to `path` until `close`; `dropped` hears why a link was dropped."""
 
-    def __init__(self, path: Path, handle: Handler, status: Status, max_frame: int, logger: Logger) -> None:
+    def __init__(self, path: Path, handle: Handler, status: Status, max_frame: int,
+                 dropped: Callable[[str], None]) -> None:
         self.path = path
         self._handle = handle
         self._status = status
         self._max_frame = max_frame
-        self._log = logger
+        self._dropped = dropped
         self._server: asyncio.Server | None = None
         self._stopping = asyncio.Event()
         self._links: set[asyncio.Task[None]] = set()
@@ -242,7 +243,7 @@ class LinkServer:
         try:
             await serve_link(_batches(reader, self._max_frame), answers, self._handle, self._status, self._stopping)
         except (OSError, asyncio.IncompleteReadError, _BadFrame) as exc:
-            self._log.warning("node.link_dropped", error=str(exc) or type(exc).__name__)
+            self._dropped(str(exc) or type(exc).__name__)
         finally:
             answers.fail(link_error(grpc.StatusCode.UNAVAILABLE, "the call link ended"))
             stream.close()

@@ -41,6 +41,7 @@ import inspect
 import logging
 import os
 import re
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -49,14 +50,18 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 
+from ..node.calllink import Handler as LinkHandler
+from ..node.calllink import Status
+from ..node.datadir import MAX_SOCKET_PATH
 from ..node.proto import node_pb2
+from ..node.socketlink import LinkServer
 from .channel import NodeChannel
 from .config import Config
 from .errors import MicroError
 from .events import Consumer, Event, Events
 from .handlers import Handler, camel_case, json_handler, method_handler
 from .kv import Store
-from .link import LINK_SERVICE, link_handler
+from .link import LINK_SERVICE, link_calls, link_handler
 from .protobuf import AddServicer, descriptor_set, service_descriptor, servicer_handlers
 from .pubsub import Message, Pubsub, Subscription
 from .registration import Registration
@@ -74,6 +79,8 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _ANY_HOST = {"", "0.0.0.0", "::", "[::]"}
 _STOP_GRACE = 2.0
 _RECONSUME_S = (0.5, 5.0)
+_MAX_LINK_FRAME = 64 << 20
+"""The largest frame the node may send on the link socket: a call's request is far smaller."""
 """A consumer whose stream broke consumes again after the first pause, doubled each time up to the second."""
 
 
@@ -99,6 +106,7 @@ class Service:
         self._handlers: dict[str, Handler] = {}
         self._services: list[ServiceDescriptor] = []
         self._server: grpc.aio.Server | None = None
+        self._link_server: LinkServer | None = None
         self._stopping = asyncio.Event()
         """Set by `stop`: call links end once their calls are answered (a link lasts as long as its caller)."""
         self._address = ""
@@ -188,6 +196,12 @@ class Service:
         return self._address
 
     @property
+    def link_socket(self) -> str:
+        """The unix socket the running instance serves its call link on ("" when none: its node has no
+        `links/` directory, or the instance could not listen there)."""
+        return str(self._link_server.path) if self._link_server is not None else ""
+
+    @property
     def id(self) -> str:
         """The instance id its node gave it ("" while not registered)."""
         return self._registration.id if self._registration is not None else ""
@@ -203,7 +217,8 @@ class Service:
             grpc_service, method = handler.method[1:].split("/")
             by_service.setdefault(grpc_service, {})[method] = method_handler(handler, self)
         unary = {h.method: h for h in self._handlers.values() if not h.server_streaming}
-        by_service.setdefault(LINK_SERVICE, {})["CallLink"] = link_handler(unary, self, self._stopping)
+        calls = link_calls(unary, self)
+        by_service.setdefault(LINK_SERVICE, {})["CallLink"] = link_handler(calls, self._stopping)
         server = grpc.aio.server()
         server.add_generic_rpc_handlers(
             tuple(grpc.method_handlers_generic_handler(s, methods) for s, methods in by_service.items()))
@@ -211,6 +226,7 @@ class Service:
         port = server.add_insecure_port(self._bind)
         await server.start()
         self._server = server
+        self._link_server = await self._serve_link_socket(*calls)
         # The node calls the instance on the same machine: a wildcard bind is reached on loopback.
         self._address = f"{'127.0.0.1' if host in _ANY_HOST else host}:{port}"
         for topic, group, on_message in self._subscribers:
@@ -222,6 +238,21 @@ class Service:
             consumer = await make().__aenter__()
             task = asyncio.get_running_loop().create_task(self._consume(consumer, make, on_event))
             self._consuming[task] = consumer
+
+    async def _serve_link_socket(self, call: LinkHandler, status: Status) -> LinkServer | None:
+        """Serve the call link on a socket in the node's `links/` too, when the node has that directory
+        (a node of this version) and this process may listen there; else the node uses the gRPC link."""
+        path = self.data_dir.links / f"{secrets.token_hex(8)}.sock"
+        if not path.parent.is_dir() or len(os.fsencode(path)) > MAX_SOCKET_PATH:
+            return None
+        server = LinkServer(path, call, status, _MAX_LINK_FRAME,
+                            lambda error: logger.warning("%s: a call link was dropped: %s", self.name, error))
+        try:
+            await server.start()
+        except OSError as exc:
+            logger.warning("%s: serving the call link on its gRPC server only: %s", self.name, exc)
+            return None
+        return server
 
     async def _listen(self, messages: Subscription, handler: _MessageHandler) -> None:
         try:
@@ -271,6 +302,8 @@ class Service:
             listener.cancel()
         await asyncio.gather(*self._listeners, *consuming, return_exceptions=True)
         self._stopping.set()
+        if self._link_server is not None:
+            await self._link_server.close(grace)
         if self._server is not None:
             await self._server.stop(grace)
         for user in (self._kv, self._config, self._pubsub, self._events):
@@ -312,7 +345,7 @@ class Service:
         return node_pb2.RegisterRequest(
             service=self.name, version=self.version, address=self._address, endpoints=self.endpoints,
             metadata=self.metadata, descriptor_set=descriptor_set(self._services), ttl_s=self.ttl_s,
-            call_link=True,
+            call_link=True, link_socket=self.link_socket,
         )
 
     # ---- the service's data ---------------------------------------------------------------------------

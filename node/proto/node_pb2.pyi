@@ -425,7 +425,7 @@ class Endpoint(_message.Message):
     def __init__(self, name: _Optional[str] = ..., method: _Optional[str] = ..., codec: _Optional[str] = ..., request_type: _Optional[str] = ..., response_type: _Optional[str] = ..., request_schema: _Optional[str] = ..., response_schema: _Optional[str] = ..., server_streaming: _Optional[bool] = ...) -> None: ...
 
 class ServiceInstance(_message.Message):
-    __slots__ = ("id", "service", "version", "address", "node", "node_address", "endpoints", "metadata", "descriptor_hash", "call_link")
+    __slots__ = ("id", "service", "version", "address", "node", "node_address", "endpoints", "metadata", "descriptor_hash", "call_link", "link_socket")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -443,6 +443,7 @@ class ServiceInstance(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTOR_HASH_FIELD_NUMBER: _ClassVar[int]
     CALL_LINK_FIELD_NUMBER: _ClassVar[int]
+    LINK_SOCKET_FIELD_NUMBER: _ClassVar[int]
     id: str
     service: str
     version: str
@@ -453,10 +454,11 @@ class ServiceInstance(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     descriptor_hash: bytes
     call_link: bool
-    def __init__(self, id: _Optional[str] = ..., service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., node: _Optional[str] = ..., node_address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_hash: _Optional[bytes] = ..., call_link: _Optional[bool] = ...) -> None: ...
+    link_socket: str
+    def __init__(self, id: _Optional[str] = ..., service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., node: _Optional[str] = ..., node_address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_hash: _Optional[bytes] = ..., call_link: _Optional[bool] = ..., link_socket: _Optional[str] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("service", "version", "address", "endpoints", "metadata", "descriptor_set", "ttl_s", "call_link")
+    __slots__ = ("service", "version", "address", "endpoints", "metadata", "descriptor_set", "ttl_s", "call_link", "link_socket")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -472,6 +474,7 @@ class RegisterRequest(_message.Message):
     DESCRIPTOR_SET_FIELD_NUMBER: _ClassVar[int]
     TTL_S_FIELD_NUMBER: _ClassVar[int]
     CALL_LINK_FIELD_NUMBER: _ClassVar[int]
+    LINK_SOCKET_FIELD_NUMBER: _ClassVar[int]
     service: str
     version: str
     address: str
@@ -480,7 +483,8 @@ class RegisterRequest(_message.Message):
     descriptor_set: bytes
     ttl_s: float
     call_link: bool
-    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_set: _Optional[bytes] = ..., ttl_s: _Optional[float] = ..., call_link: _Optional[bool] = ...) -> None: ...
+    link_socket: str
+    def __init__(self, service: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., descriptor_set: _Optional[bytes] = ..., ttl_s: _Optional[float] = ..., call_link: _Optional[bool] = ..., link_socket: _Optional[str] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
     __slots__ = ("id", "heartbeat_s")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from pathlib import Path
 
 import cbor2
 from hypothesis import given, settings
@@ -30,7 +31,8 @@ _cbor_values = st.recursive(
 def _registry_reading(values: list[bytes]) -> Registry:
     async def read() -> Registry:
         logger = Logger(io.StringIO())
-        registry = Registry(Runtime(NetTransport(logger), logger, lambda: None), "Nself", "127.0.0.1:1")
+        registry = Registry(Runtime(NetTransport(logger), logger, lambda: None), "Nself", "127.0.0.1:1",
+                            Path("/nowhere/links"))
         for n, value in enumerate(values):
             registry.on_owned(OwnedStateChanged(_OWNER, f"{KEY_PREFIX}thing-{n}", value))
         return registry

@@ -1,13 +1,15 @@
 """The call link an instance serves its node (`sdk/link.py`): the node's own client for it
-(`InstanceChannels.link`) calls a Service started in this process, and every answer, failure included,
-is the one the same unary call gets."""
+(`InstanceChannels.link`) calls a Service started in this process, over the instance's gRPC server and
+over the socket it serves in its node's `links/` directory, and every answer, failure included, is the
+one the same unary call gets."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import grpc
 import pytest
@@ -22,8 +24,8 @@ pytestmark = pytest.mark.asyncio
 seen: list[dict[str, Any]] = []
 
 
-def _service() -> Service:
-    service = Service("linked")
+def _service(data_dir: Path) -> Service:
+    service = Service("linked", data_dir=data_dir)
 
     @service.endpoint("Linked.Echo")
     async def echo(request: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -50,35 +52,46 @@ def _service() -> Service:
     return service
 
 
-@pytest_asyncio.fixture
-async def linked() -> AsyncIterator[tuple[grpc.aio.Channel, InstanceChannels, str]]:
-    service = _service()
+class Linked(NamedTuple):
+    channel: grpc.aio.Channel
+    """A gRPC channel to the instance, for the same calls made unary."""
+    instances: InstanceChannels
+    address: str
+    socket: str
+    """The instance's link socket ("" on the gRPC link)."""
+
+
+@pytest_asyncio.fixture(params=["grpc", "socket"])
+async def linked(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Linked]:
+    data_dir = tmp_path / "node"
+    data_dir.mkdir()
+    if request.param == "socket":
+        (data_dir / "links").mkdir()  # as a node makes it
+    service = _service(data_dir)
     seen.clear()
     async with serving(service) as channel:
+        assert bool(service.link_socket) == (request.param == "socket")
         instances = InstanceChannels()
         try:
-            yield channel, instances, service.address
+            yield Linked(channel, instances, service.address, service.link_socket)
         finally:
             await instances.close()
 
 
-async def over_link(instances: InstanceChannels, address: str, method: str, request: Any,
-                    metadata: dict[str, str] | None = None, timeout: float | None = 5.0) -> Any:
-    call = node_pb2.InstanceCall(method=method, body=json.dumps(request).encode(), metadata=metadata or {})
-    return json.loads(await instances.link(address).call(call.SerializeToString(), timeout))
+async def over_link(linked: Linked, method: str, request: Any, metadata: dict[str, str] | None = None,
+                    timeout: float | None = 5.0, body: bytes | None = None) -> Any:
+    call = node_pb2.InstanceCall(method=method, body=json.dumps(request).encode() if body is None else body,
+                                 metadata=metadata or {})
+    return json.loads(await linked.instances.link(linked.address, linked.socket).call(call.SerializeToString(), timeout))
 
 
-async def test_an_endpoint_answers_over_the_link_as_over_a_unary_call(linked: Any) -> None:
-    channel, instances, address = linked
-
-    assert await over_link(instances, address, "/Linked/Echo", {"say": "hi"}) == {"echo": "hi"}
-    assert await call_json(channel, "/Linked/Echo", {"say": "hi"}) == {"echo": "hi"}
+async def test_an_endpoint_answers_over_the_link_as_over_a_unary_call(linked: Linked) -> None:
+    assert await over_link(linked, "/Linked/Echo", {"say": "hi"}) == {"echo": "hi"}
+    assert await call_json(linked.channel, "/Linked/Echo", {"say": "hi"}) == {"echo": "hi"}
 
 
-async def test_a_handler_called_over_the_link_sees_the_metadata_the_caller_and_the_deadline(linked: Any) -> None:
-    _, instances, address = linked
-
-    await over_link(instances, address, "/Linked/Echo", {}, {"x-request-id": "7", "micro-caller": "Nnode"}, 2.0)
+async def test_a_handler_called_over_the_link_sees_the_metadata_the_caller_and_the_deadline(linked: Linked) -> None:
+    await over_link(linked, "/Linked/Echo", {}, {"x-request-id": "7", "micro-caller": "Nnode"}, 2.0)
 
     (call,) = seen
     assert call["metadata"] == {"x-request-id": "7", "micro-caller": "Nnode"} and call["caller"] == "Nnode"
@@ -86,42 +99,37 @@ async def test_a_handler_called_over_the_link_sees_the_metadata_the_caller_and_t
 
 
 @pytest.mark.parametrize("fail", ["missing", "boom", "teapot"])
-async def test_a_failure_over_the_link_is_the_status_the_unary_call_ends_with(linked: Any, fail: str) -> None:
-    channel, instances, address = linked
+async def test_a_failure_over_the_link_is_the_status_the_unary_call_ends_with(linked: Linked, fail: str) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as unary:
-        await call_json(channel, "/Linked/Echo", {"fail": fail})
+        await call_json(linked.channel, "/Linked/Echo", {"fail": fail})
     with pytest.raises(grpc.aio.AioRpcError) as linked_call:
-        await over_link(instances, address, "/Linked/Echo", {"fail": fail})
+        await over_link(linked, "/Linked/Echo", {"fail": fail})
 
     assert linked_call.value.code() == unary.value.code()
     assert linked_call.value.details() == unary.value.details()
     assert tuple(linked_call.value.trailing_metadata()) == tuple(unary.value.trailing_metadata())
-    assert await over_link(instances, address, "/Linked/Echo", {"say": "after"}) == {"echo": "after"}
+    assert await over_link(linked, "/Linked/Echo", {"say": "after"}) == {"echo": "after"}
 
 
-async def test_a_bad_body_over_the_link_is_the_services_bad_request(linked: Any) -> None:
-    _, instances, address = linked
-    call = node_pb2.InstanceCall(method="/Linked/Echo", body=b"{not json")
+async def test_a_bad_body_over_the_link_is_the_services_bad_request(linked: Linked) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as failed:
-        await instances.link(address).call(call.SerializeToString(), 5.0)
+        await over_link(linked, "/Linked/Echo", None, body=b"{not json")
 
     assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert micro_error(failed.value)["id"] == "linked"
 
 
 @pytest.mark.parametrize("method", ["/Linked/Count", "/Linked/Nothing"])
-async def test_streaming_and_unknown_methods_are_not_served_over_the_link(linked: Any, method: str) -> None:
-    _, instances, address = linked
+async def test_streaming_and_unknown_methods_are_not_served_over_the_link(linked: Linked, method: str) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as failed:
-        await over_link(instances, address, method, {})
+        await over_link(linked, method, {})
 
     assert failed.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-async def test_a_link_call_out_of_time_is_deadline_exceeded_and_its_handler_cancelled(linked: Any) -> None:
-    _, instances, address = linked
+async def test_a_link_call_out_of_time_is_deadline_exceeded_and_its_handler_cancelled(linked: Linked) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as failed:
-        await over_link(instances, address, "/Linked/Echo", {"sleep": 5}, timeout=0.2)
+        await over_link(linked, "/Linked/Echo", {"sleep": 5}, timeout=0.2)
 
     assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     async with asyncio.timeout(3):
@@ -151,15 +159,20 @@ async def test_a_servicer_aborting_over_the_link_ends_the_call_with_its_status(t
     assert reply.msg == "Hello Ada L from Nn"
 
 
-async def test_stopping_a_service_ends_its_links_once_their_calls_are_answered() -> None:
-    service = _service()
+@pytest.mark.parametrize("kind", ["grpc", "socket"])
+async def test_stopping_a_service_ends_its_links_once_their_calls_are_answered(kind: str, tmp_path: Path) -> None:
+    if kind == "socket":
+        (tmp_path / "links").mkdir()
+    service = _service(tmp_path)
     await service.start()
-    instances = InstanceChannels()
+    socket = service.link_socket
+    linked = Linked(None, InstanceChannels(), service.address, socket)  # type: ignore[arg-type]
     try:
-        slow = asyncio.create_task(over_link(instances, service.address, "/Linked/Echo", {"sleep": 0.3, "say": "x"}))
+        slow = asyncio.create_task(over_link(linked, "/Linked/Echo", {"sleep": 0.3, "say": "x"}))
         await asyncio.sleep(0.1)
         async with asyncio.timeout(2):  # a grace of 30 s: the link must not hold the server that long
             await service.stop(30)
         assert await slow == {"echo": "x"}
     finally:
-        await instances.close()
+        await linked.instances.close()
+    assert not socket or not Path(socket).exists()
