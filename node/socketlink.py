@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
+import socket
 import struct
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,7 +32,7 @@ from google.protobuf.message import DecodeError
 from .calllink import Handler, Status, link_error, retrieved, serve_link, take_batch
 from .proto import node_pb2
 
-__all__ = ["LinkServer", "SocketStream"]
+__all__ = ["LinkServer", "SocketStream", "remove_stale"]
 
 _LENGTH = struct.Struct(">I")
 _CALLER_MAX_FRAME = 1 << 30
@@ -206,6 +208,26 @@ class SocketStream:
             if self._stream is not None:
                 self._stream.close()
         raise failure
+
+
+def remove_stale(directory: Path) -> int:
+    """Remove the sockets in `directory` that nobody listens on any more (left by a process that was
+    killed); the number removed. A socket that accepts, or whose listener is merely busy, stays."""
+    removed = 0
+    for path in directory.glob("*.sock"):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.setblocking(False)
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass  # busy (EAGAIN) or not ours to judge: leave it
+        finally:
+            probe.close()
+    return removed
 
 
 class LinkServer:

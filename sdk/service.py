@@ -54,7 +54,7 @@ from ..node.calllink import Handler as LinkHandler
 from ..node.calllink import Status
 from ..node.datadir import MAX_SOCKET_PATH
 from ..node.proto import node_pb2
-from ..node.socketlink import LinkServer
+from ..node.socketlink import LinkServer, remove_stale
 from .channel import NodeChannel
 from .config import Config
 from .errors import MicroError
@@ -245,6 +245,7 @@ class Service:
         path = self.data_dir.links / f"{secrets.token_hex(8)}.sock"
         if not path.parent.is_dir() or len(os.fsencode(path)) > MAX_SOCKET_PATH:
             return None
+        remove_stale(path.parent)  # sockets of instances that were killed: nobody else removes them
         server = LinkServer(path, call, status, _MAX_LINK_FRAME,
                             lambda error: logger.warning("%s: a call link was dropped: %s", self.name, error))
         try:

@@ -5,6 +5,7 @@ fails on `fail`) on a socket in a temporary directory, and `CallLink`s over `Soc
 from __future__ import annotations
 
 import asyncio
+import socket
 import stat
 import struct
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from micro.node.calllink import CallLink
-from micro.node.socketlink import LinkServer, SocketStream
+from micro.node.socketlink import LinkServer, SocketStream, remove_stale
 from test_calllink import Callee  # its handler and status; its grpc server is not used here
 
 pytestmark = pytest.mark.asyncio
@@ -138,3 +139,17 @@ async def test_a_bad_frame_drops_its_connection_and_no_other(server: tuple[LinkS
     assert len(dropped) == 1
     assert await link.call(b"0", timeout=5) == b"done:0"
     await link.close()
+
+
+async def test_stale_sockets_are_removed_and_live_ones_kept(tmp_path: Path, dropped: list[str]) -> None:
+    stale = tmp_path / "0badc0de.sock"
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(stale))  # bound, never listening, then gone: what a killed process leaves
+    left.close()
+    callee = Callee()
+    live = LinkServer(tmp_path / "0123abcd.sock", callee.handle, callee.status, MAX_FRAME, dropped.append)
+    await live.start()
+
+    assert remove_stale(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0123abcd.sock"]
+    await live.close(grace=0.1)
