@@ -51,6 +51,8 @@ _LOCAL = b""
 """The key of this node among a group's candidate nodes."""
 _MAX_TURNS = 4096
 """Round-robin positions kept (one per group name seen); beyond this they start again from zero."""
+_MAX_ROUTES = 4096
+"""Topics whose routes are kept; beyond this they are worked out afresh."""
 
 
 def _record_key(pattern: str, group: str) -> str:
@@ -65,7 +67,7 @@ def check_message(topic: str, data: bytes, headers: Mapping[str, str]) -> None:
     if len(data) > MAX_PAYLOAD:
         raise InvalidArgument(f"the message on {topic} is {len(data)} bytes; at most "
                               f"{MAX_PAYLOAD} (1 MiB) may be published")
-    size = sum(len(k) + len(v) for k, v in headers.items())
+    size = sum(len(k) + len(v) for k, v in headers.items()) if headers else 0
     if size > MAX_HEADERS:
         raise InvalidArgument(f"the headers of the message on {topic} are {size} bytes; at most "
                               f"{MAX_HEADERS} are allowed")
@@ -78,6 +80,29 @@ def _next_turn(turns: collections.Counter[str], group: str) -> int:
     turn = turns[group]
     turns[group] = turn + 1
     return turn
+
+
+class _Route:
+    """Where messages on one topic go as the subscriptions stand: the matching local subscribers, the
+    nodes with a matching plain subscription, and each matching queue group's member count by node
+    (this node under `_LOCAL`). Built once per topic and kept until a subscription changes."""
+
+    __slots__ = ("groups", "local", "local_plain", "plain")
+
+    def __init__(self, local: tuple[Subscriber, ...], remote: tuple[_Remote, ...]) -> None:
+        self.local = local
+        self.local_plain = any(not sub.group for sub in local)
+        self.plain = frozenset(r.node_id for r in remote if not r.group)
+        groups: dict[str, dict[bytes, int]] = {}
+        for sub in local:
+            if sub.group:
+                members = groups.setdefault(sub.group, {})
+                members[_LOCAL] = members.get(_LOCAL, 0) + 1
+        for r in remote:
+            if r.group:
+                members = groups.setdefault(r.group, {})
+                members[r.node_id] = members.get(r.node_id, 0) + r.count
+        self.groups = groups
 
 
 class _Remote:
@@ -117,6 +142,8 @@ class Pubsub:
         self._records: collections.Counter[str] = collections.Counter()  # owned key -> local subscribers
         self._remote = Patterns()
         self._remote_records: dict[tuple[bytes, str], _Remote] = {}
+        self._routes: dict[str, _Route] = {}
+        """By topic, until a subscription here or a remote record changes (`_changed`)."""
         # Round-robin positions per group: over nodes (publishing) and over local members (delivering).
         self._turns: collections.Counter[str] = collections.Counter()
         self._member_turns: collections.Counter[str] = collections.Counter()
@@ -128,35 +155,37 @@ class Pubsub:
     def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
         """Deliver to local subscribers and queue for the nodes with matching subscriptions; never waits.
         Raises InvalidArgument (nothing sent) for a bad topic, payload or headers."""
-        check_message(request.topic, request.data, request.headers)
-        message = node_pb2.PubsubMessage(topic=request.topic, data=request.data, headers=request.headers,
-                                         publisher=self._node_id, published_at=time.time())
+        topic = request.topic
+        check_message(topic, request.data, request.headers)
+        route = self._routes.get(topic)
+        if route is None:
+            route = self._route(topic)
+        message = node_pb2.PubsubMessage(topic=topic, data=request.data, publisher=self._node_id,
+                                         published_at=time.time())
+        if request.headers:  # copying an empty map still costs: most messages have no headers
+            message.headers.update(request.headers)
         size = message_size(message)
-        local = self._matching_local(message.topic)
-        remote: list[_Remote] = self._remote.match(message.topic)  # type: ignore[assignment]
-        plain = {r.node_id for r in remote if not r.group}
-        groups: dict[str, dict[bytes, int]] = {}
-        for sub in local:
-            if sub.group:
-                members = groups.setdefault(sub.group, {})
-                members[_LOCAL] = members.get(_LOCAL, 0) + 1
-        for r in remote:
-            if r.group:
-                members = groups.setdefault(r.group, {})
-                members[r.node_id] = members.get(r.node_id, 0) + r.count
         chosen: dict[bytes, list[str]] = {}
-        for group, members in groups.items():
+        for group, members in route.groups.items():
             chosen.setdefault(self._choose(group, members), []).append(group)
         self.stats["published"] += 1
         nodes = 0
         local_groups = chosen.pop(_LOCAL, [])
-        if local_groups or any(not sub.group for sub in local):
-            self._deliver(message, size, local, plain=True, groups=local_groups)
+        if local_groups or route.local_plain:
+            self._deliver(message, size, route.local, plain=True, groups=local_groups)
             nodes += 1
-        for node_id in plain | chosen.keys():
+        plain = route.plain
+        for node_id in plain | chosen.keys() if chosen else plain:
             item = node_pb2.PeerPublish(message=message, plain=node_id in plain, groups=chosen.get(node_id, []))
             nodes += self._links.send(node_id, item, size)
         return node_pb2.PublishReply(nodes=nodes)
+
+    def _route(self, topic: str) -> _Route:
+        if len(self._routes) >= _MAX_ROUTES:
+            self._routes.clear()
+        route = self._routes[topic] = _Route(self._matching_local(topic),
+                                             self._remote.match(topic))  # type: ignore[arg-type]
+        return route
 
     def publish_many(self, request: node_pb2.PublishManyRequest) -> node_pb2.PublishManyReply:
         """Each message published on its own; a refused one is answered with its error."""
@@ -182,7 +211,7 @@ class Pubsub:
 
     # ---- delivering here ----------------------------------------------------------------------------
 
-    def _matching_local(self, topic: str) -> list[Subscriber]:
+    def _matching_local(self, topic: str) -> tuple[Subscriber, ...]:
         return self._local.match(topic)  # type: ignore[return-value]
 
     def _deliver(self, message: node_pb2.PubsubMessage, size: int, local: Iterable[Subscriber], plain: bool,
@@ -254,6 +283,7 @@ class Pubsub:
 
     def _add(self, sub: Subscriber) -> None:
         self._local.add(sub.pattern, sub)
+        self._routes.clear()
         self._local_count += 1
         key = _record_key(sub.pattern, sub.group)
         self._records[key] += 1
@@ -261,6 +291,7 @@ class Pubsub:
 
     def _remove(self, sub: Subscriber) -> None:
         self._local.remove(sub.pattern, sub)
+        self._routes.clear()
         self._local_count -= 1
         key = _record_key(sub.pattern, sub.group)
         self._records[key] -= 1
@@ -277,6 +308,7 @@ class Pubsub:
         """A remote node's subscription record changed (None: deleted, or the node is gone)."""
         if not event.key.startswith(KEY_PREFIX):
             return
+        self._routes.clear()
         old = self._remote_records.pop((event.node_id, event.key), None)
         if old is not None:
             self._remote.remove(old.pattern, old)
@@ -294,6 +326,7 @@ class Pubsub:
         """The core was replaced (another mesh): forget the old mesh's subscriptions, publish ours anew."""
         self._remote = Patterns()
         self._remote_records.clear()
+        self._routes.clear()
         published: set[str] = set()
         for value in self._local.values():
             sub: Subscriber = value  # type: ignore[assignment]

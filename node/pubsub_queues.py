@@ -45,8 +45,10 @@ _T = TypeVar("_T")
 
 def message_size(message: node_pb2.PubsubMessage) -> int:
     """What a message weighs against the byte caps (its variable parts and a fixed overhead)."""
-    return (len(message.data) + len(message.topic) + len(message.publisher) + _OVERHEAD
-            + sum(len(k) + len(v) for k, v in message.headers.items()))
+    size = len(message.data) + len(message.topic) + len(message.publisher) + _OVERHEAD
+    if message.headers:  # most messages have none: skip the map's item view
+        size += sum(len(k) + len(v) for k, v in message.headers.items())
+    return size
 
 
 def _take(queue: collections.deque[tuple[_T, int]]) -> tuple[list[_T], int]:

@@ -222,7 +222,9 @@ class Streams:
         size = 0
         while box.pending and len(batch) < _BATCH_EVENTS:
             request = box.pending[0][0]
-            weight = len(request.data) + sum(len(k) + len(v) for k, v in request.headers.items())
+            weight = len(request.data)
+            if request.headers:
+                weight += sum(len(k) + len(v) for k, v in request.headers.items())
             if batch and size + weight > _BATCH_BYTES:
                 break
             batch.append(box.pending.popleft())
@@ -232,8 +234,9 @@ class Streams:
     def _number(self, topic: str, batch: list[_Pending]) -> list[node_pb2.StreamEvent]:
         head = self.log.head(topic, self._node_id)
         now = time.time()
+        # headers=None when there are none: protobuf copies even an empty map.
         return [node_pb2.StreamEvent(topic=topic, origin=self._node_id, offset=head + 1 + i, published_at=now,
-                                     data=request.data, headers=request.headers)
+                                     data=request.data, headers=request.headers if request.headers else None)
                 for i, (request, _) in enumerate(batch)]
 
     async def _replicate(self, topic: str, events: list[node_pb2.StreamEvent]) -> tuple[int, int]:

@@ -21,6 +21,9 @@ MAX_GROUP = 64
 """Characters in a queue group's or consumer group's name at most."""
 
 _TOKEN = re.compile(r"[A-Za-z0-9_\-:$]+")
+_REMEMBERED = 4096
+"""Valid topics remembered, and topics whose matches each `Patterns` remembers; more start afresh."""
+_VALID_TOPICS: set[str] = set()
 _GROUP = re.compile(r"[A-Za-z0-9_\-:$]+(\.[A-Za-z0-9_\-:$]+)*\Z")
 
 
@@ -36,7 +39,10 @@ def _tokens(text: object, what: str) -> list[str]:
 
 
 def check_topic(topic: object) -> str:
-    """`topic` if it is a valid topic to publish on (no wildcards), else InvalidArgument."""
+    """`topic` if it is a valid topic to publish on (no wildcards), else InvalidArgument. Topics that
+    passed are remembered (a publisher checks the same few topics over and over)."""
+    if type(topic) is str and topic in _VALID_TOPICS:
+        return topic
     for token in _tokens(topic, "topic"):
         if token in ("*", ">"):
             raise InvalidArgument(f"invalid topic {topic!r}: wildcards are for subscriptions, not publishing")
@@ -44,6 +50,9 @@ def check_topic(topic: object) -> str:
             raise InvalidArgument(f"invalid topic {topic!r}: token {token!r} has characters other than "
                                   "letters, digits and _ - : $")
     assert isinstance(topic, str)
+    if len(_VALID_TOPICS) >= _REMEMBERED:
+        _VALID_TOPICS.clear()
+    _VALID_TOPICS.add(topic)
     return topic
 
 
@@ -99,6 +108,8 @@ class Patterns:
     def __init__(self) -> None:
         self._root = _Level()
         self._count = 0
+        self._matches: dict[str, tuple[Hashable, ...]] = {}
+        """`match` results by topic, until a pattern is added or removed."""
 
     def __len__(self) -> int:
         return self._count
@@ -116,6 +127,7 @@ class Patterns:
         if value not in target:
             target[value] = None
             self._count += 1
+            self._matches.clear()
 
     def remove(self, pattern: str, value: Hashable) -> None:
         """Unfile `value` from `pattern` (nothing if it was not there); empty branches are pruned."""
@@ -141,16 +153,23 @@ class Patterns:
             return
         del target[value]
         self._count -= 1
+        self._matches.clear()
         for parent, token in reversed(path):
             child = parent.children[token]
             if child.children or child.here or child.rest:
                 break
             del parent.children[token]
 
-    def match(self, topic: str) -> list[Hashable]:
-        found: dict[Hashable, None] = {}
-        self._walk(self._root, topic.split("."), 0, found)
-        return list(found)
+    def match(self, topic: str) -> tuple[Hashable, ...]:
+        """The values of every pattern matching `topic`, each once (remembered until the patterns change)."""
+        matched = self._matches.get(topic)
+        if matched is None:
+            found: dict[Hashable, None] = {}
+            self._walk(self._root, topic.split("."), 0, found)
+            if len(self._matches) >= _REMEMBERED:
+                self._matches.clear()
+            matched = self._matches[topic] = tuple(found)
+        return matched
 
     def _walk(self, level: _Level, tokens: list[str], i: int, found: dict[Hashable, None]) -> None:
         if i < len(tokens):

@@ -78,7 +78,7 @@ class Event:
     @classmethod
     def from_proto(cls, event: node_pb2.StreamEvent, consumer: Consumer | None = None) -> Event:
         return cls(event.topic, event.origin, event.offset, event.published_at, bytes(event.data),
-                   dict(event.headers), event.attempt, consumer)
+                   dict(event.headers) if event.headers else {}, event.attempt, consumer)
 
     def json(self) -> Any:
         """The payload decoded as JSON (ValueError when it is not)."""
@@ -256,7 +256,7 @@ class Events(NodeUser):
         too few replicas took it (it is in the local log and will be copied)."""
         try:
             request = node_pb2.StreamPublishRequest(topic=check_topic(topic), data=encode(data),
-                                                    headers=dict(headers or {}))
+                                                    headers=dict(headers) if headers else None)
         except InvalidArgument as exc:
             raise bad_request(NODE_ID, str(exc)) from None
         return await self._publisher.submit(request)

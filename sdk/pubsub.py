@@ -51,8 +51,8 @@ class Message:
 
     @classmethod
     def from_proto(cls, message: node_pb2.PubsubMessage) -> Message:
-        return cls(message.topic, bytes(message.data), dict(message.headers), message.publisher,
-                   message.published_at)
+        return cls(message.topic, bytes(message.data), dict(message.headers) if message.headers else {},
+                   message.publisher, message.published_at)
 
     def json(self) -> Any:
         """The payload decoded as JSON (ValueError when it is not)."""
@@ -128,8 +128,9 @@ class Pubsub(NodeUser):
         """Publish `data` (bytes, or a JSON value sent as compact JSON) on `topic` (no wildcards); the
         number of nodes it was sent to, 0 when nobody subscribes. BadRequest for a bad topic or a
         payload over the node's limit (1 MiB)."""
+        # headers=None, not {}: protobuf copies even an empty map, a third of building the request.
         request = node_pb2.PublishRequest(topic=_checked(check_topic, topic), data=encode(data),
-                                          headers=dict(headers or {}))
+                                          headers=dict(headers) if headers else None)
         return await self._publisher.submit(request)
 
     async def _publish_many(self, requests: list[node_pb2.PublishRequest]) -> list[int | MicroError]:
