@@ -47,15 +47,30 @@ class Batcher(Generic[_Request, _Result]):
         self._flush_scheduled = False
         self._in_flight = 0
         self._calls: set[asyncio.Task[None]] = set()  # kept: tasks are weakly held
+        self.unanswered = 0
+        """Requests queued or in a call, not yet answered."""
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     async def submit(self, request: _Request) -> _Result:
         """The outcome of `request`, sent with whatever else is submitted meanwhile."""
+        return await self.post(request)
+
+    def post(self, request: _Request) -> asyncio.Future[_Result]:
+        """Queue `request` without waiting: the future of its outcome (its submitter need not await it)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_Result] = loop.create_future()
         self._queue.append((request, future))
         self._queued_bytes += self._size(request)
+        self.unanswered += 1
         self._schedule(loop)
-        return await future
+        return future
+
+    async def answered(self, at_most: int = 0) -> None:
+        """Return once at most `at_most` requests are unanswered."""
+        if self.unanswered > at_most:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append((at_most, waiter))
+            await waiter
 
     def _may_send(self) -> bool:
         """Whether a call may start now: the first at once, more only for a backlog."""
@@ -107,4 +122,18 @@ class Batcher(Generic[_Request, _Result]):
                     future.set_result(outcome)
         finally:
             self._in_flight -= 1
+            self.unanswered -= len(batch)
+            if self._waiters:
+                self._wake_waiters()
             self._schedule(asyncio.get_running_loop())
+
+    def _wake_waiters(self) -> None:
+        still = []
+        for at_most, waiter in self._waiters:
+            if waiter.done():
+                continue
+            if self.unanswered <= at_most:
+                waiter.set_result(None)
+            else:
+                still.append((at_most, waiter))
+        self._waiters = still

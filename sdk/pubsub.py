@@ -13,11 +13,17 @@ In a queue group each message reaches one member, mesh-wide.
 
 Topics are checked here before anything is sent (`node.subjects`): a bad one is a `BadRequest` that
 names the problem. Concurrent publishes of one `Pubsub` ride together in `PublishMany` calls, a few in
-flight at once, and each is still answered on its own.
+flight at once, and each is still answered on its own. A publisher that needs no answer (as with NATS
+core) uses `send` and, when it wants to know all went, `flush`:
+
+        for reading in readings:
+            await bus.send("sensors.t1", reading)                      # queued; waits only on a backlog
+        await bus.flush()                                             # all answered; raises a failure
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import json
@@ -31,9 +37,12 @@ from ..node.proto import node_pb2
 from ..node.subjects import check_pattern, check_topic
 from .batching import Batcher
 from .channel import NODE_ID, NodeUser, Stream
-from .errors import MicroError, bad_request, of_status
+from .errors import MicroError, bad_request, of_status, unavailable
 
-__all__ = ["Message", "Pubsub", "Subscription", "encode"]
+__all__ = ["SEND_BACKLOG", "Message", "Pubsub", "Subscription", "encode"]
+
+SEND_BACKLOG = 16_384
+"""Messages `Pubsub.send` lets go unanswered before it waits for the node."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,12 @@ def encode(data: Any) -> bytes:
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _request(topic: str, data: Any, headers: Mapping[str, str] | None) -> node_pb2.PublishRequest:
+    # headers=None, not {}: protobuf copies even an empty map, a third of building the request.
+    return node_pb2.PublishRequest(topic=_checked(check_topic, topic), data=encode(data),
+                                   headers=dict(headers) if headers else None)
 
 
 def _checked(check: Callable[[object], str], topic: str) -> str:
@@ -123,15 +138,43 @@ class Pubsub(NodeUser):
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
         self._publisher = Batcher(self._publish_many, lambda request: len(request.data))
+        self._failed: MicroError | None = None
+        self.failed = 0
+        """Messages of `send` the node refused or never got (see `flush`)."""
 
     async def publish(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> int:
         """Publish `data` (bytes, or a JSON value sent as compact JSON) on `topic` (no wildcards); the
         number of nodes it was sent to, 0 when nobody subscribes. BadRequest for a bad topic or a
         payload over the node's limit (1 MiB)."""
-        # headers=None, not {}: protobuf copies even an empty map, a third of building the request.
-        request = node_pb2.PublishRequest(topic=_checked(check_topic, topic), data=encode(data),
-                                          headers=dict(headers) if headers else None)
-        return await self._publisher.submit(request)
+        return await self._publisher.submit(_request(topic, data, headers))
+
+    async def send(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> None:
+        """Publish without waiting for the node's answer, as NATS core's publish does: the message is
+        queued and goes with the others in `PublishMany` calls. BadRequest for a bad topic at once; a
+        message the node refuses or never gets is counted in `failed`, and the next `flush` raises the
+        first such error. Waits only while `SEND_BACKLOG` messages are unanswered (a node that cannot
+        keep up slows the sender instead of filling its memory)."""
+        future = self._publisher.post(_request(topic, data, headers))
+        future.add_done_callback(self._sent)
+        if self._publisher.unanswered > SEND_BACKLOG:
+            await self._publisher.answered(SEND_BACKLOG // 2)
+
+    async def flush(self) -> None:
+        """Return once every message sent so far is answered; raise the first failure since the last
+        flush (a `MicroError`), if any."""
+        await self._publisher.answered()
+        failed, self._failed = self._failed, None
+        if failed is not None:
+            raise failed
+
+    def _sent(self, future: asyncio.Future[int]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            self.failed += 1
+            if self._failed is None:
+                self._failed = error if isinstance(error, MicroError) else unavailable(NODE_ID, str(error))
 
     async def _publish_many(self, requests: list[node_pb2.PublishRequest]) -> list[int | MicroError]:
         reply = await self._node.call(self._node.stub.PublishMany, node_pb2.PublishManyRequest(messages=requests))

@@ -107,3 +107,23 @@ def test_a_large_request_alone_starts_another_call_by_its_bytes() -> None:
     batcher: Batcher[int, int] = Batcher(node.send, lambda request: PIPELINE_BYTES if request else 1)
     while_out, _ = asyncio.run(_while_one_call_is_out(node, batcher, [1]))
     assert while_out == [[0], [1]]
+
+
+def test_posted_requests_are_counted_until_answered_and_waited_for() -> None:
+    async def scenario() -> tuple[int, bool, int, list[int]]:
+        node = _Node()
+        batcher = _batcher(node)
+        node.release.clear()
+        futures = [batcher.post(n) for n in range(3)]
+        queued = batcher.unanswered
+        waiting = asyncio.ensure_future(batcher.answered())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        early = waiting.done()
+        node.release.set()
+        await waiting
+        return queued, early, batcher.unanswered, [f.result() for f in futures]
+
+    queued, early, after, results = asyncio.run(scenario())
+    assert (queued, early, after) == (3, False, 0)
+    assert results == [0, 10, 20]

@@ -143,11 +143,49 @@ async def test_two_thousand_concurrent_publishes_all_succeed(nodes: list[NodePro
     assert elapsed < 10.0
 
 
+async def test_messages_sent_without_waiting_arrive_in_order_once_flushed(nodes: list[NodeProcess], topic: str) -> None:
+    async with pubsub.Pubsub(nodes[0].data_dir) as bus, bus.subscribe(topic) as messages:
+        for n in range(3000):
+            await bus.send(topic, n)
+        await asyncio.wait_for(bus.flush(), 30.0)
+        received = [(await _next(messages)).json() for _ in range(3000)]
+
+    assert received == list(range(3000))
+    assert bus.failed == 0
+
+
+async def test_a_sent_message_the_node_refuses_is_counted_and_raised_by_the_next_flush(
+    nodes: list[NodeProcess], topic: str
+) -> None:
+    async with pubsub.Pubsub(nodes[0].data_dir) as bus, bus.subscribe(topic) as messages:
+        await bus.send(topic, "before")
+        await bus.send(topic, b"x" * ((1 << 20) + 1))
+        await bus.send(topic, "after")
+        with pytest.raises(errors.BadRequest):
+            await bus.flush()
+        await bus.flush()  # the failure was told once
+        received = [(await _next(messages)).json() for _ in range(2)]
+
+    assert bus.failed == 1
+    assert received == ["before", "after"]
+
+
+async def test_sending_with_no_node_fails_at_the_flush(tmp_path: Path) -> None:
+    async with pubsub.Pubsub(tmp_path) as bus:
+        await bus.send("orders.created", {})
+        with pytest.raises(errors.Unavailable, match="no node running"):
+            await asyncio.wait_for(bus.flush(), 30.0)
+    assert bus.failed == 1
+
+
 async def test_a_bad_topic_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
     # No node runs at tmp_path: an error that names the topic shows the node was never asked.
     async with pubsub.Pubsub(tmp_path) as bus:
         with pytest.raises(errors.BadRequest, match="wildcards are for subscriptions"):
             await bus.publish("orders.*", {})
+        with pytest.raises(errors.BadRequest, match="wildcards are for subscriptions"):
+            await bus.send("orders.*", {})
+        await bus.flush()  # nothing was queued
         with pytest.raises(errors.BadRequest, match="empty token"):
             bus.subscribe("orders..created")
         with pytest.raises(errors.BadRequest, match="'>' must be the last token"):
