@@ -93,6 +93,19 @@ def _rate(receiver: _Receiver, started: float) -> dict[str, Any]:
     return {"received": receiver.count, "seconds": round(elapsed, 3), "messages_per_s": round(receiver.count / elapsed)}
 
 
+async def _streamed(send: Callable[[bytes], Awaitable[Any]], flush: Callable[[], Awaitable[Any]],
+                    receiver: _Receiver, args: argparse.Namespace) -> dict[str, Any]:
+    """`--messages` published one at a time without waiting for answers, then flushed; the rate until
+    `receiver` has them all (or `--timeout`)."""
+    payload = _payload()
+    started = time.perf_counter()
+    for _ in range(args.messages):
+        await send(payload)
+    await flush()
+    await _wait(receiver, args.timeout)
+    return _rate(receiver, started)
+
+
 # ---- NATS --------------------------------------------------------------------------------------------
 
 async def _nats(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -105,14 +118,9 @@ async def _nats(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
         subscription = await sub.subscribe(TOPIC, cb=on_message, pending_msgs_limit=args.messages * 2)
         await sub.flush()
-        payload = _payload()
-        started = time.perf_counter()
-        for _ in range(args.messages):
-            await pub.publish(TOPIC, payload)
-        await pub.flush()
-        await _wait(receiver, args.timeout)
-        throughput = _rate(receiver, started)
+        throughput = await _streamed(lambda data: pub.publish(TOPIC, data), pub.flush, receiver, args)
         await subscription.unsubscribe()
+        payload = _payload()
 
         timed = _Receiver(int(args.rate * args.latency_seconds))
 
@@ -161,16 +169,11 @@ async def _subscribed(bus: Pubsub, receiver: _Receiver, timed: bool) -> asyncio.
 
 async def _micro(mesh: MicroMesh, args: argparse.Namespace) -> dict[str, Any]:
     async with Pubsub(mesh.data_dirs[0]) as publisher, Pubsub(mesh.data_dirs[1]) as subscriber:
-        payload = _payload()
         receiver = _Receiver(args.messages)
         task = await _subscribed(subscriber, receiver, timed=False)
-        started = time.perf_counter()
-        for _ in range(args.messages):
-            await publisher.send(TOPIC, payload)
-        await publisher.flush()
-        await _wait(receiver, args.timeout)
-        throughput = _rate(receiver, started)
+        throughput = await _streamed(lambda data: publisher.send(TOPIC, data), publisher.flush, receiver, args)
         task.cancel()
+        payload = _payload()
 
         receiver = _Receiver(args.messages)
         task = await _subscribed(subscriber, receiver, timed=False)
