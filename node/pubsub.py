@@ -160,25 +160,40 @@ class Pubsub:
         route = self._routes.get(topic)
         if route is None:
             route = self._route(topic)
-        message = node_pb2.PubsubMessage(topic=topic, data=request.data, publisher=self._node_id,
-                                         published_at=time.time())
-        if request.headers:  # copying an empty map still costs: most messages have no headers
-            message.headers.update(request.headers)
-        size = message_size(message)
         chosen: dict[bytes, list[str]] = {}
         for group, members in route.groups.items():
             chosen.setdefault(self._choose(group, members), []).append(group)
         self.stats["published"] += 1
         nodes = 0
         local_groups = chosen.pop(_LOCAL, [])
-        if local_groups or route.local_plain:
-            self._deliver(message, size, route.local, plain=True, groups=local_groups)
-            nodes += 1
+        message: node_pb2.PubsubMessage | None = None
+        size = 0
         plain = route.plain
         for node_id in plain | chosen.keys() if chosen else plain:
-            item = node_pb2.PeerPublish(message=message, plain=node_id in plain, groups=chosen.get(node_id, []))
+            item = node_pb2.PeerPublish(plain=node_id in plain, groups=chosen.get(node_id, []))
+            if message is None:  # the first destination's copy is built in place, not copied in
+                message = self._message(item.message, request)
+                size = message_size(message)
+            else:
+                item.message.CopyFrom(message)
             nodes += self._links.send(node_id, item, size)
+        if local_groups or route.local_plain:
+            if message is None:
+                message = self._message(node_pb2.PubsubMessage(), request)
+                size = message_size(message)
+            self._deliver(message, size, route.local, plain=True, groups=local_groups)
+            nodes += 1
         return node_pb2.PublishReply(nodes=nodes)
+
+    def _message(self, message: node_pb2.PubsubMessage, request: node_pb2.PublishRequest) -> node_pb2.PubsubMessage:
+        """`message` filled in from `request`, as published here now."""
+        message.topic = request.topic
+        message.data = request.data
+        message.publisher = self._node_id
+        message.published_at = time.time()
+        if request.headers:  # copying an empty map still costs: most messages have no headers
+            message.headers.update(request.headers)
+        return message
 
     def _route(self, topic: str) -> _Route:
         if len(self._routes) >= _MAX_ROUTES:

@@ -39,10 +39,12 @@ class Batcher(Generic[_Request, _Result]):
     request, in order; `size` is a request's payload bytes, counted against `BATCH_BYTES`."""
 
     def __init__(self, send: Callable[[list[_Request]], Awaitable[Sequence[_Result | Exception]]],
-                 size: Callable[[_Request], int]) -> None:
+                 size: Callable[[_Request], int], failed: Callable[[Exception], None] = lambda error: None) -> None:
+        """`failed` hears the failure of each request queued by `post`, which nobody awaits."""
         self._send_batch = send
         self._size = size
-        self._queue: collections.deque[tuple[_Request, asyncio.Future[_Result]]] = collections.deque()
+        self._failed = failed
+        self._queue: collections.deque[tuple[_Request, asyncio.Future[_Result] | None]] = collections.deque()
         self._queued_bytes = 0
         self._flush_scheduled = False
         self._in_flight = 0
@@ -53,17 +55,22 @@ class Batcher(Generic[_Request, _Result]):
 
     async def submit(self, request: _Request) -> _Result:
         """The outcome of `request`, sent with whatever else is submitted meanwhile."""
-        return await self.post(request)
-
-    def post(self, request: _Request) -> asyncio.Future[_Result]:
-        """Queue `request` without waiting: the future of its outcome (its submitter need not await it)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_Result] = loop.create_future()
+        self._enqueue(loop, request, future)
+        return await future
+
+    def post(self, request: _Request) -> None:
+        """Queue `request` and return: nobody waits for its outcome (a failure goes to `failed`), and no
+        future or callback is made for it."""
+        self._enqueue(asyncio.get_running_loop(), request, None)
+
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, request: _Request,
+                 future: asyncio.Future[_Result] | None) -> None:
         self._queue.append((request, future))
         self._queued_bytes += self._size(request)
         self.unanswered += 1
         self._schedule(loop)
-        return future
 
     async def answered(self, at_most: int = 0) -> None:
         """Return once at most `at_most` requests are unanswered."""
@@ -92,7 +99,7 @@ class Batcher(Generic[_Request, _Result]):
             self._calls.add(call)
             call.add_done_callback(self._calls.discard)
 
-    def _take(self) -> list[tuple[_Request, asyncio.Future[_Result]]]:
+    def _take(self) -> list[tuple[_Request, asyncio.Future[_Result] | None]]:
         """The next batch, in order: at least one request, then within both limits."""
         batch = [self._queue.popleft()]
         size = self._size(batch[0][0])
@@ -105,18 +112,19 @@ class Batcher(Generic[_Request, _Result]):
         self._queued_bytes -= size
         return batch
 
-    async def _send(self, batch: list[tuple[_Request, asyncio.Future[_Result]]]) -> None:
+    async def _send(self, batch: list[tuple[_Request, asyncio.Future[_Result] | None]]) -> None:
         try:
-            outcomes = await self._send_batch([request for request, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - every request of the batch fails with the call, never hangs
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-        else:
+            try:
+                outcomes = await self._send_batch([request for request, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every request of the batch fails with the call, never hangs
+                outcomes = [exc] * len(batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
+                if future is None:
+                    if isinstance(outcome, Exception):
+                        self._failed(outcome)
+                elif future.done():
                     continue  # its submitter was cancelled
-                if isinstance(outcome, Exception):
+                elif isinstance(outcome, Exception):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)

@@ -23,7 +23,6 @@ core) uses `send` and, when it wants to know all went, `flush`:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import collections
 import json
@@ -137,7 +136,7 @@ class Pubsub(NodeUser):
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
-        self._publisher = Batcher(self._publish_many, lambda request: len(request.data))
+        self._publisher = Batcher(self._publish_many, lambda request: len(request.data), self._sent_failed)
         self._failed: MicroError | None = None
         self.failed = 0
         """Messages of `send` the node refused or never got (see `flush`)."""
@@ -154,8 +153,7 @@ class Pubsub(NodeUser):
         message the node refuses or never gets is counted in `failed`, and the next `flush` raises the
         first such error. Waits only while `SEND_BACKLOG` messages are unanswered (a node that cannot
         keep up slows the sender instead of filling its memory)."""
-        future = self._publisher.post(_request(topic, data, headers))
-        future.add_done_callback(self._sent)
+        self._publisher.post(_request(topic, data, headers))
         if self._publisher.unanswered > SEND_BACKLOG:
             await self._publisher.answered(SEND_BACKLOG // 2)
 
@@ -167,14 +165,10 @@ class Pubsub(NodeUser):
         if failed is not None:
             raise failed
 
-    def _sent(self, future: asyncio.Future[int]) -> None:
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is not None:
-            self.failed += 1
-            if self._failed is None:
-                self._failed = error if isinstance(error, MicroError) else unavailable(NODE_ID, str(error))
+    def _sent_failed(self, error: Exception) -> None:
+        self.failed += 1
+        if self._failed is None:
+            self._failed = error if isinstance(error, MicroError) else unavailable(NODE_ID, str(error))
 
     async def _publish_many(self, requests: list[node_pb2.PublishRequest]) -> list[int | MicroError]:
         reply = await self._node.call(self._node.stub.PublishMany, node_pb2.PublishManyRequest(messages=requests))

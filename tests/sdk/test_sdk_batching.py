@@ -114,7 +114,10 @@ def test_posted_requests_are_counted_until_answered_and_waited_for() -> None:
         node = _Node()
         batcher = _batcher(node)
         node.release.clear()
-        futures = [batcher.post(n) for n in range(3)]
+        for n in range(3):
+            batcher.post(n)
+        futures = [asyncio.ensure_future(batcher.submit(n)) for n in (3, 4)]
+        await asyncio.sleep(0)
         queued = batcher.unanswered
         waiting = asyncio.ensure_future(batcher.answered())
         for _ in range(5):
@@ -125,5 +128,17 @@ def test_posted_requests_are_counted_until_answered_and_waited_for() -> None:
         return queued, early, batcher.unanswered, [f.result() for f in futures]
 
     queued, early, after, results = asyncio.run(scenario())
-    assert (queued, early, after) == (3, False, 0)
-    assert results == [0, 10, 20]
+    assert (queued, early, after) == (5, False, 0)
+    assert results == [30, 40]
+
+
+def test_a_posted_request_that_fails_is_told_to_the_failure_handler() -> None:
+    async def scenario() -> list[str]:
+        failures: list[str] = []
+        batcher: Batcher[int, int] = Batcher(_Node().send, lambda request: 1, lambda error: failures.append(str(error)))
+        for n in (1, -2, 3):
+            batcher.post(n)
+        await batcher.answered()
+        return failures
+
+    assert asyncio.run(scenario()) == ["refused -2"]
