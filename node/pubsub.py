@@ -170,7 +170,9 @@ class Pubsub:
         size = 0
         plain = route.plain
         for node_id in plain | chosen.keys() if chosen else plain:
-            item = node_pb2.PeerPublish(plain=node_id in plain, groups=chosen.get(node_id, []))
+            item = node_pb2.PeerPublish(plain=node_id in plain)
+            if chosen and node_id in chosen:  # an empty list would be copied in too
+                item.groups.extend(chosen[node_id])
             if message is None:  # the first destination's copy is built in place, not copied in
                 message = self._message(item.message, request)
                 size = message_size(message)
@@ -203,14 +205,19 @@ class Pubsub:
         return route
 
     def publish_many(self, request: node_pb2.PublishManyRequest) -> node_pb2.PublishManyReply:
-        """Each message published on its own; a refused one is answered with its error."""
+        """Each message published on its own; a refused one is answered with its error. With
+        `failures_only`, only the refused ones are answered (with their `index`)."""
         results = []
-        for message in request.messages:
+        quiet = request.failures_only
+        for index, message in enumerate(request.messages):
             try:
-                results.append(node_pb2.PublishResult(nodes=self.publish(message).nodes))
+                nodes = self.publish(message).nodes
             except NodeError as exc:
-                code, message = refusal(exc)
-                results.append(node_pb2.PublishResult(code=code, message=message))
+                code, text = refusal(exc)
+                results.append(node_pb2.PublishResult(code=code, message=text, index=index))
+                continue
+            if not quiet:
+                results.append(node_pb2.PublishResult(nodes=nodes, index=index))
         return node_pb2.PublishManyReply(results=results)
 
     def _choose(self, group: str, members: dict[bytes, int]) -> bytes:

@@ -80,9 +80,15 @@ class Message:
 
 def encode(data: Any) -> bytes:
     """A payload's bytes: bytes as they are, anything else as compact JSON in UTF-8."""
+    if type(data) is bytes:
+        return data
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _size(request: node_pb2.PublishRequest) -> int:
+    return len(request.data)
 
 
 def _request(topic: str, data: Any, headers: Mapping[str, str] | None) -> node_pb2.PublishRequest:
@@ -136,7 +142,9 @@ class Pubsub(NodeUser):
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
-        self._publisher = Batcher(self._publish_many, lambda request: len(request.data), self._sent_failed)
+        self._publisher = Batcher(self._publish_many, _size)
+        self._sender = Batcher(self._send_many, _size, self._sent_failed)
+        """For `send`: its calls ask the node to answer only the refused messages."""
         self._failed: MicroError | None = None
         self.failed = 0
         """Messages of `send` the node refused or never got (see `flush`)."""
@@ -153,17 +161,22 @@ class Pubsub(NodeUser):
         message the node refuses or never gets is counted in `failed`, and the next `flush` raises the
         first such error. Waits only while `SEND_BACKLOG` messages are unanswered (a node that cannot
         keep up slows the sender instead of filling its memory)."""
-        self._publisher.post(_request(topic, data, headers))
-        if self._publisher.unanswered > SEND_BACKLOG:
-            await self._publisher.answered(SEND_BACKLOG // 2)
+        self._sender.post(_request(topic, data, headers))
+        if self._sender.unanswered > SEND_BACKLOG:
+            await self._sender.answered(SEND_BACKLOG // 2)
 
     async def flush(self) -> None:
         """Return once every message sent so far is answered; raise the first failure since the last
         flush (a `MicroError`), if any."""
-        await self._publisher.answered()
+        await self._sender.answered()
         failed, self._failed = self._failed, None
         if failed is not None:
             raise failed
+
+    async def close(self) -> None:
+        """Wait for the answers to what was sent (as NATS's close flushes), then close the channel."""
+        await self._sender.answered()
+        await super().close()
 
     def _sent_failed(self, error: Exception) -> None:
         self.failed += 1
@@ -174,6 +187,15 @@ class Pubsub(NodeUser):
         reply = await self._node.call(self._node.stub.PublishMany, node_pb2.PublishManyRequest(messages=requests))
         return [of_status(NODE_ID, result.code, result.message) if result.code else result.nodes
                 for result in reply.results]
+
+    async def _send_many(self, requests: list[node_pb2.PublishRequest]) -> list[int | MicroError]:
+        reply = await self._node.call(self._node.stub.PublishMany,
+                                      node_pb2.PublishManyRequest(messages=requests, failures_only=True))
+        outcomes: list[int | MicroError] = [0] * len(requests)
+        for result in reply.results:
+            if result.code and result.index < len(outcomes):
+                outcomes[result.index] = of_status(NODE_ID, result.code, result.message)
+        return outcomes
 
     def subscribe(self, topic: str, group: str | None = None, queue_limit: int = 0) -> Subscription:
         """Messages on topics matching `topic` (`*`: one token, a final `>`: the rest). With `group`,

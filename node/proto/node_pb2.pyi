@@ -682,20 +682,24 @@ class PublishReply(_message.Message):
     def __init__(self, nodes: _Optional[int] = ...) -> None: ...
 
 class PublishManyRequest(_message.Message):
-    __slots__ = ("messages",)
+    __slots__ = ("messages", "failures_only")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_ONLY_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[PublishRequest]
-    def __init__(self, messages: _Optional[_Iterable[_Union[PublishRequest, _Mapping]]] = ...) -> None: ...
+    failures_only: bool
+    def __init__(self, messages: _Optional[_Iterable[_Union[PublishRequest, _Mapping]]] = ..., failures_only: _Optional[bool] = ...) -> None: ...
 
 class PublishResult(_message.Message):
-    __slots__ = ("nodes", "code", "message")
+    __slots__ = ("nodes", "code", "message", "index")
     NODES_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
     nodes: int
     code: str
     message: str
-    def __init__(self, nodes: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    index: int
+    def __init__(self, nodes: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class PublishManyReply(_message.Message):
     __slots__ = ("results",)

@@ -170,6 +170,16 @@ async def test_a_sent_message_the_node_refuses_is_counted_and_raised_by_the_next
     assert received == ["before", "after"]
 
 
+async def test_closing_waits_for_what_was_sent(nodes: list[NodeProcess], topic: str) -> None:
+    async with pubsub.Pubsub(nodes[1].data_dir) as subscriber, subscriber.subscribe(topic) as messages:
+        async with pubsub.Pubsub(nodes[1].data_dir) as bus:
+            for n in range(100):
+                await bus.send(topic, n)
+        received = [(await _next(messages)).json() for _ in range(100)]
+
+    assert received == list(range(100))
+
+
 async def test_sending_with_no_node_fails_at_the_flush(tmp_path: Path) -> None:
     async with pubsub.Pubsub(tmp_path) as bus:
         await bus.send("orders.created", {})
