@@ -80,10 +80,34 @@ _M = TypeVar("_M", bound=Message)
 _Stored = tuple[int, int]
 """A publish's answer while in flight: (offset in this node's partition, replicas that hold it); the
 reply messages are built from it once, by the RPC that answers (thousands per batch)."""
-_Pending = tuple[node_pb2.StreamPublishRequest, "asyncio.Future[_Stored]"]
+_Pending = tuple[node_pb2.StreamPublishRequest, "_Answers", int]
+"""A publish waiting in an outbox: the request, and where (and at which index) its answer goes."""
 _BATCH_EVENTS = 2000
 _BATCH_BYTES = 2 << 20
 """One batch (one fsync, one StreamReplicate) at most; one event always fits."""
+
+
+class _Answers:
+    """The answers of one publishing RPC (one event, or a `StreamPublishMany`'s), each filled in as its
+    event is stored and replicated or refused, and one future set when the last is in: not a future, a
+    callback and a turn of the loop per event (a batch holds thousands)."""
+
+    __slots__ = ("done", "left", "results")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.results: list[_Stored | BaseException | None] = [None] * count
+        self.left = count
+        self.done: asyncio.Future[None] = loop.create_future()
+        if not count:
+            self.done.set_result(None)
+
+    def answer(self, index: int, outcome: _Stored | BaseException) -> None:
+        """The outcome of event `index`; only its first counts (a batch may be settled twice)."""
+        if self.results[index] is None:
+            self.results[index] = outcome
+            self.left -= 1
+            if not self.left and not self.done.done():
+                self.done.set_result(None)
 
 
 class _Outbox:
@@ -139,44 +163,47 @@ class Streams:
         InvalidArgument (nothing written) for a bad topic, payload or headers; Unavailable when too
         few replicas answered (the event stays in this node's log and is copied later)."""
         _check_publish(request)
-        offset, replicas = await self._enqueue(request)
+        answers = _Answers(self._loop, 1)
+        self._enqueue(request, answers, 0)
+        await answers.done
+        outcome = answers.results[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert outcome is not None
+        offset, replicas = outcome
         return node_pb2.StreamPublishReply(origin=self._node_id, offset=offset, replicas=replicas)
 
     async def publish_many(self, request: node_pb2.StreamPublishManyRequest) -> node_pb2.StreamPublishManyReply:
         """Each event published on its own, all at once so that each topic's outbox takes them in one
-        batch; a refused or unreplicated one is answered with its error. (Futures, not a task per event:
-        a batch holds thousands.)"""
-        replies: list[asyncio.Future[_Stored]] = []
-        for event in request.events:
+        batch; a refused or unreplicated one is answered with its error."""
+        answers = _Answers(self._loop, len(request.events))
+        for index, event in enumerate(request.events):
             try:
                 _check_publish(event)
             except NodeError as exc:
-                refused: asyncio.Future[_Stored] = self._loop.create_future()
-                refused.set_exception(exc)
-                replies.append(refused)
+                answers.answer(index, exc)
             else:
-                replies.append(self._enqueue(event))
-        answers = await asyncio.gather(*replies, return_exceptions=True)
+                self._enqueue(event, answers, index)
+        await answers.done
         reply = node_pb2.StreamPublishManyReply()
         results = reply.results
-        for answer in answers:  # each result built in place: a list of them would be copied in again
+        for answer in answers.results:  # each result built in place: a list of them would be copied in again
             if isinstance(answer, BaseException):
                 code, message = refusal(answer)
                 results.add(code=code, message=message)
             else:
+                assert answer is not None
                 results.add(origin=self._node_id, offset=answer[0], replicas=answer[1])
         return reply
 
-    def _enqueue(self, request: node_pb2.StreamPublishRequest) -> asyncio.Future[_Stored]:
-        """Queue a checked publish on its topic's outbox; the future is its answer."""
+    def _enqueue(self, request: node_pb2.StreamPublishRequest, answers: _Answers, index: int) -> None:
+        """Queue a checked publish on its topic's outbox; its answer goes to `answers` at `index`."""
         box = self._outboxes.get(request.topic)
         if box is None:
             box = self._outboxes[request.topic] = _Outbox()
-        reply: asyncio.Future[_Stored] = self._loop.create_future()
-        box.pending.append((request, reply))
+        box.pending.append((request, answers, index))
         if box.task is None:
             box.task = self._loop.create_task(self._drain(request.topic, box))
-        return reply
 
     async def _drain(self, topic: str, box: _Outbox) -> None:
         """Append and copy the outbox's publishes a batch at a time; with none, copy what is behind."""
@@ -210,9 +237,8 @@ class Streams:
                     _settle(batch, Unavailable(f"{acked} of {needed} replicas of {topic} answered in time; the "
                                                "event is in this node's log and will be copied later"))
                     continue
-                for (_, reply), event in zip(batch, events, strict=True):
-                    if not reply.done():
-                        reply.set_result((event.offset, acked))
+                for (_, answers, index), event in zip(batch, events, strict=True):
+                    answers.answer(index, (event.offset, acked))
         finally:
             box.task = None
 
@@ -237,7 +263,7 @@ class Streams:
         # headers=None when there are none: protobuf copies even an empty map.
         return [node_pb2.StreamEvent(topic=topic, origin=self._node_id, offset=head + 1 + i, published_at=now,
                                      data=request.data, headers=request.headers if request.headers else None)
-                for i, (request, _) in enumerate(batch)]
+                for i, (request, _, _) in enumerate(batch)]
 
     async def _replicate(self, topic: str, events: list[node_pb2.StreamEvent]) -> tuple[int, int]:
         """Copy this node's partition up to its head to k peers (`events` are its newest); (how many
@@ -477,7 +503,6 @@ class Streams:
 
 
 def _settle(batch: list[_Pending], error: BaseException) -> None:
-    for _, reply in batch:
-        if not reply.done():
-            reply.set_exception(error)
+    for _, answers, index in batch:
+        answers.answer(index, error)
 
