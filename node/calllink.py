@@ -33,7 +33,7 @@ import grpc
 
 from .proto import node_pb2
 
-__all__ = ["CallLink", "Handler", "LinkWriter", "Status", "batched", "link_error", "retrieved", "serve_link", "take_batch"]
+__all__ = ["CallLink", "Handler", "LinkWriter", "Status", "batched", "link_error", "serve_link", "take_batch"]
 
 Handler = Callable[[bytes, float | None], Awaitable[bytes]]
 """Serves one call: the request payload and the caller's time left (None: no limit), to the reply."""
@@ -235,7 +235,7 @@ class _Batches:
         error (a stream cancelled meanwhile: UNAVAILABLE). Nobody need await it."""
         loop = asyncio.get_running_loop()
         written: asyncio.Future[None] = loop.create_future()
-        written.add_done_callback(retrieved)
+        written.add_done_callback(_retrieved)
         self._queue.append((frame, written))
         if self._writer is None:
             self._writer = loop.create_task(self._drain())
@@ -286,8 +286,7 @@ def take_batch(queue: collections.deque[tuple[node_pb2.LinkFrame, asyncio.Future
     return batch
 
 
-def retrieved(future: asyncio.Future[None]) -> None:
-    """A done-callback that marks a future's exception as seen (nobody need await a written-future)."""
+def _retrieved(future: asyncio.Future[None]) -> None:
     if not future.cancelled():
         future.exception()
 

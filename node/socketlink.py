@@ -29,7 +29,7 @@ from pathlib import Path
 import grpc
 from google.protobuf.message import DecodeError
 
-from .calllink import Handler, Status, link_error, retrieved, serve_link, take_batch
+from .calllink import Handler, Status, link_error, serve_link, take_batch
 from .proto import node_pb2
 
 __all__ = ["LinkServer", "SocketStream", "remove_stale"]
@@ -68,8 +68,7 @@ class _Writer:
     its end under way) is written at once; the others go together in one write at the next turn of the
     loop, so concurrent calls share writes and the reader's wake-ups, and so the batches the next hop
     forwards (writing each at once halved the routed throughput: every hop after it wrote more, smaller
-    batches). Until `attach` (the caller
-    connecting) frames wait, and fail if `fail` comes first."""
+    batches). Until `attach` (the caller connecting) frames wait, and fail if `fail` comes first."""
 
     def __init__(self) -> None:
         self._stream: asyncio.StreamWriter | None = None
@@ -87,16 +86,13 @@ class _Writer:
         if self._failure is None:
             self._failure = failure
         while self._queue:
-            _, written = self._queue.popleft()
-            if not written.done():
-                written.set_exception(self._failure)
+            _failed(self._queue.popleft()[1], self._failure)
 
     def post(self, frame: node_pb2.LinkFrame, alone: bool = False) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         written: asyncio.Future[None] = loop.create_future()
-        written.add_done_callback(retrieved)
         if self._failure is not None:
-            written.set_exception(self._failure)
+            _failed(written, self._failure)
             return written
         self._queue.append((frame, written))
         if alone and len(self._queue) == 1:
@@ -140,6 +136,13 @@ class _Writer:
         finally:
             self._drainer = None
         self._flush()
+
+
+def _failed(written: asyncio.Future[None], failure: grpc.aio.AioRpcError) -> None:
+    """Fail a written-future, marked as seen: nobody need await it (no done-callback per frame for that)."""
+    if not written.done():
+        written.set_exception(failure)
+        written.exception()
 
 
 def _paused(stream: asyncio.StreamWriter) -> bool:
