@@ -1,4 +1,6 @@
-"""Unary calls multiplexed on one gRPC stream: the SDK to its node, and one node to another.
+"""Unary calls multiplexed on one stream: the SDK to its node, one node to another, a node to its SDK
+instances (the two links within a machine run on unix sockets: `socketlink.py`; this module is the
+protocol and its gRPC transport).
 
 grpc.aio spends about twice the CPU and latency on setting up a unary call as on one message of a
 stream that is already open (measured on this machine: 526 against 242 µs a round trip, 350 against
@@ -73,7 +75,7 @@ def batched(write: Callable[[node_pb2.LinkBatch], Awaitable[None]]) -> LinkWrite
 
 
 def _grpc_writer(stream: Any) -> LinkWriter:
-    return _Batches(stream.write)
+    return batched(stream.write)
 
 
 class CallLink:
