@@ -19,7 +19,7 @@ import grpc
 
 from .calllink import CallLink
 from .proto import node_pb2
-from .socketlink import SocketStream
+from .socketlink import socket_link
 
 __all__ = ["CALLER_KEY", "InstanceChannels", "call_metadata"]
 
@@ -76,8 +76,7 @@ class InstanceChannels:
         link = self._links.get(address)
         if link is None:
             if socket:
-                path = Path(socket)
-                link = CallLink(lambda: SocketStream(path), writer=lambda stream: stream)
+                link = socket_link(Path(socket))
             else:
                 link = CallLink(self._channel(address).stream_stream(
                     _LINK_METHOD, request_serializer=node_pb2.LinkBatch.SerializeToString,

@@ -143,7 +143,7 @@ class Pubsub:
         self._remote = Patterns()
         self._remote_records: dict[tuple[bytes, str], _Remote] = {}
         self._routes: dict[str, _Route] = {}
-        """By topic, until a subscription here or a remote record changes (`_changed`)."""
+        """By topic, until a subscription here or a remote record changes (each such change clears it)."""
         # Round-robin positions per group: over nodes (publishing) and over local members (delivering).
         self._turns: collections.Counter[str] = collections.Counter()
         self._member_turns: collections.Counter[str] = collections.Counter()

@@ -29,10 +29,10 @@ from pathlib import Path
 import grpc
 from google.protobuf.message import DecodeError
 
-from .calllink import Handler, Status, link_error, serve_link, take_batch
+from .calllink import CallLink, Handler, Status, link_error, serve_link, take_batch
 from .proto import node_pb2
 
-__all__ = ["LinkServer", "SocketStream", "remove_stale"]
+__all__ = ["LinkServer", "SocketStream", "remove_stale", "socket_link"]
 
 _LENGTH = struct.Struct(">I")
 _CALLER_MAX_FRAME = 1 << 30
@@ -151,9 +151,9 @@ def _paused(stream: asyncio.StreamWriter) -> bool:
 
 
 class SocketStream:
-    """The caller's end of one link to the node listening on `path`, for `calllink.CallLink` (which reads
-    it as a stream and posts through it as its writer: `CallLink(lambda: SocketStream(path), writer=lambda
-    stream: stream)`). Connects at once; fails as a grpc.aio stream would."""
+    """The caller's end of one link to the server listening on `path`, for `calllink.CallLink`, which reads
+    it as a stream and posts through it as its writer (`socket_link`). Connects at once; fails as a
+    grpc.aio stream would."""
 
     def __init__(self, path: Path) -> None:
         self._writer = _Writer()
@@ -211,6 +211,11 @@ class SocketStream:
             if self._stream is not None:
                 self._stream.close()
         raise failure
+
+
+def socket_link(path: Path) -> CallLink:
+    """A caller's call link to the `LinkServer` on `path` (a `SocketStream` is its own writer)."""
+    return CallLink(lambda: SocketStream(path), writer=lambda stream: stream)
 
 
 def remove_stale(directory: Path) -> int:

@@ -18,7 +18,7 @@ from ..node.calllink import CallLink
 from ..node.client import LOCAL_CHANNEL_OPTIONS
 from ..node.datadir import DataDir
 from ..node.proto import node_pb2_grpc
-from ..node.socketlink import SocketStream
+from ..node.socketlink import socket_link
 from .errors import MicroError, from_grpc, unavailable
 
 __all__ = ["NODE_ID", "NodeChannel", "NodeUser", "Stream"]
@@ -55,7 +55,7 @@ class NodeChannel:
         if self._link is None:
             path = self.data_dir.link_socket
             if path.exists():
-                self._link = CallLink(lambda: SocketStream(path), writer=lambda stream: stream)
+                self._link = socket_link(path)
             else:
                 self._link = CallLink(self.stub.CallLink)
         return self._link

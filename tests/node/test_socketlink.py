@@ -15,7 +15,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from micro.node.calllink import CallLink
-from micro.node.socketlink import LinkServer, SocketStream, remove_stale
+from micro.node.socketlink import LinkServer, remove_stale, socket_link
 from test_calllink import Callee  # its handler and status; its grpc server is not used here
 
 pytestmark = pytest.mark.asyncio
@@ -44,7 +44,7 @@ async def server(path: Path, dropped: list[str]) -> AsyncIterator[tuple[LinkServ
 
 
 def _link(path: Path) -> CallLink:
-    return CallLink(lambda: SocketStream(path), writer=lambda stream: stream)
+    return socket_link(path)
 
 
 async def test_concurrent_calls_each_get_their_own_answer(server: tuple[LinkServer, Callee], path: Path) -> None:
