@@ -1,10 +1,15 @@
 """The durable log of event streams: one SQLite file (`DATA_DIR/streams.db`) holding every partition
 this node has, its own (origin = this node) and the copies it keeps of other nodes' partitions.
 
-A partition is (topic, origin); its events have offsets 1, 2, 3... with no gap. Table `events` holds
-the retained events, keyed (topic, origin, offset), each stored as its serialized `StreamEvent`; table
-`partitions` holds each partition's first retained offset, head (last offset written) and retained
-bytes, so a partition pruned empty keeps its head and an offset is never handed out twice.
+A partition is (topic, origin); its events have offsets 1, 2, 3... with no gap. Table `partitions`
+holds each partition's number (given when it is first written, never reused), first retained offset,
+head (last offset written) and retained bytes, so a partition pruned empty keeps its head and an offset
+is never handed out twice. Table `events` holds the retained events, each stored as its serialized
+`StreamEvent` (topic and origin may be left out: `read` sets the partition's) under one integer key,
+`number << 44 | offset` (SQLite's rowid): an append then adds rows at the end of one range of one
+B-tree, about half the work of a (topic, origin, offset) key, which is a second B-tree beside the rowid
+one (offsets stop at 2^44, partitions at 2^19). A file of the first layout, keyed by (topic, origin,
+offset), is converted when it is opened.
 
 **Writes.** Appends and prunes are queued on the event loop and applied by one writer thread, in
 order: the writer takes everything queued since its last transaction and applies it in one transaction
@@ -45,16 +50,31 @@ MAX_READ_BYTES = 3 << 20
 """Bytes of events one read returns at most (one event always fits): with the framing, a read fits one
 peer message (4 MiB)."""
 
-_SCHEMA_VERSION = 1
-_SCHEMA = (
-    """CREATE TABLE events (topic TEXT NOT NULL, origin TEXT NOT NULL, offset INTEGER NOT NULL,
-        published_at REAL NOT NULL, size INTEGER NOT NULL, event BLOB NOT NULL,
-        PRIMARY KEY (topic, origin, offset))""",
-    """CREATE TABLE partitions (topic TEXT NOT NULL, origin TEXT NOT NULL, first INTEGER NOT NULL,
-        head INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (topic, origin)) WITHOUT ROWID""",
+_SCHEMA_VERSION = 2
+_OFFSET_BITS = 44
+_MAX_OFFSET = (1 << _OFFSET_BITS) - 1
+_MAX_NUMBER = (1 << (63 - _OFFSET_BITS)) - 1
+_TABLES = (
+    """CREATE TABLE {events} (key INTEGER PRIMARY KEY, published_at REAL NOT NULL, size INTEGER NOT NULL,
+        event BLOB NOT NULL)""",
+    """CREATE TABLE {partitions} (topic TEXT NOT NULL, origin TEXT NOT NULL, number INTEGER NOT NULL UNIQUE,
+        first INTEGER NOT NULL, head INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (topic, origin))
+        WITHOUT ROWID""",
 )
-_INSERT = "INSERT INTO events (topic, origin, offset, published_at, size, event) VALUES (?, ?, ?, ?, ?, ?)"
-_SAVE_PARTITION = """INSERT INTO partitions (topic, origin, first, head, bytes) VALUES (?, ?, ?, ?, ?)
+_SCHEMA = [table.format(events="events", partitions="partitions") for table in _TABLES]
+_UPGRADE_FROM_1 = [
+    *(table.format(events="events_v2", partitions="partitions_v2") for table in _TABLES),
+    """INSERT INTO partitions_v2 SELECT topic, origin, ROW_NUMBER() OVER (ORDER BY topic, origin), first, head, bytes
+        FROM partitions""",
+    f"""INSERT INTO events_v2 SELECT p.number << {_OFFSET_BITS} | e.offset, e.published_at, e.size, e.event
+        FROM events AS e JOIN partitions_v2 AS p USING (topic, origin)""",
+    "DROP TABLE events",
+    "DROP TABLE partitions",
+    "ALTER TABLE events_v2 RENAME TO events",
+    "ALTER TABLE partitions_v2 RENAME TO partitions",
+]
+_INSERT = "INSERT INTO events (key, published_at, size, event) VALUES (?, ?, ?, ?)"
+_SAVE_PARTITION = """INSERT INTO partitions (topic, origin, first, head, bytes, number) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (topic, origin) DO UPDATE SET first = excluded.first, head = excluded.head,
         bytes = excluded.bytes"""
 # Operations applied in one transaction at most; a longer queue is split over several commits.
@@ -64,11 +84,21 @@ _WAL_LIMIT = 16 << 20
 
 class Partition(NamedTuple):
     """What this node holds of one partition: `first` retained offset (head + 1 when all were pruned,
-    0 when none was ever written), `head` (last offset written) and the retained `bytes`."""
+    0 when none was ever written), `head` (last offset written), the retained `bytes`, and its
+    `number` in this file (the high bits of its events' keys)."""
 
     first: int
     head: int
     bytes: int
+    number: int
+
+
+def _key(part: Partition, offset: int) -> int:
+    """The `events` key of the partition's event at `offset`."""
+    return part.number << _OFFSET_BITS | offset
+
+
+_NONE = Partition(0, 0, 0, 0)
 
 
 _Key = tuple[str, str]
@@ -94,7 +124,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         conn.execute("PRAGMA journal_mode = WAL")
         if version == 0 and not tables:
-            conn.executescript(f"BEGIN IMMEDIATE; {'; '.join(_SCHEMA)}; PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT")
+            _migrate(conn, _SCHEMA)
+        elif version == 1 and {"events", "partitions"} <= tables:
+            _migrate(conn, _UPGRADE_FROM_1)
         elif version != _SCHEMA_VERSION or not {"events", "partitions"} <= tables:
             raise _corrupt(path, f"schema version {version}, not this node's version {_SCHEMA_VERSION}")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
@@ -105,46 +137,65 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _migrate(conn: sqlite3.Connection, statements: list[str]) -> None:
+    """Create or convert the tables in one transaction, then mark the file with this layout's version."""
+    conn.executescript(f"BEGIN IMMEDIATE; {'; '.join(statements)}; PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT")
+
+
+def _numbered(changed: dict[_Key, Partition], key: _Key) -> Partition:
+    """The partition `key` as held, or a new empty one with the next number."""
+    part = changed.get(key)
+    if part is not None:
+        return part
+    number = max((p.number for p in changed.values()), default=0) + 1
+    if number > _MAX_NUMBER:
+        raise NodeError(f"this node's event-stream log holds {_MAX_NUMBER} partitions, its most", "RESOURCE_EXHAUSTED")
+    return Partition(0, 0, 0, number)
+
+
 def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int) -> _Write:
     """Write the events that continue the partition; the result is its head after."""
 
     def write(conn: sqlite3.Connection, changed: dict[_Key, Partition]) -> int:
         key = (topic, origin)
-        part = changed.get(key) or Partition(0, 0, 0)
+        part = _numbered(changed, key)
         if since > part.head + 1:
             # The source pruned everything up to `since`: what is held here cannot be continued.
-            conn.execute("DELETE FROM events WHERE topic = ? AND origin = ?", key)
-            part = changed[key] = Partition(since, since - 1, 0)
+            conn.execute("DELETE FROM events WHERE key BETWEEN ? AND ?", (_key(part, 0), _key(part, _MAX_OFFSET)))
+            part = changed[key] = Partition(since, since - 1, 0, part.number)
         rows = []
         added = 0
         head = part.head
+        base = _key(part, 0)
         for event in events:
-            if event.offset <= head:
+            offset = event.offset
+            if offset <= head:
                 continue  # held already: a replication sent again
-            if event.offset != head + 1:
+            if offset != head + 1:
                 break  # a gap: the caller backfills from head + 1
+            if offset > _MAX_OFFSET:
+                raise NodeError(f"partition {topic} of {origin} is full at offset {_MAX_OFFSET}", "RESOURCE_EXHAUSTED")
             blob = event.SerializeToString()
-            rows.append((topic, origin, event.offset, event.published_at, len(blob), blob))
+            rows.append((base | offset, event.published_at, len(blob), blob))
             added += len(blob)
-            head = event.offset
+            head = offset
         if rows:
             conn.executemany(_INSERT, rows)
-            first = part.first if part.first and part.first <= part.head else rows[0][2]
-            changed[key] = Partition(first, head, part.bytes + added)
+            first = part.first if part.first and part.first <= part.head else head - len(rows) + 1
+            changed[key] = Partition(first, head, part.bytes + added, part.number)
         return head
 
     return write
 
 
-def _offset_since(conn: sqlite3.Connection, topic: str, origin: str, part: Partition, t: float) -> int:
+def _offset_since(conn: sqlite3.Connection, part: Partition, t: float) -> int:
     """The first retained offset published at or after `t` (head + 1 if none), by binary search on the
     primary key: `published_at` is the origin's clock, which only goes forward but for a step back of
     the clock (then the answer is near, not exact). A scan would read every row's data."""
     lo, hi = max(part.first, 1), part.head + 1
     while lo < hi:
         mid = (lo + hi) // 2
-        row = conn.execute("SELECT published_at FROM events WHERE topic = ? AND origin = ? AND offset = ?",
-                           (topic, origin, mid)).fetchone()
+        row = conn.execute("SELECT published_at FROM events WHERE key = ?", (_key(part, mid),)).fetchone()
         if row is not None and row[0] >= t:
             hi = mid
         else:
@@ -160,25 +211,26 @@ def _prune(cutoff: float, max_bytes: int) -> _Write:
         for key, part in list(changed.items()):
             if part.first == 0 or part.first > part.head:
                 continue
-            topic, origin = key
-            first = _offset_since(conn, topic, origin, part, cutoff)
+            start = _key(part, 0)
+            first = _offset_since(conn, part, cutoff)
             excess = part.bytes - conn.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM events WHERE topic = ? AND origin = ? AND offset < ?",
-                (topic, origin, first)).fetchone()[0] - max_bytes
+                "SELECT COALESCE(SUM(size), 0) FROM events WHERE key BETWEEN ? AND ?",
+                (start, _key(part, first - 1))).fetchone()[0] - max_bytes
             if excess > 0:
-                for offset, size in conn.execute(
-                        "SELECT offset, size FROM events WHERE topic = ? AND origin = ? AND offset >= ? ORDER BY offset",
-                        (topic, origin, first)).fetchall():
+                for event_key, size in conn.execute(
+                        "SELECT key, size FROM events WHERE key BETWEEN ? AND ? ORDER BY key",
+                        (_key(part, first), _key(part, _MAX_OFFSET))).fetchall():
                     if excess <= 0:
                         break
                     excess -= size
-                    first = offset + 1
+                    first = event_key - start + 1
             if first == part.first:
                 continue
-            freed = conn.execute("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM events WHERE topic = ? AND origin = ? "
-                                 "AND offset < ?", (topic, origin, first)).fetchone()
-            conn.execute("DELETE FROM events WHERE topic = ? AND origin = ? AND offset < ?", (topic, origin, first))
-            changed[key] = Partition(first, part.head, part.bytes - freed[0])
+            below = (start, _key(part, first - 1))
+            freed = conn.execute("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM events WHERE key BETWEEN ? AND ?",
+                                 below).fetchone()
+            conn.execute("DELETE FROM events WHERE key BETWEEN ? AND ?", below)
+            changed[key] = Partition(first, part.head, part.bytes - freed[0], part.number)
             removed += freed[1]
         return removed
 
@@ -210,14 +262,14 @@ class EventLog:
         try:
             log._writer = await loop.run_in_executor(log._executor, _connect, path)
             log._reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-            rows = log._reader.execute("SELECT topic, origin, first, head, bytes FROM partitions").fetchall()
+            rows = log._reader.execute("SELECT topic, origin, first, head, bytes, number FROM partitions").fetchall()
         except sqlite3.Error as exc:
             await log.close()
             raise _corrupt(path, exc) from None
         except NodeError:
             await log.close()
             raise
-        log._parts = {(topic, origin): Partition(first, head, size) for topic, origin, first, head, size in rows}
+        log._parts = {(topic, origin): Partition(*numbers) for topic, origin, *numbers in rows}
         log._flusher = loop.create_task(log._flush_loop())
         return log
 
@@ -311,11 +363,11 @@ class EventLog:
 
     def head(self, topic: str, origin: str) -> int:
         """The last offset written to the partition (0 if none)."""
-        return self._parts.get((topic, origin), Partition(0, 0, 0)).head
+        return self._parts.get((topic, origin), _NONE).head
 
     def first(self, topic: str, origin: str) -> int:
         """The first offset retained (0 if none was written; head + 1 when all were pruned)."""
-        return self._parts.get((topic, origin), Partition(0, 0, 0)).first
+        return self._parts.get((topic, origin), _NONE).first
 
     def partition(self, topic: str, origin: str) -> Partition | None:
         return self._parts.get((topic, origin))
@@ -334,17 +386,21 @@ class EventLog:
     def read(self, topic: str, origin: str, from_offset: int, limit: int) -> list[node_pb2.StreamEvent]:
         """Up to `limit` events from `from_offset` on (or the first retained after it), in order, at
         most `MAX_READ_BYTES` of them (one event always)."""
-        if self._reader is None or limit <= 0 or (topic, origin) not in self._parts:
+        part = self._parts.get((topic, origin))
+        if self._reader is None or limit <= 0 or part is None:
             return []
         events: list[node_pb2.StreamEvent] = []
         size = 0
         for (blob,) in self._reader.execute(
-                "SELECT event FROM events WHERE topic = ? AND origin = ? AND offset >= ? ORDER BY offset LIMIT ?",
-                (topic, origin, from_offset, limit)):
+                "SELECT event FROM events WHERE key BETWEEN ? AND ? ORDER BY key LIMIT ?",
+                (_key(part, max(0, from_offset)), _key(part, _MAX_OFFSET), limit)):
             if events and size + len(blob) > MAX_READ_BYTES:
                 break
             size += len(blob)
-            events.append(node_pb2.StreamEvent.FromString(blob))
+            event = node_pb2.StreamEvent.FromString(blob)
+            event.topic = topic
+            event.origin = origin
+            events.append(event)
         return events
 
     def offset_since(self, topic: str, origin: str, t: float) -> int:
@@ -352,4 +408,4 @@ class EventLog:
         part = self._parts.get((topic, origin))
         if part is None or self._reader is None:
             return 1
-        return _offset_since(self._reader, topic, origin, part, t)
+        return _offset_since(self._reader, part, t)

@@ -258,11 +258,14 @@ class Streams:
         return batch
 
     def _number(self, topic: str, batch: list[_Pending]) -> list[node_pb2.StreamEvent]:
+        """The batch's events, numbered on from the head. Without topic and origin: the log keeps them
+        per partition and `StreamReplicate` carries them once, so no event is built, stored or sent with
+        them (a fifth of a small event's bytes)."""
         head = self.log.head(topic, self._node_id)
         now = time.time()
         # headers=None when there are none: protobuf copies even an empty map.
-        return [node_pb2.StreamEvent(topic=topic, origin=self._node_id, offset=head + 1 + i, published_at=now,
-                                     data=request.data, headers=request.headers if request.headers else None)
+        return [node_pb2.StreamEvent(offset=head + 1 + i, published_at=now, data=request.data,
+                                     headers=request.headers if request.headers else None)
                 for i, (request, _, _) in enumerate(batch)]
 
     async def _replicate(self, topic: str, events: list[node_pb2.StreamEvent]) -> tuple[int, int]:
@@ -342,10 +345,11 @@ class Streams:
     async def serve_replicate(self, frame: node_pb2.Frame) -> node_pb2.Frame:
         """`Peer.StreamReplicate`: append the origin's events to the copy here; answer its head."""
         request = self._open(frame, node_pb2.StreamReplicate)
-        if not request.origin or request.origin == self._node_id or any(e.topic != request.topic or e.origin != request.origin
-                                                  for e in request.events):
+        # The events are the request's partition's whatever topic or origin they name: the log gives
+        # them the partition's when they are read.
+        if not request.origin or request.origin == self._node_id:
             self.stats["dropped_frames"] += 1
-            raise InvalidArgument("a StreamReplicate carries events of its own partition only, from another node")
+            raise InvalidArgument("a StreamReplicate carries events of another node's partition")
         before = self.log.head(request.topic, request.origin)
         # A copy that starts where the origin's retained events start continues it, whatever came before.
         origin_first = self.view.holders(request.topic, request.origin).get(request.origin, (0, 0))[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -137,6 +138,38 @@ def test_reopening_keeps_events_and_heads(tmp_path: Path) -> None:
         assert [e.offset for e in again.read("orders", ORIGIN, 1, 10)] == [3]
         assert await again.append("orders", ORIGIN, events(4, 4)) == 4
         await again.close()
+
+    run(scenario)
+
+
+def test_a_log_of_the_first_layout_is_converted_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "streams.db"
+    with sqlite3.connect(path) as conn:  # the layout of version 1, keyed by (topic, origin, offset)
+        conn.executescript("""
+            CREATE TABLE events (topic TEXT NOT NULL, origin TEXT NOT NULL, offset INTEGER NOT NULL,
+                published_at REAL NOT NULL, size INTEGER NOT NULL, event BLOB NOT NULL,
+                PRIMARY KEY (topic, origin, offset));
+            CREATE TABLE partitions (topic TEXT NOT NULL, origin TEXT NOT NULL, first INTEGER NOT NULL,
+                head INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (topic, origin)) WITHOUT ROWID;
+            PRAGMA user_version = 1;""")
+        for topic, first, last in (("orders", 2, 4), ("audit", 1, 2)):
+            rows = [(topic, ORIGIN, e.offset, e.published_at, len(e.SerializeToString()), e.SerializeToString())
+                    for e in events(first, last, topic)]
+            conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("INSERT INTO partitions VALUES (?, ?, ?, ?, ?)",
+                         (topic, ORIGIN, first, last, sum(row[4] for row in rows)))
+    conn.close()
+
+    async def scenario() -> None:
+        log = await opened(path)
+        assert [e.offset for e in log.read("orders", ORIGIN, 1, 10)] == [2, 3, 4]
+        assert [e.data for e in log.read("audit", ORIGIN, 2, 10)] == [b"x2"]
+        assert log.partitions("orders") == [(ORIGIN, 2, 4)]
+        assert await log.append("orders", ORIGIN, events(5, 5)) == 5
+        assert await log.append("fresh", ORIGIN, events(1, 1, "fresh")) == 1
+        assert [e.offset for e in log.read("orders", ORIGIN, 0, 10)] == [2, 3, 4, 5]
+        assert [e.topic for e in log.read("fresh", ORIGIN, 0, 10)] == ["fresh"]
+        await log.close()
 
     run(scenario)
 

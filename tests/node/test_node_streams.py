@@ -78,8 +78,8 @@ def held(node: NodeProcess, topic: str, origin: str) -> list[node_pb2.StreamEven
     """The events of a partition in the node's streams.db, read beside the running (or killed) node."""
     with contextlib.closing(sqlite3.connect(f"file:{node.data_dir / 'streams.db'}?mode=ro", uri=True,
                                             timeout=5)) as conn:
-        rows = conn.execute("SELECT event FROM events WHERE topic = ? AND origin = ? ORDER BY offset",
-                            (topic, origin)).fetchall()
+        rows = conn.execute("SELECT event FROM events JOIN partitions ON key >> 44 = number "
+                            "WHERE topic = ? AND origin = ? ORDER BY key", (topic, origin)).fetchall()
     return [node_pb2.StreamEvent.FromString(row[0]) for row in rows]
 
 
