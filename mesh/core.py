@@ -184,7 +184,7 @@ class MeshCore:
                 mine.incarnation + 1 if mine is not None and mine.generation == generation else 0
             )
             claim = sign_alive(creds, address, generation, self.incarnation)
-            self._members.apply_alive(claim, now)
+            self._members.apply_alive(claim)
             if len(self._members) > 1:  # a restart among known members: announce the new life
                 self._rumour(self.local_id, claim, now)
         self._timers.set(_PROBE, now + rng.random() * config.probe_interval)
@@ -283,7 +283,7 @@ class MeshCore:
             return
         self._left = True
         statement = sign_leave(self._creds, self.generation, self.incarnation)
-        self._members.apply_statement(statement, now)
+        self._members.apply_statement(statement)
         for key in (_PROBE, _PROBE_TIMEOUT, _PUSH_PULL, _RECONNECT):
             self._timers.cancel(key)
         self._rumour(self.local_id, statement, now)
@@ -528,7 +528,7 @@ class MeshCore:
         elif not self._trust.alive_signed(claim):
             self.stats.dropped_bad_signature += 1
         else:
-            self._changed(self._members.apply_alive(claim, now), now)
+            self._changed(self._members.apply_alive(claim), now)
 
     def _on_statement(self, source: str, statement: Statement, now: float) -> None:
         """A suspect, dead or leave statement, received from `source` or made here (source: our address)."""
@@ -549,7 +549,7 @@ class MeshCore:
         elif isinstance(statement, Leave) and not self._trust.leave_signed(statement):
             self.stats.dropped_bad_signature += 1
         else:
-            self._changed(self._members.apply_statement(statement, now), now)
+            self._changed(self._members.apply_statement(statement), now)
 
     def _confirm(self, statement: Suspect, now: float) -> None:
         """Another accuser of a suspected life. Confirmations are not gossiped: our own goes straight to
@@ -569,7 +569,7 @@ class MeshCore:
         self.incarnation = max(self.incarnation, incarnation) + 1
         self.stats.refutations += 1
         claim = sign_alive(self._creds, self.address, self.generation, self.incarnation)
-        self._members.apply_alive(claim, now)
+        self._members.apply_alive(claim)
         self._rumour(self.local_id, claim, now)
         if reannounce:  # those who believed us dead dropped our owned state
             for entry in self._owned.entries(self.local_id):

@@ -57,27 +57,33 @@ def record_hash(node_id: bytes, generation: int, incarnation: int, rank: int) ->
     return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "little")
 
 
-def _version(message: Alive | Statement, rank: int) -> tuple[int, DigestEntry]:
-    """The version hash and digest entry of the record `message` puts in place, computed once per
-    message: every core that installs one shared message (ten thousand, in the simulator) reuses them."""
+def _record(claim: Alive, statement: Statement | None) -> MemberRecord:
+    """The record of `claim` alone (`statement` None), or of `statement` about its life. Built once per
+    message and kept in its `record` slot: every table that installs one shared message (ten thousand,
+    in the simulator) then shares one record, instead of each allocating its own, scattered through
+    memory, to be read on every later copy of the rumour. A table holding another claim object for the
+    member builds its own."""
+    source: Alive | Statement = claim if statement is None else statement
     try:
-        return message.version
+        record = source.record
+        if record.claim is claim:
+            return record
     except AttributeError:
-        entry = DigestEntry(message.node_id, message.generation, message.incarnation, rank, 0, 0)
-        version = (record_hash(message.node_id, message.generation, message.incarnation, rank), entry)
-        object.__setattr__(message, "version", version)  # frozen: the cache slot is set past the guard
-        return version
+        pass
+    record = MemberRecord(claim, statement)
+    object.__setattr__(source, "record", record)  # frozen: the cache slot is set past the guard
+    return record
 
 
 class MemberRecord:
-    """What this node knows about one member: its latest signed claim and current state. Never modified
-    after construction (tables share records); a plain class, not a frozen dataclass, so that compiled
-    its construction is native (the simulator builds millions)."""
+    """What is known about one member: its latest signed claim and current state, the same in every
+    table that holds it. Never modified after construction (tables share records: see `_record`); a
+    plain class, not a frozen dataclass, so that compiled its construction is native."""
 
-    __slots__ = ("claim", "digest", "generation", "incarnation", "rank", "since", "state", "statement",
+    __slots__ = ("claim", "digest", "generation", "incarnation", "rank", "state", "statement",
                  "version_hash")
 
-    def __init__(self, claim: Alive, statement: Statement | None, since: float) -> None:
+    def __init__(self, claim: Alive, statement: Statement | None) -> None:
         """The record of `claim` alone (`statement` None: alive), or of `statement` about its life."""
         source: Alive | Statement = claim if statement is None else statement
         rank = 0 if statement is None else _RANK_OF[type(statement)]
@@ -89,21 +95,13 @@ class MemberRecord:
         """The state's rank: ALIVE 0 < SUSPECT 1 < DEAD 2 < LEFT 3 (stored: it is read on every message)."""
         self.generation = claim.generation
         self.incarnation = source.incarnation
-        self.since = since
-        """When the state was entered (driver clock; 0 for records built from known claims)."""
-        version = _version(source, rank)
-        self.version_hash: int = version[0]
-        self.digest: DigestEntry = version[1]
-        """This record's scuttlebutt digest entry with no owned state (a digest lists every member, and
-        cores started from one template share these entries)."""
+        self.version_hash: int = record_hash(claim.node_id, claim.generation, source.incarnation, rank)
+        self.digest = DigestEntry(claim.node_id, claim.generation, source.incarnation, rank, 0, 0)
+        """This record's scuttlebutt digest entry with no owned state (a digest lists every member)."""
 
     @property
     def node_id(self) -> bytes:
         return self.claim.node_id
-
-    @classmethod
-    def alive(cls, claim: Alive, now: float) -> MemberRecord:
-        return cls(claim, None, now)
 
     def member(self) -> Member:
         """The public snapshot of this record."""
@@ -111,7 +109,7 @@ class MemberRecord:
 
     def __repr__(self) -> str:
         return (f"MemberRecord({self.claim.node_id.hex()[:12]}, {self.state.name}, generation="
-                f"{self.generation}, incarnation={self.incarnation}, since={self.since})")
+                f"{self.generation}, incarnation={self.incarnation})")
 
 
 class Change:
@@ -143,7 +141,7 @@ class MemberTemplate:
         for claim in claims:
             old = self.records.get(claim.node_id)
             if old is None or (claim.generation, claim.incarnation) > (old.generation, old.incarnation):
-                self.records[claim.node_id] = MemberRecord.alive(claim, 0.0)
+                self.records[claim.node_id] = _record(claim, None)
         self.ids: tuple[bytes, ...] = tuple(self.records)
         self.view_hash = 0
         for record in self.records.values():
@@ -232,15 +230,15 @@ class Membership:
             return Verdict.CONFIRM
         return Verdict.STALE
 
-    def apply_alive(self, claim: Alive, now: float) -> Change:
+    def apply_alive(self, claim: Alive) -> Change:
         """Install an alive claim already judged NEW (and verified by the caller)."""
-        return self._replace(claim.node_id, MemberRecord.alive(claim, now))
+        return self._replace(claim.node_id, _record(claim, None))
 
-    def apply_statement(self, statement: Statement, now: float) -> Change:
+    def apply_statement(self, statement: Statement) -> Change:
         """Install a suspect/dead/leave statement already judged NEW."""
         old = self.get(statement.node_id)
         assert old is not None
-        return self._replace(statement.node_id, MemberRecord(old.claim, statement, now))
+        return self._replace(statement.node_id, _record(old.claim, statement))
 
     def remove(self, node_id: bytes) -> MemberRecord | None:
         """Forget a member (reaping)."""

@@ -19,8 +19,8 @@ datagram.
   and `KvWant` walk the map's two-level hash tree in anti-entropy (see `kvsync.py`).
 
 Every message class derives from `Encodable`, whose slots are where `codec.encode_one` and
-`codec.rumour_tag` keep the message's encoding and tag, and `membership` the version of the record a
-claim or statement makes: messages are immutable and a rumour is sized,
+`codec.rumour_tag` keep the message's encoding and tag, and `membership` the record a claim or
+statement makes: messages are immutable and a rumour is sized,
 tagged and forwarded many times (in the simulator, by thousands of cores sharing one object), so each is
 computed once.
 """
@@ -29,7 +29,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .membership import MemberRecord
 
 __all__ = [
     "Ack",
@@ -76,13 +79,12 @@ class MessageType(IntEnum):
 
 class Encodable:
     """Base of the message classes: slots for the cached encoding and rumour tag, and for claims and
-    statements the version of the member record they make (see `membership`); not fields, no part of
-    equality."""
+    statements the member record they make (see `membership`); not fields, no part of equality."""
 
-    __slots__ = ("encoding", "tag", "version")
+    __slots__ = ("encoding", "record", "tag")
     encoding: bytes
+    record: MemberRecord
     tag: bytes
-    version: tuple[int, DigestEntry]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ more often than earlier (an ack cancels a probe timeout, say), so a new entry is
 deadline comes before the node's earliest queued entry; when that entry pops stale, it is pushed again
 for the deadline of that moment. This halves the agenda's traffic without changing when any timer fires.
 The cyclic garbage collector is paused (`collector_paused`) while the cores are built, while `run_until`
-runs and while the scenario reports: the engine and the cores make no reference cycles (a whole
-2,000-node run leaves nothing for `gc.collect()`), yet the records, messages and heap entries a run
-allocates set off collections whose cost grows with everything still alive, over a fifth of the run
-time at 5,000 nodes.
+runs and while the scenario reports: the only reference cycles a run makes are each installed claim or
+statement with the member record it keeps (a few hundred pairs, which live as long as the tables do),
+yet the records, messages and heap entries a run allocates set off collections whose cost grows with
+everything still alive, over a fifth of the run time at 5,000 nodes.
 
 Each core sees its own clock, `virtual time + skew` from the network model, and has its own
 `random.Random` derived from the seed, the node index and its generation. A "converged" start gives every
@@ -96,7 +96,7 @@ def frame_size(messages: Sequence[Message]) -> int:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for the block: simulations make no reference cycles, and
+    """Pause the cyclic garbage collector for the block: simulations make almost no reference cycles, and
     collections among millions of live cores' objects would only rescan them (see the module docstring)."""
     collecting = gc.isenabled()
     gc.disable()

@@ -19,8 +19,8 @@ def _address(i: int) -> str:
 def _table() -> Membership:
     """Twelve members, this node (0) among them: 1 suspect, 2 dead, the rest alive."""
     table = Membership(MemberTemplate(Alive(node, _address(i), 1, 0, b"", b"s") for i, node in enumerate(IDS)))
-    table.apply_statement(Suspect(IDS[1], 1, 0, IDS[3]), 0.0)
-    table.apply_statement(Dead(IDS[2], 1, 0, IDS[3]), 0.0)
+    table.apply_statement(Suspect(IDS[1], 1, 0, IDS[3]))
+    table.apply_statement(Dead(IDS[2], 1, 0, IDS[3]))
     return table
 
 
@@ -38,7 +38,7 @@ def test_sample_gives_distinct_addresses_of_live_members_other_than_this_node_an
 
 def test_sample_gives_fewer_when_fewer_are_eligible() -> None:
     table = Membership(MemberTemplate(Alive(node, _address(i), 1, 0, b"", b"s") for i, node in enumerate(IDS[:3])))
-    table.apply_statement(Dead(IDS[2], 1, 0, IDS[0]), 0.0)
+    table.apply_statement(Dead(IDS[2], 1, 0, IDS[0]))
     assert ProbeOrder(random.Random(1), table, LOCAL).sample(3) == [_address(1)]
 
 

@@ -22,12 +22,12 @@ def owned(i: int, counter: int, key: str = "k") -> Owned:
 def test_view_hash_does_not_depend_on_the_order_changes_arrived_in() -> None:
     a, b = Membership(), Membership()
     for i in range(5):
-        a.apply_alive(alive(i), 0.0)
+        a.apply_alive(alive(i))
     for i in reversed(range(5)):
-        b.apply_alive(alive(i, 0), 0.0)
-    b.apply_statement(Dead(IDS[2], 1, 0, IDS[0]), 1.0)
-    b.apply_alive(alive(2, 1), 2.0)
-    a.apply_alive(alive(2, 1), 0.0)
+        b.apply_alive(alive(i, 0))
+    b.apply_statement(Dead(IDS[2], 1, 0, IDS[0]))
+    b.apply_alive(alive(2, 1))
+    a.apply_alive(alive(2, 1))
     sa, sb = OwnedStore(), OwnedStore()
     sa.apply(owned(1, 1))
     sa.apply(owned(1, 2))
@@ -40,7 +40,7 @@ def test_view_hash_does_not_depend_on_the_order_changes_arrived_in() -> None:
 def test_template_hash_matches_a_table_built_change_by_change() -> None:
     built = Membership()
     for i in range(5):
-        built.apply_alive(alive(i), 0.0)
+        built.apply_alive(alive(i))
     shared = Membership(MemberTemplate([alive(i) for i in range(5)]))
     assert built.view_hash == shared.view_hash and shared.live == 5
 
@@ -49,10 +49,10 @@ def test_delta_carries_only_what_the_peer_lacks() -> None:
     mine, theirs = Membership(), Membership()
     store, their_store = OwnedStore(), OwnedStore()
     for i in range(4):
-        mine.apply_alive(alive(i), 0.0)
+        mine.apply_alive(alive(i))
     for i in range(3):
-        theirs.apply_alive(alive(i), 0.0)
-    mine.apply_alive(alive(1, 2), 0.0)
+        theirs.apply_alive(alive(i))
+    mine.apply_alive(alive(1, 2))
     store.apply(owned(0, 5))
     their_store.apply(owned(0, 4))
     store.apply(owned(0, 3, "old"))
@@ -62,15 +62,15 @@ def test_delta_carries_only_what_the_peer_lacks() -> None:
 
 def test_dead_members_are_not_sent_to_a_peer_that_never_knew_them() -> None:
     mine, theirs = Membership(), Membership()
-    mine.apply_alive(alive(0), 0.0)
-    mine.apply_alive(alive(1), 0.0)
-    theirs.apply_alive(alive(0), 0.0)
+    mine.apply_alive(alive(0))
+    mine.apply_alive(alive(1))
+    theirs.apply_alive(alive(0))
     dead = Dead(IDS[1], 1, 0, IDS[0])
     assert mine.judge_statement(dead) is Verdict.NEW
-    mine.apply_statement(dead, 1.0)
+    mine.apply_statement(dead)
     assert mine.get(IDS[1]).state is MemberState.DEAD  # type: ignore[union-attr]
     assert delta(mine, OwnedStore(), digest(theirs, OwnedStore())) == []
-    theirs.apply_alive(alive(1), 0.0)
+    theirs.apply_alive(alive(1))
     assert delta(mine, OwnedStore(), digest(theirs, OwnedStore())) == [alive(1), dead]
 
 
