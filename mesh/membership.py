@@ -6,8 +6,8 @@ states rank ALIVE < SUSPECT < DEAD < LEFT. The rules, all here:
 
 - an alive claim is accepted if its (generation, incarnation) is above the record's (or the node is new);
 - a suspect, dead or leave statement is accepted only for the record's generation, if its
-  (incarnation, rank) is above the record's; a suspect of the very life already suspected is a
-  confirmation; statements about unknown nodes or other generations are stale.
+  (incarnation, rank) is above the record's; a suspect of the very life already suspected, by another
+  accuser, is a confirmation; statements about unknown nodes or other generations are stale.
 
 Records are immutable (`MemberRecord`: never written after construction) and replaced on change, so ten thousand
 simulated cores can start from one `MemberTemplate` and share it whole: a table reads the template's
@@ -227,6 +227,11 @@ class Membership:
         if incarnation > record.incarnation or (incarnation == record.incarnation and rank > record.rank):
             return Verdict.NEW
         if rank == record.rank == _SUSPECT and incarnation == record.incarnation:
+            held = record.statement
+            # One more copy of the suspicion held (the usual case) confirms nothing: same accuser.
+            if held is statement or (isinstance(held, Suspect) and isinstance(statement, Suspect)
+                                     and held.accuser == statement.accuser):
+                return Verdict.STALE
             return Verdict.CONFIRM
         return Verdict.STALE
 
