@@ -147,10 +147,7 @@ def _numbered(changed: dict[_Key, Partition], key: _Key) -> Partition:
     part = changed.get(key)
     if part is not None:
         return part
-    number = max((p.number for p in changed.values()), default=0) + 1
-    if number > _MAX_NUMBER:
-        raise NodeError(f"this node's event-stream log holds {_MAX_NUMBER} partitions, its most", "RESOURCE_EXHAUSTED")
-    return Partition(0, 0, 0, number)
+    return Partition(0, 0, 0, max((p.number for p in changed.values()), default=0) + 1)
 
 
 def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int) -> _Write:
@@ -171,10 +168,8 @@ def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: 
             offset = event.offset
             if offset <= head:
                 continue  # held already: a replication sent again
-            if offset != head + 1:
-                break  # a gap: the caller backfills from head + 1
-            if offset > _MAX_OFFSET:
-                raise NodeError(f"partition {topic} of {origin} is full at offset {_MAX_OFFSET}", "RESOURCE_EXHAUSTED")
+            if offset != head + 1 or offset > _MAX_OFFSET:
+                break  # a gap (the caller backfills from head + 1), or past the keys' room
             blob = event.SerializeToString()
             rows.append((base | offset, event.published_at, len(blob), blob))
             added += len(blob)
@@ -282,6 +277,13 @@ class EventLog:
         here starts again at `since` (what came before was pruned at the source and cannot be copied)."""
         if not events:
             return self.head(topic, origin)
+        # The limits of the keys, checked here so that the writer's transaction (shared with other
+        # appends) never meets them.
+        if (topic, origin) not in self._parts and len(self._parts) >= _MAX_NUMBER:
+            raise NodeError(f"this node's event-stream log holds {_MAX_NUMBER} partitions, its most",
+                            "RESOURCE_EXHAUSTED")
+        if events[-1].offset > _MAX_OFFSET:
+            raise NodeError(f"partition {topic} of {origin} is full at offset {_MAX_OFFSET}", "RESOURCE_EXHAUSTED")
         result: int = await self._submit(_append(topic, origin, events, since))
         return result
 

@@ -183,3 +183,17 @@ def test_a_file_that_is_not_a_log_stops_the_open(tmp_path: Path) -> None:
             await opened(path)
 
     run(scenario)
+
+
+def test_an_append_past_the_largest_offset_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        log = await opened(tmp_path / "streams.db")
+        huge = events(1, 1)
+        huge[0].offset = 1 << 44
+        with pytest.raises(NodeError, match="full at offset"):
+            await log.append("orders", ORIGIN, huge)
+        assert log.partitions("orders") == []
+        assert await log.append("orders", ORIGIN, events(1, 2)) == 2
+        await log.close()
+
+    run(scenario)
