@@ -87,14 +87,32 @@ def encode(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _size(request: node_pb2.PublishRequest) -> int:
-    return len(request.data)
+_Outgoing = tuple[str, bytes, Mapping[str, str] | None]
+"""A message waiting for its `PublishMany`: (topic, payload, headers). A tuple, not a `PublishRequest`:
+the call's request then builds each message once, in place, instead of copying one built here."""
 
 
-def _request(topic: str, data: Any, headers: Mapping[str, str] | None) -> node_pb2.PublishRequest:
-    # headers=None, not {}: protobuf copies even an empty map, a third of building the request.
-    return node_pb2.PublishRequest(topic=_checked(check_topic, topic), data=encode(data),
-                                   headers=dict(headers) if headers else None)
+def _size(message: _Outgoing) -> int:
+    return len(message[1])
+
+
+def _outgoing(topic: str, data: Any, headers: Mapping[str, str] | None) -> _Outgoing:
+    """The message checked as far as the SDK can (the topic; headers are strings), so that a bad one
+    fails its own call, not the `PublishMany` it would have gone out in."""
+    if headers:
+        headers = dict(headers)
+        if not all(type(name) is str and type(value) is str for name, value in headers.items()):
+            raise bad_request(NODE_ID, "message headers are strings, names and values")
+    return _checked(check_topic, topic), encode(data), headers or None
+
+
+def _publish_many_request(messages: list[_Outgoing], failures_only: bool) -> node_pb2.PublishManyRequest:
+    request = node_pb2.PublishManyRequest(failures_only=failures_only)
+    add = request.messages.add
+    for topic, data, headers in messages:
+        # headers=None, not {}: protobuf copies even an empty map, a third of building the message.
+        add(topic=topic, data=data, headers=headers)
+    return request
 
 
 def _checked(check: Callable[[object], str], topic: str) -> str:
@@ -153,7 +171,7 @@ class Pubsub(NodeUser):
         """Publish `data` (bytes, or a JSON value sent as compact JSON) on `topic` (no wildcards); the
         number of nodes it was sent to, 0 when nobody subscribes. BadRequest for a bad topic or a
         payload over the node's limit (1 MiB)."""
-        return await self._publisher.submit(_request(topic, data, headers))
+        return await self._publisher.submit(_outgoing(topic, data, headers))
 
     async def send(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> None:
         """Publish without waiting for the node's answer, as NATS core's publish does: the message is
@@ -161,7 +179,7 @@ class Pubsub(NodeUser):
         message the node refuses or never gets is counted in `failed`, and the next `flush` raises the
         first such error. Waits only while `SEND_BACKLOG` messages are unanswered (a node that cannot
         keep up slows the sender instead of filling its memory)."""
-        self._sender.post(_request(topic, data, headers))
+        self._sender.post(_outgoing(topic, data, headers))
         if self._sender.unanswered > SEND_BACKLOG:
             await self._sender.answered(SEND_BACKLOG // 2)
 
@@ -183,15 +201,14 @@ class Pubsub(NodeUser):
         if self._failed is None:
             self._failed = error if isinstance(error, MicroError) else unavailable(NODE_ID, str(error))
 
-    async def _publish_many(self, requests: list[node_pb2.PublishRequest]) -> list[int | MicroError]:
-        reply = await self._node.call(self._node.stub.PublishMany, node_pb2.PublishManyRequest(messages=requests))
+    async def _publish_many(self, messages: list[_Outgoing]) -> list[int | MicroError]:
+        reply = await self._node.call(self._node.stub.PublishMany, _publish_many_request(messages, False))
         return [of_status(NODE_ID, result.code, result.message) if result.code else result.nodes
                 for result in reply.results]
 
-    async def _send_many(self, requests: list[node_pb2.PublishRequest]) -> list[int | MicroError]:
-        reply = await self._node.call(self._node.stub.PublishMany,
-                                      node_pb2.PublishManyRequest(messages=requests, failures_only=True))
-        outcomes: list[int | MicroError] = [0] * len(requests)
+    async def _send_many(self, messages: list[_Outgoing]) -> list[int | MicroError]:
+        reply = await self._node.call(self._node.stub.PublishMany, _publish_many_request(messages, True))
+        outcomes: list[int | MicroError] = [0] * len(messages)
         for result in reply.results:
             if result.code and result.index < len(outcomes):
                 outcomes[result.index] = of_status(NODE_ID, result.code, result.message)

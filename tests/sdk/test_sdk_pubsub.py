@@ -195,6 +195,8 @@ async def test_a_bad_topic_is_refused_before_anything_is_sent(tmp_path: Path) ->
             await bus.publish("orders.*", {})
         with pytest.raises(errors.BadRequest, match="wildcards are for subscriptions"):
             await bus.send("orders.*", {})
+        with pytest.raises(errors.BadRequest, match="headers are strings"):
+            await bus.send("orders.created", {}, {"attempt": 2})  # type: ignore[dict-item]
         await bus.flush()  # nothing was queued
         with pytest.raises(errors.BadRequest, match="empty token"):
             bus.subscribe("orders..created")
