@@ -43,7 +43,7 @@ from ..node.subjects import check_topic
 from .batching import Batcher
 from .channel import NODE_ID, NodeChannel, NodeUser, Stream
 from .errors import MicroError, bad_request, of_status
-from .pubsub import Message, encode
+from .pubsub import Message, Outgoing, fill, outgoing
 
 __all__ = ["Consumer", "Event", "Events", "Published", "consume_start"]
 
@@ -248,22 +248,18 @@ class Events(NodeUser):
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
-        self._publisher = Batcher(self._publish_many, lambda request: len(request.data))
+        self._publisher = Batcher(self._publish_many, lambda event: len(event[1]))
 
     async def publish(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> Published:
         """Append `data` (bytes, or a JSON value sent as compact JSON) to `topic` (no wildcards) once it is
         replicated; where it went. BadRequest for a bad topic or a payload over 1 MiB; Unavailable when
         too few replicas took it (it is in the local log and will be copied)."""
-        try:
-            request = node_pb2.StreamPublishRequest(topic=check_topic(topic), data=encode(data),
-                                                    headers=dict(headers) if headers else None)
-        except InvalidArgument as exc:
-            raise bad_request(NODE_ID, str(exc)) from None
-        return await self._publisher.submit(request)
+        return await self._publisher.submit(outgoing(topic, data, headers))
 
-    async def _publish_many(self, requests: list[node_pb2.StreamPublishRequest]) -> list[Published | MicroError]:
-        reply = await self._node.call(self._node.stub.StreamPublishMany,
-                                      node_pb2.StreamPublishManyRequest(events=requests))
+    async def _publish_many(self, events: list[Outgoing]) -> list[Published | MicroError]:
+        request = node_pb2.StreamPublishManyRequest()
+        fill(request.events, events)
+        reply = await self._node.call(self._node.stub.StreamPublishMany, request)
         return [of_status(NODE_ID, result.code, result.message) if result.code
                 else Published(result.origin, result.offset) for result in reply.results]
 

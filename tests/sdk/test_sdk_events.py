@@ -203,10 +203,12 @@ async def test_bad_consume_options_are_refused_before_anything_is_sent(tmp_path:
             ev.consume("events.fine", **options)  # type: ignore[arg-type]
 
 
-async def test_bad_topics_are_refused_before_anything_is_sent(tmp_path: Path) -> None:
+async def test_bad_topics_and_headers_are_refused_before_anything_is_sent(tmp_path: Path) -> None:
     async with events.Events(tmp_path / "no-node") as ev:
         with pytest.raises(errors.BadRequest, match="wildcards"):
             await ev.publish("events.*", 1)
+        with pytest.raises(errors.BadRequest, match="headers are strings"):
+            await ev.publish("events.fine", 1, {b"raw": "x"})  # type: ignore[dict-item]
         with pytest.raises(errors.BadRequest, match="invalid topic"):
             ev.consume("events..x")
 
