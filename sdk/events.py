@@ -43,7 +43,7 @@ from ..node.subjects import check_topic
 from .batching import Batcher
 from .channel import NODE_ID, NodeChannel, NodeUser, Stream
 from .errors import MicroError, bad_request, of_status
-from .pubsub import Message, Outgoing, fill, outgoing
+from .pubsub import Message, Outgoing, fill, outgoing, outgoing_size
 
 __all__ = ["Consumer", "Event", "Events", "Published", "consume_start"]
 
@@ -248,7 +248,7 @@ class Events(NodeUser):
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
-        self._publisher = Batcher(self._publish_many, lambda event: len(event[1]))
+        self._publisher = Batcher(self._publish_many, outgoing_size)
 
     async def publish(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> Published:
         """Append `data` (bytes, or a JSON value sent as compact JSON) to `topic` (no wildcards) once it is

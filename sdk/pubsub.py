@@ -93,7 +93,8 @@ Outgoing = tuple[str, bytes, dict[str, str] | None]
 one built here (which cost the sending process a third of its CPU per message)."""
 
 
-def _size(message: Outgoing) -> int:
+def outgoing_size(message: Outgoing) -> int:
+    """The payload bytes of a waiting message, as the batcher counts them."""
     return len(message[1])
 
 
@@ -160,8 +161,8 @@ class Pubsub(NodeUser):
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         super().__init__(data_dir)
-        self._publisher = Batcher(self._publish_many, _size)
-        self._sender = Batcher(self._send_many, _size, self._sent_failed)
+        self._publisher = Batcher(self._publish_many, outgoing_size)
+        self._sender = Batcher(self._send_many, outgoing_size, self._sent_failed)
         """For `send`: its calls ask the node to answer only the refused messages."""
         self._failed: MicroError | None = None
         self.failed = 0
