@@ -13,10 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP) $(COMPILED)
 
-# The mesh core and the simulator's engine compiled with mypyc (setup.py), rebuilt in place whenever a
-# source changed: the extension modules shadow the .py files beside them.
+# The mesh core and the simulator's engine compiled with mypyc, and the simulator's arena allocator
+# (simulations/arenas.c), built by setup.py in place whenever a source changed: the extension modules
+# shadow the .py files beside them.
 COMPILED := $(VENV)/.compiled
-$(COMPILED): $(STAMP) setup.py mypyc.ini $(wildcard mesh/*.py simulations/*.py)
+$(COMPILED): $(STAMP) setup.py mypyc.ini $(wildcard mesh/*.py simulations/*.py simulations/*.c)
 	@# New files, not overwritten ones: a running node has the old ones mapped.
 	rm -f mesh/*.so simulations/*.so
 	$(BIN)/python setup.py -q build_ext --inplace >/dev/null

@@ -4,7 +4,8 @@ The simulator runs tens of millions of protocol steps (10,000 nodes for a virtua
 agents run the same core; compiled, both run about 1.5× faster. The modules stay plain, typed Python: an
 interpreter without the built extensions imports the same sources. The sources are staged under a
 `micro/` tree so mypyc names the modules `micro.mesh.*` as they are installed (the repository keeps
-`mesh/` at its top level).
+`mesh/` at its top level). One small C extension is built beside them: `simulations/arenas.c`, which
+puts the interpreter's small-object arenas in huge pages for large simulations.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 COMPILED = {
     # errors.py stays interpreted: compiled exception classes lose their per-class `code` defaults.
@@ -43,7 +44,10 @@ def _staged_sources() -> list[str]:
 def _extensions() -> list:
     from mypyc.build import mypycify
 
-    return mypycify(["--config-file", "mypyc.ini", *_staged_sources()], opt_level="3", group_name="micro.mesh.native")
+    compiled = mypycify(["--config-file", "mypyc.ini", *_staged_sources()], opt_level="3",
+                        group_name="micro.mesh.native")
+    # Plain C, not mypyc: the simulator's arena allocator (see its header comment).
+    return [*compiled, Extension("micro.simulations.arenas", ["simulations/arenas.c"])]
 
 
 setup(ext_modules=_extensions())

@@ -25,6 +25,12 @@ from .metrics import Recorder, SimReport
 from .network import NetworkModel
 from .pubsub import PubsubModel
 
+try:
+    from .arenas import use_huge_pages
+except ImportError:  # built by setup.py (`make build`); a source tree without it runs the same, slower
+    def use_huge_pages() -> None:
+        """Nothing to do: the arena allocator is not built."""
+
 __all__ = ["Scenario", "format_table", "preset_config", "run_scenario"]
 
 _PRESETS = {"lan": MeshConfig.lan, "wan": MeshConfig.wan, "local": MeshConfig.local}
@@ -78,7 +84,9 @@ class Scenario:
 
 
 def run_scenario(scenario: Scenario) -> SimReport:
-    """Run `scenario` to its end and report what happened."""
+    """Run `scenario` to its end and report what happened (with the interpreter's arenas in huge pages
+    from then on, for the rest of the process: see `arenas.c`)."""
+    use_huge_pages()
     n = scenario.nodes
     duration = scenario.duration
     config = scenario.config if scenario.config is not None else preset_config(scenario.preset)

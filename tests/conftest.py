@@ -1,4 +1,4 @@
-"""Suite-wide guard: the mypyc-built modules (see setup.py) must be at least as new as their sources.
+"""Suite-wide guard: the built extension modules (see setup.py) must be at least as new as their sources.
 
 An extension module shadows the .py beside it, so an edit to a compiled module would otherwise go
 untested without a word. `make test` rebuilds them first; a direct `pytest` after an edit stops here.
@@ -17,7 +17,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     stale = [
         str(source.relative_to(ROOT))
         for built in sorted((*ROOT.glob("mesh/*.so"), *ROOT.glob("simulations/*.so")))
-        if (source := built.with_name(built.name.split(".")[0] + ".py")).exists()
+        for suffix in (".py", ".c")
+        if (source := built.with_name(built.name.split(".")[0] + suffix)).exists()
         and source.stat().st_mtime > built.stat().st_mtime
     ]
     if stale:
