@@ -11,6 +11,7 @@ puts the interpreter's small-object arenas in huge pages for large simulations.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -46,7 +47,9 @@ def _extensions() -> list:
 
     compiled = mypycify(["--config-file", "mypyc.ini", *_staged_sources()], opt_level="3",
                         group_name="micro.mesh.native")
-    # Plain C, not mypyc: the simulator's arena allocator (see its header comment).
+    if sys.platform != "linux":
+        return compiled
+    # Plain C, not mypyc: the simulator's allocator tuning for Linux and glibc (see its header comment).
     return [*compiled, Extension("micro.simulations.arenas", ["simulations/arenas.c"])]
 
 

@@ -1,12 +1,14 @@
-/* Python's small-object arenas in transparent huge pages, for the simulator.
+/* The interpreter's memory in transparent huge pages, for the simulator (Linux, glibc).
  *
- * A 10,000-node run keeps 0.6-1.1 GB of small Python objects (the cores' tables, queues, messages) and
+ * A 10,000-node run keeps 0.6-1.1 GB of Python objects (the cores' tables, queues, messages) and
  * touches them in random order: every packet goes to a random node. With 4 KiB pages most of those
- * touches miss the TLB as well as the caches. pymalloc carves its objects out of 1 MiB arenas, each
- * its own mmap, which the kernel backs with huge pages only when asked (THP in "madvise" mode, the
- * usual default). `use_huge_pages()` replaces the arena allocator (PyObject_SetArenaAllocator) with
- * one that cuts arenas out of 2 MiB-aligned 32 MiB reservations marked MADV_HUGEPAGE, so the kernel
- * backs them with 2 MiB pages as they are touched (about 6% faster at 10,000 nodes).
+ * touches miss the TLB as well as the caches. The kernel backs memory with 2 MiB pages only where asked
+ * (THP in "madvise" mode, the usual default), and nothing in Python asks. `use_huge_pages()` does, for
+ * the rest of the process: pymalloc carves objects of up to 512 bytes out of 1 MiB arenas, each its own
+ * mmap; its arena allocator (PyObject_SetArenaAllocator) is replaced by one that cuts arenas out of
+ * 2 MiB-aligned 32 MiB reservations marked MADV_HUGEPAGE. Bigger objects come from malloc's heap,
+ * which is advised as it grows (below). 10,000 nodes x 60 s: about 8% faster for the arenas, 3-5% more
+ * for the heap.
  *
  * Arenas pymalloc gives back are kept on a free list and handed out again, not unmapped: a simulation's
  * heap only grows until its report, and unmapping pieces of a huge page would split it. Arenas made
@@ -15,8 +17,11 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define RESERVATION ((size_t)32 << 20)
@@ -44,9 +49,7 @@ static int reserve(void) {
     if (start + length > aligned + RESERVATION) {
         munmap(aligned + RESERVATION, (size_t)(start + length - (aligned + RESERVATION)));
     }
-#ifdef MADV_HUGEPAGE
     madvise(aligned, RESERVATION, MADV_HUGEPAGE);
-#endif
     reservations[reserved++] = aligned;
     next_free = aligned;
     end = aligned + RESERVATION;
@@ -93,10 +96,60 @@ static void arena_free(void *ctx, void *arena, size_t size) {
     previous.free(previous.ctx, arena, size);
 }
 
+/* Objects over 512 bytes (big dicts' and lists' tables) come from malloc's heap instead. The raw domain
+ * gets a hook that advises the heap's new part whenever the program break moved: glibc's sbrk(0) reads
+ * a variable, no system call. It is called without the GIL, so the high-water mark is an atomic. */
+static PyMemAllocatorEx raw;
+static char *_Atomic heap_advised;
+
+static void advise_heap(void) {
+    char *top = sbrk(0);
+    char *advised = heap_advised;
+    if (top > advised && atomic_compare_exchange_strong(&heap_advised, &advised, top)) {
+        madvise(advised, (size_t)(top - advised), MADV_HUGEPAGE);
+    }
+}
+
+static void *raw_malloc(void *ctx, size_t size) {
+    (void)ctx;
+    void *block = raw.malloc(raw.ctx, size);
+    advise_heap();
+    return block;
+}
+
+static void *raw_calloc(void *ctx, size_t count, size_t size) {
+    (void)ctx;
+    void *block = raw.calloc(raw.ctx, count, size);
+    advise_heap();
+    return block;
+}
+
+static void *raw_realloc(void *ctx, void *block, size_t size) {
+    (void)ctx;
+    block = raw.realloc(raw.ctx, block, size);
+    advise_heap();
+    return block;
+}
+
+static void raw_free(void *ctx, void *block) {
+    (void)ctx;
+    raw.free(raw.ctx, block);
+}
+
 static PyObject *use_huge_pages(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
     if (!installed) {
+        /* The heap grows in steps of 16 MiB (whole huge pages, not glibc's 128 KiB), is not trimmed, and
+         * holds blocks up to 32 MiB (setting any of these fixes glibc's otherwise moving mmap threshold
+         * at 128 KiB, and every big table would be a fresh mapping of its own). */
+        mallopt(M_TOP_PAD, 16 << 20);
+        mallopt(M_TRIM_THRESHOLD, 256 << 20);
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        heap_advised = (char *)((uintptr_t)sbrk(0) & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
+        PyMemAllocatorEx hook = {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free};
+        PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
+        PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &hook);
         PyObjectArenaAllocator mine = {NULL, arena_alloc, arena_free};
         PyObject_GetArenaAllocator(&previous);
         PyObject_SetArenaAllocator(&mine);

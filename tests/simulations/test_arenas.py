@@ -17,7 +17,7 @@ _RESERVATION = 32 << 20
 
 
 def _run(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -42,6 +42,28 @@ def test_arenas_come_from_huge_page_reservations_once_installed() -> None:
     count, advised = map(int, out.split())
     assert count == 400_000
     assert advised >= _RESERVATION
+
+
+def test_malloc_heap_is_advised_as_it_grows() -> None:
+    out = _run("""
+        from micro.simulations.arenas import use_huge_pages
+        use_huge_pages()
+        tables = [list(range(20_000)) for _ in range(200)]  # objects over 512 bytes: malloc's heap
+        advised = 0
+        with open("/proc/self/smaps") as smaps:
+            heap = False
+            for line in smaps:
+                if "-" in line.split()[0]:
+                    heap = line.rstrip().endswith("[heap]")
+                elif heap and line.startswith("Size:"):
+                    size = int(line.split()[1]) * 1024
+                elif heap and line.startswith("VmFlags:") and " hg" in line:
+                    advised += size
+        print(len(tables), advised)
+    """)
+    count, advised = map(int, out.split())
+    assert count == 200
+    assert advised >= 16 << 20  # the lists' 32 MB, less the part of the heap older than the call
 
 
 def test_freed_arenas_are_reused_and_objects_stay_intact() -> None:
