@@ -80,11 +80,11 @@ from .wire import FRAME_OVERHEAD
 __all__ = ["Counters", "MeshCore", "Outgoing"]
 
 _DOWN = RANK[MemberState.DEAD]
-# The named deadlines (slots of `Deadlines`); suspicions, reaps and relays are keyed ones.
-_PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT, _KV_SYNC, _KV_GOSSIP = range(7)
-_NAMED_DEADLINES = 7
+# The named deadlines (slots of `Deadlines`); suspicions and relays are keyed ones.
+_PROBE, _PROBE_TIMEOUT, _GOSSIP, _PUSH_PULL, _RECONNECT, _KV_SYNC, _KV_GOSSIP, _REAP = range(8)
+_NAMED_DEADLINES = 8
 _KV_SYNC_MAX_WAIT = 3  # settle-time comparisons wait for quiet at most this many kv_sync_delays
-_SUSPECT, _REAP, _RELAY = "suspect", "reap", "relay"
+_SUSPECT, _RELAY = "suspect", "relay"
 _LIST_SLACK = 5  # bytes a message-list header may take
 _NACK_FRACTION = 0.8  # of the prober's indirect window, as in Lifeguard
 _PROMPT_PROBERS = 2  # expected prompt probers of a new suspect, per expected confirmation
@@ -164,6 +164,8 @@ class MeshCore:
         self._probe: _Probe | None = None
         self._pending: dict[int, _Probe | _Relay] = {}
         self._suspicions: dict[bytes, Suspicion] = {}
+        self._reaps: deque[tuple[float, MemberRecord]] = deque()
+        """Down members' records with when to forget them, in that order (see `_queue_reap`)."""
         self._outgoing: list[Outgoing] = []
         self._events: deque[Event] = deque()
         self._kv = KvReplica(config, creds, self._trust, self.stats, self._events.append)
@@ -246,8 +248,6 @@ class MeshCore:
                 kind, arg = cast("tuple[str, Any]", timers.pop_keyed())
                 if kind == _SUSPECT:
                     self._suspicion_expired(arg, now)
-                elif kind == _REAP:
-                    self._reap(arg, now)
                 else:
                     self._relay_expired(arg)
             elif key == _PROBE:
@@ -262,6 +262,8 @@ class MeshCore:
                 self._kv_gossip(now)
             elif key == _KV_SYNC:
                 self._kv_sync(now)
+            elif key == _REAP:
+                self._reap(now)
             else:
                 self._reconnect(now)
 
@@ -589,10 +591,8 @@ class MeshCore:
         elif old.generation != new.generation or (new.rank >= _DOWN > old.rank):
             self._drop_owned(node_id)
         if new.rank >= _DOWN:
-            self._timers.set_keyed((_REAP, node_id), now + self.config.dead_reap_time)
+            self._queue_reap(new, now)
             self._schedule_reconnect(now)
-        elif old is not None and old.rank >= _DOWN:  # back in a new life: not to be reaped
-            self._timers.cancel_keyed((_REAP, node_id))
         self._events.append(_event(old, new))
 
     def _start_suspicion(self, record: MemberRecord, now: float) -> None:
@@ -631,12 +631,28 @@ class MeshCore:
                 self._events.append(OwnedStateChanged(entry.node_id, entry.key, entry.value))
             self._rumour((entry.node_id, entry.key), entry, now)
 
-    def _reap(self, node_id: bytes, now: float) -> None:
-        record = self._members.get(node_id)
-        if record is not None and record.rank >= _DOWN and node_id != self.local_id:
-            self._members.remove(node_id)
-            self._drop_owned(node_id)
-            self._events.append(MemberReaped(node_id))
+    def _queue_reap(self, record: MemberRecord, now: float) -> None:
+        """Forget `record`'s member `dead_reap_time` from now, if the record is still the one held then.
+        The delay is fixed and the core's clock never goes back, so reaps fall due in the order they are
+        queued: a deque, where a keyed deadline each would cost a heap entry, a key and a map entry (ten
+        thousand simulated cores each hold one per crash, and reaps are due long after a run ends)."""
+        due = now + self.config.dead_reap_time
+        if not self._reaps:
+            self._timers.set(_REAP, due)
+        self._reaps.append((due, record))
+
+    def _reap(self, now: float) -> None:
+        reaps = self._reaps
+        while reaps and reaps[0][0] <= now:
+            record = reaps.popleft()[1]
+            node_id = record.node_id
+            # A member back alive, or down again since, holds another record (records are replaced on change).
+            if self._members.get(node_id) is record and node_id != self.local_id:
+                self._members.remove(node_id)
+                self._drop_owned(node_id)
+                self._events.append(MemberReaped(node_id))
+        if reaps:
+            self._timers.set(_REAP, reaps[0][0])
 
     # ----------------------------------------------------------------- dissemination and anti-entropy
 

@@ -1,12 +1,12 @@
 """Named and keyed deadlines with a true earliest one.
 
 The core has a handful of periodic deadlines (probe, probe timeout, gossip, push-pull, reconnect, the
-key-value rounds): these are *named*, numbered from 0, and kept in a fixed array, because they change
-after nearly every message (an ack cancels its probe timeout, a rumour starts a gossip round) and an
-array slot costs no hashing, no heap entry and no stale entry to skip later. The many *keyed* deadlines
-(one per running suspicion, per relayed ping, per dead member awaiting reaping) sit in a heap with lazy
-deletion: setting or cancelling a key only records its current deadline and when it was set, and heap
-entries set at another time are discarded when they surface. Of equal deadlines the one set first comes
+key-value rounds, the next reap): these are *named*, numbered from 0, and kept in a fixed array, because
+they change after nearly every message (an ack cancels its probe timeout, a rumour starts a gossip round)
+and an array slot costs no hashing, no heap entry and no stale entry to skip later. The many *keyed*
+deadlines (one per running suspicion, per relayed ping) sit in a heap with lazy deletion: setting or
+cancelling a key only records its current deadline and when it was set, and heap entries set at another
+time are discarded when they surface. Of equal deadlines the one set first comes
 first, named or keyed.
 """
 

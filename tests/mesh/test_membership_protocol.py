@@ -10,6 +10,7 @@ from micro.mesh import (
     MemberFailed,
     MemberJoined,
     MemberLeft,
+    MemberReaped,
     MemberRecovered,
     MemberState,
     MemberSuspected,
@@ -197,6 +198,26 @@ def test_dead_members_are_reaped_after_dead_reap_time() -> None:
     assert nodes[2].id in states(nodes[0])
     net.run(CONFIG.dead_reap_time)
     assert nodes[2].id not in states(nodes[0])
+
+
+def test_a_member_that_died_again_is_reaped_only_after_its_last_death() -> None:
+    net, nodes = converged()
+    victim = nodes[3]
+    claims = [sign_alive(n.creds, n.address, n.generation, 0) for n in nodes]
+    net.kill(victim)
+    net.run(3.0)  # dead: its first reap falls due dead_reap_time from here
+    reborn = net.add(4, generation=2, known=claims, join=False)
+    net.run(2.0)
+    assert nodes[0].state_of(victim) is MemberState.ALIVE
+    net.run(CONFIG.dead_reap_time / 2)
+    net.kill(reborn)
+    net.run(3.0)
+    assert nodes[0].state_of(victim) is MemberState.DEAD
+    net.run(CONFIG.dead_reap_time / 2)  # past the first death's reap: this death's record stays
+    assert nodes[0].state_of(victim) is MemberState.DEAD
+    net.run(CONFIG.dead_reap_time / 2)
+    assert victim.id not in states(nodes[0])
+    assert any(isinstance(e, MemberReaped) and e.node_id == victim.id for e in nodes[0].events)
 
 
 def test_no_gossip_datagrams_once_rumours_are_spent() -> None:
