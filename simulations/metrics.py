@@ -119,6 +119,14 @@ class Recorder:
         self.sim = sim
         sim.observer = self
 
+    def detach(self) -> None:
+        """Stop observing. A simulation and its recorder refer to each other: left attached, a finished
+        run's memory (a gigabyte at 10,000 nodes) waits for a full collection of the cycle, which at exit
+        took longer than tearing it down (about 9 s against 1 s)."""
+        if self.sim is not None:
+            self.sim.observer = None
+            self.sim = None
+
     def _sim(self) -> Simulation:
         if self.sim is None:
             raise RuntimeError("Recorder is not attached to a Simulation")

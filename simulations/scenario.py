@@ -143,7 +143,9 @@ def run_scenario(scenario: Scenario) -> SimReport:
         "kv_write_rate": scenario.kv_writes,
     }
     with collector_paused():  # the report walks every observer's view, allocating millions of objects
-        return recorder.report(duration, extra=extra, convergence_observers=observers)
+        report = recorder.report(duration, extra=extra, convergence_observers=observers)
+    recorder.detach()  # the run is freed as it goes out of scope, not by a collection of the cycle
+    return report
 
 
 def _plan_pubsub(scenario: Scenario, plan: random.Random, sim: Simulation, recorder: Recorder,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
 from click.testing import CliRunner
 from micro.cli.sim import sim as sim_command
+from micro.simulations.engine import Simulation
 from micro.simulations.plot import plot_report
 from micro.simulations.scenario import Scenario, run_scenario
 
@@ -35,6 +37,16 @@ def test_the_default_scenario_reports_every_headline_number() -> None:
     assert report["false_deaths"] == 0
     assert report["bytes_per_node_per_s"] > 0
     assert report["converged"] is True
+
+
+def test_a_finished_run_is_freed_without_the_cycle_collector() -> None:
+    gc.collect()  # what earlier tests left
+    gc.disable()
+    try:
+        run_scenario(Scenario(nodes=30, duration=5.0, seed=2))
+        assert not [o for o in gc.get_objects() if isinstance(o, Simulation)]
+    finally:
+        gc.enable()
 
 
 def test_plot_writes_a_png(tmp_path: Path) -> None:
