@@ -12,8 +12,8 @@
  *
  * Arenas pymalloc gives back are kept on a free list and handed out again, not unmapped: a simulation's
  * heap only grows until its report, and unmapping pieces of a huge page would split it. Arenas made
- * before the switch go back to the allocator that made them. Both calls run with the GIL held, as every
- * pymalloc call does, so the state needs no lock.
+ * before the switch go back to the allocator that made them. The arena allocator's calls run with the GIL
+ * held, as every pymalloc call does, so its state needs no lock.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -98,15 +98,18 @@ static void arena_free(void *ctx, void *arena, size_t size) {
 
 /* Objects over 512 bytes (big dicts' and lists' tables) come from malloc's heap instead. The raw domain
  * gets a hook that advises the heap's new part whenever the program break moved: glibc's sbrk(0) reads
- * a variable, no system call. It is called without the GIL, so the high-water mark is an atomic. */
+ * a variable, no system call. It is called without the GIL, so the mark of how far the heap is advised
+ * is an atomic; a heap trimmed below it lowers it, so that growing again is advised again. */
 static PyMemAllocatorEx raw;
 static char *_Atomic heap_advised;
+static uintptr_t page_mask;
 
 static void advise_heap(void) {
     char *top = sbrk(0);
     char *advised = heap_advised;
-    if (top > advised && atomic_compare_exchange_strong(&heap_advised, &advised, top)) {
-        madvise(advised, (size_t)(top - advised), MADV_HUGEPAGE);
+    if (top != advised && atomic_compare_exchange_strong(&heap_advised, &advised, top) && top > advised) {
+        char *from = (char *)((uintptr_t)advised & page_mask); /* madvise wants a page-aligned start */
+        madvise(from, (size_t)(top - from), MADV_HUGEPAGE);
     }
 }
 
@@ -146,7 +149,8 @@ static PyObject *use_huge_pages(PyObject *module, PyObject *unused) {
         mallopt(M_TOP_PAD, 16 << 20);
         mallopt(M_TRIM_THRESHOLD, 256 << 20);
         mallopt(M_MMAP_THRESHOLD, 32 << 20);
-        heap_advised = (char *)((uintptr_t)sbrk(0) & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
+        page_mask = ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+        heap_advised = sbrk(0);
         PyMemAllocatorEx hook = {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free};
         PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
         PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &hook);
@@ -160,12 +164,16 @@ static PyObject *use_huge_pages(PyObject *module, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"use_huge_pages", use_huge_pages, METH_NOARGS,
-     "use_huge_pages()\n--\n\nFrom now on, make pymalloc's arenas in transparent huge pages (idempotent)."},
+     "use_huge_pages()\n--\n\nFrom now on, keep the interpreter's memory in transparent huge pages (idempotent)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "arenas", "Python's small-object arenas in transparent huge pages.", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "arenas",
+    .m_doc = "The interpreter's memory in transparent huge pages, for the simulator.",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit_arenas(void) { return PyModule_Create(&module); }

@@ -1,2 +1,2 @@
 def use_huge_pages() -> None:
-    """From now on, make pymalloc's arenas in transparent huge pages (idempotent; see arenas.c)."""
+    """From now on, keep the interpreter's memory in transparent huge pages (idempotent; see arenas.c)."""
