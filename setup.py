@@ -50,7 +50,8 @@ def _extensions() -> list:
     if sys.platform != "linux":
         return compiled
     # Plain C, not mypyc: the simulator's allocator tuning for Linux and glibc (see its header comment).
-    return [*compiled, Extension("micro.simulations.arenas", ["simulations/arenas.c"])]
+    # Optional: where it does not compile, simulations run the same without it (see scenario.py).
+    return [*compiled, Extension("micro.simulations.arenas", ["simulations/arenas.c"], optional=True)]
 
 
 setup(ext_modules=_extensions())

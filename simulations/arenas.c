@@ -1,6 +1,6 @@
 /* The interpreter's memory in transparent huge pages, for the simulator (Linux, glibc).
  *
- * A 10,000-node run keeps 0.6-1.1 GB of Python objects (the cores' tables, queues, messages) and
+ * A 10,000-node run keeps 0.6-0.9 GB of Python objects (the cores' tables, queues, messages) and
  * touches them in random order: every packet goes to a random node. With 4 KiB pages most of those
  * touches miss the TLB as well as the caches. The kernel backs memory with 2 MiB pages only where asked
  * (THP in "madvise" mode, the usual default), and nothing in Python asks. `use_huge_pages()` does, for
@@ -13,11 +13,17 @@
  * Arenas pymalloc gives back are kept on a free list and handed out again, not unmapped: a simulation's
  * heap only grows until its report, and unmapping pieces of a huge page would split it. Arenas made
  * before the switch go back to the allocator that made them. The arena allocator's calls run with the GIL
- * held, as every pymalloc call does, so its state needs no lock.
+ * held, as every pymalloc call does, so its state needs no lock. The same allocator is asked for other blocks
+ * too (the interpreter's 16 KiB frame-stack chunks): only arena-sized requests are served here.
+ *
+ * Call it before starting threads: the raw allocator is swapped in place, as tracemalloc does. Without
+ * glibc (musl, say), only the arenas are handled.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#ifdef __GLIBC__
 #include <malloc.h>
+#endif
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -26,10 +32,10 @@
 #define HUGE_PAGE ((size_t)2 << 20)
 #define RESERVATION ((size_t)32 << 20)
 #define MAX_RESERVATIONS 4096 /* 128 GiB; past that, arenas come from the previous allocator */
+#define ARENA_SIZE ((size_t)1 << 20) /* pymalloc's arenas on 64-bit CPython 3.10 and later */
 
 static PyObjectArenaAllocator previous;
 static int installed;
-static size_t arena_size; /* pymalloc's ARENA_SIZE, learnt from its first request */
 static char *reservations[MAX_RESERVATIONS];
 static int reserved;
 static char *next_free, *end; /* the unused rest of the newest reservation */
@@ -67,10 +73,7 @@ static int ours(const char *arena) {
 
 static void *arena_alloc(void *ctx, size_t size) {
     (void)ctx;
-    if (arena_size == 0) {
-        arena_size = size;
-    }
-    if (size != arena_size) {
+    if (size != ARENA_SIZE) {
         return previous.alloc(previous.ctx, size);
     }
     if (free_list != NULL) {
@@ -88,7 +91,7 @@ static void *arena_alloc(void *ctx, size_t size) {
 
 static void arena_free(void *ctx, void *arena, size_t size) {
     (void)ctx;
-    if (size == arena_size && ours(arena)) {
+    if (size == ARENA_SIZE && ours(arena)) {
         *(void **)arena = free_list;
         free_list = arena;
         return;
@@ -100,6 +103,7 @@ static void arena_free(void *ctx, void *arena, size_t size) {
  * gets a hook that advises the heap's new part whenever the program break moved: glibc's sbrk(0) reads
  * a variable, no system call. It is called without the GIL, so the mark of how far the heap is advised
  * is an atomic; a heap trimmed below it lowers it, so that growing again is advised again. */
+#ifdef __GLIBC__
 static PyMemAllocatorEx raw;
 static char *_Atomic heap_advised;
 static uintptr_t page_mask;
@@ -137,23 +141,31 @@ static void *raw_realloc(void *ctx, void *block, size_t size) {
 static void raw_free(void *ctx, void *block) {
     (void)ctx;
     raw.free(raw.ctx, block);
+    advise_heap(); /* a free may have trimmed the heap */
 }
+
+static void advise_heap_from_now_on(void) {
+    /* The heap grows in steps of 16 MiB (whole huge pages, not glibc's 128 KiB), is not trimmed, and
+     * holds blocks up to 32 MiB (setting any of these fixes glibc's otherwise moving mmap threshold
+     * at 128 KiB, and every big table would be a fresh mapping of its own). */
+    mallopt(M_TOP_PAD, 16 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    page_mask = ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+    heap_advised = sbrk(0);
+    PyMemAllocatorEx hook = {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free};
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &hook);
+}
+#endif
 
 static PyObject *use_huge_pages(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
     if (!installed) {
-        /* The heap grows in steps of 16 MiB (whole huge pages, not glibc's 128 KiB), is not trimmed, and
-         * holds blocks up to 32 MiB (setting any of these fixes glibc's otherwise moving mmap threshold
-         * at 128 KiB, and every big table would be a fresh mapping of its own). */
-        mallopt(M_TOP_PAD, 16 << 20);
-        mallopt(M_TRIM_THRESHOLD, 256 << 20);
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-        page_mask = ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
-        heap_advised = sbrk(0);
-        PyMemAllocatorEx hook = {NULL, raw_malloc, raw_calloc, raw_realloc, raw_free};
-        PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
-        PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &hook);
+#ifdef __GLIBC__
+        advise_heap_from_now_on();
+#endif
         PyObjectArenaAllocator mine = {NULL, arena_alloc, arena_free};
         PyObject_GetArenaAllocator(&previous);
         PyObject_SetArenaAllocator(&mine);
