@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP) $(COMPILED)
 
-# The mesh core and the simulator's engine compiled with mypyc, and the simulator's arena allocator
+# The mesh core and the simulator's engine compiled with mypyc, and the simulator's allocator tuning
 # (simulations/arenas.c), built by setup.py in place whenever a source changed: the extension modules
 # shadow the .py files beside them.
 COMPILED := $(VENV)/.compiled

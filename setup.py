@@ -5,7 +5,7 @@ agents run the same core; compiled, both run about 1.5× faster. The modules sta
 interpreter without the built extensions imports the same sources. The sources are staged under a
 `micro/` tree so mypyc names the modules `micro.mesh.*` as they are installed (the repository keeps
 `mesh/` at its top level). One small C extension is built beside them: `simulations/arenas.c`, which
-puts the interpreter's small-object arenas in huge pages for large simulations.
+puts the interpreter's memory in huge pages for large simulations.
 """
 
 from __future__ import annotations

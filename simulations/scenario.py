@@ -29,7 +29,7 @@ try:
     from .arenas import use_huge_pages
 except ImportError:  # built by setup.py (`make build`); a source tree without it runs the same, slower
     def use_huge_pages() -> None:
-        """Nothing to do: the arena allocator is not built."""
+        """Nothing to do: the extension is not built."""
 
 __all__ = ["Scenario", "format_table", "preset_config", "run_scenario"]
 
@@ -84,7 +84,7 @@ class Scenario:
 
 
 def run_scenario(scenario: Scenario) -> SimReport:
-    """Run `scenario` to its end and report what happened (with the interpreter's arenas in huge pages
+    """Run `scenario` to its end and report what happened (with the interpreter's memory in huge pages
     from then on, for the rest of the process: see `arenas.c`)."""
     use_huge_pages()
     n = scenario.nodes
