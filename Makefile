@@ -13,11 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP) $(COMPILED)
 
-# The mesh core and the simulator's engine compiled with mypyc, and the simulator's allocator tuning
-# (simulations/arenas.c), built by setup.py in place whenever a source changed: the extension modules
-# shadow the .py files beside them.
+# The mesh core and the simulator's engine compiled with mypyc, built by setup.py in place whenever a
+# source changed: the extension modules shadow the .py files beside them.
 COMPILED := $(VENV)/.compiled
-$(COMPILED): $(STAMP) setup.py mypyc.ini $(wildcard mesh/*.py simulations/*.py simulations/*.c)
+$(COMPILED): $(STAMP) setup.py mypyc.ini $(wildcard mesh/*.py simulations/*.py)
 	@# New files, not overwritten ones: a running node has the old ones mapped.
 	rm -f mesh/*.so simulations/*.so
 	$(BIN)/python setup.py -q build_ext --inplace >/dev/null
@@ -79,8 +78,8 @@ bench: $(COMPILED) bench-sysdeps
 # Regenerate the protobuf/gRPC modules of the local API and peer links.
 proto:
 	$(BIN)/pip install -q grpcio-tools
-	cd node/proto && ../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. *.proto
-	sed -i 's/^import \(.*_pb2\) as/from . import \1 as/' node/proto/*_pb2_grpc.py
+	cd node/api/proto && ../../../$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. *.proto
+	sed -i 's/^import \(.*_pb2\) as/from . import \1 as/' node/api/proto/*_pb2_grpc.py
 
 clean:
 	rm -rf $(VENV) .run build *.egg-info mesh/*.so simulations/*.so

@@ -4,17 +4,15 @@ The simulator runs tens of millions of protocol steps (10,000 nodes for a virtua
 agents run the same core; compiled, both run about 1.5× faster. The modules stay plain, typed Python: an
 interpreter without the built extensions imports the same sources. The sources are staged under a
 `micro/` tree so mypyc names the modules `micro.mesh.*` as they are installed (the repository keeps
-`mesh/` at its top level). One small C extension is built beside them: `simulations/arenas.c`, which
-puts the interpreter's memory in huge pages for large simulations.
+`mesh/` at its top level).
 """
 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
-from setuptools import Extension, setup
+from setuptools import setup
 
 COMPILED = {
     # errors.py stays interpreted: compiled exception classes lose their per-class `code` defaults.
@@ -45,13 +43,8 @@ def _staged_sources() -> list[str]:
 def _extensions() -> list:
     from mypyc.build import mypycify
 
-    compiled = mypycify(["--config-file", "mypyc.ini", *_staged_sources()], opt_level="3",
-                        group_name="micro.mesh.native")
-    if sys.platform != "linux":
-        return compiled
-    # Plain C, not mypyc: the simulator's allocator tuning for Linux and glibc (see its header comment).
-    # Optional: where it does not compile, simulations run the same without it (see scenario.py).
-    return [*compiled, Extension("micro.simulations.arenas", ["simulations/arenas.c"], optional=True)]
+    return mypycify(["--config-file", "mypyc.ini", *_staged_sources()], opt_level="3",
+                    group_name="micro.mesh.native")
 
 
 setup(ext_modules=_extensions())

@@ -33,8 +33,8 @@ from typing import Any
 
 import grpc
 from load import Phase, load
-from micro.node.proto.node_pb2 import ServicesRequest
-from micro.node.proto.node_pb2_grpc import NodeStub
+from micro.node.api.proto.node_pb2 import ServicesRequest
+from micro.node.api.proto.node_pb2_grpc import NodeStub
 from micro.sdk import Client
 from processes import MicroMesh, wait_for
 

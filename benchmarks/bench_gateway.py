@@ -61,7 +61,7 @@ async def _serve_service() -> None:
 
 async def _serve_gateway(service_address: str) -> None:
     from micro.gateway import DirectBackend, serve
-    from micro.node.proto import node_pb2
+    from micro.node.api.proto import node_pb2
 
     endpoint = node_pb2.Endpoint(name="Helloworld.Call", method=_METHOD, codec="json")
     instance = node_pb2.ServiceInstance(
@@ -94,7 +94,7 @@ def _rss_mb(pid: int) -> tuple[float, float]:
 
 def _register(data_dir: Path, service_address: str) -> None:
     """Register the service's instance with the node of `data_dir` for the whole run (no heartbeats)."""
-    from micro.node.proto import node_pb2, node_pb2_grpc
+    from micro.node.api.proto import node_pb2, node_pb2_grpc
 
     endpoint = node_pb2.Endpoint(name="Helloworld.Call", method=_METHOD, codec="json")
     request = node_pb2.RegisterRequest(

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.api.proto import node_pb2, node_pb2_grpc
 from micro.sdk import kv
 from processes import MicroMesh, percentiles
 

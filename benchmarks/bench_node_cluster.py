@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from micro.node.client import NodeClient
-from micro.node.datadir import DataDir
-from micro.node.errors import NodeError
+from micro.node.api.client import NodeClient
+from micro.node.api.datadir import DataDir
+from micro.node.api.errors import NodeError
 
 NODES = 32
 IDLE_S = 20.0

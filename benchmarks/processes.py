@@ -24,9 +24,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from micro.node.client import NodeClient
-from micro.node.datadir import DataDir
-from micro.node.errors import NodeError
+from micro.node.api.client import NodeClient
+from micro.node.api.datadir import DataDir
+from micro.node.api.errors import NodeError
 
 __all__ = ["EtcdCluster", "MicroMesh", "NatsServer", "free_ports", "percentiles", "rss_mb", "wait_for"]
 

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..node.client import NodeClient
-from ..node.datadir import ENV_DATA_DIR, DataDir
+from ..node.api.client import NodeClient
+from ..node.api.datadir import ENV_DATA_DIR, DataDir
 
 __all__ = ["Duration", "connect", "data_dir_option", "echo_changes", "echo_json", "echo_table", "parse_duration"]
 

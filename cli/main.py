@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import click
 
-from ..node.client import NodeClient
-from ..node.datadir import DataDir
-from ..node.errors import InvalidArgument
+from ..node.api.client import NodeClient
+from ..node.api.datadir import DataDir
+from ..node.api.errors import InvalidArgument
 from .common import Duration, connect, data_dir_option, echo_json, echo_table, parse_duration
 
 __all__ = ["cli", "main", "parse_duration"]

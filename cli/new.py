@@ -18,7 +18,7 @@ from string import Template
 
 import click
 
-from ..node.errors import InvalidArgument, NodeError
+from ..node.api.errors import InvalidArgument, NodeError
 
 __all__ = ["new", "scaffold"]
 

@@ -11,7 +11,7 @@ import time
 
 import click
 
-from ..node.errors import InvalidArgument
+from ..node.api.errors import InvalidArgument
 from .common import connect, data_dir_option, echo_changes, echo_json, echo_table
 
 __all__ = ["kill", "logs", "run", "status"]

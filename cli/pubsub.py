@@ -14,8 +14,8 @@ import sys
 
 import click
 
-from ..node.errors import InvalidArgument
-from ..node.subjects import check_pattern, check_topic
+from ..node.api.errors import InvalidArgument
+from ..node.api.subjects import check_pattern, check_topic
 from ..sdk.pubsub import Message, encode
 from .common import connect, data_dir_option, echo_changes
 

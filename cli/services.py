@@ -26,8 +26,8 @@ import click
 
 from ..gateway.routes import camel
 from ..gateway.transcode import Codec, JsonCodec, ProtoCodec, load_descriptors
-from ..node.client import NodeClient
-from ..node.errors import InvalidArgument, NodeError, NotRunning
+from ..node.api.client import NodeClient
+from ..node.api.errors import InvalidArgument, NodeError, NotRunning
 from ..sdk.errors import MicroError, from_details, of_status
 from .common import Duration, connect, data_dir_option, echo_json, echo_table
 

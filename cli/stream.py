@@ -18,9 +18,9 @@ from typing import Any
 
 import click
 
-from ..node.errors import InvalidArgument
-from ..node.proto import node_pb2
-from ..node.subjects import check_topic
+from ..node.api.errors import InvalidArgument
+from ..node.api.proto import node_pb2
+from ..node.api.subjects import check_topic
 from ..sdk.events import Event, consume_start
 from .common import connect, data_dir_option, echo_changes, echo_json, echo_table, parse_duration
 from .pubsub import parse_headers, read_payload

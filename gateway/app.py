@@ -40,10 +40,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..node.errors import InvalidArgument
-from ..node.proto import node_pb2
-from ..node.subjects import check_pattern, check_topic
-from ..sdk.errors import MicroError
+from ..node.api.errors import InvalidArgument
+from ..node.api.micro_errors import MicroError
+from ..node.api.proto import node_pb2
+from ..node.api.subjects import check_pattern, check_topic
 from ..sdk.pubsub import Message, encode
 from .backend import Backend, PubsubBackend
 from .catalog import Catalog, Route

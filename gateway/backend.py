@@ -3,7 +3,7 @@
 The gateway never touches node internals: it lists services, describes one (instances, endpoints and
 the protobuf descriptors it was registered with) and makes calls, unary or server-streaming. A backend
 that has a node behind it is also a `PubsubBackend`: it publishes and subscribes. Every
-failure leaves a backend as a `MicroError` (from `micro.sdk.errors`) carrying the gRPC status of the
+failure leaves a backend as a `MicroError` (from `micro.node.api.micro_errors`) carrying the gRPC status of the
 failure and the service's error body when it sent one; `gateway.errors` maps the status to HTTP.
 
 `LocalApiBackend` talks to the node that owns a data dir over its unix socket (`DATA_DIR/node.sock`), the
@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import grpc
 
-from ..node.proto import node_pb2
+from ..node.api.proto import node_pb2
 from ..sdk.channel import NodeChannel, Stream
 
 __all__ = ["Backend", "LocalApiBackend", "PubsubBackend"]

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 
 from google.protobuf import descriptor_pool
 
-from ..node.proto import node_pb2
-from ..sdk.errors import MicroError
+from ..node.api.micro_errors import MicroError
+from ..node.api.proto import node_pb2
 from .backend import Backend
 from .errors import gateway_error
 from .transcode import Codec, JsonCodec, ProtoCodec, load_descriptors

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from ..node.instances import InstanceChannels, call_metadata
-from ..node.proto import node_pb2
-from ..sdk.errors import from_grpc
+from ..node.api.instances import InstanceChannels, call_metadata
+from ..node.api.micro_errors import from_grpc
+from ..node.api.proto import node_pb2
 from .errors import gateway_error
 
 __all__ = ["DirectBackend"]

@@ -1,6 +1,6 @@
 """The gateway's errors: Micro's error body, and the one table from gRPC status to HTTP status.
 
-Everything that fails on the way through the gateway is a `micro.sdk.errors.MicroError` (the SDK's
+Everything that fails on the way through the gateway is a `micro.node.api.micro_errors.MicroError` (the SDK's
 `{id, code, detail, status}` error): the backend raises it for a failed call, with the service's own id
 and detail when the service sent them, and the gateway raises it for what it refuses itself (id
 `go.micro.gateway`). The HTTP status of the answer comes from the error's gRPC status through
@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from ..sdk.errors import MicroError, of_status
+from ..node.api.micro_errors import MicroError, of_status
 
 __all__ = ["GATEWAY_ID", "HTTP_STATUS", "error_body", "gateway_error", "http_error", "http_status"]
 

@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError, Message
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from ..sdk.errors import internal
+from ..node.api.micro_errors import internal
 from .errors import gateway_error
 from .schema import message_schemas
 

@@ -23,49 +23,46 @@ import contextlib
 import dataclasses
 import os
 import random
-import shutil
 import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 import grpc
 
-from ..identity.claims import MAX_CHAIN_DEPTH, Certificate, Chain, Invite
-from ..identity.errors import BadSignature, IdentityError, Malformed
+from ..identity.admission import admit
+from ..identity.claims import Certificate, Chain, Invite
+from ..identity.errors import IdentityError, Malformed
 from ..identity.keyring import Keyring
 from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
 from ..mesh import OwnedStateChanged
 from ..mesh.config import MeshConfig
 from ..mesh.events import Event
-from .calllink import Handler, batched, serve_link
-from .config import CONFIG_KEY_SIZE, ConfigService, new_config_key
-from .credentials import NodeCredentials, NodeVerifier
-from .datadir import DataDir, MeshFile
-from .errors import (
+from .api.datadir import DataDir, MeshFile
+from .api.errors import (
     AlreadyRunning,
     InvalidArgument,
     NodeError,
-    PermissionDenied,
-    Relayed,
     Unavailable,
-    code_of,
-    status_code,
 )
-from .eventlog import EventLog
-from .kv import KvService
-from .kvstore import KvStore
+from .api.proto import node_pb2, node_pb2_grpc
+from .api.socketlink import LinkServer
+from .banner import announce
+from .capabilities import Capabilities
+from .credentials import NodeCredentials, NodeVerifier
+from .join import open_join_reply, request_join
+from .kv.config_tree import CONFIG_KEY_SIZE, ConfigService, new_config_key
+from .kv.service import KvService
+from .kv.store import KvStore
+from .local_api import LocalApi
 from .log import Logger
-from .proto import node_pb2, node_pb2_grpc
-from .routing import Router
+from .peer_api import PeerApi
+from .processes.supervisor import Supervisor
+from .rpc import status_of
 from .runtime import Runtime
-from .services import Services
-from .socketlink import LinkServer
-from .streams import Streams
-from .supervisor import Supervisor
+from .streams.eventlog import EventLog
 from .transport import NetTransport, format_address, parse_address
 
 __all__ = ["Node", "NodeOptions", "run"]
@@ -81,14 +78,10 @@ DEFAULT_INVITE_TTL = 3600
 CERT_TTL = 365 * 86400
 # How many member addresses a Join reply hands out, and how many a joiner contacts.
 _JOIN_MEMBERS = 16
-_PEER_JOIN_TIMEOUT = 10.0
 _MEMBERS_SAVE_INTERVAL = 1.0
 # Invite nonces already redeemed (each invite admits one node); bounded, oldest forgotten first.
 _USED_INVITES = 4096
 _ACTIVE_STATES = ("alive", "suspect")
-
-_T = TypeVar("_T")
-
 
 @dataclass
 class NodeOptions:
@@ -139,10 +132,6 @@ def _check_tcp_port(host: str, port: int) -> None:
             ) from None
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "unknown error"
-
-
 def _short(mesh_id: str) -> str:
     return mesh_id[:12] + "…"
 
@@ -158,7 +147,7 @@ class Node:
         self._advertise = parse_address(options.advertise, "--advertise", numeric=True) if options.advertise else None
         self._gateway = parse_address(options.gateway, "--gateway") if options.gateway else None
         self.gateway_url = ""
-        self.services: Services | None = None
+        self.capabilities: Capabilities | None = None
         for address in options.join:
             parse_address(address, "--join")
         self.options = options
@@ -213,7 +202,7 @@ class Node:
                 ("grpc.max_receive_message_length", self.config.max_reliable + 4096),
             ]
         )
-        node_pb2_grpc.add_PeerServicer_to_server(_PeerApi(self), self._peer_server)
+        node_pb2_grpc.add_PeerServicer_to_server(PeerApi(self), self._peer_server)
         try:
             self._peer_server.add_insecure_port(format_address(host, port))
         except RuntimeError:
@@ -237,12 +226,12 @@ class Node:
         self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
         self.config_api = ConfigService(self.kv, self._config_key)
         self.eventlog = await EventLog.open(dd.path / "streams.db", self.log)
-        self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
+        self.capabilities = Capabilities(self.runtime, self.transport, self.node_key.public.id, self.address,
                                  lambda: self.keyring, self.log, self.eventlog, self.kv, dd.links)
         await self._build_core()
         await self._start_local_api()
         if self._gateway is not None:
-            self.gateway_url = await self.services.start_gateway(*self._gateway)
+            self.gateway_url = await self.capabilities.start_gateway(*self._gateway)
         self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
 
         remembered = [a for a in dd.load_members() if a != self.address]
@@ -347,21 +336,21 @@ class Node:
             clock_offset=self.options.clock_offset,
             kv_state=kv_state,
         )
-        if self.services is not None:
-            self.services.rebuilt()
+        if self.capabilities is not None:
+            self.capabilities.rebuilt()
 
     async def local_call(self, payload: bytes, time_left: float | None) -> bytes:
         """One routed call of the SDK's call link (a serialized `CallRequest`, to its `CallReply`)."""
-        if self.services is None:
+        if self.capabilities is None:
             raise Unavailable("the node is starting")
-        reply = await self.services.router.call(node_pb2.CallRequest.FromString(payload), time_left)
+        reply = await self.capabilities.router.call(node_pb2.CallRequest.FromString(payload), time_left)
         return reply.SerializeToString()
 
     async def _start_local_api(self) -> None:
         path = self.data_dir.socket
         # A put carries a whole value; leave room for the rest of the message.
         limit = max(4 << 20, self.config.kv_max_value + (64 << 10))
-        link = LinkServer(self.data_dir.link_socket, self.local_call, lambda exc: _status(self, exc),
+        link = LinkServer(self.data_dir.link_socket, self.local_call, lambda exc: status_of(self.log, exc),
                           limit + (64 << 10), lambda error: self.log.warning("node.link_dropped", error=error))
         self.data_dir.links.mkdir(mode=0o700, exist_ok=True)
         try:
@@ -370,7 +359,7 @@ class Node:
             raise NodeError(f"cannot listen on {link.path}: {exc.strerror}", "FAILED_PRECONDITION") from None
         self._link_server = link
         self._local_server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit)])
-        node_pb2_grpc.add_NodeServicer_to_server(_LocalApi(self), self._local_server)
+        node_pb2_grpc.add_NodeServicer_to_server(LocalApi(self), self._local_server)
         # The socket is created with the process umask; tighten it before announcing that we run.
         old_umask = os.umask(0o177)
         try:
@@ -407,8 +396,8 @@ class Node:
             self.kv.on_event(event)
 
     def _on_owned(self, event: OwnedStateChanged) -> None:
-        if self.services is not None:
-            self.services.on_owned(event)
+        if self.capabilities is not None:
+            self.capabilities.on_owned(event)
 
     def _on_members_changed(self) -> None:
         # Written by the periodic task; events arrive in bursts and one write covers them all.
@@ -451,8 +440,8 @@ class Node:
         """Leave gracefully, persist what a restart needs, close everything; bounded in time."""
         # First, while the local API still answers the services' deregistrations.
         await self.supervisor.close()
-        if self.services is not None:
-            await self.services.close()
+        if self.capabilities is not None:
+            await self.capabilities.close()
         if self.runtime is not None and self.runtime.running:
             try:
                 self._save_members()
@@ -498,7 +487,7 @@ class Node:
             uptime_s=time.monotonic() - self.started_at,
             members=counts,
             counters={**self.runtime.counters(), **(self.kv.counters() if self.kv is not None else {}),
-                      **(self.services.counters() if self.services is not None else {})},
+                      **(self.capabilities.counters() if self.capabilities is not None else {})},
             profile=self.options.profile,
             data_dir=str(self.data_dir),
             transport_failures=self.transport.failures,
@@ -541,11 +530,11 @@ class Node:
                         "run `micro node leave` first",
                         "FAILED_PRECONDITION",
                     )
-            reply = await self._call_peer_join(address, token)
+            reply = await request_join(address, token, self.node_key.public, self.address)
             if self._stopping.is_set():
                 # A leave or signal arrived while we waited; do not start a new life on the way out.
                 raise Unavailable("the node is stopping; the join was abandoned")
-            mesh, keyring, config_key = self._check_join_reply(address, invite, reply)
+            mesh, keyring, config_key = open_join_reply(address, invite, reply, self.node_key)
             assert self.runtime is not None and self.kv is not None and self.config_api is not None
             if mesh.mesh != self.mesh_root.raw:
                 self.log.info("mesh.replaced", old=self.mesh_root.id, new=invite.mesh.id)
@@ -577,72 +566,24 @@ class Node:
             self.log.info("mesh.joined", mesh=self.mesh_root.id, through=address, contacts=len(contacts))
             return node_pb2.JoinMeshReply(mesh_id=self.mesh_root.id, contacted=len(contacts))
 
-    async def _call_peer_join(self, address: str, token: str) -> node_pb2.JoinReply:
-        request = node_pb2.JoinRequest(token=token, public_key=self.node_key.public.raw, address=self.address)
-        async with grpc.aio.insecure_channel(address) as channel:
-            try:
-                return await node_pb2_grpc.PeerStub(channel).Join(request, timeout=_PEER_JOIN_TIMEOUT)
-            except grpc.aio.AioRpcError as exc:
-                details = exc.details() or ""
-                if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and (
-                    not details or "connect" in details.lower() or "deadline" in details.lower()
-                ):
-                    raise Unavailable(f"cannot reach a node at {address} (is it running, and is that its "
-                                      "advertised address?)") from None
-                code = exc.code().name if exc.code() is not None else "INTERNAL"
-                raise NodeError(f"{address} refused the join: {_one_line(details)}", code) from None
-
-    def _check_join_reply(self, address: str, invite: Invite, reply: node_pb2.JoinReply
-                          ) -> tuple[MeshFile, Keyring, bytes | None]:
-        """The mesh file, gossip keyring and config key (None if the member has none) a join handed over."""
-        try:
-            root = PublicKey(KeyKind.MESH, reply.mesh)
-            if root != invite.mesh:
-                raise PermissionDenied(f"{address} belongs to mesh {root.id}, not the invite's mesh {invite.mesh.id}")
-            keyring = Keyring.from_bytes(self.node_key.unseal(reply.sealed_keyring))
-            leaf = Chain.decode(reply.chain).verify(root, int(time.time()))
-            config_key = self.node_key.unseal(reply.sealed_config_key) if reply.sealed_config_key else None
-        except IdentityError as exc:
-            raise Unavailable(f"{address} answered the join with invalid credentials: {exc}") from None
-        if leaf.subject != self.node_key.public:
-            raise Unavailable(f"{address} answered the join with a certificate for another node")
-        if config_key is not None and len(config_key) != CONFIG_KEY_SIZE:
-            raise Unavailable(f"{address} answered the join with a config key of {len(config_key)} bytes")
-        return MeshFile(mesh=root.raw, chain=reply.chain, keyring=keyring.to_bytes()), keyring, config_key
-
     # ---- peer service ---------------------------------------------------------------------------
 
     def admit(self, request: node_pb2.JoinRequest) -> node_pb2.JoinReply:
-        """Verify a joiner's invite and certify it; raises a NodeError or IdentityError to refuse."""
+        """Verify a joiner's invite and certify it (`identity.admission`); raises to refuse."""
         try:
             invite = Invite.from_token(request.token)
         except Malformed as exc:
             raise InvalidArgument(f"invite token is malformed ({exc})") from None
-        if invite.mesh != self.mesh_root:
-            raise PermissionDenied(f"invite is for another mesh ({_short(invite.mesh.id)}), not this node's "
-                                   f"mesh {_short(self.mesh_root.id)}")
-        now = int(time.time())
-        try:
-            invite.verify(self.mesh_root, now)
-        except BadSignature:
-            raise NodeError("invite token signature does not verify (altered or corrupt)",
-                            "UNAUTHENTICATED") from None
         joiner = PublicKey(KeyKind.NODE, request.public_key)
+        now = int(time.time())
         used_by = self._used_invites.get(invite.nonce)
-        if used_by is not None and used_by != joiner.raw:
-            raise PermissionDenied("invite token was already used by another node; ask for a new one")
-
         if self.root_key is not None:
-            issuer, base, limit = self.root_key, Chain(), now + CERT_TTL
+            issuer, base = self.root_key, Chain()
         else:
             issuer, base = self.node_key, Chain.decode(self.creds.chain)
-            base.verify_issuer(self.mesh_root, now)
-            limit = min(cert.expires_at for cert in base)
-        if len(base) >= MAX_CHAIN_DEPTH:
-            raise NodeError("this node's certificate is at the maximum chain depth and cannot admit members; "
-                            "join through a node closer to the mesh root", "FAILED_PRECONDITION")
-        roles = [r for r in (invite.roles or ("node",)) if r != "issuer" or len(base) + 1 < MAX_CHAIN_DEPTH]
-        cert = Certificate.issue(issuer, joiner, self.mesh_root, roles, now, max(1, min(CERT_TTL, limit - now)))
+        granted = admit(invite, joiner, self.mesh_root, now, base, self.root_key is not None, CERT_TTL,
+                        PublicKey(KeyKind.NODE, used_by) if used_by is not None else None)
+        cert = Certificate.issue(issuer, joiner, self.mesh_root, granted.roles, now, granted.ttl)
         chain = base.extend(cert).encode()
         self._used_invites[invite.nonce] = joiner.raw
         while len(self._used_invites) > _USED_INVITES:
@@ -667,300 +608,6 @@ class Node:
             self.runtime.datagram_received(data, source)
 
 
-def _status(node: Node, exc: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
-    """The status a call that failed with `exc` ends with: its code and one-line message, never a
-    traceback (a relayed failure of a routed call keeps its own status, details and trailer)."""
-    if isinstance(exc, Relayed):
-        return exc.status()
-    code = code_of(exc)
-    message = _one_line(str(getattr(exc, "message", None) or exc))
-    if code == "INTERNAL":
-        node.log.error("api.internal_error", error=repr(exc))
-        message = f"internal error: {message}"
-    return status_code(code), message, ()
-
-
-async def _abort(node: Node, context: grpc.aio.ServicerContext, exc: Exception) -> None:
-    """End a call with the status of its failure."""
-    code, details, trailing = _status(node, exc)
-    await context.abort(code, details, trailing_metadata=trailing)
-
-
-async def _serve_link(node: Node, batches: AsyncIterator[node_pb2.LinkBatch], context: grpc.aio.ServicerContext,
-                      handle: Handler) -> None:
-    """One call link of the local API or the peer API (`calllink.py`): every failure is a call's status."""
-    await serve_link(batches, batched(context.write), handle, lambda exc: _status(node, exc))
-
-
-async def _guard(node: Node, context: grpc.aio.ServicerContext, call: Callable[[], Awaitable[_T]]) -> _T:
-    """Run one API call; any error becomes its status."""
-    try:
-        return await call()
-    except Exception as exc:  # noqa: BLE001 - every failure must reach the caller as a status
-        failure = exc
-    await _abort(node, context, failure)
-    # abort() always raises; this line only tells the type checker so.
-    raise AssertionError("unreachable")
-
-
-async def _guard_stream(node: Node, context: grpc.aio.ServicerContext,
-                        stream: Callable[[], AsyncIterator[_T]]) -> AsyncIterator[_T]:
-    """Relay a server stream; an error ends it with its status."""
-    try:
-        async for item in stream():
-            yield item
-        return
-    except Exception as exc:  # noqa: BLE001 - every failure must reach the caller as a status
-        failure = exc
-    await _abort(node, context, failure)
-
-
-async def _now(value: _T) -> _T:
-    return value
-
-
-class _LocalApi(node_pb2_grpc.NodeServicer):
-    def __init__(self, node: Node) -> None:
-        self.node = node
-
-    async def Status(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self.node.status()))
-
-    async def Members(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self.node.members()))
-
-    async def Invite(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self.node.invite(request.ttl_s)))
-
-    async def Join(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self.node.join_mesh(request.address, request.token))
-
-    async def Leave(self, request: Any, context: Any) -> Any:
-        self.node.leave()
-        return node_pb2.LeaveReply()
-
-    @property
-    def _kv(self) -> KvService:
-        if self.node.kv is None:
-            raise Unavailable("the node is starting")
-        return self.node.kv
-
-    @property
-    def _config(self) -> ConfigService:
-        if self.node.config_api is None:
-            raise Unavailable("the node is starting")
-        return self.node.config_api
-
-    async def KvPut(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._kv.put(request))
-
-    async def KvPutMany(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._kv.put_many(request))
-
-    async def KvGet(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._kv.get(request)))
-
-    async def KvDelete(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._kv.delete(request))
-
-    async def KvList(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._kv.list(request)))
-
-    async def KvWatch(self, request: Any, context: Any) -> Any:
-        async for change in _guard_stream(self.node, context, lambda: self._kv.watch(request, context)):
-            yield change
-
-    async def KvDatabases(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._kv.databases()))
-
-    async def KvTables(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._kv.tables(request)))
-
-    async def ConfigGet(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._config.get(request)))
-
-    async def ConfigSet(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._config.set(request))
-
-    async def ConfigDelete(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._config.delete(request))
-
-    async def ConfigWatch(self, request: Any, context: Any) -> Any:
-        async for change in _guard_stream(self.node, context, lambda: self._config.watch(request, context)):
-            yield change
-
-    async def Run(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self.node.supervisor.run(request))
-
-    async def Processes(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self.node.supervisor.processes()))
-
-    async def Logs(self, request: Any, context: Any) -> Any:
-        async for line in _guard_stream(self.node, context, lambda: self.node.supervisor.logs(request, context)):
-            yield line
-
-    async def Kill(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self.node.supervisor.kill(request))
-
-    @property
-    def _services(self) -> Services:
-        if self.node.services is None:
-            raise Unavailable("the node is starting")
-        return self.node.services
-
-    async def Register(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._services.registry.register(request)))
-
-    async def Heartbeat(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._services.registry.heartbeat(request.id)))
-
-    async def Deregister(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._services.registry.deregister(request.id)))
-
-    async def Services(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(
-            node_pb2.ServicesReply(instances=self._services.registry.instances(request.service))))
-
-    async def Describe(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._services.router.describe(request.service))
-
-    async def Call(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._services.router.call(request, context.time_remaining()))
-
-    async def CallLink(self, request_iterator: Any, context: Any) -> Any:
-        await _serve_link(self.node, request_iterator, context, self.node.local_call)
-
-    async def CallStream(self, request: Any, context: Any) -> Any:
-        replies = lambda: self._services.router.call_stream(request, context.time_remaining())
-        async for reply in _guard_stream(self.node, context, replies):
-            yield reply
-
-    async def Publish(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._services.pubsub.publish(request)))
-
-    async def PublishMany(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._services.pubsub.publish_many(request)))
-
-    async def StreamPublish(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._services.streams.publish(request))
-
-    async def StreamPublishMany(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._services.streams.publish_many(request))
-
-    async def StreamInfo(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._services.streams.info(request.topic)))
-
-    async def StreamConsume(self, request_iterator: Any, context: Any) -> Any:
-        # The stream's headers go out once the consumer is registered: clients wait for them.
-        batches = lambda: self._services.consumers.consume(request_iterator,
-                                                           registered=lambda: context.send_initial_metadata(()))
-        async for batch in _guard_stream(self.node, context, batches):
-            yield batch
-
-    async def Subscribe(self, request: Any, context: Any) -> Any:
-        # The stream's headers go out once the subscription is registered: clients wait for them.
-        batches = lambda: self._services.pubsub.subscribe(request.topic, request.group, request.queue_limit,
-                                                          registered=lambda: context.send_initial_metadata(()))
-        async for batch in _guard_stream(self.node, context, batches):
-            yield batch
-
-
-class _PeerApi(node_pb2_grpc.PeerServicer):
-    def __init__(self, node: Node) -> None:
-        self.node = node
-
-    async def Deliver(self, request: Any, context: Any) -> Any:
-        if self.node.runtime is not None:
-            self.node.runtime.frame_received(request.data, request.source)
-        return node_pb2.Empty()
-
-    async def Join(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self.node.admit(request)))
-
-    @property
-    def _router(self) -> Router:
-        if self.node.services is None:
-            raise Unavailable("the node is starting")
-        return self.node.services.router
-
-    async def CallLink(self, request_iterator: Any, context: Any) -> Any:
-        async def call(payload: bytes, time_left: float | None) -> bytes:
-            reply = await self._router.serve_call(node_pb2.Frame.FromString(payload), time_left)
-            return reply.SerializeToString()
-
-        await _serve_link(self.node, request_iterator, context, call)
-
-    async def CallStream(self, request: Any, context: Any) -> Any:
-        frames = lambda: self._router.serve_stream(request, context.time_remaining())
-        async for frame in _guard_stream(self.node, context, frames):
-            yield frame
-
-    async def Descriptor(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: _now(self._router.serve_descriptor(request)))
-
-    async def Publish(self, request_iterator: Any, context: Any) -> Any:
-        if self.node.services is None:
-            return node_pb2.Empty()  # starting: at most once, what came is lost
-        return await self.node.services.pubsub.serve_peer(request_iterator)
-
-    @property
-    def _streams(self) -> Streams:
-        if self.node.services is None:
-            raise Unavailable("the node is starting")
-        return self.node.services.streams
-
-    async def StreamReplicate(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._streams.serve_replicate(request))
-
-    async def StreamRead(self, request: Any, context: Any) -> Any:
-        return await _guard(self.node, context, lambda: self._streams.serve_read(request))
-
-
-def _announce(node: Node, options: NodeOptions) -> None:
-    dd = node.data_dir
-    if not options.banner:
-        gateway = f" gateway {node.gateway_url}" if node.gateway_url else ""
-        print(f"node {node.node_key.public.id} mesh {node.mesh_root.id} address {node.address} "
-              f"data-dir {dd} generation {node.generation}{gateway}", flush=True)
-        return
-    flag = f"--data-dir {dd}"
-    micro = _cli_name()
-    host, _, port = node.address.rpartition(":")
-    second = f"{host}:{int(port) + 1 if port.isdigit() and int(port) < 65535 else 0}"
-    lines = [
-        "",
-        "  Micro node running",
-        f"    node id     {node.node_key.public.id}",
-        f"    mesh id     {node.mesh_root.id}",
-        f"    address     {node.address}",
-        f"    data dir    {dd}",
-        f"    profile     {options.profile}, generation {node.generation}",
-        *([f"    gateway     {node.gateway_url}"] if node.gateway_url else []),
-        "",
-        "  Try next (in another terminal):",
-        f"    {micro} node status {flag}",
-        f"    {micro} node members {flag}",
-        f"    {micro} node invite {flag}            # prints a token",
-        "",
-        "  Start a second node and join it to this one:",
-        f"    {micro} node start --data-dir {dd.path.parent / 'node2'} --bind {second} --no-mdns \\",
-        f"        --join {node.address} --token \"$({micro} node invite {flag})\"",
-        "",
-        "  Ctrl-C leaves the mesh cleanly.",
-        "",
-    ]
-    print("\n".join(lines), flush=True)
-
-
-def _cli_name() -> str:
-    """How to type the CLI here: `micro` when that is on PATH, else the path this process was run by."""
-    invoked = sys.argv[0] if sys.argv and sys.argv[0] else "micro"
-    found = shutil.which("micro")
-    if found and os.path.realpath(found) == os.path.realpath(invoked):
-        return "micro"
-    return invoked if os.path.basename(invoked) == "micro" else "micro"
-
-
 async def _serve(options: NodeOptions, logger: Logger) -> int:
     node = Node(options, logger)
     loop = asyncio.get_running_loop()
@@ -974,7 +621,7 @@ async def _serve(options: NodeOptions, logger: Logger) -> int:
             logger.info("mdns.unavailable", reason="LAN discovery is not in this build; use --join")
         logger.info("node.started", node=node.node_key.public.id, mesh=node.mesh_root.id, address=node.address,
                     generation=node.generation, profile=options.profile, data_dir=str(node.data_dir))
-        _announce(node, options)
+        announce(node)
         await node.wait_stopped()
     finally:
         await node.shutdown()

@@ -12,7 +12,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from ..identity.keyring import Keyring
-from .proto import node_pb2
+from .api.proto import node_pb2
 
 __all__ = ["seal", "unseal"]
 

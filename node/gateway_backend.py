@@ -15,13 +15,12 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ..identity.errors import IdentityError
-from ..sdk.channel import NODE_ID
-from ..sdk.errors import MicroError, from_grpc, of_status
-from .errors import NodeError, Relayed, code_of
-from .proto import node_pb2
+from .api.errors import NodeError, Relayed, code_of
+from .api.micro_errors import NODE_ID, MicroError, from_grpc, of_status
+from .api.proto import node_pb2
 
 if TYPE_CHECKING:
-    from .services import Services
+    from .capabilities import Capabilities
 
 __all__ = ["NodeBackend"]
 
@@ -29,8 +28,8 @@ __all__ = ["NodeBackend"]
 class NodeBackend:
     """The registry, routing and pubsub of the node the gateway runs in."""
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, services: Capabilities) -> None:
+        self._capabilities = services
         self._registry = services.registry
         self._router = services.router
 
@@ -63,7 +62,7 @@ class NodeBackend:
 
     async def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
         try:
-            return self._services.pubsub.publish(request)
+            return self._capabilities.pubsub.publish(request)
         except NodeError as error:
             raise _micro(error, NODE_ID) from None
 
@@ -73,7 +72,7 @@ class NodeBackend:
         async def mark() -> None:
             registered.set_result(None)
 
-        batches = self._services.pubsub.subscribe(request.topic, request.group, request.queue_limit, registered=mark)
+        batches = self._capabilities.pubsub.subscribe(request.topic, request.group, request.queue_limit, registered=mark)
         # The subscription registers on its first step, then calls `mark`: run it that far here, so it
         # is in place when this returns (or its refusal is raised here).
         first: asyncio.Future[node_pb2.PubsubBatch] = asyncio.ensure_future(batches.__anext__())

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..identity.keyring import Keyring
-from ..identity.keys import KeyKind, PublicKey
 from ..mesh import (
     KvChanged,
     KvEntry,
@@ -41,8 +39,9 @@ from ..mesh import (
     Wire,
 )
 from ..mesh.events import Event
+from .api.errors import Unavailable
+from .api.names import node_id_text
 from .credentials import NodeCredentials, NodeVerifier
-from .errors import Unavailable
 from .log import Logger
 from .transport import Transport
 
@@ -63,16 +62,6 @@ _EVENT_NAMES: dict[type, str] = {
 }
 # A burst of inputs can queue many events; draining is bounded per pump and resumed on the next one.
 _MAX_EVENTS_PER_PUMP = 10_000
-
-
-@functools.lru_cache(maxsize=4096)
-def node_id_text(raw: bytes) -> str:
-    """The printed id (N...) of a raw node key; hex if it is not a valid key. Cached: every KV record
-    carries its writer's id, and writers are few."""
-    try:
-        return PublicKey(KeyKind.NODE, raw).id
-    except Exception:  # noqa: BLE001 - ids from the core are 32 bytes; this only guards logging
-        return raw.hex()
 
 
 class Runtime:

@@ -24,9 +24,9 @@ from typing import Protocol
 
 import grpc
 
-from .errors import InvalidArgument
+from .api.errors import InvalidArgument
+from .api.proto import node_pb2, node_pb2_grpc
 from .log import Logger
-from .proto import node_pb2, node_pb2_grpc
 
 __all__ = ["NetTransport", "Transport", "format_address", "parse_address"]
 

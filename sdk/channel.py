@@ -14,16 +14,16 @@ from typing import Any, Generic, Self, TypeVar
 
 import grpc
 
-from ..node.calllink import CallLink
-from ..node.client import LOCAL_CHANNEL_OPTIONS
-from ..node.datadir import DataDir
-from ..node.proto import node_pb2_grpc
-from ..node.socketlink import socket_link
+from ..node.api.calllink import CallLink
+from ..node.api.client import LOCAL_CHANNEL_OPTIONS
+from ..node.api.datadir import DataDir
+from ..node.api.micro_errors import NODE_ID
+from ..node.api.proto import node_pb2_grpc
+from ..node.api.socketlink import socket_link
 from .errors import MicroError, from_grpc, unavailable
 
 __all__ = ["NODE_ID", "NodeChannel", "NodeUser", "Stream"]
 
-NODE_ID = "micro.node"
 """The `id` of errors raised by the local node."""
 
 _CALL_TIMEOUT = 10.0

@@ -27,7 +27,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from ..node.proto import node_pb2
+from ..node.api.proto import node_pb2
 from .channel import NodeUser, Stream
 from .errors import Unavailable
 

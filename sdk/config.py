@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..node.proto import node_pb2
+from ..node.api.proto import node_pb2
 from .channel import NODE_ID, NodeUser, Stream
 from .errors import bad_request
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from ..node.instances import CALLER_KEY
+from ..node.api.calllink import CALLER_KEY
 
 if TYPE_CHECKING:
     from .service import Service

@@ -36,10 +36,10 @@ from typing import Any, NamedTuple, Self
 
 import grpc
 
-from ..node.consumers import MAX_ACK_WAIT, MAX_IN_FLIGHT, MAX_RETRIES
-from ..node.errors import InvalidArgument
-from ..node.proto import node_pb2
-from ..node.subjects import check_topic
+from ..node.api.errors import InvalidArgument
+from ..node.api.limits import MAX_ACK_WAIT, MAX_IN_FLIGHT, MAX_RETRIES
+from ..node.api.proto import node_pb2
+from ..node.api.subjects import check_topic
 from .batching import Batcher
 from .channel import NODE_ID, NodeChannel, NodeUser, Stream
 from .errors import MicroError, bad_request, of_status

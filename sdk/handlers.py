@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 
-from ..node.errors import ERROR_KEY
-from ..node.proto import node_pb2
+from ..node.api.errors import ERROR_KEY
+from ..node.api.proto import node_pb2
 from .context import Context
 from .errors import MicroError, bad_request, internal
 from .schema import ANY_OBJECT, RequestChecker, schema_of

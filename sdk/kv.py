@@ -24,12 +24,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..mesh import KvEntry
-from ..mesh.errors import InvalidArgument
-from ..mesh.kv import check_name
-from ..node.kvstore import KvReader
-from ..node.proto import node_pb2
-from ..node.runtime import node_id_text
+from ..node.api.errors import InvalidArgument
+from ..node.api.kvfile import KvReader, StoredRegister
+from ..node.api.names import check_name, node_id_text
+from ..node.api.proto import node_pb2
 from .batching import Batcher
 from .channel import NODE_ID, NodeUser, Stream
 from .errors import NotFound, bad_request, of_status
@@ -58,7 +56,7 @@ class Record:
                    (record.physical_ms, record.logical), record.writer)
 
     @classmethod
-    def from_entry(cls, entry: KvEntry) -> Record:
+    def from_entry(cls, entry: StoredRegister) -> Record:
         return cls(entry.db, entry.table, entry.key, entry.value or b"", entry.expire_at / 1000.0 or None,
                    (entry.physical_ms, entry.logical), node_id_text(entry.writer))
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 import grpc
 
-from ..node.calllink import Handler as LinkHandler
-from ..node.calllink import Status, batched, serve_link
-from ..node.proto import node_pb2
+from ..node.api.calllink import Handler as LinkHandler
+from ..node.api.calllink import Status, batched, serve_link
+from ..node.api.proto import node_pb2
 from .context import Context
 from .handlers import Handler, as_error, decoded, error_status
 

@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from ..node.errors import InvalidArgument
-from ..node.proto import node_pb2
-from ..node.subjects import check_pattern, check_topic
+from ..node.api.errors import InvalidArgument
+from ..node.api.proto import node_pb2
+from ..node.api.subjects import check_pattern, check_topic
 from .batching import Batcher
 from .channel import NODE_ID, NodeUser, Stream
 from .errors import MicroError, bad_request, of_status, unavailable

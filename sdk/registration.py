@@ -16,7 +16,7 @@ import contextlib
 import logging
 import math
 
-from ..node.proto import node_pb2
+from ..node.api.proto import node_pb2
 from .channel import NodeChannel
 from .errors import MicroError, NotFound, Timeout, Unavailable
 

@@ -50,11 +50,11 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 
-from ..node.calllink import Handler as LinkHandler
-from ..node.calllink import Status
-from ..node.datadir import MAX_SOCKET_PATH
-from ..node.proto import node_pb2
-from ..node.socketlink import LinkServer, remove_stale
+from ..node.api.calllink import Handler as LinkHandler
+from ..node.api.calllink import Status
+from ..node.api.datadir import MAX_SOCKET_PATH
+from ..node.api.proto import node_pb2
+from ..node.api.socketlink import LinkServer, remove_stale
 from .channel import NodeChannel
 from .config import Config
 from .errors import MicroError

@@ -25,12 +25,6 @@ from .metrics import Recorder, SimReport
 from .network import NetworkModel
 from .pubsub import PubsubModel
 
-try:
-    from .arenas import use_huge_pages
-except ImportError:  # built by setup.py (`make build`); a source tree without it runs the same, slower
-    def use_huge_pages() -> None:
-        """Nothing to do: the extension is not built."""
-
 __all__ = ["Scenario", "format_table", "preset_config", "run_scenario"]
 
 _PRESETS = {"lan": MeshConfig.lan, "wan": MeshConfig.wan, "local": MeshConfig.local}
@@ -84,9 +78,7 @@ class Scenario:
 
 
 def run_scenario(scenario: Scenario) -> SimReport:
-    """Run `scenario` to its end and report what happened (with the interpreter's memory in huge pages
-    from then on, for the rest of the process: see `arenas.c`)."""
-    use_huge_pages()
+    """Run `scenario` to its end and report what happened."""
     n = scenario.nodes
     duration = scenario.duration
     config = scenario.config if scenario.config is not None else preset_config(scenario.preset)

@@ -17,8 +17,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     stale = [
         str(source.relative_to(ROOT))
         for built in sorted((*ROOT.glob("mesh/*.so"), *ROOT.glob("simulations/*.so")))
-        for suffix in (".py", ".c")
-        if (source := built.with_name(built.name.split(".")[0] + suffix)).exists()
+        if (source := built.with_name(built.name.split(".")[0] + ".py")).exists()
         and source.stat().st_mtime > built.stat().st_mtime
     ]
     if stale:

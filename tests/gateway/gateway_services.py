@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pb2, timestamp_pb2
-from micro.node.proto import node_pb2
+from micro.node.api.proto import node_pb2
 from micro.sdk import errors
 
 import library_pb2

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 import pytest
 from micro.gateway import DirectBackend
 from micro.gateway.catalog import Catalog
-from micro.node.proto import node_pb2
+from micro.node.api.proto import node_pb2
 from micro.sdk.errors import MicroError
 
 from gateway_services import helloworld_instance

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from micro.gateway import DirectBackend
-from micro.node.proto import node_pb2
+from micro.node.api.proto import node_pb2
 from micro.sdk.errors import MicroError
 
 from gateway_services import helloworld_instance

@@ -18,8 +18,8 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from micro.gateway import DirectBackend, LocalApiBackend, create_app
-from micro.node.calllink import batched, serve_link
-from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.api.calllink import batched, serve_link
+from micro.node.api.proto import node_pb2, node_pb2_grpc
 from micro.sdk.errors import MicroError
 
 pytestmark = pytest.mark.asyncio

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from micro.gateway import DirectBackend, create_app
-from micro.node.proto import node_pb2
+from micro.node.api.proto import node_pb2
 from micro.sdk import Service, errors
 from micro.sdk.protobuf import descriptor_set
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from micro.identity import Chain, Invite, KeyKind, SigningKey
-from micro.node.client import NodeClient
-from micro.node.datadir import DataDir
-from micro.node.errors import NodeError
+from micro.node.api.client import NodeClient
+from micro.node.api.datadir import DataDir
+from micro.node.api.errors import NodeError
 
 _T = TypeVar("_T")
 MICRO = str(Path(sys.executable).with_name("micro"))

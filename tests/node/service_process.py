@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.api.proto import node_pb2, node_pb2_grpc
 from node_harness import NodeProcess, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

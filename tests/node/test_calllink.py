@@ -10,8 +10,8 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from micro.node.calllink import CallLink, batched, serve_link
-from micro.node.proto import node_pb2
+from micro.node.api.calllink import CallLink, batched, serve_link
+from micro.node.api.proto import node_pb2
 
 pytestmark = pytest.mark.asyncio
 

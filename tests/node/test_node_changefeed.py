@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 from micro.mesh import KvEntry
-from micro.node.changefeed import ChangeFeed
-from micro.node.errors import NodeError
+from micro.node.api.errors import NodeError
+from micro.node.kv.changefeed import ChangeFeed
 
 
 def entry(key: str, db: str = "app", table: str = "users") -> KvEntry:

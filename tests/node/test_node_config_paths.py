@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from micro.node.config import flatten, nest
-from micro.node.errors import InvalidArgument
+from micro.node.api.errors import InvalidArgument
+from micro.node.kv.config_tree import flatten, nest
 
 
 @pytest.mark.parametrize(("path", "value", "leaves"), [

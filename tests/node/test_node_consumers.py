@@ -16,9 +16,9 @@ from typing import Any
 
 import grpc
 import pytest
-from micro.node.client import LOCAL_CHANNEL_OPTIONS
-from micro.node.consumers_session import ATTEMPTS_TABLE, OFFSETS_DB, attempt_key
-from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.api.client import LOCAL_CHANNEL_OPTIONS
+from micro.node.api.proto import node_pb2, node_pb2_grpc
+from micro.node.streams.consumer_session import ATTEMPTS_TABLE, OFFSETS_DB, attempt_key
 from node_harness import Cluster, NodeProcess, wait_until
 
 DELIVER = 15.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from micro.node.datadir import DataDir
+from micro.node.api.datadir import DataDir
 from node_harness import Cluster, micro
 
 

@@ -6,8 +6,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from micro.node.datadir import DataDir, MeshFile
-from micro.node.errors import AlreadyRunning, InvalidArgument, NodeError
+from micro.node.api.datadir import DataDir, MeshFile
+from micro.node.api.errors import AlreadyRunning, InvalidArgument, NodeError
 
 
 def test_resolve_prefers_option_then_environment_then_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

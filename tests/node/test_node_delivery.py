@@ -9,8 +9,8 @@ from collections import Counter
 import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from micro.node.consumers import decode_record, encode_record
-from micro.node.consumers_delivery import Delivery, assign
+from micro.node.streams.consumers import decode_record, encode_record
+from micro.node.streams.delivery import Delivery, assign
 
 
 def test_assign_gives_every_partition_to_one_consumer_the_same_way_everywhere() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from micro.node.errors import NodeError
-from micro.node.eventlog import EventLog
+from micro.node.api.errors import NodeError
+from micro.node.api.proto import node_pb2
 from micro.node.log import Logger
-from micro.node.proto import node_pb2
+from micro.node.streams.eventlog import EventLog
 
 _T = TypeVar("_T")
 ORIGIN = "Norigin"

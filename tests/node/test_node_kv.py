@@ -15,8 +15,8 @@ from typing import Any
 import grpc
 import pytest
 from micro.identity import PublicKey
-from micro.node.errors import NodeError
-from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.api.errors import NodeError
+from micro.node.api.proto import node_pb2, node_pb2_grpc
 from micro.sdk import kv
 from node_harness import Cluster, NodeProcess, Watcher, kv_rows, micro, or_none, wait_each, wait_until
 

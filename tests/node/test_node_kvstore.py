@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 import pytest
 from micro.mesh import KvEntry, KvWriter
-from micro.node.errors import NodeError
-from micro.node.kvstore import KvReader, KvStore
+from micro.node.api.errors import NodeError
+from micro.node.api.kvfile import KvReader
+from micro.node.kv.store import KvStore
 from micro.node.log import Logger
 
 _T = TypeVar("_T")
@@ -239,7 +240,7 @@ def test_a_read_only_view_sees_committed_registers_as_the_replica_reads_them(tmp
                             replace(entry("a/4"), expire_at=5_000), entry("a/5", db="other")])
         reader = KvReader(path)  # while the node's store is open, as the SDK reads it
         try:
-            assert reader.get("default", "default", "a/1", now_ms=1) == entry("a/1")
+            assert KvEntry(*reader.get("default", "default", "a/1", now_ms=1)) == entry("a/1")  # type: ignore[misc]
             assert reader.get("default", "default", "a/3", now_ms=1) is None  # a tombstone
             assert reader.get("default", "default", "a/4", now_ms=4_999) is not None
             assert reader.get("default", "default", "a/4", now_ms=5_000) is None  # expired

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from micro.node.client import LOCAL_CHANNEL_OPTIONS
-from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.api.client import LOCAL_CHANNEL_OPTIONS
+from micro.node.api.proto import node_pb2, node_pb2_grpc
 from node_harness import Cluster, NodeProcess, wait_until
 
 DELIVER = 10.0

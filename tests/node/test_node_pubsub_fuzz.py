@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from micro.identity.keyring import Keyring
 from micro.mesh import OwnedStateChanged
+from micro.node.api.proto import node_pb2
 from micro.node.log import Logger
-from micro.node.proto import node_pb2
-from micro.node.pubsub import KEY_PREFIX, Pubsub
+from micro.node.pubsub.service import KEY_PREFIX, Pubsub
 from micro.node.runtime import Runtime
 from micro.node.transport import NetTransport
 

@@ -7,10 +7,10 @@ import io
 from pathlib import Path
 
 import pytest
-from micro.node.errors import InvalidArgument
+from micro.node.api.errors import InvalidArgument
+from micro.node.api.proto import node_pb2
+from micro.node.calls.registry import Registry
 from micro.node.log import Logger
-from micro.node.proto import node_pb2
-from micro.node.registry import Registry
 from micro.node.runtime import Runtime
 from micro.node.transport import NetTransport
 

@@ -12,8 +12,8 @@ import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from micro.mesh import OwnedStateChanged
+from micro.node.calls.registry import KEY_PREFIX, Registry
 from micro.node.log import Logger
-from micro.node.registry import KEY_PREFIX, Registry
 from micro.node.runtime import Runtime
 from micro.node.transport import NetTransport
 

@@ -16,7 +16,7 @@ from micro.identity import Certificate, Chain, KeyKind, Keyring, PublicKey, Sign
 from micro.mesh import Alive, MeshConfig, Ping, Wire
 from micro.mesh.trust import alive_payload
 from micro.mesh.wire import VERSION
-from micro.node.datadir import DataDir
+from micro.node.api.datadir import DataDir
 from node_harness import Cluster, NodeProcess, micro, wait_until
 
 

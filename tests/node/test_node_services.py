@@ -24,7 +24,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pb2
 from micro.gateway import LocalApiBackend
-from micro.node.proto import node_pb2
+from micro.node.api.proto import node_pb2
 from node_harness import Cluster, NodeProcess, wait_until
 from service_process import FAULTY, HELLOWORLD, call, free_port, instances, running, stop, stub
 

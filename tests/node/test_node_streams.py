@@ -27,13 +27,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from micro.identity.keyring import Keyring
 from micro.mesh import OwnedStateChanged
-from micro.node.client import LOCAL_CHANNEL_OPTIONS
-from micro.node.errors import InvalidArgument
-from micro.node.eventlog import EventLog
+from micro.node.api.client import LOCAL_CHANNEL_OPTIONS
+from micro.node.api.errors import InvalidArgument
+from micro.node.api.proto import node_pb2, node_pb2_grpc
 from micro.node.log import Logger
-from micro.node.proto import node_pb2, node_pb2_grpc
 from micro.node.runtime import Runtime
-from micro.node.streams import Streams
+from micro.node.streams.eventlog import EventLog
+from micro.node.streams.service import Streams
 from micro.node.transport import NetTransport
 from node_harness import Cluster, NodeProcess, wait_until
 

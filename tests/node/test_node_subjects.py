@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from micro.node.errors import InvalidArgument
-from micro.node.subjects import Patterns, check_pattern, check_topic, matches
+from micro.node.api.errors import InvalidArgument
+from micro.node.api.subjects import Patterns, check_pattern, check_topic, matches
 
 _token = st.sampled_from(["a", "b", "c"])
 _topics = st.lists(_token, min_size=1, max_size=4).map(".".join)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from micro.node.errors import NodeError
-from micro.node.supervisor import FIRST_DELAY, MAX_DELAY, RING_BYTES, STABLE_AFTER, restart_delay
+from micro.node.api.errors import NodeError
+from micro.node.processes.supervisor import FIRST_DELAY, MAX_DELAY, RING_BYTES, STABLE_AFTER, restart_delay
 from node_harness import Cluster, NodeProcess, wait_until
 
 _names = itertools.count()

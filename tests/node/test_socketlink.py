@@ -14,8 +14,8 @@ from pathlib import Path
 import grpc
 import pytest
 import pytest_asyncio
-from micro.node.calllink import CallLink
-from micro.node.socketlink import LinkServer, remove_stale, socket_link
+from micro.node.api.calllink import CallLink
+from micro.node.api.socketlink import LinkServer, remove_stale, socket_link
 from test_calllink import Callee  # its handler and status; its grpc server is not used here
 
 pytestmark = pytest.mark.asyncio

@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 import grpc
 import pytest
 import pytest_asyncio
-from micro.node.instances import InstanceChannels
-from micro.node.proto import node_pb2
+from micro.node.api.instances import InstanceChannels
+from micro.node.api.proto import node_pb2
 from micro.sdk import Context, Service, errors
 from service_harness import call_json, generated_greeter, greeter_servicer, micro_error, serving
 

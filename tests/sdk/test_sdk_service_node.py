@@ -22,7 +22,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from google.protobuf import descriptor_pb2
-from micro.node.proto import node_pb2, node_pb2_grpc
+from micro.node.api.proto import node_pb2, node_pb2_grpc
 from micro.sdk import Client, Service, errors
 from node_harness import Cluster, NodeProcess, wait_until
 from service_harness import generated_greeter, greeter_servicer

@@ -30,10 +30,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
 
-from .datadir import DataDir
-from .errors import InvalidArgument, NodeError, NotFound, Unavailable
-from .log import Logger
-from .proto import node_pb2
+from ..api.datadir import DataDir
+from ..api.errors import InvalidArgument, NodeError, NotFound, Unavailable
+from ..api.proto import node_pb2
+from ..log import Logger
 
 __all__ = [
     "FIRST_DELAY",

@@ -31,11 +31,12 @@ import cbor2
 from google.protobuf import descriptor_pb2
 from google.protobuf.message import DecodeError
 
-from ..mesh import OwnedStateChanged
-from .errors import InvalidArgument, NotFound
-from .proto import node_pb2
-from .runtime import Runtime, node_id_text
-from .transport import parse_address
+from ...mesh import OwnedStateChanged
+from ..api.errors import InvalidArgument, NotFound
+from ..api.names import node_id_text
+from ..api.proto import node_pb2
+from ..runtime import Runtime
+from ..transport import parse_address
 
 __all__ = ["DEFAULT_TTL", "KEY_PREFIX", "Registry", "descriptor_hash"]
 

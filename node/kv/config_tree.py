@@ -25,12 +25,12 @@ from typing import Any
 
 import nacl.utils
 
-from ..identity.errors import IdentityError
-from ..identity.keyring import Keyring
-from ..mesh import KvEntry
-from .errors import InvalidArgument, NodeError, NotFound
-from .kv import KvService, Write
-from .proto import node_pb2
+from ...identity.errors import IdentityError
+from ...identity.keyring import Keyring
+from ...mesh import KvEntry
+from ..api.errors import InvalidArgument, NodeError, NotFound
+from ..api.proto import node_pb2
+from .service import KvService, Write
 
 __all__ = ["CONFIG_DB", "CONFIG_KEY_SIZE", "CONFIG_TABLE", "SECRET_SHOWN", "ConfigService", "flatten",
            "nest", "new_config_key"]

@@ -17,12 +17,13 @@ from typing import TypeVar
 
 import grpc
 
-from ..identity.keyring import Keyring
-from .frames import seal
-from .log import Logger
-from .proto import node_pb2, node_pb2_grpc
-from .runtime import Runtime, node_id_text
-from .transport import NetTransport
+from ...identity.keyring import Keyring
+from ..api.names import node_id_text
+from ..api.proto import node_pb2, node_pb2_grpc
+from ..frames import seal
+from ..log import Logger
+from ..runtime import Runtime
+from ..transport import NetTransport
 
 __all__ = ["PeerLinks", "Subscriber", "message_size"]
 

@@ -22,13 +22,13 @@ import collections
 import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 
-from ..mesh import MeshError
-from .consumers_delivery import Delivery, Due, assign
-from .errors import InvalidArgument, NodeError
-from .kv import KvService, Write
-from .log import Logger
-from .proto import node_pb2
-from .streams import DEFAULT_MAX_AGE_S, Streams
+from ...mesh import MeshError
+from ..api.errors import InvalidArgument, NodeError
+from ..api.proto import node_pb2
+from ..kv.service import KvService, Write
+from ..log import Logger
+from .delivery import Delivery, Due, assign
+from .service import DEFAULT_MAX_AGE_S, Streams
 
 __all__ = ["ATTEMPTS_TABLE", "COMMIT_S", "OFFSETS_DB", "OFFSETS_TABLE", "POLL_S", "Options", "Session",
            "attempt_key", "offset_key", "offset_value"]

@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Self
 
-from ..mesh import KvEntry
-from .errors import NodeError
+from ...mesh import KvEntry
+from ..api.errors import NodeError
 
 __all__ = ["DEFAULT_WATCH_QUEUE", "ChangeFeed", "Subscription"]
 

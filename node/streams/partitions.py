@@ -21,11 +21,12 @@ from typing import Any
 
 import cbor2
 
-from ..mesh import OwnedStateChanged
-from .errors import InvalidArgument
+from ...mesh import OwnedStateChanged
+from ..api.errors import InvalidArgument
+from ..api.names import node_id_text
+from ..api.subjects import check_topic
+from ..runtime import Runtime
 from .eventlog import EventLog
-from .runtime import Runtime, node_id_text
-from .subjects import check_topic
 
 __all__ = ["KEY_PREFIX", "RECORD_INTERVAL_S", "HeadWatcher", "PartitionInfo", "PartitionView", "rendezvous"]
 

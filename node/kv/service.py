@@ -16,14 +16,14 @@ import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
 
-from ..mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown, MeshError
-from ..mesh.events import Event
-from ..mesh.kv import check_name
+from ...mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown, MeshError
+from ...mesh.events import Event
+from ..api.errors import NotFound
+from ..api.names import check_name, node_id_text
+from ..api.proto import node_pb2
+from ..runtime import Runtime
 from .changefeed import ChangeFeed, Subscription
-from .errors import NotFound
-from .kvstore import KvStore
-from .proto import node_pb2
-from .runtime import Runtime, node_id_text
+from .store import KvStore
 
 __all__ = ["DEFAULT_NAME", "KvService", "Write", "record"]
 

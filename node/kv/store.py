@@ -36,12 +36,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..mesh import KvEntry, KvWriter
-from ..mesh.kvmap import prefix_end
-from .errors import NodeError, Unavailable
-from .log import Logger
+from ...mesh import KvEntry, KvWriter
+from ..api.errors import NodeError, Unavailable
+from ..api.kvfile import LOAD_ENTRIES
+from ..log import Logger
 
-__all__ = ["KvReader", "KvStore", "StoreStats"]
+__all__ = ["KvStore", "StoreStats"]
 
 _SCHEMA_VERSION = 1
 _SCHEMA = (
@@ -61,8 +61,6 @@ _PURGE = """DELETE FROM entries
     WHERE db = ? AND tbl = ? AND key = ? AND physical_ms = ? AND logical = ? AND writer = ?"""
 _SAVE_WRITER = """INSERT INTO writers (node_id, chain) VALUES (?, ?)
     ON CONFLICT (node_id) DO UPDATE SET chain = excluded.chain"""
-_LOAD_ENTRIES = """SELECT db, tbl, key, value, expire_at, physical_ms, logical, writer, signature
-    FROM entries"""
 
 # Operations applied in one transaction at most; a longer queue is split over several commits.
 _MAX_BATCH = 50_000
@@ -334,7 +332,7 @@ class KvStore:
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
 
     def _load(self, conn: sqlite3.Connection) -> tuple[list[KvEntry], list[KvWriter]]:
-        entries = [KvEntry(*row) for row in conn.execute(_LOAD_ENTRIES)]
+        entries = [KvEntry(*row) for row in conn.execute(LOAD_ENTRIES)]
         writers = [KvWriter(node_id, chain) for node_id, chain in conn.execute("SELECT node_id, chain FROM writers")]
         return entries, writers
 
@@ -352,42 +350,3 @@ def _settle_all(waiting: list[tuple[asyncio.Future[Any], Any]], error: BaseExcep
     for waiter, result in waiting:
         _settle(waiter, result, error)
 
-
-_VISIBLE = "value IS NOT NULL AND (expire_at = 0 OR expire_at > ?)"
-
-
-class KvReader:
-    """A read-only view of a node's `kv.db` for processes on the same machine (the SDK's local reads).
-
-    The file is the node's durable copy of its replica: a write this node acknowledged is in it (it was
-    committed first), registers from other nodes follow within a batch, so a read here is a local read
-    of the replica that is at most milliseconds staler than the node's memory — and costs a B-tree
-    look-up instead of a gRPC round trip. SQLite's WAL lets readers in other processes work beside the
-    node's writer without blocking it. Raises sqlite3.Error if the file cannot be opened read-only.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.execute("SELECT 1 FROM entries LIMIT 1")
-
-    def get(self, db: str, table: str, key: str, now_ms: int) -> KvEntry | None:
-        row = self._conn.execute(
-            f"{_LOAD_ENTRIES} WHERE db = ? AND tbl = ? AND key = ? AND {_VISIBLE}", (db, table, key, now_ms)
-        ).fetchone()
-        return KvEntry(*row) if row is not None else None
-
-    def list(self, db: str, table: str, prefix: str, now_ms: int, limit: int = 0, offset: int = 0,
-             reverse: bool = False) -> list[KvEntry]:
-        end = prefix_end(prefix)
-        sql = f"{_LOAD_ENTRIES} WHERE db = ? AND tbl = ? AND key >= ? AND {_VISIBLE}"
-        args: list[Any] = [db, table, prefix, now_ms]
-        if end is not None:
-            sql += " AND key < ?"
-            args.append(end)
-        sql += f" ORDER BY key {'DESC' if reverse else 'ASC'} LIMIT ? OFFSET ?"
-        args += [limit or -1, offset]
-        return [KvEntry(*row) for row in self._conn.execute(sql, args)]
-
-    def close(self) -> None:
-        self._conn.close()

@@ -31,14 +31,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import grpc
 
-from ..identity.keyring import Keyring
-from .calllink import CallLink
-from .errors import InvalidArgument, NodeError, NotFound, Relayed, Unavailable
-from .frames import seal, unseal
-from .instances import InstanceChannels, call_metadata
-from .proto import node_pb2, node_pb2_grpc
+from ...identity.keyring import Keyring
+from ..api.calllink import CallLink
+from ..api.errors import InvalidArgument, NodeError, NotFound, Relayed, Unavailable
+from ..api.instances import InstanceChannels, call_metadata
+from ..api.proto import node_pb2, node_pb2_grpc
+from ..frames import seal, unseal
+from ..transport import NetTransport
 from .registry import Registry, descriptor_hash
-from .transport import NetTransport
 
 __all__ = ["DEFAULT_TIMEOUT", "UNHEALTHY_S", "Router"]
 

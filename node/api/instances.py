@@ -17,14 +17,12 @@ from pathlib import Path
 
 import grpc
 
-from .calllink import CallLink
+from .calllink import CALLER_KEY, CallLink
 from .proto import node_pb2
 from .socketlink import socket_link
 
-__all__ = ["CALLER_KEY", "InstanceChannels", "call_metadata"]
+__all__ = ["InstanceChannels", "call_metadata"]
 
-CALLER_KEY = "micro-caller"
-"""The metadata key that names the calling node (handlers read it as `ctx.caller`)."""
 
 Metadata = tuple[tuple[str, str], ...]
 

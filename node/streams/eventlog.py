@@ -40,9 +40,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .errors import NodeError, Unavailable
-from .log import Logger
-from .proto import node_pb2
+from ..api.errors import NodeError, Unavailable
+from ..api.proto import node_pb2
+from ..log import Logger
 
 __all__ = ["MAX_READ_BYTES", "EventLog", "Partition"]
 

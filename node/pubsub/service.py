@@ -26,17 +26,17 @@ from typing import Any
 import cbor2
 from google.protobuf.message import DecodeError
 
-from ..identity.errors import IdentityError
-from ..identity.keyring import Keyring
-from ..mesh import OwnedStateChanged
-from .errors import InvalidArgument, NodeError, refusal
-from .frames import unseal
-from .log import Logger
-from .proto import node_pb2
-from .pubsub_queues import PeerLinks, Subscriber, message_size
-from .runtime import Runtime
-from .subjects import Patterns, check_group, check_pattern, check_topic
-from .transport import NetTransport
+from ...identity.errors import IdentityError
+from ...identity.keyring import Keyring
+from ...mesh import OwnedStateChanged
+from ..api.errors import InvalidArgument, NodeError, refusal
+from ..api.proto import node_pb2
+from ..api.subjects import Patterns, check_group, check_pattern, check_topic
+from ..frames import unseal
+from ..log import Logger
+from ..runtime import Runtime
+from ..transport import NetTransport
+from .queues import PeerLinks, Subscriber, message_size
 
 __all__ = ["DEFAULT_QUEUE_LIMIT", "KEY_PREFIX", "MAX_HEADERS", "MAX_PAYLOAD", "MAX_QUEUE_LIMIT", "Pubsub", "check_message"]
 

@@ -35,7 +35,7 @@ import grpc
 
 from .proto import node_pb2
 
-__all__ = ["CallLink", "Handler", "LinkWriter", "Status", "batched", "link_error", "serve_link", "take_batch"]
+__all__ = ["CALLER_KEY", "CallLink", "Handler", "LinkWriter", "Status", "batched", "link_error", "serve_link", "take_batch"]
 
 Handler = Callable[[bytes, float | None], Awaitable[bytes]]
 """Serves one call: the request payload and the caller's time left (None: no limit), to the reply."""
@@ -43,6 +43,8 @@ Handler = Callable[[bytes, float | None], Awaitable[bytes]]
 Status = Callable[[Exception], tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]]
 """The status code, details and trailing metadata a failed call ends with."""
 
+CALLER_KEY = "micro-caller"
+"""The metadata key that names the calling node (handlers read it as `ctx.caller`)."""
 _OK = grpc.StatusCode.OK.value[0]
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 

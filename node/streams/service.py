@@ -51,19 +51,19 @@ from typing import TypeVar
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from ..identity.errors import IdentityError
-from ..identity.keyring import Keyring
-from ..mesh import OwnedStateChanged
-from .errors import InvalidArgument, NodeError, Unavailable, refusal
+from ...identity.errors import IdentityError
+from ...identity.keyring import Keyring
+from ...mesh import OwnedStateChanged
+from ..api.errors import InvalidArgument, NodeError, Unavailable, refusal
+from ..api.proto import node_pb2, node_pb2_grpc
+from ..api.subjects import check_topic
+from ..frames import seal, unseal
+from ..log import Logger
+from ..pubsub.service import check_message
+from ..runtime import Runtime
+from ..transport import NetTransport
 from .eventlog import EventLog
-from .frames import seal, unseal
-from .log import Logger
-from .proto import node_pb2, node_pb2_grpc
-from .pubsub import check_message
-from .runtime import Runtime
-from .streams_view import HeadWatcher, PartitionInfo, PartitionView, rendezvous
-from .subjects import check_topic
-from .transport import NetTransport
+from .partitions import HeadWatcher, PartitionInfo, PartitionView, rendezvous
 
 __all__ = ["ACK_TIMEOUT_S", "DEFAULT_MAX_AGE_S", "DEFAULT_MAX_BYTES", "MAX_READ_LIMIT", "Streams"]
 

@@ -29,23 +29,21 @@ from typing import Any
 
 import cbor2
 
-from ..mesh import OwnedStateChanged
-from .consumers_session import OFFSETS_DB, OFFSETS_TABLE, Options, Session, offset_value
-from .errors import InvalidArgument
-from .kv import KvService
-from .log import Logger
-from .proto import node_pb2
-from .runtime import Runtime
-from .streams import Streams
-from .subjects import check_group, check_topic
+from ...mesh import OwnedStateChanged
+from ..api.errors import InvalidArgument
+from ..api.limits import MAX_ACK_WAIT, MAX_IN_FLIGHT, MAX_RETRIES
+from ..api.proto import node_pb2
+from ..api.subjects import check_group, check_topic
+from ..kv.service import KvService
+from ..log import Logger
+from ..runtime import Runtime
+from .consumer_session import OFFSETS_DB, OFFSETS_TABLE, Options, Session, offset_value
+from .service import Streams
 
 __all__ = ["KEY_PREFIX", "MAX_ACK_WAIT", "MAX_IN_FLIGHT", "MAX_RETRIES", "Consumers", "decode_record",
            "encode_record"]
 
 KEY_PREFIX = "consumer/"
-MAX_ACK_WAIT = 86_400.0
-MAX_RETRIES = 1000
-MAX_IN_FLIGHT = 10_000
 _DEFAULT_ACK_WAIT = 30.0
 _DEFAULT_RETRIES = 5
 _DEFAULT_IN_FLIGHT = 1000

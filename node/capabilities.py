@@ -14,25 +14,25 @@ from typing import TYPE_CHECKING
 
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
-from .consumers import Consumers
-from .errors import InvalidArgument
-from .eventlog import EventLog
-from .kv import KvService
+from .api.errors import InvalidArgument
+from .calls.registry import Registry
+from .calls.router import Router
+from .kv.service import KvService
 from .log import Logger
-from .pubsub import Pubsub
-from .registry import Registry
-from .routing import Router
+from .pubsub.service import Pubsub
 from .runtime import Runtime
-from .streams import Streams
+from .streams.consumers import Consumers
+from .streams.eventlog import EventLog
+from .streams.service import Streams
 from .transport import NetTransport, format_address
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["Services"]
+__all__ = ["Capabilities"]
 
 
-class Services:
+class Capabilities:
     """Registry, router, pubsub and streams of one node (for its whole life: a join to another mesh keeps
     them). `eventlog` is the node's open stream log (the node closes it); consumer groups commit their
     offsets through `kv`."""

@@ -1,0 +1,1 @@
+"""Service processes the node runs and supervises (`micro run`, `status`, `logs`, `kill`)."""
