@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ..node.api.errors import InvalidArgument
+from ..node.api.limits import MAX_BODY
 from ..node.api.micro_errors import MicroError
 from ..node.api.proto import node_pb2
 from ..node.api.subjects import check_pattern, check_topic
@@ -78,7 +79,7 @@ _T = TypeVar("_T")
 def create_app(
     backend: Backend,
     *,
-    max_body: int = 1 << 20,
+    max_body: int = MAX_BODY,
     timeout: float = 30.0,
     version: str | None = None,
     catalog_ttl: float = 5.0,
