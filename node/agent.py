@@ -239,13 +239,15 @@ class Node:
         self.eventlog = await EventLog.open(dd.path / "streams.db", self.log)
         self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
                                  lambda: self.keyring, self.log, self.eventlog, self.kv, dd.links)
+        remembered = [a for a in dd.load_members() if a != self.address]
+        # Before any publish: the stream log may have lost events its replicas hold.
+        self.services.streams.learn_heads(wait_for_peers=bool(remembered or self.options.join))
         await self._build_core()
         await self._start_local_api()
         if self._gateway is not None:
             self.gateway_url = await self.services.start_gateway(*self._gateway)
         self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
 
-        remembered = [a for a in dd.load_members() if a != self.address]
         if remembered:
             self.log.info("node.rejoin", addresses=remembered)
             self.runtime.join(remembered)
@@ -914,6 +916,9 @@ class _PeerApi(node_pb2_grpc.PeerServicer):
 
     async def StreamRead(self, request: Any, context: Any) -> Any:
         return await _guard(self.node, context, lambda: self._streams.serve_read(request))
+
+    async def StreamHeads(self, request: Any, context: Any) -> Any:
+        return await _guard(self.node, context, lambda: self._streams.serve_heads(request))
 
 
 def _announce(node: Node, options: NodeOptions) -> None:
