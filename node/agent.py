@@ -64,6 +64,7 @@ from .routing import Router
 from .runtime import Runtime
 from .services import Services
 from .socketlink import LinkServer
+from .storecheck import check_stores
 from .streams import Streams
 from .supervisor import Supervisor
 from .transport import NetTransport, format_address, parse_address
@@ -109,6 +110,8 @@ class NodeOptions:
     kv_max_value: int | None = None
     # HOST:PORT of the HTTP gateway this node serves in-process (None: no gateway).
     gateway: str | None = None
+    # Stores (kv, streams) that may start although they lost data (see storecheck.py).
+    accept_store_loss: frozenset[str] = frozenset()
 
 
 def _primary_address() -> str:
@@ -202,6 +205,8 @@ class Node:
         dd.create()
         dd.lock()
         self._clear_stale_socket()
+        for accepted in check_stores(dd, self.options.accept_store_loss):
+            self.log.warning("store.loss_accepted", detail=accepted)
 
         # Ports first: a port in use is the likeliest failure, and it should leave no trace on disk.
         host, port = self._bind
@@ -236,7 +241,7 @@ class Node:
         self.runtime = Runtime(self.transport, self.log, self._on_members_changed, self._on_kv_event, self._on_owned)
         self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
         self.config_api = ConfigService(self.kv, self._config_key)
-        self.eventlog = await EventLog.open(dd.path / "streams.db", self.log)
+        self.eventlog = await EventLog.open(dd.streams_db, self.log)
         self.services = Services(self.runtime, self.transport, self.node_key.public.id, self.address,
                                  lambda: self.keyring, self.log, self.eventlog, self.kv, dd.links)
         remembered = [a for a in dd.load_members() if a != self.address]
