@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import click
 
 from ..node.api.client import NodeClient
-from ..node.api.datadir import DataDir
+from ..node.api.datadir import STORES, DataDir
 from ..node.api.errors import InvalidArgument
 from .common import Duration, connect, data_dir_option, echo_json, echo_table, parse_duration
 
@@ -83,6 +83,15 @@ def node() -> None:
     """Run this machine's node and manage its membership."""
 
 
+def _store_names(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> frozenset[str]:
+    """`--accept-store-loss kv,streams` (or given twice): the names, each one of STORES."""
+    names = {name.strip() for item in value for name in item.split(",") if name.strip()}
+    unknown = sorted(names - set(STORES))
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: name {' or '.join(STORES)}, or both separated by a comma")
+    return frozenset(names)
+
+
 @node.command()
 @data_dir_option
 @click.option("--bind", default="0.0.0.0:7946", show_default=True, metavar="HOST:PORT",
@@ -97,6 +106,9 @@ def node() -> None:
 @click.option("--gateway", default=None, metavar="HOST:PORT",
               help="Also serve the HTTP/JSON gateway into the mesh on HOST:PORT.")
 @click.option("--banner", is_flag=True, help="Print a human-readable welcome with next steps.")
+@click.option("--accept-store-loss", multiple=True, callback=_store_names, metavar="kv,streams",
+              help="Start although these stores lost data (missing, empty, or a damaged write-ahead log): a "
+                   "lost store starts empty, a damaged log keeps what precedes the damage.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, help="Minimum level of the JSON log lines on stderr.")
 # Advanced, hidden: tests skew a node's clock with it; KV writes are stamped with the shifted clock.
@@ -105,8 +117,8 @@ def node() -> None:
 @click.option("--kv-max-value", type=click.IntRange(min=1), default=None, hidden=True, metavar="BYTES",
               help="The largest KV value this node accepts [default: 1 MiB].")
 def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[str, ...], token: str | None,
-          no_mdns: bool, profile: str, gateway: str | None, banner: bool, log_level: str, clock_offset: float,
-          kv_max_value: int | None) -> None:
+          no_mdns: bool, profile: str, gateway: str | None, banner: bool, accept_store_loss: frozenset[str],
+          log_level: str, clock_offset: float, kv_max_value: int | None) -> None:
     """Run the node in the foreground (Ctrl-C leaves the mesh cleanly)."""
     # Imported here so the other commands stay quick: they only need the client.
     from ..node.agent import NodeOptions, run
@@ -124,6 +136,7 @@ def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[st
         clock_offset=clock_offset,
         kv_max_value=kv_max_value,
         gateway=gateway,
+        accept_store_loss=accept_store_loss,
     )
     sys.exit(run(options))
 

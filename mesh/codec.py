@@ -189,7 +189,9 @@ _SCHEMA: dict[int, tuple[type, tuple[str, ...], tuple[_Check, ...]]] = {
         ("level", "index", "hashes", "horizon"),
         (_u64, _u64, _bytes(MAX_KV_RECORDS), _u64),
     ),
-    MessageType.KV_DIGEST: (KvDigest, ("bucket", "records"), (_u64, _bytes(MAX_KV_RECORDS))),
+    MessageType.KV_DIGEST: (
+        KvDigest, ("bucket", "records", "watermark"), (_u64, _bytes(MAX_KV_RECORDS), _u64)
+    ),
     MessageType.KV_WANT: (KvWant, ("key_ids",), (_bytes(MAX_KV_RECORDS),)),
 }
 _TYPE_OF: dict[type, int] = {cls: int(t) for t, (cls, _, _) in _SCHEMA.items()}

@@ -166,6 +166,13 @@ class MeshCore:
         self._suspicions: dict[bytes, Suspicion] = {}
         self._reaps: deque[tuple[float, MemberRecord]] = deque()
         """Down members' records with when to forget them, in that order (see `_queue_reap`)."""
+        self._gone: dict[bytes, tuple[float, MemberRecord]] = {}
+        """Reaped members collection still waits for, with when they went down (see `_away`)."""
+        self._kv_horizons: dict[bytes, int] = {}
+        """The last horizon published by each member that is away (its owned state is dropped)."""
+        self._kv_unseen: set[bytes] = set()
+        """Members first heard of as down: collection leaves them to those that saw them go, which cap the
+        horizons they publish at theirs (see `_collect`)."""
         self._outgoing: list[Outgoing] = []
         self._events: deque[Event] = deque()
         self._kv = KvReplica(config, creds, self._trust, self.stats, self._events.append)
@@ -586,6 +593,7 @@ class MeshCore:
             self._start_suspicion(new, now)
         elif self._suspicions.pop(node_id, None) is not None:
             self._timers.cancel_keyed((_SUSPECT, node_id))
+        self._kv_member_changed(old, new)
         if old is None:
             self._probes.add(node_id)
         elif old.generation != new.generation or (new.rank >= _DOWN > old.rank):
@@ -644,13 +652,20 @@ class MeshCore:
     def _reap(self, now: float) -> None:
         reaps = self._reaps
         while reaps and reaps[0][0] <= now:
-            record = reaps.popleft()[1]
+            due, record = reaps.popleft()
             node_id = record.node_id
             # A member back alive, or down again since, holds another record (records are replaced on change).
             if self._members.get(node_id) is record and node_id != self.local_id:
                 self._members.remove(node_id)
                 self._drop_owned(node_id)
                 self._events.append(MemberReaped(node_id))
+                since = due - self.config.dead_reap_time
+                if node_id in self._kv_unseen:
+                    self._kv_unseen.discard(node_id)
+                elif now - since < self.config.kv_tombstone_grace:
+                    self._gone[node_id] = (since, record)
+                else:
+                    self._kv_horizons.pop(node_id, None)
         if reaps:
             self._timers.set(_REAP, reaps[0][0])
 
@@ -790,20 +805,61 @@ class MeshCore:
             self._send_reliable(source, reply)
 
     def _collect(self, now: float) -> None:
-        """Advance and publish the sync horizon, then collect what every live member holds."""
+        """Advance and publish the sync horizon, then collect what every member holds (see `kv.py`)."""
         wall = self.wall_ms(now)
-        peers = [r.claim.address for r in self._members if r.rank < _DOWN and r.node_id != self.local_id]
-        horizon = self._kv.advance_horizon(peers, wall)
-        if horizon > self._published_horizon:
-            self._published_horizon = horizon
-            self.set_local(HORIZON_KEY, horizon.to_bytes(8, "big"), now)
-        floor = horizon
-        for record in self._members:
-            if record.rank < _DOWN and record.node_id != self.local_id:
-                published = self._owned.values(record.node_id).get(HORIZON_KEY)
-                floor = min(floor, int.from_bytes(published, "big") if published else 0)
+        live = [r for r in self._members if r.rank < _DOWN and r.node_id != self.local_id]
+        away = self._away(now)
+        if not live and not away:
+            # A mesh of one, a member that has not found the others yet, or one that has been cut off from
+            # them past the grace: collect what this replica holds, but claim no horizon.
+            self._kv.set_floor(wall)
+            self._kv.collect(wall)
+            return
+        horizon = self._kv.advance_horizon([r.claim.address for r in live + away])
+        floor = min([horizon] + [self._kv_horizons.get(r.node_id, 0) for r in away])
+        if floor != self._published_horizon:
+            self._published_horizon = floor
+            self.set_local(HORIZON_KEY, floor.to_bytes(8, "big"), now)
+        for record in live:
+            published = self._owned.values(record.node_id).get(HORIZON_KEY)
+            floor = min(floor, int.from_bytes(published, "big") if published else 0)
         self._kv.set_floor(floor)
         self._kv.collect(wall)
+
+    def _away(self, now: float) -> list[MemberRecord]:
+        """Members seen to go down, and down or reaped since, for less than `kv_tombstone_grace`: they may
+        come back from their data dirs, so collection waits for them. A down member's reap entry tells when
+        it went down."""
+        grace = self.config.kv_tombstone_grace
+        reap = self.config.dead_reap_time
+        unseen = self._kv_unseen
+        away = [
+            r for due, r in self._reaps
+            if self._members.get(r.node_id) is r and r.node_id not in unseen and now - (due - reap) < grace
+        ]
+        for node_id, (since, record) in list(self._gone.items()):
+            if now - since < grace:
+                away.append(record)
+            else:
+                del self._gone[node_id]
+                self._kv_horizons.pop(node_id, None)
+        return away
+
+    def _kv_member_changed(self, old: MemberRecord | None, new: MemberRecord) -> None:
+        """Keep the horizon a member published when it goes away (its owned state is dropped), note a
+        member first heard of as down, and forget both when the member is back (see `_collect`)."""
+        node_id = new.node_id
+        if new.rank < _DOWN:
+            if self._kv_horizons or self._gone or self._kv_unseen:
+                self._kv_horizons.pop(node_id, None)
+                self._gone.pop(node_id, None)
+                self._kv_unseen.discard(node_id)
+        elif old is None:
+            self._kv_unseen.add(node_id)
+        elif old.rank < _DOWN and old.generation == new.generation:
+            published = self._owned.values(node_id).get(HORIZON_KEY)
+            if published:
+                self._kv_horizons[node_id] = int.from_bytes(published, "big")
 
 
 def _event(old: MemberRecord | None, new: MemberRecord) -> Event:

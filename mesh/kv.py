@@ -7,14 +7,34 @@ certificate chain came with it), its signature checks, its stamp is at most `hlc
 clock (refused, not adopted: a later anti-entropy round brings it once our clock catches up), and it is
 newer than what we hold.
 
-Tombstones and expired registers are collected once every live member has synced past them, tracked as a
+Tombstones and expired registers are collected once every member has synced past them, tracked as a
 *horizon*: a node that initiated anti-entropy with a peer at wall time t and found their roots equal held
 everything that peer held at t, and, transitively, everything the peer's own horizon covered. A node's
-horizon is the least such t over its live peers; it is published as owned state (`HORIZON_KEY`), and a
-register stamped more than `kv_gc_margin` (an allowance for clock skew between writers) before the
-lowest horizon of the live members is held by all of them and can go. Registers older than
-`kv_tombstone_grace` go regardless, for members that never come back. A collected register arriving
-again from a lagging replica is ignored, so it is not resurrected.
+horizon is the least such t over its members; it is published as owned state (`HORIZON_KEY`). The
+*floor* is the lowest horizon published by the members (0 for one that published none), and a register
+stamped more than `kv_gc_margin` (an allowance for clock skew between writers) before it is held by
+every member and can go. Registers older than `kv_tombstone_grace` go regardless, for a member that
+never syncs.
+
+A member that is away (dead, left or cut off; reaped or not) still counts until it has been away for
+`kv_tombstone_grace`, as it may come back from its data dir: with its last sync time in the horizon, and
+with the last horizon it published (0 if none was seen) in the floor. A node also caps the horizon it
+publishes at those of the members it counts as away, so that members that never saw them (joined, or
+restarted, since they went) wait for them too; such a member, first heard of as down, is left to the
+others. A node with no member to count (a mesh of one, a member that has not found the others yet, or
+one cut off from them past the grace) collects what it holds but neither advances nor publishes its
+horizon.
+
+What was collected stays collected. The *watermark* is the highest cutoff collection has used, capped at
+the node's own horizon less the margin (below its horizon a replica holds whatever any member held, so
+what it lacks there was collected); it never goes down, not even when a returning member lowers the
+floor. A register stamped below the watermark for a key the replica does not hold is refused
+(`kv_dropped_collected`). Digests carry their sender's watermark, and the node that receives one discards,
+rather than sends, a register the digest lacks that is stamped below that watermark. So a member that
+comes back after the grace brings nothing back: the others refuse its older registers of keys they no
+longer hold (values of keys deleted meanwhile, and its writes from while it was away that no one else
+holds), and the first anti-entropy round it initiates discards them on its side, after which the
+replicas are identical.
 """
 
 from __future__ import annotations
@@ -75,6 +95,8 @@ class KvReplica:
         self._offered: dict[str, int] = {}
         self._synced: dict[str, int] = {}
         self._floor = 0
+        self.watermark = 0
+        """Wall ms below which a register for a key not held here was collected (see the module docstring)."""
 
     # ---- local writes and reads -----------------------------------------------------------------
 
@@ -180,7 +202,7 @@ class KvReplica:
         if entry.physical_ms - wall_ms > self._hlc.max_drift_ms:
             self.stats.kv_dropped_clock += 1
             return "dropped_stale"
-        if self.map.get(kid) is None and self._collectable(entry, wall_ms):
+        if entry.physical_ms < self.watermark and self.map.get(kid) is None:
             self.stats.kv_dropped_collected += 1
             return "dropped_stale"
         if not self._trust.kv_signed(entry):
@@ -212,11 +234,12 @@ class KvReplica:
                 self.stats.kv_syncs_equal += 1
                 self._synced[address] = max(self._synced.get(address, 0), started)
                 self.horizon = max(self.horizon, message.horizon)
-        return answer_hashes(self.map, message, self.horizon)
+        return answer_hashes(self.map, message, self.horizon, self.watermark)
 
-    def advance_horizon(self, peers: Iterable[str], wall_ms: int) -> int:
-        """Raise the horizon to the least sync time over the live peers (now, when there are none)."""
-        least = min((self._synced.get(a, 0) for a in peers), default=wall_ms)
+    def advance_horizon(self, peers: Iterable[str]) -> int:
+        """Raise the horizon to the least sync time over `peers` (not empty), the addresses of the members
+        collection waits for."""
+        least = min(self._synced.get(a, 0) for a in peers)
         self.horizon = max(self.horizon, least)
         return self.horizon
 
@@ -224,7 +247,8 @@ class KvReplica:
         answer = answer_digest(self.map, digest)
         if answer is None:
             return None
-        send, want = answer
+        send, discard, want = answer
+        self._purge(discard)
         out = self.entries_for(send)
         if want is not None:
             out.append(want)
@@ -251,22 +275,26 @@ class KvReplica:
     # ---- collection -----------------------------------------------------------------------------
 
     def set_floor(self, floor: int) -> None:
-        """The lowest horizon published by the live members (0 when one has published none)."""
+        """The lowest horizon of the members collection waits for (see the module docstring)."""
         self._floor = floor
 
-    def _collectable(self, entry: KvEntry, wall_ms: int) -> bool:
-        if visible(entry, wall_ms):
-            return False
-        cutoff = max(self._floor - int(self.config.kv_gc_margin * 1000),
-                     wall_ms - int(self.config.kv_tombstone_grace * 1000))
-        return entry.physical_ms < cutoff
-
     def collect(self, wall_ms: int) -> int:
-        """Remove tombstones and expired registers every live member holds; returns how many."""
-        doomed = [e for e in self.map.mortal() if self._collectable(e, wall_ms)]
-        for entry in doomed:
-            self.map.remove(key_id(entry.db, entry.table, entry.key))
-        if doomed:
-            self.stats.kv_purged += len(doomed)
-            self._emit(KvPurged(tuple(doomed)))
-        return len(doomed)
+        """Remove tombstones and expired registers every member holds, and raise the watermark; returns how
+        many were removed."""
+        margin = int(self.config.kv_gc_margin * 1000)
+        cutoff = max(self._floor - margin, wall_ms - int(self.config.kv_tombstone_grace * 1000))
+        self.watermark = max(self.watermark, min(cutoff, self.horizon - margin))
+        doomed = [e for e in self.map.mortal() if e.physical_ms < cutoff and not visible(e, wall_ms)]
+        return self._purge([key_id(e.db, e.table, e.key) for e in doomed])
+
+    def _purge(self, kids: builtins.list[bytes]) -> int:
+        """Remove the registers held under `kids`, as collected."""
+        gone: builtins.list[KvEntry] = []
+        for kid in kids:
+            entry = self.map.remove(kid)
+            if entry is not None:
+                gone.append(entry)
+        if gone:
+            self.stats.kv_purged += len(gone)
+            self._emit(KvPurged(tuple(gone)))
+        return len(gone)

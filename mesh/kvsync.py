@@ -7,7 +7,9 @@ down, only where its own hashes differ: group hashes with the bucket hashes of e
 (level 2), bucket hashes with a `KvDigest` of each differing bucket. A digest is answered with the
 registers the sender lacks or holds differently, plus a `KvWant` for the ones it has that we lack or hold
 differently; a want is answered with those registers. Stale registers that cross are ignored by the
-receiver's last-writer-wins rule, so the walk needs no agreement on who is newer.
+receiver's last-writer-wins rule, so the walk needs no agreement on who is newer. A register that a
+digest lacks and that is stamped below its sender's collection watermark is not sent but discarded: the
+sender collected it (see `kv.py`).
 
 Two replicas that differ in one key of a million exchange the root, 2 KiB of group hashes, 2 KiB of
 bucket hashes, a digest of the ~15 keys in that bucket and the register itself.
@@ -44,8 +46,9 @@ def offer(kv: KvMap, horizon: int) -> KvHashes:
     return KvHashes(0, OFFER, _pack([kv.root]), horizon)
 
 
-def answer_hashes(kv: KvMap, message: KvHashes, horizon: int) -> list[Message] | None:
-    """The next step after receiving one tree level; None if the message is malformed."""
+def answer_hashes(kv: KvMap, message: KvHashes, horizon: int, watermark: int) -> list[Message] | None:
+    """The next step after receiving one tree level; None if the message is malformed. `horizon` and
+    `watermark` are ours, advertised in what we send."""
     level, index = message.level, message.index
     if level == 0:
         theirs = _unpack(message.hashes, 1)
@@ -68,14 +71,17 @@ def answer_hashes(kv: KvMap, message: KvHashes, horizon: int) -> list[Message] |
             return None
         base = index << 8
         return [
-            KvDigest(base + b, b"".join(kid + h.to_bytes(HASH_SIZE, "big") for kid, h in kv.bucket(base + b)))
+            KvDigest(
+                base + b, b"".join(kid + h.to_bytes(HASH_SIZE, "big") for kid, h in kv.bucket(base + b)), watermark
+            )
             for b in _differing(kv.bucket_hashes(index), buckets)
         ]
     return None
 
 
-def answer_digest(kv: KvMap, digest: KvDigest) -> tuple[list[bytes], KvWant | None] | None:
-    """Key ids to send back and what to ask for; None if the digest is malformed."""
+def answer_digest(kv: KvMap, digest: KvDigest) -> tuple[list[bytes], list[bytes], KvWant | None] | None:
+    """Key ids to send back, key ids to discard (held here, lacking there and stamped below the sender's
+    watermark) and what to ask for; None if the digest is malformed."""
     data = digest.records
     if len(data) % _RECORD:
         return None
@@ -84,9 +90,22 @@ def answer_digest(kv: KvMap, digest: KvDigest) -> tuple[list[bytes], KvWant | No
         for i in range(0, len(data), _RECORD)
     }
     mine = dict(kv.bucket(digest.bucket))
-    send = [kid for kid, h in mine.items() if theirs.get(kid) != h]
+    send: list[bytes] = []
+    discard: list[bytes] = []
+    for kid, h in mine.items():
+        theirs_h = theirs.get(kid)
+        if theirs_h is None and _physical_ms(kv, kid) < digest.watermark:
+            discard.append(kid)
+        elif theirs_h != h:
+            send.append(kid)
     want = [kid for kid, h in theirs.items() if mine.get(kid) != h]
-    return send, (KvWant(b"".join(want)) if want else None)
+    return send, discard, (KvWant(b"".join(want)) if want else None)
+
+
+def _physical_ms(kv: KvMap, kid: bytes) -> int:
+    entry = kv.get(kid)
+    assert entry is not None
+    return entry.physical_ms
 
 
 def split_ids(data: bytes) -> list[bytes] | None:

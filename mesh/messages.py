@@ -255,10 +255,15 @@ class KvHashes(Encodable):
 
 @dataclass(frozen=True, slots=True)
 class KvDigest(Encodable):
-    """The sender's entries in one bucket: concatenated (16-byte key id, 8-byte entry hash) records."""
+    """The sender's entries in one bucket: concatenated (16-byte key id, 8-byte entry hash) records.
+
+    `watermark` is the sender's collection watermark in wall-clock ms (0: nothing collected): what it
+    lacks stamped below it was collected there (see `kv.py`).
+    """
 
     bucket: int
     records: bytes
+    watermark: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ from .peer_api import PeerApi
 from .processes.supervisor import Supervisor
 from .rpc import status_of
 from .runtime import Runtime
+from .storage.check import check_stores
 from .streams.eventlog import EventLog
 from .transport import NetTransport, format_address, parse_address
 
@@ -102,6 +103,8 @@ class NodeOptions:
     kv_max_value: int | None = None
     # HOST:PORT of the HTTP gateway this node serves in-process (None: no gateway).
     gateway: str | None = None
+    # Stores (kv, streams) that may start although they lost data (see storage/check.py).
+    accept_store_loss: frozenset[str] = frozenset()
 
 
 def _primary_address() -> str:
@@ -191,6 +194,8 @@ class Node:
         dd.create()
         dd.lock()
         self._clear_stale_socket()
+        for accepted in check_stores(dd, self.options.accept_store_loss):
+            self.log.warning("store.loss_accepted", detail=accepted)
 
         # Ports first: a port in use is the likeliest failure, and it should leave no trace on disk.
         host, port = self._bind
@@ -225,16 +230,18 @@ class Node:
         self.runtime = Runtime(self.transport, self.log, self._on_members_changed, self._on_kv_event, self._on_owned)
         self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
         self.config_api = ConfigService(self.kv, self._config_key)
-        self.eventlog = await EventLog.open(dd.path / "streams.db", self.log)
+        self.eventlog = await EventLog.open(dd.streams_db, self.log)
         self.capabilities = Capabilities(self.runtime, self.transport, self.node_key.public.id, self.address,
                                  lambda: self.keyring, self.log, self.eventlog, self.kv, dd.links)
+        remembered = [a for a in dd.load_members() if a != self.address]
+        # Before any publish: the stream log may have lost events its replicas hold.
+        self.capabilities.streams.learn_heads(wait_for_peers=bool(remembered or self.options.join))
         await self._build_core()
         await self._start_local_api()
         if self._gateway is not None:
             self.gateway_url = await self.capabilities.start_gateway(*self._gateway)
         self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
 
-        remembered = [a for a in dd.load_members() if a != self.address]
         if remembered:
             self.log.info("node.rejoin", addresses=remembered)
             self.runtime.join(remembered)

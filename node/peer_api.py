@@ -68,3 +68,6 @@ class PeerApi(node_pb2_grpc.PeerServicer):
 
     async def StreamRead(self, request: Any, context: Any) -> Any:
         return await guard(self.node.log, context, lambda: self._streams.serve_read(request))
+
+    async def StreamHeads(self, request: Any, context: Any) -> Any:
+        return await guard(self.node.log, context, lambda: self._streams.serve_heads(request))

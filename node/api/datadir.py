@@ -9,6 +9,7 @@ Layout (the directory itself is mode 0700, every file 0600):
     members.cbor   {"v": 1, "addresses": [...]}: last known members, contacted again on restart
     config.key     the mesh config key (32 raw bytes) that seals config secrets; the same on every member
     kv.db          the key-value replica in SQLite (WAL mode: with kv.db-wal and kv.db-shm beside it)
+    streams.db     the event-stream log in SQLite (WAL mode, like kv.db)
     node.sock      the local API (a unix socket)
     link.sock      the SDK's call link to this node (a unix socket, see node/socketlink.py)
     links/         the call-link sockets of the instances registered with this node
@@ -29,7 +30,7 @@ import cbor2
 
 from .errors import AlreadyRunning, InvalidArgument, NodeError
 
-__all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "MAX_SOCKET_PATH", "DataDir", "MeshFile"]
+__all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "MAX_SOCKET_PATH", "STORES", "DataDir", "MeshFile"]
 
 ENV_DATA_DIR = "MICRO_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.micro"
@@ -38,6 +39,8 @@ DEFAULT_DATA_DIR = "~/.micro"
 MAX_SOCKET_PATH = 107
 # Bounds on what we accept back from our own files: they are small, and a larger one is not ours.
 _MAX_FILE = 1 << 20
+STORES = ("kv", "streams")
+"""The data dir's SQLite stores, by name (the file is `<name>.db`)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,20 @@ class DataDir:
 
     @property
     def kv_db(self) -> Path:
-        return self.path / "kv.db"
+        return self.store("kv")
+
+    @property
+    def streams_db(self) -> Path:
+        return self.store("streams")
+
+    def store(self, name: str) -> Path:
+        """The file of one of `STORES`."""
+        return self.path / f"{name}.db"
+
+    @property
+    def held_mesh(self) -> bool:
+        """Whether this data dir has been a node of a mesh (it holds the mesh's keys and certificate)."""
+        return self.mesh_file.exists()
 
     @property
     def socket(self) -> Path:

@@ -18,7 +18,9 @@ concurrent publishers and replications share the cost of an fsync. `append` retu
 are durable. An append must continue its partition: events at or below the head are skipped (a
 replication sent twice), and events that would leave a gap after the head are not written; either
 way `append` returns the head after it, so a caller that sees a head below its last offset backfills
-from head + 1.
+from head + 1. An offset is never given two events: an append whose events differ from the ones held
+at their offsets, or whose source's event just before them (known by its `published_at`) is not the
+one held there, writes nothing and raises `Conflict` (the source numbered events after losing some).
 
 **Reads.** The heads and firsts are kept in memory (updated when a transaction commits), so `head`,
 `first`, `partitions` and `topics` are plain look-ups. `read` and `offset_since` run on a second,
@@ -44,7 +46,7 @@ from ..api.errors import NodeError, Unavailable
 from ..api.proto import node_pb2
 from ..log import Logger
 
-__all__ = ["MAX_READ_BYTES", "EventLog", "Partition"]
+__all__ = ["MAX_READ_BYTES", "Conflict", "EventLog", "Partition"]
 
 MAX_READ_BYTES = 3 << 20
 """Bytes of events one read returns at most (one event always fits): with the framing, a read fits one
@@ -101,6 +103,24 @@ def _key(part: Partition, offset: int) -> int:
 _NONE = Partition(0, 0, 0, 0)
 
 
+class Conflict(NodeError):
+    """An append refused, nothing written: this log holds another event at `offset` of the partition,
+    whose head here is `head`."""
+
+    def __init__(self, topic: str, origin: str, offset: int, head: int) -> None:
+        super().__init__(f"this node holds another event at offset {offset} of {topic} from {origin}",
+                         "FAILED_PRECONDITION")
+        self.offset = offset
+        self.head = head
+
+
+class _Refused(NamedTuple):
+    """What an append's write answers instead of the head when it meets a conflict."""
+
+    offset: int
+    head: int
+
+
 _Key = tuple[str, str]
 _Write = Callable[[sqlite3.Connection, dict[_Key, Partition]], Any]
 
@@ -150,16 +170,47 @@ def _numbered(changed: dict[_Key, Partition], key: _Key) -> Partition:
     return Partition(0, 0, 0, max((p.number for p in changed.values()), default=0) + 1)
 
 
-def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int) -> _Write:
-    """Write the events that continue the partition; the result is its head after."""
+def _same(held: node_pb2.StreamEvent, event: node_pb2.StreamEvent) -> bool:
+    """The same event, whichever topic and origin each names (a log stores them without)."""
+    return (held.published_at == event.published_at and held.data == event.data
+            and dict(held.headers) == dict(event.headers))
 
-    def write(conn: sqlite3.Connection, changed: dict[_Key, Partition]) -> int:
+
+def _clash(conn: sqlite3.Connection, part: Partition, events: list[node_pb2.StreamEvent], prev: float) -> int:
+    """The first offset held here with another event than the source's: the one before `events`, whose
+    `published_at` at the source is `prev` (0: unknown), or one of `events`; 0 when there is none. Only
+    offsets retained here are compared: in the usual copy, the one before a batch, one look-up."""
+    low = max(part.first, 1)
+    before = events[0].offset - 1
+    if prev and low <= before <= part.head:
+        row = conn.execute("SELECT published_at FROM events WHERE key = ?", (_key(part, before),)).fetchone()
+        if row is not None and row[0] != prev:
+            return before
+    for event in events:
+        if event.offset > part.head:
+            break
+        if event.offset < low:
+            continue
+        row = conn.execute("SELECT event FROM events WHERE key = ?", (_key(part, event.offset),)).fetchone()
+        if row is not None and not _same(node_pb2.StreamEvent.FromString(row[0]), event):
+            return event.offset
+    return 0
+
+
+def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int, prev: float) -> _Write:
+    """Write the events that continue the partition; the result is its head after, or `_Refused` when
+    an offset would get another event than the one held."""
+
+    def write(conn: sqlite3.Connection, changed: dict[_Key, Partition]) -> int | _Refused:
         key = (topic, origin)
         part = _numbered(changed, key)
         if since > part.head + 1:
             # The source pruned everything up to `since`: what is held here cannot be continued.
             conn.execute("DELETE FROM events WHERE key BETWEEN ? AND ?", (_key(part, 0), _key(part, _MAX_OFFSET)))
             part = changed[key] = Partition(since, since - 1, 0, part.number)
+        clash = _clash(conn, part, events, prev)
+        if clash:
+            return _Refused(clash, part.head)
         rows = []
         added = 0
         head = part.head
@@ -270,11 +321,14 @@ class EventLog:
 
     # ---- writes ---------------------------------------------------------------------------------
 
-    async def append(self, topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int = 0) -> int:
+    async def append(self, topic: str, origin: str, events: list[node_pb2.StreamEvent], since: int = 0,
+                     prev: float = 0.0) -> int:
         """Append consecutive events to (topic, origin), durably; the partition's head after. Events at or
         below the head are skipped; none is written past a gap (the head returned is below them).
         `since` is the source's first retained offset: when this log's head is below it, the partition
-        here starts again at `since` (what came before was pruned at the source and cannot be copied)."""
+        here starts again at `since` (what came before was pruned at the source and cannot be copied).
+        `prev` is the `published_at` of the source's event just before `events` (0: unknown). Raises
+        `Conflict`, nothing written, when an offset held here has another event than the source's."""
         if not events:
             return self.head(topic, origin)
         # The limits of the keys, checked here so that the writer's transaction (shared with other
@@ -284,7 +338,9 @@ class EventLog:
                             "RESOURCE_EXHAUSTED")
         if events[-1].offset > _MAX_OFFSET:
             raise NodeError(f"partition {topic} of {origin} is full at offset {_MAX_OFFSET}", "RESOURCE_EXHAUSTED")
-        result: int = await self._submit(_append(topic, origin, events, since))
+        result: int | _Refused = await self._submit(_append(topic, origin, events, since, prev))
+        if isinstance(result, _Refused):
+            raise Conflict(topic, origin, result.offset, result.head)
         return result
 
     async def prune(self, now: float, max_age_s: float, max_bytes_per_partition: int) -> int:
@@ -404,6 +460,14 @@ class EventLog:
             event.origin = origin
             events.append(event)
         return events
+
+    def published_at(self, topic: str, origin: str, offset: int) -> float:
+        """When the partition's event at `offset` was published (0.0 when it is not retained here)."""
+        part = self._parts.get((topic, origin))
+        if part is None or self._reader is None or not max(part.first, 1) <= offset <= part.head:
+            return 0.0
+        row = self._reader.execute("SELECT published_at FROM events WHERE key = ?", (_key(part, offset),)).fetchone()
+        return float(row[0]) if row is not None else 0.0
 
     def offset_since(self, topic: str, origin: str, t: float) -> int:
         """The first retained offset published at or after `t`; head + 1 when there is none."""

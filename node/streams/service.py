@@ -15,9 +15,19 @@ changed (a replica back from the dead, or a new one in a lost one's place, is ba
 concurrent publishers share fsyncs and round trips.
 
 **Replicas.** `Peer.StreamReplicate` appends the events to this node's copy of the partition (the log
-refuses a gap and answers its head, from which the origin backfills).
+refuses a gap and answers its head, from which the origin backfills). Each copy names the
+`published_at` of the origin's event just before its events: a replica that holds another event there,
+or at one of their offsets, writes nothing and answers the offset (`streams.conflicts_refused`), and
+the origin's publish fails (FAILED_PRECONDITION) instead of being acknowledged with events that
+consumers reading the replica would never see.
 
-**Discovery and reads.** `streams_view.PartitionView` keeps who holds what, mesh-wide, from node-owned
+**Heads after a start.** A restarted origin may have lost its newest events with its log's file. It
+numbers nothing before it has learned its partitions' heads back from the members' copies
+(`recovery.py`): `learn_heads` asks every live member (`Peer.StreamHeads`, served by
+`serve_heads`), copies back what they hold beyond this log, and refuses publishes (UNAVAILABLE) until
+then; and before each batch a holder that gossips a higher head than this log's is caught up from.
+
+**Discovery and reads.** `partitions.PartitionView` keeps who holds what, mesh-wide, from node-owned
 entries. A read is served from this node's log when it holds what is wanted, else from the origin when
 it is alive, else from the replica with the highest head (`Peer.StreamRead`).
 
@@ -62,8 +72,9 @@ from ..log import Logger
 from ..pubsub.service import check_message
 from ..runtime import Runtime
 from ..transport import NetTransport
-from .eventlog import EventLog
+from .eventlog import Conflict, EventLog
 from .partitions import HeadWatcher, PartitionInfo, PartitionView, rendezvous
+from .recovery import Diverged, Recovery
 
 __all__ = ["ACK_TIMEOUT_S", "DEFAULT_MAX_AGE_S", "DEFAULT_MAX_BYTES", "MAX_READ_LIMIT", "Streams"]
 
@@ -154,7 +165,23 @@ class Streams:
         self._epoch = 0
         """Counts membership changes seen by the maintenance task."""
         self._loop = asyncio.get_running_loop()
+        self._recovery = Recovery(node_id, log, self.view, self._ask, logger, self.stats)
+        self._learning: asyncio.Task[None] | None = None
         self._maintenance = self._loop.create_task(self._maintain())
+
+    def learn_heads(self, wait_for_peers: bool) -> None:
+        """Refuse publishes until every live member has told which events of this node's partitions it
+        holds, and those beyond this log are copied into it (see `recovery`). With
+        `wait_for_peers` (the node rejoins a mesh) that waits for a first live member too."""
+        if self._learning is None:
+            self._learning = self._loop.create_task(self._learn(wait_for_peers))
+
+    async def _learn(self, wait_for_peers: bool) -> None:
+        await self._recovery.learn(wait_for_peers)
+        # Partitions this log had lost entirely are this node's again: their replicas are checked too.
+        for topic, origin, _ in self.log.held():
+            if origin == self._node_id:
+                self._outboxes.setdefault(topic, _Outbox())
 
     # ---- publishing ---------------------------------------------------------------------------------
 
@@ -198,6 +225,12 @@ class Streams:
 
     def _enqueue(self, request: node_pb2.StreamPublishRequest, answers: _Answers, index: int) -> None:
         """Queue a checked publish on its topic's outbox; its answer goes to `answers` at `index`."""
+        if self._learning is not None and not self._learning.done():
+            self.stats["publish_unavailable"] += 1
+            answers.answer(index, Unavailable(
+                "this node is learning the heads of its partitions from the mesh's members after its start, "
+                "so that no offset is handed out twice; publish again once it has reached them"))
+            return
         box = self._outboxes.get(request.topic)
         if box is None:
             box = self._outboxes[request.topic] = _Outbox()
@@ -212,8 +245,10 @@ class Streams:
             while box.pending or repair:
                 repair = False
                 batch = self._take(box)
-                events = self._number(topic, batch)
+                events: list[node_pb2.StreamEvent] = []
                 try:
+                    await self._check_head(topic)
+                    events = self._number(topic, batch)
                     if events:
                         await self.log.append(topic, self._node_id, events)
                         self.view.moved(topic, self._node_id)
@@ -221,6 +256,9 @@ class Streams:
                     epoch = self._epoch
                     acked, needed = await self._replicate(topic, events)
                 except NodeError as exc:
+                    if isinstance(exc, Diverged):
+                        # Copying again cannot help (and would log it every second): the next publish tries.
+                        box.lagging = False
                     _settle(batch, exc)
                     continue
                 except asyncio.CancelledError:
@@ -241,6 +279,15 @@ class Streams:
                     answers.answer(index, (event.offset, acked))
         finally:
             box.task = None
+
+    async def _check_head(self, topic: str) -> None:
+        """Numbering goes on from this log's head only when no holder of the partition gossips a higher
+        one (events this log lost, or that a holder away at start has): those are copied back first."""
+        if self.view.head(topic, self._node_id) <= self.log.head(topic, self._node_id):
+            return
+        if not await self._recovery.catch_up(topic, self.view.holders(topic, self._node_id)):
+            raise Unavailable(f"a copy of this node's partition of {topic} holds events its log lacks, and no "
+                              "holder answered to copy them back; publish again shortly")
 
     @staticmethod
     def _take(box: _Outbox) -> list[_Pending]:
@@ -302,19 +349,19 @@ class Streams:
         return acked, needed
 
     async def _copy(self, address: str, topic: str, events: list[node_pb2.StreamEvent], target: int) -> bool:
-        """Send `events` to one replica, then backfill it from this log until it holds `target`."""
-        stub = node_pb2_grpc.PeerStub(self._transport.channel(address))
+        """Send `events` to one replica, then backfill it from this log until it holds `target`. Raises
+        `Diverged` when the replica holds other events at their offsets."""
         known = self._replica_heads.get((topic, address))
         try:
             if known is not None and events and known + 1 < events[0].offset:
                 # Known to be behind: the events would be refused; the backfill below carries them.
                 head = known
             else:
-                head = await self._send_events(stub, topic, events)
+                head = await self._send_events(address, topic, events)
             while head < target:
                 first = self.log.first(topic, self._node_id)
                 missing = self.log.read(topic, self._node_id, max(head + 1, first), _BATCH_EVENTS)
-                moved = await self._send_events(stub, topic, missing) if missing else head
+                moved = await self._send_events(address, topic, missing) if missing else head
                 if moved == head:
                     self._replica_heads.pop((topic, address), None)
                     return False
@@ -326,6 +373,9 @@ class Streams:
                 head = moved
             self._replica_heads[(topic, address)] = head
             return True
+        except Diverged:
+            self._replica_heads.pop((topic, address), None)
+            raise
         except (grpc.RpcError, IdentityError, DecodeError) as exc:
             reason = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
             self._log.debug("streams.copy_failed", address=address, topic=topic, error=reason or repr(exc))
@@ -335,10 +385,23 @@ class Streams:
                 self._transport.evict(address)
             return False
 
-    async def _send_events(self, stub: node_pb2_grpc.PeerStub, topic: str, events: list[node_pb2.StreamEvent]) -> int:
-        request = node_pb2.StreamReplicate(topic=topic, origin=self._node_id, events=events)
-        reply = await stub.StreamReplicate(self._seal(request), timeout=self._ack_timeout)
-        return unseal(self._keyring(), reply, node_pb2.StreamReplicated).head
+    async def _send_events(self, address: str, topic: str, events: list[node_pb2.StreamEvent]) -> int:
+        """Copy `events` to the replica at `address`; its head after. Raises `Diverged` when it refused
+        them for holding other events at their offsets (or at the one before)."""
+        prev = self.log.published_at(topic, self._node_id, events[0].offset - 1) if events else 0.0
+        request = node_pb2.StreamReplicate(topic=topic, origin=self._node_id, events=events, prev_published_at=prev)
+        reply = await self._ask(address, "StreamReplicate", request, node_pb2.StreamReplicated)
+        if reply.conflict:
+            self.stats["diverged"] += 1
+            self._log.error("streams.diverged", topic=topic, replica=address, offset=reply.conflict)
+            raise Diverged(topic, address, reply.conflict)
+        return reply.head
+
+    async def _ask(self, address: str, method: str, request: Message, kind: type[_M]) -> _M:
+        """`Peer.<method>` of the node at `address` with `request` sealed, its sealed answer opened."""
+        call = getattr(node_pb2_grpc.PeerStub(self._transport.channel(address)), method)
+        reply = await call(self._seal(request), timeout=self._ack_timeout)
+        return unseal(self._keyring(), reply, kind)
 
     # ---- the replica side ---------------------------------------------------------------------------
 
@@ -354,11 +417,25 @@ class Streams:
         # A copy that starts where the origin's retained events start continues it, whatever came before.
         origin_first = self.view.holders(request.topic, request.origin).get(request.origin, (0, 0))[0]
         since = origin_first if request.events and request.events[0].offset == origin_first else 0
-        head = await self.log.append(request.topic, request.origin, list(request.events), since)
+        try:
+            head = await self.log.append(request.topic, request.origin, list(request.events), since,
+                                         request.prev_published_at)
+        except Conflict as exc:
+            self.stats["conflicts_refused"] += 1
+            self._log.warning("streams.conflict_refused", topic=request.topic, origin=request.origin,
+                              offset=exc.offset)
+            return self._seal(node_pb2.StreamReplicated(head=exc.head, conflict=exc.offset))
         if head != before:
             self.stats["replica_appends"] += max(0, head - before)
             self.view.moved(request.topic, request.origin)
         return self._seal(node_pb2.StreamReplicated(head=head))
+
+    async def serve_heads(self, frame: node_pb2.Frame) -> node_pb2.Frame:
+        """`Peer.StreamHeads`: the partitions of the asking origin held here, with their first and head."""
+        request = self._unseal(frame, node_pb2.StreamHeadsRequest)
+        heads = [node_pb2.StreamHead(topic=topic, first=part.first, head=part.head)
+                 for topic, origin, part in self.log.held() if origin == request.origin]
+        return self._seal(node_pb2.StreamHeads(heads=heads))
 
     # ---- reads --------------------------------------------------------------------------------------
 
@@ -385,11 +462,10 @@ class Streams:
         sources = sorted((h for h in holders if h in alive), key=lambda h: (h != origin, -holders[h][1]))
         request = node_pb2.StreamRead(topic=topic, origin=origin, from_offset=from_offset, since=since, limit=limit)
         for holder in sources:
-            stub = node_pb2_grpc.PeerStub(self._transport.channel(alive[holder]))
             try:
-                reply = await stub.StreamRead(self._seal(request), timeout=self._ack_timeout)
+                reply = await self._ask(alive[holder], "StreamRead", request, node_pb2.StreamEvents)
                 self.stats["remote_reads"] += 1
-                return unseal(self._keyring(), reply, node_pb2.StreamEvents)
+                return reply
             except (grpc.RpcError, IdentityError, DecodeError) as exc:
                 self._log.debug("streams.read_failed", holder=holder, topic=topic, error=str(exc))
         if mine is not None:
@@ -426,13 +502,21 @@ class Streams:
 
     def _open(self, frame: node_pb2.Frame, kind: type[_M]) -> _M:
         """The frame's message, its topic checked; a frame that does not open is counted and refused."""
+        message = self._unseal(frame, kind)
         try:
-            message = unseal(self._keyring(), frame, kind)
-            check_topic(getattr(message, "topic"))  # noqa: B009 - both frames have one; Message does not say so
-        except (IdentityError, DecodeError, InvalidArgument) as exc:
+            check_topic(getattr(message, "topic"))  # noqa: B009 - these frames have one; Message does not say so
+        except InvalidArgument as exc:
             self.stats["dropped_frames"] += 1
             raise InvalidArgument(f"a stream frame from {frame.source or 'a peer'} does not open: {exc}") from None
         return message
+
+    def _unseal(self, frame: node_pb2.Frame, kind: type[_M]) -> _M:
+        """The frame's message; a frame that does not open is counted and refused."""
+        try:
+            return unseal(self._keyring(), frame, kind)
+        except (IdentityError, DecodeError) as exc:
+            self.stats["dropped_frames"] += 1
+            raise InvalidArgument(f"a stream frame from {frame.source or 'a peer'} does not open: {exc}") from None
 
     # ---- maintenance --------------------------------------------------------------------------------
 
@@ -483,10 +567,13 @@ class Streams:
     def counters(self) -> dict[str, int]:
         """For `micro node status`: events published here, copied to replicas (events x replicas),
         backfilled, appended as a replica, publishes answered UNAVAILABLE, reads served for peers and
-        made remotely, events pruned, bad frames and records, and the partitions held here."""
+        made remotely, events pruned, bad frames and records, events of this node's partitions copied
+        back from members (`recovered`), copies found to differ from this log (`diverged`), copies
+        refused here for holding other events (`conflicts_refused`), and the partitions held here."""
         counts = {name: 0 for name in ("published", "replicated", "backfilled", "replica_appends",
                                        "publish_unavailable", "reads_served", "remote_reads", "pruned",
-                                       "dropped_frames", "dropped_records")}
+                                       "dropped_frames", "dropped_records", "recovered", "diverged",
+                                       "conflicts_refused")}
         counts.update(self.stats)
         counts["partitions"] = len(self.log.held())
         return {f"streams.{name}": count for name, count in sorted(counts.items())}
@@ -495,6 +582,8 @@ class Streams:
         """Stop copying and pruning; publishes still waiting get UNAVAILABLE (the log is the node's to close)."""
         self._maintenance.cancel()
         tasks = [box.task for box in self._outboxes.values() if box.task is not None]
+        if self._learning is not None:
+            tasks.append(self._learning)
         for task in [self._maintenance, *tasks]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

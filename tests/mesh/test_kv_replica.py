@@ -5,28 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from kv_harness import EPOCH, mesh, put, read
 from mesh_harness import CONFIG, Net, Node
 from micro.mesh import InvalidArgument, KvChanged, KvEntry, KvPurged, KvWriter
-
-EPOCH = 1_700_000_000.0  # wall-clock seconds at core time 0
-
-
-def mesh(n: int = 3, config=CONFIG, offsets: dict[int, float] | None = None) -> tuple[Net, list[Node]]:
-    net = Net(config)
-    nodes = [net.add(i, wall_offset=EPOCH + (offsets or {}).get(i, 0.0)) for i in range(1, n + 1)]
-    net.run(2.0)
-    return net, nodes
-
-
-def put(net: Net, node: Node, key: str, value: bytes | None, ttl: float | None = None, db: str = "default") -> KvEntry:
-    entry = node.core.kv_write(db, "t", key, value, ttl, net.now)
-    node.core.kv_publish(entry, net.now)
-    return entry
-
-
-def read(net: Net, node: Node, key: str) -> bytes | None:
-    entry = node.core.kv_get("default", "t", key, net.now)
-    return None if entry is None else entry.value
 
 
 def test_a_put_on_one_node_is_read_on_every_node() -> None:
@@ -201,17 +182,20 @@ def test_tombstones_are_collected_once_every_member_synced_past_them() -> None:
     assert len({n.core.kv_root for n in nodes}) == 1
 
 
-def test_a_collected_tombstone_is_not_resurrected_by_a_lagging_replica() -> None:
+def test_an_old_value_of_a_collected_key_is_refused_even_once_the_floor_has_dropped() -> None:
     net, nodes = mesh()
     old = put(net, nodes[0], "k", b"v")
     net.run(1.0)
-    tombstone = put(net, nodes[1], "k", None)
+    put(net, nodes[1], "k", None)
     net.run(30.0)
-    assert len(nodes[0].core._kv.map) == 0
-    net.inject(nodes[2], nodes[0], [tombstone])
+    assert any(isinstance(e, KvPurged) and [x.key for x in e.entries] == ["k"] for e in nodes[0].events)
+    # A new member has published no horizon (it holds nothing, so it collects nothing): the floor is 0.
+    net.add(4, wall_offset=EPOCH)
+    net.run(5.0)
+    net.inject(nodes[2], nodes[0], [old])
     net.run(0.5)
-    assert len(nodes[0].core._kv.map) == 0 and read(net, nodes[0], "k") is None
-    assert old.stamp < tombstone.stamp
+    assert read(net, nodes[0], "k") is None
+    assert nodes[0].core.stats.kv_dropped_collected == 1
 
 
 def test_tombstones_stay_while_a_live_member_has_not_synced() -> None:

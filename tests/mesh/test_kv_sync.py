@@ -33,11 +33,11 @@ def walk(a: KvMap, b: KvMap) -> int:
         sent += len(encode_one(message))
         replies: list[Message]
         if isinstance(message, KvHashes):
-            replies = answer_hashes(dst, message, 0) or []
+            replies = answer_hashes(dst, message, 0, 0) or []
         elif isinstance(message, KvDigest):
             answer = answer_digest(dst, message)
             assert answer is not None
-            ids, want = answer
+            ids, _, want = answer
             replies = [dst.get(kid) for kid in ids] + ([want] if want else [])
         elif isinstance(message, KvWant):
             replies = [dst.get(kid) for kid in split_ids(message.key_ids) or []]
@@ -72,3 +72,19 @@ def test_the_walk_repairs_differences_in_both_directions() -> None:
     b.put(key_id("default", "t", "only-b"), only_b)
     walk(a, b)
     assert a.root == b.root and len(a) == len(b) == 502
+
+
+def test_a_register_a_digest_lacks_is_discarded_below_its_senders_watermark_and_sent_above() -> None:
+    held = KvMap()
+    collected_there, written_since = entry("old", b"1", physical_ms=10), entry("new", b"2", physical_ms=30)
+    for e in (collected_there, written_since):
+        held.put(key_id(e.db, e.table, e.key), e)
+    old_id, new_id = key_id("default", "t", "old"), key_id("default", "t", "new")
+
+    def answer(kid: bytes) -> tuple[list[bytes], list[bytes]]:
+        result = answer_digest(held, KvDigest((kid[0] << 8) | kid[1], b"", watermark=20))
+        assert result is not None
+        return result[0], result[1]
+
+    assert answer(old_id) == ([], [old_id])
+    assert answer(new_id) == ([new_id], [])

@@ -13,7 +13,7 @@ import pytest
 from micro.node.api.errors import NodeError
 from micro.node.api.proto import node_pb2
 from micro.node.log import Logger
-from micro.node.streams.eventlog import EventLog
+from micro.node.streams.eventlog import Conflict, EventLog
 
 _T = TypeVar("_T")
 ORIGIN = "Norigin"
@@ -59,6 +59,29 @@ def test_a_gap_is_refused_and_a_repeat_is_skipped(tmp_path: Path) -> None:
         assert await log.append("orders", ORIGIN, events(5, 6)) == 3
         assert await log.append("orders", ORIGIN, events(2, 5)) == 5
         assert [e.offset for e in log.read("orders", ORIGIN, 1, 100)] == [1, 2, 3, 4, 5]
+        await log.close()
+
+    run(scenario)
+
+
+def test_an_offset_held_with_another_event_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        log = await opened(tmp_path / "streams.db")
+        await log.append("orders", ORIGIN, events(1, 3))
+        # Offsets 3-4 numbered again by a source that lost event 3: 3 differs from the one held.
+        with pytest.raises(Conflict) as refused:
+            await log.append("orders", ORIGIN, events(3, 4, data=b"other"))
+        assert (refused.value.offset, refused.value.head, refused.value.code) == (3, 3, "FAILED_PRECONDITION")
+        # Continuing after an event 3 other than the one held (known by its time) is refused too.
+        with pytest.raises(Conflict) as refused:
+            await log.append("orders", ORIGIN, events(4, 5), prev=1.0)
+        assert refused.value.offset == 3
+        assert log.head("orders", ORIGIN) == 3
+        assert [e.data for e in log.read("orders", ORIGIN, 1, 100)] == [b"x1", b"x2", b"x3"]
+        # The same events again, or a continuation after the same event 3, are no conflict.
+        assert await log.append("orders", ORIGIN, events(2, 3)) == 3
+        assert log.published_at("orders", ORIGIN, 3) == 1003.0
+        assert await log.append("orders", ORIGIN, events(4, 5), prev=1003.0) == 5
         await log.close()
 
     run(scenario)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import io
+import signal
 import sqlite3
 import tempfile
 import time
@@ -138,9 +139,12 @@ def test_a_garbage_replication_frame_is_refused_and_the_node_keeps_running(trio:
     assert publish(a, "after.garbage", b"ok").replicas == 2
 
 
-def consume_all(node: NodeProcess, topic: str, count: int, timeout: float) -> list[node_pb2.StreamEvent]:
-    """`count` events of `topic` consumed through `node` from the start (auto-acked, a private group)."""
-    start = node_pb2.StreamConsumeStart(topic=topic, from_start=True, auto_ack=True, max_in_flight=count)
+def consume_all(node: NodeProcess, topic: str, count: int, timeout: float, group: str = ""
+                ) -> list[node_pb2.StreamEvent]:
+    """`count` events of `topic` consumed through `node` from the start (auto-acked; a private group
+    unless `group` is named)."""
+    start = node_pb2.StreamConsumeStart(topic=topic, group=group, from_start=True, auto_ack=True,
+                                        max_in_flight=count)
     events: list[node_pb2.StreamEvent] = []
     with local_api(node) as stub:
         stream = stub.StreamConsume(iter([node_pb2.StreamConsumeInput(start=start)]), timeout=timeout)
@@ -215,6 +219,95 @@ def or_unavailable(node: NodeProcess, topic: str, data: bytes) -> node_pb2.Strea
         return None
 
 
+# ---- an origin whose log lost events ---------------------------------------------------------------
+
+def truncate(node: NodeProcess, topic: str, origin: str, keep: int) -> None:
+    """Make the stopped node's log of a partition end at offset `keep` (with 0, lose the partition), as
+    a log whose newest transactions SQLite dropped would."""
+    with contextlib.closing(sqlite3.connect(node.data_dir / "streams.db")) as conn, conn:
+        (number,) = conn.execute("SELECT number FROM partitions WHERE topic = ? AND origin = ?",
+                                 (topic, origin)).fetchone()
+        conn.execute("DELETE FROM events WHERE key >> 44 = ? AND key > ?", (number, number << 44 | keep))
+        if keep:
+            conn.execute("UPDATE partitions SET head = ? WHERE number = ?", (keep, number))
+        else:
+            conn.execute("DELETE FROM partitions WHERE number = ?", (number,))
+
+
+def test_a_restarted_origin_that_lost_events_numbers_after_its_replicas_heads() -> None:
+    with Cluster.temporary("ms-") as cluster:
+        a, b, c = cluster.form(3)
+        origin = node_id(a)
+        tail = [b"tail %d" % i for i in range(10)]
+        whole = [b"whole %d" % i for i in range(4)]
+        assert all(publish(a, "lost.tail", data).replicas == 2 for data in tail)
+        assert all(publish(a, "lost.whole", data).replicas == 2 for data in whole)
+        a.kill(signal.SIGTERM)
+        truncate(a, "lost.tail", origin, keep=6)
+        truncate(a, "lost.whole", origin, keep=0)
+
+        a.start()
+        after = wait_until(functools.partial(or_unavailable, a, "lost.tail", b"after"), 30,
+                           "the restarted origin to take publishes")
+        assert (after.offset, after.replicas) == (11, 2)
+        again = publish(a, "lost.whole", b"again")
+        assert (again.offset, again.replicas) == (5, 2)
+        for node in (a, b, c):
+            assert [(e.offset, e.data) for e in held(node, "lost.tail", origin)] == list(enumerate([*tail, b"after"], 1))
+            assert [(e.offset, e.data) for e in held(node, "lost.whole", origin)] == list(enumerate([*whole, b"again"], 1))
+        assert a.status()["counters"]["streams.recovered"] == 4 + 4
+        consumed = consume_all(a, "lost.tail", 11, timeout=30, group="audit")
+        assert [(e.origin, e.offset, e.data) for e in consumed] == [(origin, o, d) for o, d in
+                                                                    enumerate([*tail, b"after"], 1)]
+
+
+def test_a_restarted_origin_takes_no_publish_until_it_has_reached_a_member() -> None:
+    with Cluster.temporary("ms-") as cluster:
+        a, b = cluster.form(2)
+        origin = node_id(a)
+        assert publish(a, "wait.heads", b"first").replicas == 1
+        a.kill(signal.SIGTERM)
+        b.kill(signal.SIGTERM)
+        truncate(a, "wait.heads", origin, keep=0)
+
+        a.start()  # it remembers B, which is down
+        with pytest.raises(grpc.RpcError) as refused:
+            publish(a, "wait.heads", b"alone")
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE and "learning" in refused.value.details()
+        b.start()
+        after = wait_until(functools.partial(or_unavailable, a, "wait.heads", b"second"), 30,
+                           "the origin to take publishes once B is back")
+        assert (after.offset, after.replicas) == (2, 1)
+        assert [e.data for e in held(a, "wait.heads", origin)] == [b"first", b"second"]
+
+
+def test_a_publish_at_offsets_replicas_hold_with_other_events_is_refused() -> None:
+    with Cluster.temporary("ms-") as cluster:
+        a, b, c = cluster.form(3)
+        origin = node_id(a)
+        old = [b"old %d" % i for i in range(5)]
+        assert all(publish(a, "reused", data).replicas == 2 for data in old)
+        for node in (a, b, c):
+            node.kill(signal.SIGTERM)
+        truncate(a, "reused", origin, keep=3)
+        # A starts alone, remembering no member to learn its heads from, and numbers 4 and 5 again.
+        (a.data_dir / "members.cbor").unlink()
+        a.start()
+        assert [(r.offset, r.replicas) for r in (publish(a, "reused", b"new %d" % i) for i in (4, 5))] == [(4, 0), (5, 0)]
+        b.start()
+        c.start()
+        a.join(b)  # B and C, which saw A leave, do not seek it
+        cluster.wait_states([a], {n.address: "alive" for n in (a, b, c)})
+
+        with pytest.raises(grpc.RpcError) as refused:
+            publish(a, "reused", b"new 6")
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        for replica in (b, c):
+            assert [e.data for e in held(replica, "reused", origin)] == old
+        assert a.status()["counters"]["streams.diverged"] >= 1
+        assert sum(n.status()["counters"]["streams.conflicts_refused"] for n in (b, c)) >= 1
+
+
 # ---- one node's Streams in-process: no members, so nothing to copy --------------------------------
 
 def run_alone(scenario: Callable[[Streams, Keyring], Awaitable[None]], tmp_path: Path, **options: Any) -> None:
@@ -255,23 +348,34 @@ def test_reads_and_head_watches_of_a_lone_node(tmp_path: Path) -> None:
     run_alone(scenario, tmp_path)
 
 
+def sealed(keyring: Keyring, message: Message) -> node_pb2.Frame:
+    return node_pb2.Frame(data=keyring.encrypt(message.SerializeToString()))
+
+
+COPIED_AT = time.time()
+"""When the copied events were published (recent: retention, which runs at start, keeps them)."""
+
+
+def copied_events(first: int, last: int, data: bytes = b"") -> list[node_pb2.StreamEvent]:
+    """Events of another node's ("Nother") partition of "copied", as its origin sends them."""
+    return [node_pb2.StreamEvent(topic="copied", origin="Nother", offset=o, published_at=COPIED_AT,
+                                 data=data + b"%d" % o) for o in range(first, last + 1)]
+
+
+async def replicate(streams: Streams, keyring: Keyring, copied: list[node_pb2.StreamEvent],
+                    prev: float = 0.0) -> node_pb2.StreamReplicated:
+    """`Peer.StreamReplicate` of `copied` served by `streams`, as its origin sends it."""
+    reply = await streams.serve_replicate(sealed(keyring, node_pb2.StreamReplicate(
+        topic="copied", origin="Nother", events=copied, prev_published_at=prev)))
+    return node_pb2.StreamReplicated.FromString(keyring.decrypt(reply.data))
+
+
 def test_a_replica_appends_in_order_and_serves_reads(tmp_path: Path) -> None:
-    def sealed(keyring: Keyring, message: Message) -> node_pb2.Frame:
-        return node_pb2.Frame(data=keyring.encrypt(message.SerializeToString()))
-
-    def events(first: int, last: int) -> list[node_pb2.StreamEvent]:
-        return [node_pb2.StreamEvent(topic="copied", origin="Nother", offset=o, published_at=1.0, data=b"%d" % o)
-                for o in range(first, last + 1)]
-
-    async def replicate(streams: Streams, keyring: Keyring, copied: list[node_pb2.StreamEvent]) -> int:
-        reply = await streams.serve_replicate(sealed(keyring, node_pb2.StreamReplicate(
-            topic="copied", origin="Nother", events=copied)))
-        return node_pb2.StreamReplicated.FromString(keyring.decrypt(reply.data)).head
-
     async def scenario(streams: Streams, keyring: Keyring) -> None:
-        assert await replicate(streams, keyring, events(1, 3)) == 3
-        assert await replicate(streams, keyring, events(6, 7)) == 3  # a gap: the origin backfills from 4
-        assert await replicate(streams, keyring, events(4, 7)) == 7
+        assert (await replicate(streams, keyring, copied_events(1, 3))).head == 3
+        # A gap: the origin backfills from 4.
+        assert (await replicate(streams, keyring, copied_events(6, 7))).head == 3
+        assert (await replicate(streams, keyring, copied_events(4, 7))).head == 7
         reply = await streams.serve_read(sealed(keyring, node_pb2.StreamRead(topic="copied", origin="Nother",
                                                                              from_offset=5, limit=10)))
         served = node_pb2.StreamEvents.FromString(keyring.decrypt(reply.data))
@@ -280,6 +384,24 @@ def test_a_replica_appends_in_order_and_serves_reads(tmp_path: Path) -> None:
             await streams.serve_replicate(sealed(keyring, node_pb2.StreamReplicate(
                 topic="copied", origin="Nself", events=[])))
         assert streams.counters()["streams.replica_appends"] == 7
+
+    run_alone(scenario, tmp_path)
+
+
+def test_a_replica_refuses_events_at_offsets_it_holds_with_other_events(tmp_path: Path) -> None:
+    async def scenario(streams: Streams, keyring: Keyring) -> None:
+        assert (await replicate(streams, keyring, copied_events(1, 3))).head == 3
+        # The origin lost event 3 and numbered others from 3 on: refused, nothing written.
+        refused = await replicate(streams, keyring, copied_events(3, 4, data=b"new "))
+        assert (refused.head, refused.conflict) == (3, 3)
+        # Or it lost events 3-4, and its event 3 before a copy of 4-5 is not the one held here.
+        refused = await replicate(streams, keyring, copied_events(4, 5), prev=COPIED_AT - 1)
+        assert (refused.head, refused.conflict) == (3, 3)
+        assert [e.data for e in streams.log.read("copied", "Nother", 1, 10)] == [b"1", b"2", b"3"]
+        assert streams.counters()["streams.conflicts_refused"] == 2
+        # After the event 3 held here, the copy goes on.
+        accepted = await replicate(streams, keyring, copied_events(4, 5), prev=COPIED_AT)
+        assert (accepted.head, accepted.conflict) == (5, 0)
 
     run_alone(scenario, tmp_path)
 

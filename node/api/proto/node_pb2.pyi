@@ -936,20 +936,46 @@ class StreamInfoReply(_message.Message):
     def __init__(self, partitions: _Optional[_Iterable[_Union[StreamPartition, _Mapping]]] = ..., groups: _Optional[_Iterable[_Union[StreamGroup, _Mapping]]] = ...) -> None: ...
 
 class StreamReplicate(_message.Message):
-    __slots__ = ("topic", "origin", "events")
+    __slots__ = ("topic", "origin", "events", "prev_published_at")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    PREV_PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
     topic: str
     origin: str
     events: _containers.RepeatedCompositeFieldContainer[StreamEvent]
-    def __init__(self, topic: _Optional[str] = ..., origin: _Optional[str] = ..., events: _Optional[_Iterable[_Union[StreamEvent, _Mapping]]] = ...) -> None: ...
+    prev_published_at: float
+    def __init__(self, topic: _Optional[str] = ..., origin: _Optional[str] = ..., events: _Optional[_Iterable[_Union[StreamEvent, _Mapping]]] = ..., prev_published_at: _Optional[float] = ...) -> None: ...
 
 class StreamReplicated(_message.Message):
-    __slots__ = ("head",)
+    __slots__ = ("head", "conflict")
     HEAD_FIELD_NUMBER: _ClassVar[int]
+    CONFLICT_FIELD_NUMBER: _ClassVar[int]
     head: int
-    def __init__(self, head: _Optional[int] = ...) -> None: ...
+    conflict: int
+    def __init__(self, head: _Optional[int] = ..., conflict: _Optional[int] = ...) -> None: ...
+
+class StreamHeadsRequest(_message.Message):
+    __slots__ = ("origin",)
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    def __init__(self, origin: _Optional[str] = ...) -> None: ...
+
+class StreamHead(_message.Message):
+    __slots__ = ("topic", "first", "head")
+    TOPIC_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    topic: str
+    first: int
+    head: int
+    def __init__(self, topic: _Optional[str] = ..., first: _Optional[int] = ..., head: _Optional[int] = ...) -> None: ...
+
+class StreamHeads(_message.Message):
+    __slots__ = ("heads",)
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    heads: _containers.RepeatedCompositeFieldContainer[StreamHead]
+    def __init__(self, heads: _Optional[_Iterable[_Union[StreamHead, _Mapping]]] = ...) -> None: ...
 
 class StreamRead(_message.Message):
     __slots__ = ("topic", "origin", "from_offset", "since", "limit")

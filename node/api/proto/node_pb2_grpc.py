@@ -1690,6 +1690,11 @@ class PeerStub:
                 request_serializer=node__pb2.Frame.SerializeToString,
                 response_deserializer=node__pb2.Frame.FromString,
                 _registered_method=True)
+        self.StreamHeads = channel.unary_unary(
+                '/micro.node.v1.Peer/StreamHeads',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Frame.FromString,
+                _registered_method=True)
 
 
 class PeerServicer:
@@ -1754,6 +1759,14 @@ class PeerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamHeads(self, request, context):
+        """A starting origin asks which of its partitions a member holds, and up to which offset (sealed
+        StreamHeadsRequest, answered with a sealed StreamHeads).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1794,6 +1807,11 @@ def add_PeerServicer_to_server(servicer, server):
             ),
             'StreamRead': grpc.unary_unary_rpc_method_handler(
                     servicer.StreamRead,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Frame.SerializeToString,
+            ),
+            'StreamHeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.StreamHeads,
                     request_deserializer=node__pb2.Frame.FromString,
                     response_serializer=node__pb2.Frame.SerializeToString,
             ),
@@ -2012,6 +2030,33 @@ class Peer:
             request,
             target,
             '/micro.node.v1.Peer/StreamRead',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Frame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamHeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Peer/StreamHeads',
             node__pb2.Frame.SerializeToString,
             node__pb2.Frame.FromString,
             options,
