@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import re
 from collections.abc import Callable, Iterable
 
 from .config import MeshConfig
@@ -54,22 +53,13 @@ from .kvsync import EQUAL, answer_digest, answer_hashes, offer, split_ids
 from .messages import KvDigest, KvEntry, KvHashes, KvWant, KvWriter, Message
 from .trust import Admissions, Credentials, sign_kv_batch
 
-__all__ = ["HORIZON_KEY", "MAX_TTL", "KvReplica", "check_name"]
+__all__ = ["HORIZON_KEY", "MAX_TTL", "KvReplica"]
 
 HORIZON_KEY = "kv/horizon"
 """The owned-state key under which a node publishes its horizon (8 bytes, big-endian wall ms)."""
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 MAX_KEY_BYTES = 1024
 MAX_TTL = 100 * 365 * 86400.0
 """Longest TTL in seconds (a hundred years): beyond it, just do not set one."""
-
-
-def check_name(kind: str, name: str) -> None:
-    """Raise InvalidArgument unless `name` is a valid database or table name (`kind` says which)."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidArgument(
-            f"invalid {kind} name {name!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
 
 
 class KvReplica:
@@ -105,9 +95,8 @@ class KvReplica:
         return self.sign([self.draft(db, table, key, value, ttl, wall_ms)])[0]
 
     def draft(self, db: str, table: str, key: str, value: bytes | None, ttl: float | None, wall_ms: int) -> KvEntry:
-        """A validated, stamped register for a put (or with None a delete), not yet signed (see `sign`)."""
-        check_name("database", db)
-        check_name("table", table)
+        """A validated, stamped register for a put (or with None a delete), not yet signed (see `sign`).
+        Database and table names are the caller's to check (`micro.node.api.names`)."""
         if not isinstance(key, str) or not key:
             raise InvalidArgument("a key is a non-empty string")
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
