@@ -5,16 +5,22 @@
   JSON. A server-streaming endpoint, or any endpoint asked with `Accept: text/event-stream`, answers
   with server-sent events: `data: <json>` per reply, and `event: error` with Micro's error body if the
   call fails once the stream has started.
+  A reply of a streaming endpoint that has no JSON form (a protobuf reply that does not parse) is
+  skipped with a warning that counts them, and the stream goes on.
 - With a backend that has a node behind it (`PubsubBackend`), `POST /publish/{topic}` publishes its JSON
   body (as compact JSON) and answers `{"nodes": N}`; request headers `Micro-Header-{name}` become the
   message's headers (names lower-cased). `GET /subscribe/{topic}?group=G` is a server-sent event stream
   of the messages, one `data: {"topic", "headers", "publisher", "published_at", "data"}` event each (as
-  `micro subscribe` prints them), and a `: heartbeat` comment after `heartbeat` seconds without one, so
-  a client that left is noticed and its subscription removed. These two paths shadow services named
-  `publish` and `subscribe`.
+  `micro subscribe` prints them; `data_base64` instead of `data` for a payload that is not JSON a client
+  can read back), and a `: heartbeat` comment after `heartbeat` seconds without one, so a client that
+  left is noticed and its subscription removed. These two paths shadow services named `publish` and
+  `subscribe`; another method on them is 405 with the `Allow` header.
 - `GET /` is `{"version": ...}`, `GET /services` the registry by service, `GET /openapi.json` the
   OpenAPI 3.1 document of it.
-- Every error is Micro's error body (`errors`). A body over `max_body` bytes is 413. A call gets the
+- Every error is Micro's error body (`errors`), whatever answers: a handler, or the server for a request
+  aiohttp refuses before any handler sees it (`server`). A body is strict JSON (`transcode.parse_json`):
+  anything else, nested too deeply or with numbers out of range included, is 400. Headers that become
+  call metadata or message headers must be UTF-8. A body over `max_body` bytes is 413. A call gets the
   deadline the request asks for in a `Timeout` or `Micro-Timeout` header (seconds), at most `timeout`,
   which is also the default; a call that runs past it is 504. Headers named `Micro-*` pass to the
   service as call metadata (lower-cased). Every response allows any origin (CORS), and `OPTIONS` answers
@@ -22,15 +28,17 @@
   error event instead of holding the shutdown.
 
 Requests are not logged (a gateway under load would spend its time logging); failures the gateway did not
-expect are logged with their traceback.
+expect are logged, one record each (`logs`), in the log of the node behind the backend when it has one
+(`LoggingBackend`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import functools
 import json
-import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
@@ -46,22 +54,20 @@ from ..node.api.micro_errors import MicroError
 from ..node.api.proto import node_pb2
 from ..node.api.subjects import check_pattern, check_topic
 from ..sdk.pubsub import Message, encode
-from .backend import Backend, PubsubBackend
+from .backend import Backend, LoggingBackend, PubsubBackend
 from .catalog import Catalog, Route
-from .errors import error_body, gateway_error, http_error, http_status
+from .errors import CORS, JSON, error_body, error_response, gateway_error, http_error
+from .logs import Log, PythonLog, failure_fields
 from .openapi import openapi_document
 from .routes import endpoint_path, resolve
-from .transcode import Codec, params_object, parse_json
+from .server import Runner
+from .transcode import Codec, params_object, parse_json, refusing
 
 __all__ = ["create_app", "serve"]
 
-logger = logging.getLogger("micro.gateway")
-
-_CORS = {"Access-Control-Allow-Origin": "*"}
-_JSON = {**_CORS, "Content-Type": "application/json"}
-_EVENTS = {**_CORS, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+_EVENTS = {**CORS, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _PREFLIGHT = {
-    **_CORS,
+    **CORS,
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization, Timeout, Micro-Timeout",
     "Access-Control-Max-Age": "600",
@@ -87,12 +93,13 @@ def create_app(
 ) -> web.Application:
     """The gateway application over `backend`: bodies up to `max_body` bytes, calls up to `timeout` s,
     a heartbeat on an idle subscription every `heartbeat` s."""
-    gateway = _Gateway(backend, Catalog(backend, catalog_ttl), max_body, timeout, version or _version(), heartbeat)
-    app = web.Application(client_max_size=max_body)
+    catalog = Catalog(backend, catalog_ttl)
+    gateway = _Gateway(backend, catalog, max_body, timeout, version or _version(), heartbeat, _log(backend))
+    app = web.Application(client_max_size=max_body, middlewares=[gateway.answering])
     app.router.add_get("/", gateway.index)
     if isinstance(backend, PubsubBackend):
-        app.router.add_post("/publish/{topic}", functools.partial(gateway.publish, backend))
-        app.router.add_get("/subscribe/{topic}", functools.partial(gateway.subscribe, backend))
+        gateway.add_only(app, "POST", "/publish/{topic}", functools.partial(gateway.publish, backend))
+        gateway.add_only(app, "GET", "/subscribe/{topic}", functools.partial(gateway.subscribe, backend))
     app.router.add_get("/services", gateway.services)
     app.router.add_get("/openapi.json", gateway.openapi)
     app.router.add_route("OPTIONS", "/{path:.*}", gateway.preflight)
@@ -104,8 +111,9 @@ def create_app(
 async def serve(backend: Backend, host: str, port: int, **options: Any) -> web.AppRunner:
     """Start serving `create_app(backend, **options)` on host:port; stop with `await runner.cleanup()`,
     which gives requests in flight (server-sent event streams among them) `_SHUTDOWN_GRACE` seconds."""
-    runner = web.AppRunner(
+    runner = Runner(
         create_app(backend, **options),
+        _log(backend),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=_SHUTDOWN_GRACE,
@@ -115,29 +123,25 @@ async def serve(backend: Backend, host: str, port: int, **options: Any) -> web.A
     return runner
 
 
-_Handler = Callable[..., Awaitable[web.StreamResponse]]
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Writer = Callable[[web.StreamResponse], Awaitable[None]]
 
 
-def _answering_errors(handler: _Handler) -> _Handler:
-    """A handler whose failures answer with Micro's error body, whatever they were."""
-
-    @functools.wraps(handler)
-    async def answering(gateway: _Gateway, *args: Any) -> web.StreamResponse:
-        request: web.Request = args[-1]  # after the backend, for the pubsub handlers
-        try:
-            return await handler(gateway, *args)
-        except MicroError as error:
-            return _error(error)
-        except Exception:  # noqa: BLE001 - whatever broke, the client gets Micro's error body
-            return _error(_unexpected(request))
-
-    return answering
+def _log(backend: Backend) -> Log:
+    """The node's log when the backend has a node behind it, else Python's logging."""
+    return backend.log if isinstance(backend, LoggingBackend) else PythonLog()
 
 
 class _Gateway:
     def __init__(
-        self, backend: Backend, catalog: Catalog, max_body: int, timeout: float, version: str, heartbeat: float
+        self,
+        backend: Backend,
+        catalog: Catalog,
+        max_body: int,
+        timeout: float,
+        version: str,
+        heartbeat: float,
+        log: Log,
     ) -> None:
         self._backend = backend
         self._catalog = catalog
@@ -145,8 +149,31 @@ class _Gateway:
         self._timeout = timeout
         self._version = version
         self._heartbeat = heartbeat
+        self._log = log
         self._streams: set[asyncio.Timeout] = set()  # the deadlines of the open event streams
         self._stopping = False
+        self._skipped = 0  # replies of streaming endpoints skipped for having no JSON form
+
+    @web.middleware
+    async def answering(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
+        """Middleware: whatever a handler raises, the client gets Micro's error body."""
+        try:
+            return await handler(request)
+        except MicroError as error:
+            return error_response(error)
+        except web.HTTPException as exc:  # aiohttp's own refusals (no route for `OPTIONS *`, say)
+            if exc.status < 400:
+                raise
+            return error_response(http_error(exc.status, exc.reason), _kept(exc.headers))
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets Micro's error body
+            return error_response(self._unexpected(request, exc))
+
+    def add_only(self, app: web.Application, method: str, path: str, handler: _Handler) -> None:
+        """Route `method` on `path` to `handler`, preflights to `preflight`, and any other method to 405
+        (the call route, which takes every path, would take them otherwise)."""
+        app.router.add_route(method, path, handler)
+        app.router.add_route("OPTIONS", path, self.preflight)
+        app.router.add_route("*", path, functools.partial(_not_allowed, method))
 
     async def index(self, request: web.Request) -> web.Response:
         return _json({"version": self._version})
@@ -154,11 +181,9 @@ class _Gateway:
     async def preflight(self, request: web.Request) -> web.Response:
         return web.Response(status=204, headers=_PREFLIGHT)
 
-    @_answering_errors
     async def services(self, request: web.Request) -> web.StreamResponse:
         return _json({"services": _by_service(await self._backend.services())})
 
-    @_answering_errors
     async def openapi(self, request: web.Request) -> web.StreamResponse:
         names = sorted({instance.service for instance in await self._backend.services()})
         entries = []
@@ -170,10 +195,9 @@ class _Gateway:
             entries.append(described)
         return _json(openapi_document(entries, self._version))
 
-    @_answering_errors
     async def call(self, request: web.Request) -> web.StreamResponse:
         if request.method not in ("GET", "POST"):
-            raise http_error(405, f"method {request.method} not allowed; call endpoints with POST or GET")
+            return await _not_allowed("GET, POST", request)
         named = resolve(request.path)
         if named is None:
             raise gateway_error("NOT_FOUND", "the path names no service")
@@ -196,7 +220,7 @@ class _Gateway:
                 reply = await self._backend.call(call, timeout)
         except TimeoutError:
             raise _late(route, timeout) from None
-        return web.Response(body=codec.decode(reply.body), headers=_JSON)
+        return web.Response(body=codec.decode(reply.body), headers=JSON)
 
     def _deadline(self, request: web.Request) -> float:
         for header in _TIMEOUT_HEADERS:
@@ -222,6 +246,11 @@ class _Gateway:
             return await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise _too_large(self._max_body) from None
+        except web.RequestPayloadError:
+            detail = "the request body does not decode by its Content-Encoding or chunked framing"
+            raise gateway_error("INVALID_ARGUMENT", detail) from None
+        except ConnectionResetError:
+            raise gateway_error("CANCELLED", "the client left before its body arrived") from None
 
     async def _body(self, request: web.Request, codec: Codec) -> bytes:
         """The call body for the request's JSON body, or its query or form parameters."""
@@ -273,8 +302,8 @@ class _Gateway:
             return error
         except ConnectionResetError:
             raise
-        except Exception:  # noqa: BLE001 - whatever broke, the stream ends with an error event
-            return _unexpected(request)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the stream ends with an error event
+            return self._unexpected(request, exc)
         return None
 
     async def _write_replies(
@@ -283,23 +312,28 @@ class _Gateway:
         if route.endpoint.server_streaming:
             async with aclosing(self._backend.call_stream(call, call.timeout_s)) as replies:
                 async for reply in replies:
-                    await response.write(_event(codec.decode(reply.body)))
+                    try:
+                        shown = codec.decode(reply.body)
+                    except MicroError as error:  # one bad reply does not end the stream
+                        self._skip(route, error)
+                        continue
+                    await response.write(_event(shown))
         else:
             reply = await self._backend.call(call, call.timeout_s)
             await response.write(_event(codec.decode(reply.body)))
 
-    @_answering_errors
     async def publish(self, pubsub: PubsubBackend, request: web.Request) -> web.StreamResponse:
         topic = _valid(check_topic, request.match_info["topic"])
         raw = await self._read(request)
         if not raw.strip():
             raise gateway_error("INVALID_ARGUMENT", "a publish needs a body: the message, as JSON")
-        message = node_pb2.PublishRequest(topic=topic, data=encode(parse_json(raw)),
-                                          headers=_message_headers(request.headers))
+        body = parse_json(raw)
+        with refusing("malformed JSON body"):  # a string holding a lone surrogate has no UTF-8
+            data = encode(body)
+        message = node_pb2.PublishRequest(topic=topic, data=data, headers=_message_headers(request.headers))
         reply = await pubsub.publish(message)
         return _json({"nodes": reply.nodes})
 
-    @_answering_errors
     async def subscribe(self, pubsub: PubsubBackend, request: web.Request) -> web.StreamResponse:
         topic = _valid(check_pattern, request.match_info["topic"])
         subscription = node_pb2.SubscribeRequest(topic=topic, group=request.query.get("group", ""))
@@ -316,9 +350,22 @@ class _Gateway:
                 if batch is None:
                     await response.write(_HEARTBEAT)  # fails once the client has gone, which ends this
                     continue
-                await response.write(b"".join(
-                    _event(json.dumps(Message.from_proto(m).to_object()).encode()) for m in batch.messages
-                ))
+                await response.write(b"".join(_event(_message_json(m)) for m in batch.messages))
+
+    def _skip(self, route: Route, error: MicroError) -> None:
+        self._skipped += 1
+        self._log.warning(
+            "gateway.reply_skipped",
+            service=route.service,
+            endpoint=route.endpoint.name,
+            error=error.detail,
+            skipped=self._skipped,
+        )
+
+    def _unexpected(self, request: web.Request, exc: Exception) -> MicroError:
+        """The error for a failure the gateway did not expect, logged as one record."""
+        self._log.error("gateway.failed", method=request.method, path=request.path, **failure_fields(exc))
+        return gateway_error("INTERNAL", "the gateway failed to handle the request")
 
     async def stop_streams(self, app: web.Application) -> None:
         """End every open event stream now (with an UNAVAILABLE error event), so stopping is prompt."""
@@ -366,15 +413,45 @@ def _valid(check: Callable[[str], str], topic: str) -> str:
         raise gateway_error("INVALID_ARGUMENT", str(exc)) from None
 
 
+def _message_json(message: node_pb2.PubsubMessage) -> bytes:
+    """A message as its event's JSON. `Message.to_object` shows the payload as `data` when Python's json
+    reads it, but not all it reads is JSON a client reads back (NaN, a number out of range), and nesting
+    deeper than its recursion raises: such a payload goes as `data_base64`, as non-JSON payloads do."""
+    shown = Message.from_proto(message)
+    try:
+        return json.dumps(shown.to_object(), allow_nan=False).encode()
+    except (ValueError, RecursionError):
+        raw = dataclasses.asdict(shown)  # the fields `to_object` shows, in its order
+        raw["data_base64"] = base64.b64encode(raw.pop("data")).decode("ascii")
+        return json.dumps(raw).encode()
+
+
 def _message_headers(headers: Mapping[str, str]) -> dict[str, str]:
     lowered = ((key.lower(), value) for key, value in headers.items())
-    return {key[len(_HEADER_PREFIX):]: value for key, value in lowered if key.startswith(_HEADER_PREFIX)}
+    return {
+        key[len(_HEADER_PREFIX):]: _utf8(key, value) for key, value in lowered if key.startswith(_HEADER_PREFIX)
+    }
 
 
-def _unexpected(request: web.Request) -> MicroError:
-    """The error for a failure the gateway did not expect, logged with its traceback (in an `except`)."""
-    logger.exception("gateway request %s %s failed", request.method, request.path)
-    return gateway_error("INTERNAL", "the gateway failed to handle the request")
+def _utf8(name: str, value: str) -> str:
+    """A header's value, if it is UTF-8 (aiohttp keeps other bytes as lone surrogates, which protobuf
+    strings refuse)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise gateway_error("INVALID_ARGUMENT", f"the {name} header is not UTF-8") from None
+    return value
+
+
+async def _not_allowed(allowed: str, request: web.Request) -> web.Response:
+    """405, naming the methods the path takes in `Allow`."""
+    error = http_error(405, f"method {request.method} not allowed here; use {allowed}")
+    return error_response(error, {"Allow": allowed})
+
+
+def _kept(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of an aiohttp refusal worth keeping on Micro's body instead (Allow, say)."""
+    return {key: value for key, value in headers.items() if key not in ("Content-Type", "Content-Length")}
 
 
 def _late(route: Route, timeout: float) -> MicroError:
@@ -390,16 +467,14 @@ def _too_large(limit: int) -> MicroError:
 def _metadata(headers: Mapping[str, str]) -> dict[str, str]:
     lowered = ((key.lower(), value) for key, value in headers.items())
     return {
-        key: value for key, value in lowered if key.startswith(_METADATA_PREFIX) and key != "micro-timeout"
+        key: _utf8(key, value)
+        for key, value in lowered
+        if key.startswith(_METADATA_PREFIX) and key != "micro-timeout"
     }
 
 
 def _json(value: Any) -> web.Response:
-    return web.Response(body=json.dumps(value, separators=(",", ":")).encode(), headers=_JSON)
-
-
-def _error(error: MicroError) -> web.Response:
-    return web.Response(status=http_status(error), body=json.dumps(error_body(error)).encode(), headers=_JSON)
+    return web.Response(body=json.dumps(value, separators=(",", ":")).encode(), headers=JSON)
 
 
 def _by_service(instances: list[node_pb2.ServiceInstance]) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@ The gateway never touches node internals: it lists services, describes one (inst
 the protobuf descriptors it was registered with) and makes calls, unary or server-streaming. A backend
 that has a node behind it is also a `PubsubBackend`: it publishes and subscribes. Every
 failure leaves a backend as a `MicroError` (from `micro.node.api.micro_errors`) carrying the gRPC status of the
-failure and the service's error body when it sent one; `gateway.errors` maps the status to HTTP.
+failure and the service's error body when it sent one; `gateway.errors` maps the status to HTTP. A
+backend in a node is also a `LoggingBackend`: the gateway's failures go to the node's log.
 
 `LocalApiBackend` talks to the node that owns a data dir over its unix socket (`DATA_DIR/node.sock`), the
 way the SDK does. A node running the gateway in-process provides its own backend over its router and
@@ -21,8 +22,9 @@ import grpc
 
 from ..node.api.proto import node_pb2
 from ..sdk.channel import NodeChannel, Stream
+from .logs import Log
 
-__all__ = ["Backend", "LocalApiBackend", "PubsubBackend"]
+__all__ = ["Backend", "LocalApiBackend", "LoggingBackend", "PubsubBackend"]
 
 
 class Backend(Protocol):
@@ -58,6 +60,15 @@ class PubsubBackend(Protocol):
     async def subscribe(self, request: node_pb2.SubscribeRequest) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
         """Returns once the subscription is registered on the node; closing the generator removes it."""
         ...
+
+
+@runtime_checkable
+class LoggingBackend(Protocol):
+    """A backend with a log of its own (the node's, for a gateway in a node): the gateway records the
+    failures it did not expect there, instead of in Python's logging."""
+
+    @property
+    def log(self) -> Log: ...
 
 
 class LocalApiBackend:

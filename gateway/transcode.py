@@ -7,15 +7,20 @@ Each endpoint gets a codec when its service is described (`catalog`), never per 
   descriptor pool of its own (no generated code on the gateway); the request object becomes the message
   through the proto3 JSON mapping, and the reply goes back to JSON with the proto field names.
 
-Requests arrive as JSON bodies, or as query parameters (and form bodies), which `params_object` types by
-the request schema: `?n=3&tag=a&tag=b` is `{"n": 3, "tag": ["a", "b"]}` for an integer `n` and an array
-`tag`. A request that does not fit is an INVALID_ARGUMENT error naming the field.
+Requests arrive as JSON bodies, strict JSON (`parse_json`: no NaN, no number out of range, no name twice
+in an object, no nesting past the parser's depth), or as query parameters (and form bodies), which
+`params_object` types by the request schema: `?n=3&tag=a&tag=b` is `{"n": 3, "tag": ["a", "b"]}` for an
+integer `n` and an array `tag`. A request that does not fit is an INVALID_ARGUMENT error naming the
+field; whatever a client's input makes the decoders raise is INVALID_ARGUMENT too (`refusing`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -32,8 +37,10 @@ __all__ = [
     "JsonCodec",
     "ProtoCodec",
     "load_descriptors",
+    "loads",
     "params_object",
     "parse_json",
+    "refusing",
 ]
 
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -57,11 +64,63 @@ class Codec(Protocol):
 
 
 def parse_json(raw: bytes) -> Any:
-    """A request body as JSON; malformed JSON is INVALID_ARGUMENT."""
+    """A request body as strict JSON (`loads`); anything else is INVALID_ARGUMENT."""
+    with refusing("malformed JSON body"):
+        return loads(raw.decode("utf-8"))
+
+
+def loads(text: str) -> Any:
+    """JSON as RFC 8259 has it, and as every service can read it back: ValueError for NaN and Infinity
+    (Python's json reads them), a number no float holds (1e999 would be infinity), an integer past
+    Python's digit limit, or a name twice in an object (the schema would check one value and the service
+    might read the other); RecursionError for nesting deeper than the parser's recursion goes."""
+    return _STRICT.decode(text)
+
+
+@contextmanager
+def refusing(what: str) -> Iterator[None]:
+    """What a client's input raises while it is decoded, as INVALID_ARGUMENT saying `what` failed: the
+    json module raises ValueError (UnicodeDecodeError among them) and RecursionError on deep nesting,
+    protobuf's json_format its ParseError, and TypeError or OverflowError on values it cannot convert
+    (an integer too large for a double field)."""
     try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise gateway_error("INVALID_ARGUMENT", f"malformed JSON body: {exc}") from None
+        yield
+    except RecursionError:
+        raise gateway_error("INVALID_ARGUMENT", f"{what}: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError, json_format.ParseError) as exc:
+        raise gateway_error("INVALID_ARGUMENT", f"{what}: {' '.join(str(exc).split())}") from None
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return number
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # over sys.get_int_max_str_digits()
+        raise ValueError(f"an integer of {len(text)} digits is too long") from None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    fields = dict(pairs)
+    if len(fields) != len(pairs):
+        counts = Counter(name for name, _ in pairs)
+        twice = next(name for name, count in counts.items() if count > 1)
+        raise ValueError(f"the name {twice!r} appears twice in an object")
+    return fields
+
+
+_STRICT = json.JSONDecoder(
+    object_pairs_hook=_object, parse_float=_float, parse_int=_int, parse_constant=_constant
+)
 
 
 class JsonCodec:
@@ -81,7 +140,10 @@ class JsonCodec:
             if not isinstance(request, dict):
                 raise gateway_error("INVALID_ARGUMENT", _NOT_AN_OBJECT)
         else:
-            error = best_match(self._validator.iter_errors(request))
+            try:
+                error = best_match(self._validator.iter_errors(request))
+            except RecursionError:  # a recursive schema recurses as deep as the request goes
+                raise gateway_error("INVALID_ARGUMENT", "invalid request: nested too deeply") from None
             if error is not None:
                 raise gateway_error("INVALID_ARGUMENT", _describe(error))
         return raw if raw is not None else json.dumps(request, separators=(",", ":")).encode()
@@ -112,21 +174,22 @@ class ProtoCodec:
         if not isinstance(request, dict):
             raise gateway_error("INVALID_ARGUMENT", _NOT_AN_OBJECT)
         message: Message = self._request()
-        try:
+        with refusing("invalid request"):
             json_format.ParseDict(request, message)
-        except json_format.ParseError as exc:
-            raise gateway_error("INVALID_ARGUMENT", " ".join(str(exc).split())) from None
         return message.SerializeToString()
 
     def decode(self, body: bytes) -> bytes:
+        name = self._response.DESCRIPTOR.full_name
         try:
             message = self._response.FromString(body)
-        except DecodeError as exc:
-            name = self._response.DESCRIPTOR.full_name
+        except DecodeError as exc:  # nesting past protobuf's depth limit among the causes
             raise internal(self._service, f"the reply is not a {name}: {exc}") from None
-        fields = json_format.MessageToDict(
-            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
+        try:
+            fields = json_format.MessageToDict(
+                message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+            )
+        except json_format.SerializeToJsonError as exc:  # a Timestamp or Duration out of range
+            raise internal(self._service, f"the reply {name} has no JSON form: {exc}") from None
         return json.dumps(fields, separators=(",", ":")).encode()
 
 
@@ -188,12 +251,12 @@ def _typed(value: str, schema: dict[str, Any]) -> Any:
         if "integer" in types:
             return int(value)
         if "number" in types:
-            return float(value)
+            return _float(value)
         if "boolean" in types:
             return {"true": True, "1": True, "": True, "false": False, "0": False}[value.lower()]
         if "object" in types or "$ref" in schema:
-            return json.loads(value)
-    except (ValueError, KeyError):
+            return loads(value)
+    except (ValueError, KeyError, RecursionError):
         return value
     return value
 

@@ -5,12 +5,14 @@ costs no hop through the local API's unix socket: it reads the registry and rout
 directly. The gateway expects every failure as a `MicroError`: a call that failed at the instance keeps
 the service's own error (`from_grpc` of the relayed status), and the node's own refusals (unknown service
 or endpoint, no instance reachable, deadline) carry the node's id. Publishes and subscriptions go to
-the node's `Pubsub` directly.
+the node's `Pubsub` directly. Its `log` makes it a `micro.gateway.LoggingBackend`: the gateway's failures
+are records in the node's log stream (JSON lines on stderr, `node.log`), never loose traceback lines.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from ..identity.errors import IdentityError
 from .api.errors import NodeError, Relayed, code_of
 from .api.micro_errors import NODE_ID, MicroError, from_grpc, of_status
 from .api.proto import node_pb2
+from .log import Logger
 
 if TYPE_CHECKING:
     from .capabilities import Capabilities
@@ -32,6 +35,9 @@ class NodeBackend:
         self._capabilities = services
         self._registry = services.registry
         self._router = services.router
+        # The node logs JSON lines on stderr (`agent.main`): a logger on that stream writes the gateway's
+        # records (errors and warnings only) as the node's own logger would, short of its level.
+        self.log = Logger(sys.stderr)
 
     async def services(self) -> list[node_pb2.ServiceInstance]:
         return self._registry.instances()

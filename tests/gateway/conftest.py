@@ -1,5 +1,6 @@
-"""Fixtures: the two test services on real gRPC servers, a `DirectBackend` holding them, and an aiohttp
-test client of the gateway application over it."""
+"""Fixtures: the two test services on real gRPC servers, a `DirectBackend` holding them, an aiohttp test
+client of the gateway application over it, and the gateway served over it on a TCP port (`serve`, whose
+server answers what aiohttp refuses before the application sees it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from micro.gateway import DirectBackend, create_app
+from micro.gateway import DirectBackend, create_app, serve
 
 from gateway_services import (
     HELLOWORLD_HANDLERS,
@@ -38,3 +39,19 @@ async def client(backend: DirectBackend) -> AsyncIterator[TestClient]:
         TestServer(create_app(backend, max_body=4096, timeout=5.0, version="9.9.9"))
     ) as http:
         yield http
+
+
+@pytest_asyncio.fixture
+async def big_client(backend: DirectBackend) -> AsyncIterator[TestClient]:
+    """A test client of the gateway with its default body limit (1 MiB), for big hostile bodies."""
+    async with TestClient(TestServer(create_app(backend, timeout=5.0))) as http:
+        yield http
+
+
+@pytest_asyncio.fixture
+async def served(backend: DirectBackend) -> AsyncIterator[tuple[str, int]]:
+    """The gateway served on a free 127.0.0.1 port: (host, port)."""
+    runner = await serve(backend, "127.0.0.1", 0, max_body=4096, timeout=5.0)
+    host, port = runner.addresses[0][:2]
+    yield host, port
+    await runner.cleanup()

@@ -36,7 +36,9 @@ ECHO_SCHEMA = {
         "tags": {"type": "array", "items": {"type": "string"}},
         "where": {"$ref": "#/$defs/place"},
     },
-    "$defs": {"place": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    "$defs": {  # recursive: a place may be near another
+        "place": {"type": "object", "properties": {"city": {"type": "string"}, "near": {"$ref": "#/$defs/place"}}}
+    },
 }
 
 
@@ -93,16 +95,31 @@ def _json_unary(handler: JsonHandler) -> grpc.RpcMethodHandler:
     return grpc.unary_unary_rpc_method_handler(serve)
 
 
+FAR_FUTURE = "far future"
+"""A title `Add` answers with a publication date past year 9999, which a Timestamp's JSON cannot write."""
+BROKEN = "broken"
+"""A tag `List` answers with bytes that are no Book as its second reply."""
+
+
 async def _add(book: library_pb2.Book, context: grpc.aio.ServicerContext) -> library_pb2.Book:
     added = library_pb2.Book()
     added.CopyFrom(book)
     added.available = True
+    if book.title == FAR_FUTURE:
+        added.published.seconds = 10**15
     return added
 
 
 async def _list(request: library_pb2.ListRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
     for n in range(request.count):
+        if request.tag == BROKEN and n == 1:
+            yield b"\x0a\xff"  # a title field longer than the message
+            continue
         yield library_pb2.Book(title=f"Book {n}", tags=[request.tag], pages=n)
+
+
+def _serialize(reply: library_pb2.Book | bytes) -> bytes:
+    return reply if isinstance(reply, bytes) else reply.SerializeToString()
 
 
 HELLOWORLD_HANDLERS = {
@@ -123,7 +140,7 @@ LIBRARY_HANDLERS = {
     "List": grpc.unary_stream_rpc_method_handler(
         _list,
         request_deserializer=library_pb2.ListRequest.FromString,
-        response_serializer=library_pb2.Book.SerializeToString,
+        response_serializer=_serialize,
     ),
 }
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from gateway_services import CANCELLED_STREAMS
+from gateway_services import BROKEN, CANCELLED_STREAMS
 
 pytestmark = pytest.mark.asyncio
 
@@ -81,3 +81,15 @@ async def test_a_client_that_leaves_a_stream_cancels_the_call(client: TestClient
             break
         await asyncio.sleep(0.05)
     assert 1000 in CANCELLED_STREAMS
+
+
+async def test_a_streaming_reply_that_does_not_parse_is_skipped_with_a_counted_warning_and_the_stream_goes_on(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await client.get("/library/books/list", params={"count": "3", "tag": BROKEN})
+    events = await _events(response)
+
+    assert [(kind, data["title"]) for kind, data in events] == [("message", "Book 0"), ("message", "Book 2")]
+    [warning] = [r for r in caplog.records if r.name == "micro.gateway"]
+    assert (warning.levelname, warning.event) == ("WARNING", "gateway.reply_skipped")
+    assert (warning.fields["endpoint"], warning.fields["skipped"]) == ("Books.List", 1)

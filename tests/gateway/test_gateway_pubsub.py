@@ -5,6 +5,7 @@ the gateway the node serves itself (`--gateway`, the in-process backend) and thr
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import socket
@@ -18,6 +19,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from micro.gateway import LocalApiBackend, serve
+from micro.sdk import pubsub
+
+from raw_http import request, send
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
 
@@ -149,3 +153,58 @@ async def test_a_body_over_one_mib_is_413(node: tuple[NodeProcess, str], http: a
     async with http.post(f"{node[1]}/publish/{topic}", json="x" * (1 << 20)) as reply:
         assert reply.status == 413
         assert (await reply.json())["code"] == 413
+
+
+@pytest.mark.parametrize("where", ["in-process", "beside"])
+async def test_another_method_on_publish_is_405_allowing_post(
+    where: str, node: tuple[NodeProcess, str], beside: str, http: aiohttp.ClientSession, topic: str
+) -> None:
+    base = node[1] if where == "in-process" else beside
+    async with http.get(f"{base}/publish/{topic}") as reply:
+        error = await reply.json()
+
+    assert (reply.status, reply.headers["Allow"]) == (405, "POST")
+    assert (error["code"], error["status"], error["id"]) == (405, "Method Not Allowed", "go.micro.gateway")
+
+
+async def test_a_body_nested_too_deeply_is_400(node: tuple[NodeProcess, str], http: aiohttp.ClientSession,
+                                               topic: str) -> None:
+    async with http.post(f"{node[1]}/publish/{topic}", data=b"[" * 100_000) as reply:
+        error = await reply.json()
+
+    assert (reply.status, error["status"]) == (400, "INVALID_ARGUMENT")
+    assert "nested too deeply" in error["detail"]
+
+
+@pytest.mark.parametrize("where", ["in-process", "beside"])
+async def test_a_payload_that_is_no_json_a_client_reads_back_comes_as_data_base64_and_the_stream_goes_on(
+    where: str, node: tuple[NodeProcess, str], beside: str, http: aiohttp.ClientSession, topic: str
+) -> None:
+    base = node[1] if where == "in-process" else beside
+    hostile = [b"[" * 100_000 + b"]" * 100_000, b"1e999999", b"[1, NaN]"]
+    async with http.get(f"{base}/subscribe/{topic}") as events, pubsub.Pubsub(node[0].data_dir) as bus:
+        for payload in [*hostile, b'{"n": 1}']:
+            assert await bus.publish(topic, payload) == 1
+        shown = [await _event(events) for _ in range(4)]
+
+    assert [base64.b64decode(message["data_base64"]) for message in shown[:3]] == hostile
+    assert all("data" not in message and message["topic"] == topic for message in shown[:3])
+    assert shown[3]["data"] == {"n": 1}
+
+
+async def test_refused_requests_leave_no_traceback_in_the_nodes_log(
+    node: tuple[NodeProcess, str], http: aiohttp.ClientSession, topic: str
+) -> None:
+    host, port = node[1].removeprefix("http://").split(":")
+    answers = [
+        await send(host, int(port), raw) for raw in (
+            request(f"POST /publish/{topic} HTTP/1.1", body=b"[" * 100_000),
+            request("BREW / HTTP/1.1"),
+            request("GET / HTTP/1.1", {"X-Big": "a" * 100_000}),
+            request(f"POST /publish/{topic} HTTP/1.1", {"Content-Encoding": "gzip"}, b"not gzip"),
+        )
+    ]
+
+    assert "Traceback" not in node[0].stderr_path.read_text()
+    assert [answer.status for answer in answers] == [400, 501, 431, 400]
+    assert all(set(answer.json()) == {"id", "code", "detail", "status"} for answer in answers)
