@@ -45,6 +45,7 @@ class Capabilities:
         self.pubsub = Pubsub(runtime, transport, node_id, keyring, logger)
         self.streams = Streams(runtime, transport, keyring, node_id, logger, eventlog)
         self.consumers = Consumers(runtime, kv, self.streams, node_id, logger)
+        self._log = logger
         self._gateway: web.AppRunner | None = None
 
     async def start_gateway(self, host: str, port: int) -> str:
@@ -53,7 +54,7 @@ class Capabilities:
         from .gateway_backend import NodeBackend
 
         try:
-            self._gateway = await serve(NodeBackend(self), host, port)
+            self._gateway = await serve(NodeBackend(self, self._log), host, port)
         except OSError as exc:
             raise InvalidArgument(f"cannot serve the gateway on {format_address(host, port)}: "
                                   f"{exc.strerror or exc}; choose another --gateway port") from None

@@ -12,7 +12,6 @@ are records in the node's log stream (JSON lines on stderr, `node.log`), never l
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,13 +30,12 @@ __all__ = ["NodeBackend"]
 class NodeBackend:
     """The registry, routing and pubsub of the node the gateway runs in."""
 
-    def __init__(self, services: Capabilities) -> None:
+    def __init__(self, services: Capabilities, log: Logger) -> None:
         self._capabilities = services
         self._registry = services.registry
         self._router = services.router
-        # The node logs JSON lines on stderr (`agent.main`): a logger on that stream writes the gateway's
-        # records (errors and warnings only) as the node's own logger would, short of its level.
-        self.log = Logger(sys.stderr)
+        # The gateway's failure records go to the node's own log, at its level.
+        self.log = log
 
     async def services(self) -> list[node_pb2.ServiceInstance]:
         return self._registry.instances()
