@@ -82,6 +82,12 @@ class Store(NodeUser):
 
     def __init__(self, db: str = "default", table: str = "default",
                  data_dir: str | os.PathLike[str] | None = None) -> None:
+        """BadRequest for a database or table name the node would refuse (or, empty, read as "default")."""
+        try:
+            check_name("database", db)
+            check_name("table", table)
+        except InvalidArgument as exc:
+            raise bad_request(NODE_ID, str(exc)) from None
         super().__init__(data_dir)
         self.db = db
         self.table = table
@@ -96,11 +102,7 @@ class Store(NodeUser):
             return None
         if self._reader is None:
             try:
-                check_name("database", self.db)
-                check_name("table", self.table)
                 self._reader = KvReader(self._node.data_dir.kv_db)
-            except InvalidArgument as exc:
-                raise bad_request(NODE_ID, str(exc)) from None
             except sqlite3.Error:
                 self._reader_failed = True  # another user's node, or no file yet: ask the node
                 return None

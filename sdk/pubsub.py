@@ -26,10 +26,11 @@ from __future__ import annotations
 import base64
 import collections
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 from ..node.api.errors import InvalidArgument
 from ..node.api.proto import node_pb2
@@ -38,7 +39,7 @@ from .batching import Batcher
 from .channel import NODE_ID, NodeUser, Stream
 from .errors import MicroError, bad_request, of_status, unavailable
 
-__all__ = ["SEND_BACKLOG", "Message", "Pubsub", "Subscription", "encode"]
+__all__ = ["SEND_BACKLOG", "Message", "Pubsub", "Subscription", "decode", "encode"]
 
 SEND_BACKLOG = 16_384
 """Messages `Pubsub.send` lets go unanswered before it waits for the node."""
@@ -63,8 +64,8 @@ class Message:
                    message.publisher, message.published_at)
 
     def json(self) -> Any:
-        """The payload decoded as JSON (ValueError when it is not)."""
-        return json.loads(self.data)
+        """The payload decoded as JSON (ValueError when it is not: see `decode`)."""
+        return decode(self.data)
 
     def to_object(self) -> dict[str, Any]:
         """The message as the CLI and the gateway print it: the payload as `data` when it is UTF-8 JSON,
@@ -73,18 +74,51 @@ class Message:
                                  "published_at": self.published_at}
         try:
             shown["data"] = self.json()
-        except ValueError:  # UnicodeDecodeError is one
+        except ValueError:
             shown["data_base64"] = base64.b64encode(self.data).decode("ascii")
         return shown
 
 
+def decode(data: bytes) -> Any:
+    """A payload as JSON, strictly: UTF-8 text holding one JSON value with finite numbers; ValueError for
+    anything else. Payloads come from anyone, and `json.loads` alone turns 1e999999 into inf and accepts
+    NaN (neither can be printed as JSON again), reads UTF-16, and raises RecursionError on deep nesting."""
+    try:
+        text = data.decode("utf-8")
+        return json.loads(text, parse_int=_integer, parse_float=_finite, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # over Python's limit on digits in a conversion (4300 by default)
+        raise ValueError(f"an integer of {len(text)} digits is too long") from None
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
+    return value
+
+
+def _not_json(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def encode(data: Any) -> bytes:
-    """A payload's bytes: bytes as they are, anything else as compact JSON in UTF-8."""
+    """A payload's bytes: bytes as they are, anything else as compact JSON in UTF-8. ValueError for a
+    number that is no JSON (NaN, an infinity); a lone surrogate in a string is written as its escape."""
     if type(data) is bytes:
         return data
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
 
 
 Outgoing = tuple[str, bytes, dict[str, str] | None]
@@ -104,7 +138,11 @@ def outgoing(topic: str, data: Any, headers: Mapping[str, str] | None) -> Outgoi
     checked = dict(headers) if headers else None
     if checked and not all(type(name) is str and type(value) is str for name, value in checked.items()):
         raise bad_request(NODE_ID, "message headers are strings, names and values")
-    return _checked(check_topic, topic), encode(data), checked
+    checked_topic = _checked(check_topic, topic)
+    try:
+        return checked_topic, encode(data), checked
+    except ValueError as exc:
+        raise bad_request(NODE_ID, f"the payload is not JSON: {exc}") from None
 
 
 def fill(requests: Any, messages: list[Outgoing]) -> None:

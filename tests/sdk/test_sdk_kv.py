@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from micro.sdk import errors, kv
-from node_harness import NodeProcess
+from node_harness import PATIENCE, NodeProcess, until
 
 pytestmark = pytest.mark.asyncio
 
@@ -72,13 +72,17 @@ async def test_delete_says_whether_a_value_was_there(node: NodeProcess, table: s
 
 async def test_ttl_sets_the_expiry_and_the_key_then_reads_as_absent(node: NodeProcess, table: str) -> None:
     async with _store(node, table) as store:
+        before = time.time()
         record = await store.put("k", b"v", ttl=0.5)
+        after = time.time()
 
-        assert record.expires_at == pytest.approx(time.time() + 0.5, abs=1.0)
-        deadline = time.monotonic() + 10.0
-        while await store.get("k") is not None and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        assert await store.get("k") is None
+        assert record.expires_at is not None
+        assert before + 0.5 - 0.01 <= record.expires_at <= after + 0.5 + 0.01  # stamped in milliseconds
+
+        async def absent() -> bool:
+            return await store.get("k") is None
+
+        await until(absent, PATIENCE, "the key to read as absent")
         assert await store.list() == []
 
 
@@ -97,14 +101,18 @@ async def test_watch_sees_puts_and_deletes_under_its_prefix_only(node: NodeProce
 
 
 async def test_closing_the_store_ends_a_watch_being_read_without_an_error(node: NodeProcess, table: str) -> None:
+    def watchers() -> int:
+        return int(node.status()["counters"]["kv.watchers"])
+
+    await until(lambda: watchers() == 0, PATIENCE, "earlier watches to end")
     store = _store(node, table)
     changes = store.watch()
     reader = asyncio.create_task(_collect(changes))
-    await asyncio.sleep(0.2)
+    await until(lambda: watchers() == 1, PATIENCE, "the watch to be registered")
 
     await store.close()
 
-    assert await asyncio.wait_for(reader, 10) == []
+    assert await asyncio.wait_for(reader, PATIENCE) == []
 
 
 async def test_a_closed_watch_yields_nothing_more(node: NodeProcess, table: str) -> None:
@@ -153,10 +161,16 @@ async def test_key_over_one_kib_is_a_bad_request(node: NodeProcess, table: str) 
     assert (raised.value.id, raised.value.code, raised.value.status) == ("micro.node", 400, "INVALID_ARGUMENT")
 
 
-async def test_bad_table_name_is_a_bad_request(node: NodeProcess) -> None:
-    async with _store(node, "no spaces!") as store:
-        with pytest.raises(errors.BadRequest, match="table name"):
-            await store.put("k", b"v")
+async def test_bad_table_name_is_a_bad_request_when_the_store_is_made(tmp_path: Path) -> None:
+    with pytest.raises(errors.BadRequest, match="table name"):
+        kv.Store(table="no spaces!", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("db", "table", "kind"), [("", "default", "database"), ("default", "", "table")])
+async def test_an_empty_database_or_table_name_is_a_bad_request_not_the_default(tmp_path: Path, db: str,
+                                                                               table: str, kind: str) -> None:
+    with pytest.raises(errors.BadRequest, match=f"invalid {kind} name ''"):
+        kv.Store(db=db, table=table, data_dir=tmp_path)
 
 
 async def test_no_node_running_is_unavailable(tmp_path: Path) -> None:
