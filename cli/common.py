@@ -1,4 +1,9 @@
-"""What every `micro` command shares: finding the node, reading durations, printing tables and JSON."""
+"""What every `micro` command shares: finding the node, reading durations, printing tables and JSON.
+
+Everything printed for people goes through `shown`: keys, names, versions, addresses and messages come
+from other users and other nodes, and a terminal must never receive their control characters (an ESC
+sequence can rewrite the screen or the window title). JSON output escapes them itself.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ import click
 from ..node.api.client import NodeClient
 from ..node.api.datadir import ENV_DATA_DIR, DataDir
 
-__all__ = ["Duration", "connect", "data_dir_option", "echo_changes", "echo_json", "echo_table", "parse_duration"]
+__all__ = ["Duration", "connect", "data_dir_option", "echo", "echo_changes", "echo_json", "echo_table",
+           "parse_duration", "shown"]
 
 _T = TypeVar("_T")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -64,21 +70,37 @@ def connect(data_dir: str | None) -> NodeClient:
     return NodeClient(DataDir.resolve(data_dir))
 
 
+def shown(text: str) -> str:
+    """`text` with every character that is not printable (controls, `\\r`, newlines, tabs, bidi
+    overrides, lone surrogates of undecodable bytes) written as its Python escape: `\\x1b`, `\\n`,
+    `\\u202e`."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def echo(line: str) -> None:
+    """Print a line for people, escaped (`shown`)."""
+    click.echo(shown(line))
+
+
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True))
 
 
 def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Columns padded to their widest cell, the headers first."""
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    for row in (headers, *rows):
+    """Columns padded to their widest cell, the headers first; cells escaped (`shown`)."""
+    cells = [[shown(cell) for cell in row] for row in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    for row in (headers, *cells):
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def echo_changes(changes: Iterable[_T], line: Callable[[_T], str]) -> None:
-    """One line per change until the stream ends or Ctrl-C, which is how a watch is meant to end (exit 0)."""
+    """One escaped line per change until the stream ends or Ctrl-C, which is how a watch is meant to end
+    (exit 0)."""
     try:
         for change in changes:
-            click.echo(line(change))
+            echo(line(change))
     except KeyboardInterrupt:
         pass

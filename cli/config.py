@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from typing import Any
 
 import click
 
-from .common import connect, data_dir_option, echo_changes, echo_json
+from ..sdk.pubsub import decode
+from .common import connect, data_dir_option, echo, echo_changes, echo_json
 
 __all__ = ["config"]
 
@@ -20,7 +22,7 @@ __all__ = ["config"]
 def _parse(text: str) -> str:
     """`text` if it is one JSON value (returned unchanged), else a usage error that shows how to quote."""
     try:
-        json.loads(text)
+        decode(os.fsencode(text))
     except ValueError as exc:
         raise click.UsageError(
             f"VALUE is not valid JSON ({exc}); to store text, quote it as a JSON string: '\"{text}\"'"
@@ -62,7 +64,7 @@ def set_cmd(data_dir: str | None, path: str, value: str, secret: bool) -> None:
     text = _parse(value)
     with connect(data_dir) as client:
         client.config_set(path, text, secret)
-    click.echo(f"set {path}" + (" (secret)" if secret else ""))
+    echo(f"set {path}" + (" (secret)" if secret else ""))
 
 
 @config.command("del")
@@ -72,7 +74,7 @@ def delete(data_dir: str | None, path: str) -> None:
     """Delete PATH and everything under it."""
     with connect(data_dir) as client:
         existed = client.config_delete(path)
-    click.echo(f"deleted {path}" if existed else f"nothing at {path}")
+    echo(f"deleted {path}" if existed else f"nothing at {path}")
 
 
 @config.command()

@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from .common import Duration, connect, data_dir_option, echo_changes, echo_json, echo_table
+from ..node.api.names import check_name
+from .common import Duration, connect, data_dir_option, echo, echo_changes, echo_json, echo_table
 
 __all__ = ["kv"]
 
@@ -26,9 +27,16 @@ _PREVIEW = 40
 _COUNT = click.IntRange(min=0, max=2**32 - 1)
 
 
+def _checked_name(ctx: click.Context, param: click.Parameter, name: str) -> str:
+    """A database or table name, checked here: the node would read an empty one as "default"."""
+    check_name("database" if param.name == "db" else "table", name)
+    return name
+
+
 def _table_options(f: Any) -> Any:
-    f = click.option("--table", default="default", show_default=True, help="Table within the database.")(f)
-    f = click.option("--db", default="default", show_default=True, help="Database.")(f)
+    f = click.option("--table", default="default", show_default=True, callback=_checked_name,
+                     help="Table within the database.")(f)
+    f = click.option("--db", default="default", show_default=True, callback=_checked_name, help="Database.")(f)
     return data_dir_option(f)
 
 
@@ -94,7 +102,7 @@ def put(data_dir: str | None, db: str, table: str, key: str, value: str | None, 
     with connect(data_dir) as client:
         record = client.kv_put(key, data, db=db, table=table, ttl_s=ttl or 0.0)
     expiry = f", expires {_when(record['expires_at'])}" if record["expires_at"] else ""
-    click.echo(f"stored {key} in {db}/{table} ({len(data)} bytes{expiry})")
+    echo(f"stored {key} in {db}/{table} ({len(data)} bytes{expiry})")
 
 
 @kv.command()
@@ -119,7 +127,7 @@ def delete(data_dir: str | None, db: str, table: str, key: str) -> None:
     """Delete KEY (the delete replicates like a write)."""
     with connect(data_dir) as client:
         existed = client.kv_delete(key, db=db, table=table)
-    click.echo(f"deleted {key}" if existed else f"{key} was not set")
+    echo(f"deleted {key}" if existed else f"{key} was not set")
 
 
 @kv.command("list")

@@ -1,8 +1,9 @@
 """The `micro` command.
 
 Every command finds its node through --data-dir / MICRO_DATA_DIR (default ~/.micro). Output is a table
-or plain lines for people and JSON with --json for scripts. Any error ends the command with exactly
-one line, `error: <message>`, on stderr and a non-zero exit status; never a traceback.
+or plain lines for people, control characters in them escaped (`common.shown`), and JSON with --json for
+scripts. Any error ends the command with exactly one line, `error: <message>`, on stderr and a non-zero
+exit status; never a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import click
 from ..node.api.client import NodeClient
 from ..node.api.datadir import STORES, DataDir
 from ..node.api.errors import InvalidArgument
-from .common import Duration, connect, data_dir_option, echo_json, echo_table, parse_duration
+from .common import Duration, connect, data_dir_option, echo, echo_json, echo_table, parse_duration, shown
 
 __all__ = ["cli", "main", "parse_duration"]
 
@@ -162,7 +163,7 @@ def join_cmd(data_dir: str | None, address: str, token: str | None) -> None:
                               "then pass it with --token")
     with connect(data_dir) as client:
         reply = client.join(address, token)
-    click.echo(f"joined mesh {reply['mesh_id']} through {address}")
+    echo(f"joined mesh {reply['mesh_id']} through {address}")
 
 
 @node.command()
@@ -210,16 +211,16 @@ def status(data_dir: str | None, as_json: bool) -> None:
     order = ("alive", "suspect", "dead", "left")
     states = sorted(info["members"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
     counts = ", ".join(f"{n} {state}" for state, n in states) or "none"
-    click.echo(f"node        {info['id']}")
-    click.echo(f"mesh        {info['mesh_id']}")
-    click.echo(f"address     {info['address']}")
-    click.echo(f"generation  {info['generation']}")
-    click.echo(f"uptime      {info['uptime_s']:.0f}s")
-    click.echo(f"profile     {info['profile']}")
-    click.echo(f"data dir    {info['data_dir']}")
-    click.echo(f"members     {counts}")
+    echo(f"node        {info['id']}")
+    echo(f"mesh        {info['mesh_id']}")
+    echo(f"address     {info['address']}")
+    echo(f"generation  {info['generation']}")
+    echo(f"uptime      {info['uptime_s']:.0f}s")
+    echo(f"profile     {info['profile']}")
+    echo(f"data dir    {info['data_dir']}")
+    echo(f"members     {counts}")
     nonzero = {k: v for k, v in info["counters"].items() if v}
-    click.echo("counters    " + (", ".join(f"{k}={v}" for k, v in nonzero.items()) or "all zero"))
+    echo("counters    " + (", ".join(f"{k}={v}" for k, v in nonzero.items()) or "all zero"))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -230,17 +231,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
+        _echo_error("aborted")
         code = 1
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        _echo_error(exc.format_message())
         code = 1
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # noqa: BLE001 - the one place every error becomes one line
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        if not isinstance(getattr(exc, "code", None), str):
-            message = f"{type(exc).__name__}: {message}"
-        click.echo(f"error: {message.splitlines()[0] if message else type(exc).__name__}", err=True)
+        _echo_error(_message(exc))
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _message(exc: Exception) -> str:
+    """The one line an unexpected failure is told in."""
+    if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+        # Python keeps the bytes of an argument that are not UTF-8 as lone surrogates, which nothing
+        # that takes text (protobuf, gRPC) will encode.
+        return (f"{shown(exc.object)!s} is not UTF-8 text: give names, keys, topics and paths in UTF-8 "
+                "(a value of any bytes goes on stdin, as in `micro kv put KEY -`)")
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    if not isinstance(getattr(exc, "code", None), str):
+        message = f"{type(exc).__name__}: {message}"
+    return message
+
+
+def _echo_error(message: str) -> None:
+    """`error: ` and the message on one line (its whitespace runs made one space, as the node makes its
+    own), escaped: messages quote keys and names from other users."""
+    click.echo(f"error: {shown(' '.join(message.split()))}", err=True)

@@ -19,6 +19,7 @@ from string import Template
 import click
 
 from ..node.api.errors import InvalidArgument, NodeError
+from .common import echo
 
 __all__ = ["new", "scaffold"]
 
@@ -195,5 +196,6 @@ def scaffold(target: Path) -> list[Path]:
 def new(name: Path) -> None:
     """Create a new service in directory NAME: handler, proto, test and README."""
     for path in scaffold(name):
-        click.echo(f"created {path}")
-    click.echo(f"\nrun it next to a node:  micro run {name}")
+        echo(f"created {path}")
+    echo("")
+    echo(f"run it next to a node:  micro run {name}")

@@ -12,7 +12,7 @@ import time
 import click
 
 from ..node.api.errors import InvalidArgument
-from .common import connect, data_dir_option, echo_changes, echo_json, echo_table
+from .common import connect, data_dir_option, echo, echo_changes, echo_json, echo_table
 
 __all__ = ["kill", "logs", "run", "status"]
 
@@ -35,7 +35,7 @@ def run(data_dir: str | None, path: str, args: tuple[str, ...], name: str, env: 
     variables = dict(_env_pair(pair) for pair in env)
     with connect(data_dir) as client:
         reply = client.run(os.path.abspath(path), name, args, variables)
-    click.echo(f"started {reply['name']} (pid {reply['pid']})")
+    echo(f"started {reply['name']} (pid {reply['pid']})")
 
 
 def _uptime(seconds: float) -> str:
@@ -69,7 +69,7 @@ def status(data_dir: str | None, as_json: bool) -> None:
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--tail", type=click.IntRange(min=0), default=0, help="Only the last N lines kept [default: all].")
 def logs(data_dir: str | None, name: str, follow: bool, tail: int) -> None:
-    """Print a process's output (stdout and stderr, the last 10,000 lines kept)."""
+    """Print a process's output (stdout and stderr, the last 10,000 lines kept; control characters escaped)."""
     with connect(data_dir) as client:
         echo_changes(client.logs(name, follow, tail), lambda entry: str(entry["line"]))
 
@@ -81,4 +81,4 @@ def kill(data_dir: str | None, name: str) -> None:
     """Stop a process (SIGTERM, SIGKILL after 5 s); it is not restarted."""
     with connect(data_dir) as client:
         client.kill(name)
-    click.echo(f"stopped {name}")
+    echo(f"stopped {name}")

@@ -1,8 +1,9 @@
 """`micro publish` and `micro subscribe`: pubsub through the local node, at most once.
 
-`publish` sends a JSON value (the argument, or stdin with `-`) as compact JSON. `subscribe` prints one
-JSON object per message, `{"topic", "headers", "publisher", "published_at", "data"}`, with `data_base64`
-in place of `data` for a payload that is not UTF-8 JSON (the gateway's event streams print the same).
+`publish` sends a JSON value (the argument, or stdin with `-`) as compact JSON; JSON no client could read
+back (NaN, 1e999999, nesting too deep: see `sdk.pubsub.decode`) is refused. `subscribe` prints one JSON
+object per message, `{"topic", "headers", "publisher", "published_at", "data"}`, with `data_base64` in
+place of `data` for a payload that is not such JSON (the gateway's event streams print the same).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import sys
 
 import click
 
 from ..node.api.errors import InvalidArgument
 from ..node.api.subjects import check_pattern, check_topic
-from ..sdk.pubsub import Message, encode
+from ..sdk.pubsub import Message, decode, encode
 from .common import connect, data_dir_option, echo_changes
 
 __all__ = ["parse_headers", "publish", "read_payload", "subscribe"]
@@ -34,10 +36,12 @@ def parse_headers(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def read_payload(value: str, what: str = "message") -> bytes:
-    """The compact JSON of a JSON argument, or of stdin when it is `-`."""
-    text = sys.stdin.read() if value == "-" else value
+    """The compact JSON of a JSON argument, or of stdin when it is `-`: JSON every subscriber can decode
+    (`decode`: UTF-8, finite numbers, not nested too deeply)."""
+    # os.fsencode gives back the argument's bytes, even ones that are not UTF-8 (then `decode` says so).
+    raw = sys.stdin.buffer.read() if value == "-" else os.fsencode(value)
     try:
-        return encode(json.loads(text))
+        return encode(decode(raw))
     except ValueError as exc:
         raise InvalidArgument(f"the {what} is not valid JSON: {exc}") from None
 

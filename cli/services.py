@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -28,8 +29,10 @@ from ..gateway.routes import camel
 from ..gateway.transcode import Codec, JsonCodec, ProtoCodec, load_descriptors
 from ..node.api.client import NodeClient
 from ..node.api.errors import InvalidArgument, NodeError, NotRunning
-from ..sdk.errors import MicroError, from_details, of_status
-from .common import Duration, connect, data_dir_option, echo_json, echo_table
+from ..node.api.limits import MAX_BODY
+from ..sdk.errors import MicroError, from_details, internal, of_status
+from ..sdk.pubsub import decode
+from .common import Duration, connect, data_dir_option, echo, echo_json, echo_table
 
 __all__ = ["call", "describe", "service_command", "services"]
 
@@ -79,6 +82,13 @@ def _describe(client: NodeClient, service: str) -> tuple[list[dict[str, Any]], l
     return instances, endpoints
 
 
+def _check_size(size: int) -> None:
+    """Refuse a request over the gateway's limit on bodies: a service gets the same requests either way."""
+    if size > MAX_BODY:
+        raise InvalidArgument(f"the request is {size} bytes; at most {MAX_BODY} (1 MiB) may be sent, as "
+                              "through the gateway")
+
+
 @contextlib.contextmanager
 def _service_errors(service: str) -> Iterator[None]:
     """Failures of a service's description or call as one line: `helloworld: no name (404 NOT_FOUND)`."""
@@ -107,10 +117,15 @@ def _invoke(client: NodeClient, service: str, endpoint: _Endpoint, request: Any,
     except MicroError as error:
         error.id = service
         raise
+    _check_size(len(body))
     replies = (client.call_stream(service, endpoint.name, body, timeout) if endpoint.streaming
                else [client.call(service, endpoint.name, body, timeout)])
     for reply in replies:
-        click.echo(json.dumps(json.loads(codec.decode(reply))))
+        try:
+            value = decode(codec.decode(reply))
+        except ValueError as exc:
+            raise internal(service, f"the reply is not JSON: {exc}") from None
+        click.echo(json.dumps(value))
 
 
 # ---- micro services / describe / call ------------------------------------------------------------------
@@ -184,21 +199,21 @@ def describe(data_dir: str | None, service: str, as_json: bool) -> None:
         echo_json({"service": service, "instances": [{k: v for k, v in i.items() if k != "endpoints"}
                                                       for i in instances], "endpoints": views})
         return
-    click.echo(f"service    {service}")
+    echo(f"service    {service}")
     for i in instances:
-        click.echo(f"instance   {i['id']}  version {i['version']}  at {i['address']}  node {i['node']}")
+        echo(f"instance   {i['id']}  version {i['version']}  at {i['address']}  node {i['node']}")
     for view in views:
-        click.echo("")
-        click.echo(view["name"] + ("  (server-streaming)" if view["server_streaming"] else ""))
+        echo("")
+        echo(view["name"] + ("  (server-streaming)" if view["server_streaming"] else ""))
         if view["problem"] is not None:
-            click.echo(f"  cannot be called: {view['problem']}")
+            echo(f"  cannot be called: {view['problem']}")
             continue
-        click.echo(f"  request    {_fields(view['request'])}")
-        click.echo(f"  response   {_fields(view['response'])}")
+        echo(f"  request    {_fields(view['request'])}")
+        echo(f"  response   {_fields(view['response'])}")
         for name, schema in view["definitions"].items():
             # The messages the request and response refer to; the two themselves are shown above.
             if name not in (view["request_type"], view["response_type"]):
-                click.echo(f"  {name.rsplit('.', 1)[-1]:<10} {_fields(schema)}")
+                echo(f"  {name.rsplit('.', 1)[-1]:<10} {_fields(schema)}")
 
 
 def _find(service: str, endpoints: list[_Endpoint], name: str) -> _Endpoint:
@@ -220,9 +235,11 @@ def _find(service: str, endpoints: list[_Endpoint], name: str) -> _Endpoint:
               help="How long the call may take.")
 def call(data_dir: str | None, service: str, endpoint: str, request: str, timeout: float) -> None:
     """Call ENDPOINT (e.g. Helloworld.Call) of SERVICE with a JSON request (- reads it from stdin)."""
-    raw = (sys.stdin.read() if request == "-" else request).encode()
+    # os.fsencode gives back the argument's bytes, even ones that are not UTF-8 (then `decode` says so).
+    raw = sys.stdin.buffer.read() if request == "-" else os.fsencode(request)
+    _check_size(len(raw))
     try:
-        value = json.loads(raw or b"{}")
+        value = decode(raw or b"{}")
     except ValueError as exc:
         raise InvalidArgument(f"the request is not JSON: {exc}") from None
     with connect(data_dir) as client, _service_errors(service):

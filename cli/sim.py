@@ -9,6 +9,7 @@ numbers, so the same seed prints the same bytes; wall time goes to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -34,6 +35,15 @@ def _parse_partition(value: str | None) -> tuple[float, float] | None:
     if not 0 <= start < end:
         raise click.BadParameter(f"need 0 <= START < END, got {value!r}", param_hint="--partition")
     return start, end
+
+
+def _check_plot_path(path: str) -> None:
+    """Refuse a plot path whose directory is missing or not writable before the run, not after it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise click.BadParameter(f"there is no directory {directory} to write {path} in", param_hint="--plot")
+    if not os.access(directory, os.W_OK):
+        raise click.BadParameter(f"cannot write in {directory}: permission denied", param_hint="--plot")
 
 
 @click.command("sim")
@@ -78,6 +88,8 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
     partition = _parse_partition(partition_text)
     if partition is not None and partition[1] > duration:
         raise click.BadParameter(f"END {partition[1]} is past --duration {duration}", param_hint="--partition")
+    if plot_path is not None:
+        _check_plot_path(plot_path)
 
     from ..simulations.scenario import Scenario, format_table, run_scenario  # deferred: keeps `micro` fast
 
@@ -91,7 +103,10 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
 
     if plot_path is not None:
         from ..simulations.plot import plot_report
-        plot_report(report, plot_path)
+        try:
+            plot_report(report, plot_path)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the plot to {plot_path}: {exc.strerror or exc}") from None
     if as_json:
         click.echo(json.dumps(report.to_json(), sort_keys=True))
     else:

@@ -22,7 +22,7 @@ from ..node.api.errors import InvalidArgument
 from ..node.api.proto import node_pb2
 from ..node.api.subjects import check_topic
 from ..sdk.events import Event, consume_start
-from .common import connect, data_dir_option, echo_changes, echo_json, echo_table, parse_duration
+from .common import connect, data_dir_option, echo, echo_changes, echo_json, echo_table, parse_duration
 from .pubsub import parse_headers, read_payload
 
 __all__ = ["stream"]
@@ -68,7 +68,7 @@ def publish(data_dir: str | None, topic: str, value: str, headers: tuple[str, ..
     if as_json:
         echo_json(reply)
     else:
-        click.echo(f"published {topic} at offset {reply['offset']} of {reply['origin']} "
+        echo(f"published {topic} at offset {reply['offset']} of {reply['origin']} "
                    f"({reply['replicas']} replica{'' if reply['replicas'] == 1 else 's'})")
 
 
@@ -122,7 +122,7 @@ def info(data_dir: str | None, topic: str, as_json: bool) -> None:
     partitions = reply.get("partitions", [])
     groups = reply.get("groups", [])
     if not partitions and not groups:
-        click.echo(f"no events on {topic}")
+        echo(f"no events on {topic}")
         return
     echo_table(("ORIGIN", "FIRST", "HEAD", "REPLICAS", "ALIVE"),
                [(p["origin"], str(p["first"]), str(p["head"]), ",".join(map(_short, p["replicas"])) or "-",

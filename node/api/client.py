@@ -3,7 +3,9 @@
 It talks to `unix:DATA_DIR/node.sock` with short deadlines and turns every gRPC failure into a
 `NodeError` carrying the server's one-line message, so the CLI never shows a traceback. Watches are
 the exception to the deadlines: they are iterators that run until the caller closes them (or the
-node drops the watch, which arrives as a `NodeError`).
+node drops the watch, which arrives as a `NodeError`). The client's own failures say what happened in
+the user's terms: a socket this user may not open is PERMISSION_DENIED, a node that went away during a
+call or a watch "stopped", and a request over the node's limit for one message says so.
 
 A call that a service failed keeps the service's Micro error (`{"id","code","detail","status"}` as JSON)
 as the `NodeError`'s message.
@@ -20,8 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
+import re
 import socket
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -32,7 +34,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from .datadir import DataDir
-from .errors import NodeError, NotRunning, from_status
+from .errors import NodeError, NotRunning, PermissionDenied, Unavailable, from_status
 from .proto import node_pb2, node_pb2_grpc
 
 __all__ = ["LOCAL_CHANNEL_OPTIONS", "NodeClient", "StreamConsumer"]
@@ -49,18 +51,22 @@ _JOIN_TIMEOUT = 20.0
 _KILL_TIMEOUT = 15.0
 # A service call gets the node's own deadline answer (with its message) before the client gives up.
 _CALL_MARGIN = 2.0
+# How gRPC refuses a message over a receiver's limit: "Received message larger than max (N vs. LIMIT)".
+_TOO_LARGE = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")
 
 _T = TypeVar("_T")
 
 
 def _listening(path: str) -> bool:
-    """Whether something accepts connections on the unix socket (a killed node leaves the file behind)."""
-    if not os.path.exists(path):
-        return False
+    """Whether something accepts connections on the unix socket (a killed node leaves the file behind);
+    PermissionDenied when this user may not connect to it (the node's socket is its owner's alone)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
         probe.settimeout(_CONNECT_TIMEOUT)
         try:
             probe.connect(path)
+        except PermissionError:
+            raise PermissionDenied(f"permission denied on {path}: run this as the user that started the node, "
+                                   "or name your own node with --data-dir") from None
         except OSError:
             return False
     return True
@@ -96,8 +102,17 @@ class NodeClient:
     def _error(self, exc: grpc.RpcError, timeout: float | None) -> NodeError:
         status = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         details = exc.details() if hasattr(exc, "details") else None
+        if status == grpc.StatusCode.UNAVAILABLE and not _listening(str(self.data_dir.socket)):
+            # It answered when this client connected: a watch or call it was serving ended with it.
+            return Unavailable(f"the node stopped ({self.data_dir}); start it again with `micro node start`")
         if status == grpc.StatusCode.UNAVAILABLE and not details:
             return self._not_running
+        too_large = _TOO_LARGE.search(details or "") if status == grpc.StatusCode.RESOURCE_EXHAUSTED else None
+        if too_large is not None:
+            size, limit = too_large.groups()
+            return NodeError(f"the request is {size} bytes, over the {limit} the node takes in one call: "
+                             "messages, events and KV values are at most 1 MiB unless the node allows more; "
+                             "store large data elsewhere and send where it is", "RESOURCE_EXHAUSTED")
         if status == grpc.StatusCode.DEADLINE_EXCEEDED and not details and timeout is not None:
             details = f"the node at {self.data_dir} did not answer within {timeout:g}s"
         return NodeError(details or f"the node failed the call ({status.name})", from_status(status))
