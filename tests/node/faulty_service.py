@@ -1,8 +1,9 @@
 """A test service run as a real process next to a node: endpoints that fail, sleep and echo.
 
     Faulty.Fail   {}                      -> raises RuntimeError("boom") (INTERNAL, 500 at the gateway)
-    Faulty.Sleep  {"seconds": s, "tag": t} -> {} after s seconds; if the call is cancelled first, the file
-                                             FAULTY_MARKS/cancelled-<t> is written
+    Faulty.Sleep  {"seconds": s, "tag": t} -> {} after s seconds; the file FAULTY_MARKS/started-<t> is
+                                             written as it starts, FAULTY_MARKS/cancelled-<t> if the call
+                                             is cancelled first
     Faulty.Echo   {}                      -> {"caller": ctx.caller, "metadata": ctx.metadata}
 
 Its TTL is FAULTY_TTL seconds (default 10), so a test can see a killed instance expire quickly.
@@ -23,6 +24,7 @@ class Faulty:
         raise RuntimeError("boom")
 
     async def sleep(self, request: dict[str, Any]) -> dict[str, Any]:
+        Path(os.environ["FAULTY_MARKS"], f"started-{request['tag']}").touch()
         try:
             await asyncio.sleep(float(request["seconds"]))
         except asyncio.CancelledError:

@@ -7,8 +7,10 @@ poll with a deadline; `Cluster.close` kills every process it started, whatever t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import inspect
 import os
 import queue
 import signal
@@ -29,7 +31,10 @@ from micro.node.api.errors import NodeError
 
 _T = TypeVar("_T")
 MICRO = str(Path(sys.executable).with_name("micro"))
-START_TIMEOUT = 15.0
+PATIENCE = 30.0
+"""How long a test waits for something that takes well under a second on an idle machine: a loaded one
+(two cores shared by several test runs) can be many times slower, and a deadline costs time only when
+the thing never happens."""
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
@@ -46,6 +51,25 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+async def until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """`wait_until` for a test on an event loop: polls `predicate` (awaiting what it returns when that is
+    awaitable) without blocking the loop, so the loop's own work goes on meanwhile."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = predicate()
+            if inspect.isawaitable(last):
+                last = await last
+        except NodeError as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        await asyncio.sleep(interval)
 
 
 def wait_each(nodes: Iterable[NodeProcess], predicate: Callable[[NodeProcess], Any], timeout: float,
@@ -105,7 +129,7 @@ class NodeProcess:
                 self.port = int(client.status()["address"].rsplit(":", 1)[1])
             return True
 
-        wait_until(ready, START_TIMEOUT, f"{self.name} to start")
+        wait_until(ready, PATIENCE, f"{self.name} to start")
 
     def start(self, *extra: str) -> None:
         self.spawn(*extra)
@@ -171,7 +195,7 @@ class Watcher:
         except NodeError as exc:
             self._changes.put(exc)
 
-    def next(self, timeout: float = 10.0) -> dict[str, Any]:
+    def next(self, timeout: float = PATIENCE) -> dict[str, Any]:
         """The next change; fails after `timeout` seconds, or with the error that ended the watch."""
         try:
             change = self._changes.get(timeout=timeout)
@@ -235,7 +259,8 @@ class Cluster:
         self.wait_states(nodes, {n.address: "alive" for n in nodes})
         return nodes
 
-    def wait_states(self, observers: list[NodeProcess], expected: dict[str, str], timeout: float = 20.0) -> None:
+    def wait_states(self, observers: list[NodeProcess], expected: dict[str, str],
+                    timeout: float = PATIENCE) -> None:
         """Wait until every observer sees exactly the expected state for each address."""
         for observer in observers:
             def matches(observer: NodeProcess = observer) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 
 import grpc
 from micro.node.api.proto import node_pb2, node_pb2_grpc
-from node_harness import NodeProcess, wait_until
+from node_harness import PATIENCE, NodeProcess, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLOWORLD = ROOT / "examples" / "helloworld" / "main.py"
@@ -66,7 +66,7 @@ def running(node: NodeProcess, script: Path, service: str, env: Mapping[str, str
                                    stderr=stderr, start_new_session=True)
     try:
         new = wait_until(lambda: process.poll() is not None or {i.id for i in instances(node, service)} - before,
-                         15, f"{service} to register")
+                         PATIENCE, f"{service} to register")
         assert process.poll() is None, f"{service} exited with {process.returncode}"
         yield process, new.pop()
     finally:

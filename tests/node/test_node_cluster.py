@@ -6,7 +6,7 @@ import json
 import signal
 
 from micro.node.api.datadir import DataDir
-from node_harness import Cluster, micro, wait_until
+from node_harness import PATIENCE, Cluster, micro, wait_until
 
 
 def test_five_nodes_joined_with_invites_all_list_five_alive(cluster: Cluster) -> None:
@@ -31,7 +31,7 @@ def test_killed_node_is_declared_dead_then_rejoins_on_restart_without_join(clust
     victim, others = nodes[2], [n for n in nodes if n is not nodes[2]]
     generation = victim.status()["generation"]
     # The node writes the members it knows to members.cbor shortly after they change.
-    wait_until(lambda: set(DataDir(victim.data_dir).load_members()) == {n.address for n in others}, 10.0,
+    wait_until(lambda: set(DataDir(victim.data_dir).load_members()) == {n.address for n in others}, PATIENCE,
                "the victim to remember the other members")
 
     victim.kill(signal.SIGKILL)

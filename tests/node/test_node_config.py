@@ -9,9 +9,9 @@ import grpc
 import pytest
 from micro.node.api.errors import NodeError
 from micro.node.api.proto import node_pb2, node_pb2_grpc
-from node_harness import Cluster, NodeProcess, Watcher, kv_rows, or_none, wait_each, wait_until
+from node_harness import PATIENCE, Cluster, NodeProcess, Watcher, kv_rows, or_none, wait_each, wait_until
 
-REPLICATE = 10.0
+REPLICATE = PATIENCE
 
 
 def config(node: NodeProcess, path: str, reveal: bool = False) -> Any:

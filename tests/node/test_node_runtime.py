@@ -6,13 +6,13 @@ import asyncio
 import io
 import random
 import time
-from collections.abc import Callable
 
 from micro.identity import Certificate, Chain, KeyKind, Keyring, SigningKey
 from micro.mesh import MeshConfig
 from micro.node.credentials import NodeCredentials, NodeVerifier
 from micro.node.log import Logger
 from micro.node.runtime import Runtime
+from node_harness import PATIENCE, until
 
 
 class MemoryTransport:
@@ -43,13 +43,6 @@ def _credentials(root: SigningKey, roles: tuple[str, ...] = ("node",)) -> NodeCr
     return NodeCredentials(key, Chain((cert,)).encode())
 
 
-async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 def _states(runtime: Runtime) -> dict[str, str]:
     return {m["address"]: m["state"] for m in runtime.members()}
 
@@ -70,12 +63,13 @@ def test_two_runtimes_join_over_the_reliable_path_and_see_a_leave() -> None:
         a, b = network["mem:1"], network["mem:2"]
 
         a.join(["mem:2"])
-        await _until(lambda: _states(a) == _states(b) == {"mem:1": "alive", "mem:2": "alive"})
+        await until(lambda: _states(a) == _states(b) == {"mem:1": "alive", "mem:2": "alive"}, PATIENCE,
+                    "both runtimes to see both alive")
         assert transports["mem:1"].reliable >= 1
         assert changes
 
         b.leave()
-        await _until(lambda: _states(a).get("mem:2") == "left")
+        await until(lambda: _states(a).get("mem:2") == "left", PATIENCE, "a to see b leave")
         counters = a.counters()
         assert counters["wire.opened"] > 0
         assert counters["core.dropped_bad_signature"] == 0

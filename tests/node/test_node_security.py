@@ -17,7 +17,7 @@ from micro.mesh import Alive, MeshConfig, Ping, Wire
 from micro.mesh.trust import alive_payload
 from micro.mesh.wire import VERSION
 from micro.node.api.datadir import DataDir
-from node_harness import Cluster, NodeProcess, micro, wait_until
+from node_harness import PATIENCE, Cluster, NodeProcess, micro, wait_until
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def _counters(node: NodeProcess) -> dict[str, int]:
 
 
 def _wait_counter(node: NodeProcess, name: str, at_least: int) -> None:
-    wait_until(lambda: _counters(node)[name] >= at_least, 10.0, f"{name} >= {at_least}", interval=0.2)
+    wait_until(lambda: _counters(node)[name] >= at_least, PATIENCE, f"{name} >= {at_least}", interval=0.2)
 
 
 def _keyring(node: NodeProcess) -> Keyring:

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from node_harness import MICRO, wait_until
+from node_harness import MICRO, PATIENCE, wait_until
 
 
 def _start_and_read(extra: list[str], done: str) -> str:
@@ -19,7 +19,7 @@ def _start_and_read(extra: list[str], done: str) -> str:
                 stdout=sink, stderr=subprocess.DEVNULL, start_new_session=True,
             )
         try:
-            wait_until(lambda: done in out.read_text(), 15.0, "start-up output")
+            wait_until(lambda: done in out.read_text(), PATIENCE, "start-up output")
             text = out.read_text()
         finally:
             proc.terminate()

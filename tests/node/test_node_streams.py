@@ -36,7 +36,7 @@ from micro.node.runtime import Runtime
 from micro.node.streams.eventlog import EventLog
 from micro.node.streams.service import Streams
 from micro.node.transport import NetTransport
-from node_harness import Cluster, NodeProcess, wait_until
+from node_harness import PATIENCE, Cluster, NodeProcess, until, wait_until
 
 WINDOW = 500
 """Publishes in flight at once from a test."""
@@ -108,7 +108,7 @@ def test_stream_info_lists_each_partition_on_every_node(trio: list[NodeProcess])
                 and parts[node_id(b)].head == 1 and all(len(p.replicas) == 2 for p in parts.values()))
 
     for node in trio:
-        wait_until(functools.partial(listed, node), 10, f"{node.name} to list both partitions")
+        wait_until(functools.partial(listed, node), PATIENCE, f"{node.name} to list both partitions")
     part = next(p for p in info(trio[2], "info.topic").partitions if p.origin == node_id(a))
     assert part.first == 1 and part.origin_alive and set(part.replicas) == ids - {node_id(a)}
     assert info(trio[2], "info.none").partitions == []
@@ -161,14 +161,10 @@ def test_ten_thousand_acknowledged_events_outlive_their_origin_killed() -> None:
         nodes = cluster.form(4)
         a = nodes[0]
         origin = node_id(a)
-        started = time.monotonic()
         replies = publish_many(a, "load.events", 10_000)
-        elapsed = time.monotonic() - started
         assert sorted(r.offset for r in replies) == list(range(1, 10_001))
         assert all(r.replicas == 2 for r in replies)
         sent = {r.offset: b"%d" % i for i, r in enumerate(replies)}
-        print(f"10,000 acknowledged publishes in {elapsed:.2f} s")
-        assert elapsed < 60, f"10,000 acknowledged publishes took {elapsed:.1f} s"
         [part] = info(a, "load.events").partitions
         replicas = [n for n in nodes if node_id(n) in part.replicas]
         [reader] = [n for n in nodes[1:] if n not in replicas]
@@ -411,9 +407,7 @@ def test_retention_prunes_old_and_excess_events(tmp_path: Path) -> None:
         for i in range(20):
             await streams.publish(node_pb2.StreamPublishRequest(topic="kept", data=b"x" * 1000 + b"%d" % i))
         # Within 1 s (the repair tick) of the prune interval, the oldest beyond ~5 KB are gone.
-        deadline = time.monotonic() + 10
-        while streams.log.first("kept", "Nself") == 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await until(lambda: streams.log.first("kept", "Nself") != 1, PATIENCE, "the first prune")
         assert streams.log.first("kept", "Nself") == 16 and streams.log.head("kept", "Nself") == 20
         assert streams.counters()["streams.pruned"] == 15
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from micro.node.api.errors import NodeError
 from micro.node.processes.supervisor import FIRST_DELAY, MAX_DELAY, RING_BYTES, STABLE_AFTER, restart_delay
-from node_harness import Cluster, NodeProcess, wait_until
+from node_harness import PATIENCE, Cluster, NodeProcess, wait_until
 
 _names = itertools.count()
 
@@ -74,11 +74,22 @@ def run(node: NodeProcess, path: Path, **options: Any) -> dict[str, Any]:
         return client.run(str(path), **options)
 
 
+def wait_out_restarts(node: NodeProcess, base: Path, restarts: int = 0) -> None:
+    """Return once a process crashing from now on has been restarted more than `restarts` times: by then
+    the node has waited, on its own clock, out the delay of any restart it could have scheduled before for
+    a process with `restarts` restarts behind it (the witness's last delay alone is as long)."""
+    witness = f"witness{next(_names)}"
+    run(node, service_dir(base, witness, CRASHER))
+    wait_until(lambda: process(node, witness)["restarts"] > restarts, PATIENCE, "the witness to be restarted")
+    with node.client() as client:
+        client.kill(witness)
+
+
 def test_run_starts_main_py_with_the_nodes_data_dir(node: NodeProcess, tmp_path: Path, name: str) -> None:
     reply = run(node, service_dir(tmp_path, name, SLEEPER))
 
     assert reply["name"] == name and reply["pid"] > 0
-    wait_until(lambda: lines(node, name), 10, "the first line")
+    wait_until(lambda: lines(node, name), PATIENCE, "the first line")
     assert lines(node, name) == [f"started {node.data_dir}"]
     shown = process(node, name)
     assert (shown["state"], shown["pid"], shown["restarts"]) == ("running", reply["pid"], 0)
@@ -96,11 +107,12 @@ def test_crashing_process_is_restarted_with_doubling_delays(node: NodeProcess, t
     run(node, service_dir(tmp_path, name, CRASHER))
 
     starts = wait_until(lambda: [float(line.split()[1]) for line in lines(node, name) if line.startswith("start")]
-                        if len(lines(node, name)) >= 4 else None, 20, "four starts")
+                        if len(lines(node, name)) >= 4 else None, PATIENCE, "four starts")
+    # Each gap is its delay plus the exit, the spawn and the interpreter's start, which a loaded machine can
+    # stretch by any amount: only the delays are bounds.
     gaps = [b - a for a, b in itertools.pairwise(starts[:4])]
     assert gaps[0] >= FIRST_DELAY
     assert gaps[1] >= 2 * FIRST_DELAY and gaps[2] >= 4 * FIRST_DELAY
-    assert gaps[2] > gaps[1] > gaps[0]
     shown = process(node, name)
     assert shown["restarts"] >= 3 and shown["last_exit"] == 3
 
@@ -108,7 +120,8 @@ def test_crashing_process_is_restarted_with_doubling_delays(node: NodeProcess, t
 def test_waiting_to_restart_shows_no_pid(node: NodeProcess, tmp_path: Path, name: str) -> None:
     run(node, service_dir(tmp_path, name, CRASHER))
 
-    shown = wait_until(lambda: (p := process(node, name))["state"] == "restarting" and p, 10, "restarting")
+    shown = wait_until(lambda: (p := process(node, name))["state"] == "restarting" and p, PATIENCE,
+                       "restarting")
 
     assert shown["pid"] == 0
 
@@ -116,8 +129,8 @@ def test_waiting_to_restart_shows_no_pid(node: NodeProcess, tmp_path: Path, name
 def test_process_that_exits_0_is_stopped_not_restarted(node: NodeProcess, tmp_path: Path, name: str) -> None:
     run(node, service_dir(tmp_path, name, "print('done')\n"))
 
-    wait_until(lambda: process(node, name)["state"] == "stopped", 10, "stopped")
-    time.sleep(2 * FIRST_DELAY)
+    wait_until(lambda: process(node, name)["state"] == "stopped", PATIENCE, "stopped")
+    wait_out_restarts(node, tmp_path)
     assert process(node, name)["restarts"] == 0
     assert lines(node, name) == ["done"]
 
@@ -129,7 +142,7 @@ def test_kill_stops_the_process_for_good(node: NodeProcess, tmp_path: Path, name
         client.kill(name)
 
     assert gone(pid)
-    time.sleep(2 * FIRST_DELAY)
+    wait_out_restarts(node, tmp_path)
     shown = process(node, name)
     assert (shown["state"], shown["pid"], shown["restarts"]) == ("stopped", 0, 0)
     assert shown["last_exit"] == -signal.SIGTERM
@@ -144,7 +157,7 @@ def test_kill_of_a_process_ignoring_sigterm_ends_it_with_sigkill(node: NodeProce
     time.sleep(600)
     """
     pid = run(node, service_dir(tmp_path, name, code))["pid"]
-    wait_until(lambda: lines(node, name), 10, "the process to ignore SIGTERM")
+    wait_until(lambda: lines(node, name), PATIENCE, "the process to ignore SIGTERM")
 
     with node.client() as client:
         client.kill(name)
@@ -155,13 +168,13 @@ def test_kill_of_a_process_ignoring_sigterm_ends_it_with_sigkill(node: NodeProce
 
 def test_kill_while_waiting_to_restart_stops_it(node: NodeProcess, tmp_path: Path, name: str) -> None:
     run(node, service_dir(tmp_path, name, CRASHER))
-    wait_until(lambda: process(node, name)["state"] == "restarting", 10, "restarting")
+    wait_until(lambda: process(node, name)["state"] == "restarting", PATIENCE, "restarting")
 
     with node.client() as client:
         client.kill(name)
 
     restarts = process(node, name)["restarts"]
-    time.sleep(3 * FIRST_DELAY)
+    wait_out_restarts(node, tmp_path, restarts)
     assert process(node, name)["state"] == "stopped"
     assert process(node, name)["restarts"] == restarts
 
@@ -183,7 +196,7 @@ def test_logs_tail_gives_the_last_lines_in_order(node: NodeProcess, tmp_path: Pa
         print("line", n, flush=True)
     """
     run(node, service_dir(tmp_path, name, code))
-    wait_until(lambda: process(node, name)["state"] == "stopped", 10, "the process to finish")
+    wait_until(lambda: process(node, name)["state"] == "stopped", PATIENCE, "the process to finish")
 
     assert lines(node, name, tail=2) == ["line 3", "line 4"]
 
@@ -196,7 +209,7 @@ def test_logs_say_which_stream_each_line_came_from(node: NodeProcess, tmp_path: 
         print("line", n, file=sys.stderr if n % 2 else sys.stdout, flush=True)
     """
     run(node, service_dir(tmp_path, name, code))
-    wait_until(lambda: process(node, name)["state"] == "stopped", 10, "the process to finish")
+    wait_until(lambda: process(node, name)["state"] == "stopped", PATIENCE, "the process to finish")
 
     with node.client() as client:
         entries = list(client.logs(name))
@@ -211,7 +224,7 @@ def test_kept_output_is_bounded_in_bytes(node: NodeProcess, tmp_path: Path, name
         print(f"{n:05d}" + "x" * 59_995, flush=True)
     """
     run(node, service_dir(tmp_path, name, code))
-    wait_until(lambda: process(node, name)["state"] == "stopped", 20, "the process to finish")
+    wait_until(lambda: process(node, name)["state"] == "stopped", PATIENCE, "the process to finish")
 
     kept = lines(node, name)
 
@@ -223,7 +236,7 @@ def test_logs_are_written_to_the_log_file(node: NodeProcess, tmp_path: Path, nam
     run(node, service_dir(tmp_path, name, "print('to the file')\n"))
 
     log = node.data_dir / "logs" / f"{name}.log"
-    wait_until(lambda: log.exists() and "to the file" in log.read_text(), 10, "the log file")
+    wait_until(lambda: log.exists() and "to the file" in log.read_text(), PATIENCE, "the log file")
     assert log.read_text().splitlines()[0].endswith(" stdout to the file")
 
 
@@ -235,7 +248,7 @@ def test_logs_follow_streams_new_lines(node: NodeProcess, tmp_path: Path, name: 
         time.sleep(0.1)
     """
     run(node, service_dir(tmp_path, name, code))
-    wait_until(lambda: lines(node, name), 10, "the first tick")
+    wait_until(lambda: lines(node, name), PATIENCE, "the first tick")
     seen: list[str] = []
     with node.client() as client:
         stream = client.logs(name, follow=True, tail=1)
@@ -304,7 +317,7 @@ def test_processes_die_with_a_killed_node(cluster: Cluster, tmp_path: Path) -> N
 
     node.kill(signal.SIGKILL)
 
-    wait_until(lambda: gone(pid), 10, "the process to die with its node")
+    wait_until(lambda: gone(pid), PATIENCE, "the process to die with its node")
 
 
 @pytest.mark.parametrize(("previous", "uptime", "expected"), [
@@ -314,5 +327,6 @@ def test_processes_die_with_a_killed_node(cluster: Cluster, tmp_path: Path) -> N
     (MAX_DELAY, 0.1, MAX_DELAY),
     (8.0, STABLE_AFTER, FIRST_DELAY),          # it stayed up long enough: start over
 ])
-def test_restart_delay(previous: float, uptime: float, expected: float) -> None:
+def test_the_restart_delay_doubles_to_its_cap_and_starts_over_after_a_stable_run(
+        previous: float, uptime: float, expected: float) -> None:
     assert restart_delay(previous, uptime) == expected

@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from micro.node.api.calllink import CallLink
 from micro.node.api.socketlink import LinkServer, remove_stale, socket_link
+from node_harness import PATIENCE, until
 from test_calllink import Callee  # its handler and status; its grpc server is not used here
 
 pytestmark = pytest.mark.asyncio
@@ -71,11 +72,7 @@ async def test_a_call_out_of_time_is_cancelled_at_the_callee(server: tuple[LinkS
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await link.call(b"5", timeout=0.1)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    for _ in range(100):
-        if callee.cancelled:
-            break
-        await asyncio.sleep(0.01)
-    assert callee.cancelled == [b"5"]
+    await until(lambda: callee.cancelled == [b"5"], PATIENCE, "the callee to cancel the call")
     await link.close()
 
 
@@ -89,9 +86,10 @@ async def test_nobody_listening_fails_unavailable_in_the_words_of_grpc(path: Pat
 
 
 async def test_closing_the_caller_fails_its_waiting_calls_cancelled(server: tuple[LinkServer, Callee], path: Path) -> None:
+    _, callee = server
     link = _link(path)
-    waiting = asyncio.ensure_future(link.call(b"5", timeout=10))
-    await asyncio.sleep(0.05)
+    waiting = asyncio.ensure_future(link.call(b"5", timeout=PATIENCE))
+    await asyncio.wait_for(callee.started.wait(), PATIENCE)
     await link.close()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await waiting
@@ -104,8 +102,9 @@ async def test_a_restarted_server_is_reached_by_the_next_call(path: Path, droppe
     await first.start()
     link = _link(path)
     assert await link.call(b"0", timeout=5) == b"done:0"
-    waiting = asyncio.ensure_future(link.call(b"5", timeout=10))
-    await asyncio.sleep(0.05)
+    callee.started.clear()  # set by the first call
+    waiting = asyncio.ensure_future(link.call(b"5", timeout=PATIENCE))
+    await asyncio.wait_for(callee.started.wait(), PATIENCE)
     await first.close(grace=0.1)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await waiting
