@@ -17,7 +17,8 @@ ME, OTHER = b"m" * 32, b"o" * 32
         ([100, 90, 95, 120], [(100, 0), (100, 1), (100, 2), (120, 0)]),  # physical clock went backwards
     ],
 )
-def test_now(physical: list[int], expected: list[tuple[int, int]]) -> None:
+def test_now_follows_the_physical_clock_and_counts_while_it_stands_still_or_goes_back(
+        physical: list[int], expected: list[tuple[int, int]]) -> None:
     clock = HLC(ME)
     assert [tuple(clock.now(p))[:2] for p in physical] == expected
 
@@ -31,7 +32,7 @@ def test_now(physical: list[int], expected: list[tuple[int, int]]) -> None:
         ((100, 0), (50, 0), 300, (300, 0)),  # physical clock ahead of both
     ],
 )
-def test_update(
+def test_a_received_stamp_moves_the_clock_past_the_highest_of_local_remote_and_physical(
     local: tuple[int, int], remote: tuple[int, int], physical: int, expected: tuple[int, int]
 ) -> None:
     clock = HLC(ME)
