@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
 
-from node_harness import Cluster, NodeProcess
+from node_harness import PATIENCE, Cluster, NodeProcess
 
 _tables = itertools.count()
 
@@ -64,7 +64,7 @@ class Watcher:
             self.proc.kill()
         self.proc.wait(timeout=10)
 
-    def first_line_while(self, write: Callable[[], object], timeout: float = 15.0) -> str:
+    def first_line_while(self, write: Callable[[], object], timeout: float = PATIENCE) -> str:
         """Call `write` until the command prints a line; return that line.
 
         The watch is registered some time after the process starts, so one write before it might be

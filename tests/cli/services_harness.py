@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node_harness import MICRO, Cluster, NodeProcess, wait_until
+from node_harness import MICRO, PATIENCE, Cluster, NodeProcess, wait_until
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -43,7 +43,7 @@ class GatewayNode:
         """`micro run` the directory, then wait until the service is in the registry."""
         self.ok("run", str(path))
         wait_until(lambda: any(s["service"] == service for s in json.loads(self.ok("services", "--json"))),
-                   20, f"{service} to register")
+                   PATIENCE, f"{service} to register")
 
     def post(self, path: str, body: Any) -> tuple[int, Any]:
         """POST a JSON body to the gateway: the HTTP status and the decoded JSON answer."""

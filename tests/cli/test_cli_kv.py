@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from kv_harness import Watcher, first_line_while, one_error
-from node_harness import MICRO, NodeProcess, wait_until
+from node_harness import MICRO, PATIENCE, NodeProcess, wait_until
 
 BINARY = bytes(range(256)) * 4
 
@@ -129,7 +129,7 @@ def test_ttl_sets_the_expiry_shown_by_get_json(node: NodeProcess, table: str) ->
 def test_key_put_with_ttl_expires(node: NodeProcess, table: str) -> None:
     _ok(node, "kv", "put", "brief", "v", "--ttl", "1s", "--table", table)
 
-    wait_until(lambda: _micro(node, "kv", "get", "brief", "--table", table).returncode == 1, 15.0,
+    wait_until(lambda: _micro(node, "kv", "get", "brief", "--table", table).returncode == 1, PATIENCE,
                "the key to expire")
     assert _keys(node, table) == []
 

@@ -22,7 +22,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     ("text", "seconds"),
     [("30s", 30), ("10m", 600), ("1h", 3600), ("2d", 172800), ("1h30m", 5400), ("45", 45), ("500ms", 0.5)],
 )
-def test_durations(text: str, seconds: float) -> None:
+def test_durations_in_units_and_bare_seconds_parse_to_seconds(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 

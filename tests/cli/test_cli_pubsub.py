@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import time
 
 from kv_harness import Watcher, one_error
-from node_harness import MICRO, NodeProcess, wait_until
+from node_harness import MICRO, PATIENCE, NodeProcess, wait_until
 
 _topics = itertools.count()
 
@@ -22,16 +21,14 @@ def _micro(node: NodeProcess, *args: str, stdin: str | None = None) -> subproces
                           text=True, timeout=30, check=False)
 
 
-def _publish_until_heard(node: NodeProcess, topic: str, value: str, timeout: float = 15.0) -> None:
+def _publish_until_heard(node: NodeProcess, topic: str, value: str) -> None:
     """Publish until a subscriber has it: the subscribing process registers some time after it starts."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def heard() -> bool:
         result = _micro(node, "publish", topic, value, "--json")
         assert result.returncode == 0, result.stderr
-        if json.loads(result.stdout) == {"nodes": 1}:
-            return
-        assert time.monotonic() < deadline, f"no subscriber of {topic} after {timeout} s"
-        time.sleep(0.2)
+        return json.loads(result.stdout) == {"nodes": 1}
+
+    wait_until(heard, PATIENCE, f"a subscriber of {topic}")
 
 
 def test_subscribe_prints_each_message_as_json_and_exits_after_count(node: NodeProcess) -> None:
@@ -40,7 +37,7 @@ def test_subscribe_prints_each_message_as_json_and_exits_after_count(node: NodeP
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as subscriber:
         _publish_until_heard(node, topic, '{"n": 1}')
         published = _micro(node, "publish", topic, "-", stdin='["from", "stdin"]')
-        stdout, stderr = subscriber.communicate(timeout=15)
+        stdout, stderr = subscriber.communicate(timeout=PATIENCE)
 
     assert published.stdout == "published to 1 node\n"
     assert (subscriber.returncode, stderr) == (0, "")
@@ -88,10 +85,10 @@ def test_subscribers_in_a_group_share_the_messages(node: NodeProcess) -> None:
     argv = [MICRO, "subscribe", topic, "--group", "g", "--count", "1", "--data-dir", str(node.data_dir)]
     with (subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as first,
           subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as second):
-        wait_until(lambda: _subscriptions(node) == before + 2, 15, "both subscribers to register")
+        wait_until(lambda: _subscriptions(node) == before + 2, PATIENCE, "both subscribers to register")
         for n in (1, 2):
             assert _micro(node, "publish", topic, str(n)).stdout == "published to 1 node\n"
-        outputs = [first.communicate(timeout=10)[0], second.communicate(timeout=10)[0]]
+        outputs = [first.communicate(timeout=PATIENCE)[0], second.communicate(timeout=PATIENCE)[0]]
 
     # Plain subscribers would both print 1; the group's members get one message each.
     assert sorted(json.loads(output)["data"] for output in outputs) == [1, 2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from kv_harness import one_error
-from node_harness import MICRO, NodeProcess, wait_until
+from node_harness import MICRO, PATIENCE, NodeProcess, wait_until
 
 _names = itertools.count()
 
@@ -75,7 +75,7 @@ def test_status_shows_a_table_row_per_process(node: NodeProcess, service: Path) 
 def test_logs_prints_the_output(node: NodeProcess, service: Path) -> None:
     _ok(node, "run", str(service))
 
-    assert wait_until(lambda: _ok(node, "logs", service.name), 10, "output") == "ready\n"
+    assert wait_until(lambda: _ok(node, "logs", service.name), PATIENCE, "output") == "ready\n"
 
 
 def test_logs_follow_prints_lines_as_they_come(node: NodeProcess, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from node_harness import wait_until
+from node_harness import PATIENCE, wait_until
 from openapi_spec_validator import validate
 from services_harness import EXAMPLES, GatewayNode, gateway_node
 
@@ -40,7 +40,7 @@ def _counts(blog: GatewayNode) -> dict[str, int]:
 
 def _counts_become(blog: GatewayNode, prefix: str, expected: dict[str, int]) -> None:
     """Tags counts from the `blog.posts` events: they follow a save within moments."""
-    wait_until(lambda: {k: v for k, v in _counts(blog).items() if k.startswith(prefix)} == expected, 10,
+    wait_until(lambda: {k: v for k, v in _counts(blog).items() if k.startswith(prefix)} == expected, PATIENCE,
                f"tag counts {expected}")
 
 

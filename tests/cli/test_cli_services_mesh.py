@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_harness import Cluster, wait_until
+from node_harness import PATIENCE, Cluster, wait_until
 from services_harness import EXAMPLES, GatewayNode, free_port
 
 
@@ -32,7 +32,8 @@ def trio() -> Iterator[list[GatewayNode]]:
             mesh = [GatewayNode(node, gateway) for node, gateway in zip(nodes, gateways, strict=True)]
             mesh[2].run(EXAMPLES / "helloworld", "helloworld")
             for other in mesh[:2]:
-                wait_until(functools.partial(_sees_helloworld, other), 20, f"{other.node.name} to see helloworld")
+                wait_until(functools.partial(_sees_helloworld, other), PATIENCE,
+                           f"{other.node.name} to see helloworld")
             yield mesh
         finally:
             cluster.close()

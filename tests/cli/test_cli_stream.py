@@ -10,7 +10,7 @@ import subprocess
 from typing import Any
 
 from kv_harness import Watcher, one_error
-from node_harness import MICRO, NodeProcess, wait_until
+from node_harness import MICRO, PATIENCE, NodeProcess, wait_until
 
 _topics = itertools.count()
 
@@ -94,7 +94,8 @@ def test_info_shows_the_partition_and_the_groups_lag(node: NodeProcess) -> None:
         reply: dict[str, Any] = json.loads(_ok(node, "stream", "info", topic, "--json"))
         return reply
 
-    wait_until(lambda: info()["groups"][0]["committed"] == {origin: 1}, 10, "the group's offset to be committed")
+    wait_until(lambda: info()["groups"][0]["committed"] == {origin: 1}, PATIENCE,
+               "the group's offset to be committed")
     table = _ok(node, "stream", "info", topic)
 
     assert info()["partitions"] == [{"origin": origin, "first": 1, "head": 3, "replicas": [],
