@@ -28,7 +28,7 @@ from ..api.subjects import check_topic
 from ..runtime import Runtime
 from .eventlog import EventLog
 
-__all__ = ["KEY_PREFIX", "RECORD_INTERVAL_S", "HeadWatcher", "PartitionInfo", "PartitionView", "rendezvous"]
+__all__ = ["KEY_PREFIX", "RECORD_INTERVAL_S", "HeadWatcher", "PartitionInfo", "PartitionView"]
 
 KEY_PREFIX = "stream/"
 RECORD_INTERVAL_S = 0.1
@@ -53,16 +53,6 @@ class PartitionInfo:
 
 def record_key(topic: str, origin: str) -> str:
     return KEY_PREFIX + hashlib.blake2b(f"{topic}\0{origin}".encode(), digest_size=12).hexdigest()
-
-
-def rendezvous(topic: str, origin: str, members: list[str]) -> list[str]:
-    """`members` ranked for the partition, highest score first: stable while the membership is, and a
-    member that leaves moves only the partitions it ranked high in."""
-
-    def score(member: str) -> bytes:
-        return hashlib.blake2b(f"{topic}\0{origin}\0{member}".encode(), digest_size=8).digest()
-
-    return sorted(members, key=score, reverse=True)
 
 
 def _decode(value: bytes) -> tuple[str, str, int, int]:

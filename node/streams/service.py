@@ -5,9 +5,9 @@ partition, copied to replicas before a publish is acknowledged, and readable fro
 batches: it numbers the batch on from this node's head, appends it to this node's log (one fsync for
 the batch), then copies it to k = min(replicas, live members - 1) peers with `Peer.StreamReplicate`,
 and answers every publisher of the batch once k peers hold it. The peers are the live members ranked
-by rendezvous hashing of (topic, origin), those holding a copy already first, so they stay the same
-while the membership does and a node joining takes over no partition; one that fails is replaced by
-the next in rank. A replica whose head is behind the batch (it was down, or is
+by rendezvous hashing of (topic, origin), those holding a copy already first (`replicas.copy_plan`), so
+they stay the same while the membership does and a node joining takes over no partition; one that fails
+is replaced by the next in rank. A replica whose head is behind the batch (it was down, or is
 new to the partition) is first backfilled from this log. When fewer than k peers acknowledge within
 `ack_timeout_s`, the batch's publishers get UNAVAILABLE: the events stay in this log and the
 maintenance task copies them later; it also copies every partition again when the membership
@@ -29,7 +29,8 @@ then; and before each batch a holder that gossips a higher head than this log's 
 
 **Discovery and reads.** `partitions.PartitionView` keeps who holds what, mesh-wide, from node-owned
 entries. A read is served from this node's log when it holds what is wanted, else from the origin when
-it is alive, else from the replica with the highest head (`Peer.StreamRead`).
+it is alive, else from the replica with the highest head (`Peer.StreamRead`; the choice is
+`replicas.reads_here` and `replicas.read_sources`).
 
 **Retention.** The maintenance task prunes every partition held here by age and size
 (`max_age_s`, `max_bytes`) and republishes the partitions' entries.
@@ -73,8 +74,9 @@ from ..pubsub.service import check_message
 from ..runtime import Runtime
 from ..transport import NetTransport
 from .eventlog import Conflict, EventLog
-from .partitions import HeadWatcher, PartitionInfo, PartitionView, rendezvous
+from .partitions import HeadWatcher, PartitionInfo, PartitionView
 from .recovery import Diverged, Recovery
+from .replicas import copy_plan, read_sources, reads_here
 
 __all__ = ["ACK_TIMEOUT_S", "DEFAULT_MAX_AGE_S", "DEFAULT_MAX_BYTES", "MAX_READ_LIMIT", "Streams"]
 
@@ -319,11 +321,8 @@ class Streams:
         """Copy this node's partition up to its head to k peers (`events` are its newest); (how many
         acknowledged, k)."""
         members = self.view.alive()
-        needed = min(self._replicas, len(members))
-        # Members that hold a copy already come first: a node joining does not take a partition over
-        # (with a backfill of all of it) until a replica is lost.
-        holders = self.view.holders(topic, self._node_id)
-        ranked = sorted(rendezvous(topic, self._node_id, list(members)), key=lambda member: member not in holders)
+        ranked, needed = copy_plan(topic, self._node_id, members, self.view.holders(topic, self._node_id),
+                                   self._replicas)
         target = self.log.head(topic, self._node_id)
         deadline = self._loop.time() + self._ack_timeout
         acked = 0
@@ -453,23 +452,19 @@ class Streams:
         check_topic(topic)
         limit = max(1, min(limit, MAX_READ_LIMIT))
         holders = self.view.holders(topic, origin)
-        best = max((head for _, head in holders.values()), default=0)
-        mine = holders.get(self._node_id)
-        wanted = min(from_offset + limit - 1, best) if from_offset else best
-        if mine is not None and mine[1] >= wanted or not holders:
+        if reads_here(self._node_id, holders, from_offset, limit):
             return self._read_here(topic, origin, from_offset, limit, since)
         alive = self.view.alive()
-        sources = sorted((h for h in holders if h in alive), key=lambda h: (h != origin, -holders[h][1]))
         request = node_pb2.StreamRead(topic=topic, origin=origin, from_offset=from_offset, since=since, limit=limit)
-        for holder in sources:
+        for holder in read_sources(origin, self._node_id, holders, alive):
+            if holder == self._node_id:
+                return self._read_here(topic, origin, from_offset, limit, since)
             try:
                 reply = await self._ask(alive[holder], "StreamRead", request, node_pb2.StreamEvents)
                 self.stats["remote_reads"] += 1
                 return reply
             except (grpc.RpcError, IdentityError, DecodeError) as exc:
                 self._log.debug("streams.read_failed", holder=holder, topic=topic, error=str(exc))
-        if mine is not None:
-            return self._read_here(topic, origin, from_offset, limit, since)
         raise Unavailable(f"no node holding {topic} of {origin} answered")
 
     def _read_here(self, topic: str, origin: str, from_offset: int, limit: int, since: float) -> node_pb2.StreamEvents:
