@@ -1,21 +1,22 @@
 """Calls routed by this node: which instance answers, and the peer link to the node that holds it.
 
 A call names a service and an endpoint. The router takes the instances of the service that serve the
-endpoint (NOT_FOUND naming the service, or the endpoint, when there are none): a healthy local instance
-first, then the healthy remote ones round-robin, then those marked unhealthy as a last resort. A local
-instance is called directly (`instances.InstanceChannels`: over its call link when it serves one, as
-the SDK's do, else by a unary call); a remote one through the call link to its
-node (`Peer.CallLink`, see `calllink.py`: one stream per peer carrying every call), the `CallRequest`
-sealed with the mesh's gossip keyring so that only members can use it, and that node calls its instance
-the same way. The caller's metadata, the calling node's id (`micro-caller`) and the deadline travel with
-the call (the timeout is `CallRequest.timeout_s`, else the caller's deadline, else 30 s; a call cancelled
-here cancels the forwarded one: the link sends a cancel frame, and grpc.aio cancels an instance's call).
+endpoint (NOT_FOUND naming the service, or the endpoint, when there are none) in the order
+`candidates.CallOrder` gives: a healthy local instance first, then the healthy remote ones round-robin,
+then those marked unhealthy as a last resort. A local instance is called directly
+(`instances.InstanceChannels`: over its call link when it serves one, as the SDK's do, else by a unary
+call); a remote one through the call link to its node (`Peer.CallLink`, see `calllink.py`: one stream per
+peer carrying every call), the `CallRequest` sealed with the mesh's gossip keyring so that only members
+can use it, and that node calls its instance the same way. The caller's metadata, the calling node's id
+(`micro-caller`) and the deadline travel with the call (the timeout is `CallRequest.timeout_s`, else the
+caller's deadline, else 30 s; a call cancelled here cancels the forwarded one: the link sends a cancel
+frame, and grpc.aio cancels an instance's call).
 
 An instance that cannot be reached (UNAVAILABLE that no service raised: refused connection, its node
-down, or its node no longer holding it) is marked unhealthy for `UNHEALTHY_S` and the call goes on to
-the next candidate, each instance tried at most once, all within the deadline. Every other failure,
-the service's own errors included, goes back to the caller unchanged (`errors.Relayed`). Server-streaming
-calls route the same way, and move on only while nothing has been streamed yet.
+down, or its node no longer holding it) is marked unhealthy for `candidates.UNHEALTHY_S` and the call
+goes on to the next candidate, each instance tried at most once, all within the deadline. Every other
+failure, the service's own errors included, goes back to the caller unchanged (`errors.Relayed`).
+Server-streaming calls route the same way, and move on only while nothing has been streamed yet.
 
 `Describe` answers with the service's instances and its descriptor set: registered here, else fetched
 from a node that holds an instance (`Peer.Descriptor`), checked against the gossiped hash, and cached by
@@ -38,13 +39,12 @@ from ..api.instances import InstanceChannels, call_metadata
 from ..api.proto import node_pb2, node_pb2_grpc
 from ..frames import seal, unseal
 from ..transport import NetTransport
+from .candidates import CallOrder, Candidate
 from .registry import Registry, descriptor_hash
 
-__all__ = ["DEFAULT_TIMEOUT", "UNHEALTHY_S", "Router"]
+__all__ = ["DEFAULT_TIMEOUT", "Router"]
 
 DEFAULT_TIMEOUT = 30.0
-UNHEALTHY_S = 5.0
-"""How long an unreachable instance is tried only after every other one."""
 _DESCRIPTOR_CACHE = 256
 _DESCRIBE_TIMEOUT = 5.0
 
@@ -59,8 +59,7 @@ class Router:
         self._keyring = keyring
         self.instances = InstanceChannels()
         self._loop = asyncio.get_running_loop()
-        self._turn: collections.Counter[str] = collections.Counter()
-        self._unhealthy: dict[str, float] = {}  # instance id -> until
+        self._order = CallOrder()
         self._descriptors: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
         self._peers: dict[str, tuple[grpc.aio.Channel, node_pb2_grpc.PeerStub, CallLink]] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -88,7 +87,7 @@ class Router:
             except Relayed as failed:
                 if not failed.unreachable:
                     raise
-                self._mark_unhealthy(instance.id)
+                self._order.unreachable(instance.id, self._loop.time())
                 self.stats["unreachable"] += 1
                 failure = failed
         assert failure is not None  # there was at least one candidate, and each one failed
@@ -117,7 +116,7 @@ class Router:
             except Relayed as failed:
                 if streamed or not failed.unreachable:
                     raise
-                self._mark_unhealthy(instance.id)
+                self._order.unreachable(instance.id, self._loop.time())
                 self.stats["unreachable"] += 1
                 failure = failed
             finally:
@@ -172,7 +171,7 @@ class Router:
 
     def _forget(self, instance: node_pb2.ServiceInstance) -> None:
         """A local instance left: close its channel (its port may soon serve something else)."""
-        self._unhealthy.pop(instance.id, None)
+        self._order.forget(instance.id)
         if any(self._registry.is_local(i.id) for i in self._registry.of_service(instance.service)
                if i.address == instance.address):
             return  # the same process registered again (after its TTL lapsed): the channel is still its own
@@ -199,31 +198,14 @@ class Router:
         instances = self._registry.of_service(request.service)
         if not instances:
             raise NotFound(f"service {request.service} not found")
-        now = self._loop.time()
-        local, remote, unhealthy = [], [], []
+        candidates = []
         for instance in instances:
             method = next((e.method for e in instance.endpoints if e.name == request.endpoint), None)
-            if method is None:
-                continue
-            if self._unhealthy.get(instance.id, 0.0) > now:
-                unhealthy.append((instance, method))
-            elif self._registry.is_local(instance.id):
-                local.append((instance, method))
-            else:
-                remote.append((instance, method))
-        if not (local or remote or unhealthy):
+            if method is not None:
+                candidates.append(Candidate(instance.id, self._registry.is_local(instance.id), (instance, method)))
+        if not candidates:
             raise NotFound(f"service {request.service} has no endpoint {request.endpoint}")
-        if remote:
-            turn = self._turn[request.service] % len(remote)
-            self._turn[request.service] += 1
-            remote = remote[turn:] + remote[:turn]
-        return local + remote + unhealthy
-
-    def _mark_unhealthy(self, instance_id: str) -> None:
-        now = self._loop.time()
-        # Forget the marks that lapsed, so the table holds only instances that failed recently.
-        self._unhealthy = {i: until for i, until in self._unhealthy.items() if until > now}
-        self._unhealthy[instance_id] = now + UNHEALTHY_S
+        return self._order.order(request.service, candidates, self._loop.time())
 
     def _local_target(self, request: node_pb2.CallRequest) -> tuple[node_pb2.ServiceInstance, str]:
         instance = next((i for i in self._registry.of_service(request.service) if i.id == request.instance), None)
