@@ -1,13 +1,14 @@
 """Pubsub in the simulator: subscriptions spread as node-owned state, publishes go straight to the nodes
-the publisher believes subscribe — what the node does (node/pubsub.py), on the real cores' views.
+the publisher believes subscribe — what the node does, on the real cores' views, routed by the node's
+own decisions (`node.pubsub.routes`).
 
 A subscription is a node-owned key under `SUBSCRIPTION_PREFIX` written with `set_local`, as a node writes
 one for its subscribers: it spreads by the cores' own gossip and anti-entropy, and a core drops it when
 its owner dies or leaves. Each node's view of who subscribes is built from the `OwnedStateChanged` events
-its core emits (what a node's pubsub module listens to). A publish from node p at time t is sent once to
-every node in p's view over a peer link (the network model's reliable delay: retried under loss, lost
-across a partition), so every delivery takes one hop; it is delivered if the receiver is up on arrival
-and still subscribes.
+its core emits (what a node's pubsub module listens to), and a node's `Route` from its view. A publish
+from node p at time t is sent once to each node its route names, over a peer link (the network model's
+reliable delay: retried under loss, lost across a partition), so every delivery takes one hop; it is
+delivered if the receiver is up on arrival and still subscribes.
 
 Every node that subscribes and is up when a message is published (other than the publisher) is one
 expected delivery. A miss is either `unknown` (the publisher's view did not hold the subscriber yet: a
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..mesh.events import OwnedStateChanged
+from ..node.pubsub.routes import Route, Turns
 from .engine import UP, Simulation
 
 __all__ = ["SUBSCRIPTION_PREFIX", "PubsubModel"]
@@ -39,6 +41,10 @@ class PubsubModel:
         """Ground truth: the nodes subscribing now."""
         self._views: dict[int, set[int]] = {}
         """Per node, the nodes its core has reported subscribing."""
+        self._routes: dict[int, Route[int]] = {}
+        """Per node, its route from its view, until the view changes (as a node keeps one per topic)."""
+        self._turns: dict[int, Turns] = {}
+        """Per node, its queue groups' round-robin positions."""
         self.published = 0
         self.expected = 0
         self.delivered = 0
@@ -68,6 +74,7 @@ class PubsubModel:
         if owner is None:
             return
         view = self._views.setdefault(observer, set())
+        self._routes.pop(observer, None)
         if event.value is None:
             view.discard(owner)
         else:
@@ -92,13 +99,22 @@ class PubsubModel:
         expected = {n for n in self.subscribed if n != publisher and sim.status[n] == UP}
         self.expected += len(expected)
         self.unknown += len(expected - view)
-        for target in sorted(view):
+        _, destinations = self._route(publisher).choose(self._turns.setdefault(publisher, Turns()))
+        for target, _, _ in destinations:
             delay = sim.network.reliable_delay(publisher, target, t)
             if delay is None:
                 if target in expected:
                     self.lost += 1
                 continue
             sim.at(t + delay, self._arrive, target, target in expected)
+
+    def _route(self, node: int) -> Route[int]:
+        """Where `node` sends a message: every simulated subscription is a plain one of the one topic."""
+        route = self._routes.get(node)
+        if route is None:
+            subscribers = self._views.get(node, ())
+            route = self._routes[node] = Route(node, (), ((n, "", 1) for n in subscribers))
+        return route
 
     def _arrive(self, t: float, target: int, expected: bool) -> None:
         if self.sim.status[target] == UP and target in self.subscribed:

@@ -31,7 +31,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "node.api": ("node.api", "identity"),
     "sdk": ("sdk", "node.api", "identity"),
     "gateway": ("gateway", "sdk", "node.api", "identity"),
-    "simulations": ("simulations", "mesh", "identity"),
+    "simulations": ("simulations", "mesh", "identity", "node.pubsub.routes", "node.streams.replicas",
+                    "node.calls.candidates"),
 }
 
 

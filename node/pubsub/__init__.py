@@ -1,2 +1,3 @@
-"""Pubsub, at most once: subscriptions as node-owned state and delivery (`service`), and the bounded
-queues to local subscribers and to peers (`queues`)."""
+"""Pubsub, at most once: subscriptions as node-owned state and delivery (`service`), where a message
+goes (`routes`, pure, shared with the simulator), and the bounded queues to local subscribers and to
+peers (`queues`)."""

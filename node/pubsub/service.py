@@ -6,13 +6,14 @@ local subscriber count]`, set when its first local subscriber arrives and delete
 Every node indexes the others' entries (from `OwnedStateChanged`; the core drops a dead or departed
 member's entries with events, so its subscriptions go with it) in a `subjects.Patterns`.
 
-A publish matches its topic against the remote index and the local subscribers. Each node with a
-matching plain subscription gets the message once (it fans out to its own subscribers); each queue group
-with matching members anywhere gets it at exactly one node, chosen round-robin weighted by the members
-each node reported (local members included), which hands it to one of its matching members. A
-destination gets one `PeerPublish` naming its part (`plain`, `groups`), queued on its peer link
-(`pubsub_queues.PeerLinks`). The receiver matches again against its own subscribers, since the index
-may be stale, and drops what no longer matches. Subscribers' queues are bounded (`pubsub_queues`).
+A publish matches its topic against the remote index and the local subscribers; where it goes is
+decided by `routes.Route` (kept per topic until a subscription changes). Each node with a matching plain
+subscription gets the message once (it fans out to its own subscribers); each queue group with matching
+members anywhere gets it at exactly one node, chosen round-robin weighted by the members each node
+reported (local members included), which hands it to one of its matching members. A destination gets
+one `PeerPublish` naming its part (`plain`, `groups`), queued on its peer link (`queues.PeerLinks`).
+The receiver matches again against its own subscribers, since the index may be stale, and drops what
+no longer matches. Subscribers' queues are bounded (`queues`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..log import Logger
 from ..runtime import Runtime
 from ..transport import NetTransport
 from .queues import PeerLinks, Subscriber, message_size
+from .routes import Route, Turns, pick_member
 
 __all__ = ["DEFAULT_QUEUE_LIMIT", "KEY_PREFIX", "MAX_HEADERS", "MAX_PAYLOAD", "MAX_QUEUE_LIMIT", "Pubsub", "check_message"]
 
@@ -48,9 +50,7 @@ MAX_HEADERS = 64 << 10
 DEFAULT_QUEUE_LIMIT = 10_000
 MAX_QUEUE_LIMIT = 1_000_000
 _LOCAL = b""
-"""The key of this node among a group's candidate nodes."""
-_MAX_TURNS = 4096
-"""Round-robin positions kept (one per group name seen); beyond this they start again from zero."""
+"""The key of this node among a group's nodes in a `Route`."""
 _MAX_ROUTES = 4096
 """Topics whose routes are kept; beyond this they are worked out afresh."""
 
@@ -71,38 +71,6 @@ def check_message(topic: str, data: bytes, headers: Mapping[str, str]) -> None:
     if size > MAX_HEADERS:
         raise InvalidArgument(f"the headers of the message on {topic} are {size} bytes; at most "
                               f"{MAX_HEADERS} are allowed")
-
-
-def _next_turn(turns: collections.Counter[str], group: str) -> int:
-    """The group's round-robin position, advanced; group names come and go, so the table is bounded."""
-    if group not in turns and len(turns) >= _MAX_TURNS:
-        turns.clear()
-    turn = turns[group]
-    turns[group] = turn + 1
-    return turn
-
-
-class _Route:
-    """Where messages on one topic go as the subscriptions stand: the matching local subscribers, the
-    nodes with a matching plain subscription, and each matching queue group's member count by node
-    (this node under `_LOCAL`). Built once per topic and kept until a subscription changes."""
-
-    __slots__ = ("groups", "local", "local_plain", "plain")
-
-    def __init__(self, local: tuple[Subscriber, ...], remote: tuple[_Remote, ...]) -> None:
-        self.local = local
-        self.local_plain = any(not sub.group for sub in local)
-        self.plain = frozenset(r.node_id for r in remote if not r.group)
-        groups: dict[str, dict[bytes, int]] = {}
-        for sub in local:
-            if sub.group:
-                members = groups.setdefault(sub.group, {})
-                members[_LOCAL] = members.get(_LOCAL, 0) + 1
-        for r in remote:
-            if r.group:
-                members = groups.setdefault(r.group, {})
-                members[r.node_id] = members.get(r.node_id, 0) + r.count
-        self.groups = groups
 
 
 class _Remote:
@@ -142,11 +110,12 @@ class Pubsub:
         self._records: collections.Counter[str] = collections.Counter()  # owned key -> local subscribers
         self._remote = Patterns()
         self._remote_records: dict[tuple[bytes, str], _Remote] = {}
-        self._routes: dict[str, _Route] = {}
-        """By topic, until a subscription here or a remote record changes (each such change clears it)."""
+        self._routes: dict[str, tuple[tuple[Subscriber, ...], Route[bytes]]] = {}
+        """By topic, the matching local subscribers and the route, until a subscription here or a remote
+        record changes (each such change clears it)."""
         # Round-robin positions per group: over nodes (publishing) and over local members (delivering).
-        self._turns: collections.Counter[str] = collections.Counter()
-        self._member_turns: collections.Counter[str] = collections.Counter()
+        self._turns = Turns()
+        self._member_turns = Turns()
         self.stats: collections.Counter[str] = collections.Counter()
         self._links = PeerLinks(runtime, transport, keyring, self.stats, logger)
 
@@ -157,33 +126,28 @@ class Pubsub:
         Raises InvalidArgument (nothing sent) for a bad topic, payload or headers."""
         topic = request.topic
         check_message(topic, request.data, request.headers)
-        route = self._routes.get(topic)
-        if route is None:
-            route = self._route(topic)
-        chosen: dict[bytes, list[str]] = {}
-        for group, members in route.groups.items():
-            chosen.setdefault(self._choose(group, members), []).append(group)
+        cached = self._routes.get(topic)
+        local, route = cached if cached is not None else self._route(topic)
+        local_groups, destinations = route.choose(self._turns)
         self.stats["published"] += 1
         nodes = 0
-        local_groups = chosen.pop(_LOCAL, [])
         message: node_pb2.PubsubMessage | None = None
         size = 0
-        plain = route.plain
-        for node_id in plain | chosen.keys() if chosen else plain:
-            item = node_pb2.PeerPublish(plain=node_id in plain)
-            if chosen and node_id in chosen:  # an empty list would be copied in too
-                item.groups.extend(chosen[node_id])
+        for node_id, plain, groups in destinations:
+            item = node_pb2.PeerPublish(plain=plain)
+            if groups:  # an empty list would be copied in too
+                item.groups.extend(groups)
             if message is None:  # the first destination's copy is built in place, not copied in
                 message = self._message(item.message, request)
                 size = message_size(message)
             else:
                 item.message.CopyFrom(message)
             nodes += self._links.send(node_id, item, size)
-        if local_groups or route.local_plain:
+        if local_groups or route.plain_here:
             if message is None:
                 message = self._message(node_pb2.PubsubMessage(), request)
                 size = message_size(message)
-            self._deliver(message, size, route.local, plain=True, groups=local_groups)
+            self._deliver(message, size, local, plain=True, groups=local_groups)
             nodes += 1
         return node_pb2.PublishReply(nodes=nodes)
 
@@ -197,12 +161,14 @@ class Pubsub:
             message.headers.update(request.headers)
         return message
 
-    def _route(self, topic: str) -> _Route:
+    def _route(self, topic: str) -> tuple[tuple[Subscriber, ...], Route[bytes]]:
         if len(self._routes) >= _MAX_ROUTES:
             self._routes.clear()
-        route = self._routes[topic] = _Route(self._matching_local(topic),
-                                             self._remote.match(topic))  # type: ignore[arg-type]
-        return route
+        local = self._matching_local(topic)
+        remote: tuple[_Remote, ...] = self._remote.match(topic)  # type: ignore[assignment]
+        route = Route(_LOCAL, (sub.group for sub in local), ((r.node_id, r.group, r.count) for r in remote))
+        cached = self._routes[topic] = (local, route)
+        return cached
 
     def publish_many(self, request: node_pb2.PublishManyRequest) -> node_pb2.PublishManyReply:
         """Each message published on its own; a refused one is answered with its error. With
@@ -219,17 +185,6 @@ class Pubsub:
             if not quiet:
                 results.append(node_pb2.PublishResult(nodes=nodes, index=index))
         return node_pb2.PublishManyReply(results=results)
-
-    def _choose(self, group: str, members: dict[bytes, int]) -> bytes:
-        """The node that delivers to `group`: weighted round-robin over the nodes by member count."""
-        turn = _next_turn(self._turns, group)
-        total = sum(members.values())
-        slot = turn % total
-        for node_id in sorted(members):
-            slot -= members[node_id]
-            if slot < 0:
-                return node_id
-        raise AssertionError("a slot below the total always falls on a node")
 
     # ---- delivering here ----------------------------------------------------------------------------
 
@@ -253,9 +208,8 @@ class Pubsub:
             if not candidates:
                 continue
             delivered = True
-            turn = _next_turn(self._member_turns, group)
-            ordered = candidates[turn % len(candidates):] + candidates[:turn % len(candidates)]
-            self._offer(next((sub for sub in ordered if sub.has_room(size)), ordered[0]), message, size)
+            member = pick_member(candidates, self._member_turns.take(group), lambda sub: sub.has_room(size))
+            self._offer(member, message, size)
         if not delivered:
             self.stats["unmatched"] += 1
 
