@@ -11,21 +11,22 @@ B-tree, about half the work of a (topic, origin, offset) key, which is a second 
 one (offsets stop at 2^44, partitions at 2^19). A file of the first layout, keyed by (topic, origin,
 offset), is converted when it is opened.
 
-**Writes.** Appends and prunes are queued on the event loop and applied by one writer thread, in
-order: the writer takes everything queued since its last transaction and applies it in one transaction
-with one fsync (`synchronous=FULL` in WAL mode syncs the log on commit), as `kvstore.py` does, so
-concurrent publishers and replications share the cost of an fsync. `append` returns once its events
-are durable. An append must continue its partition: events at or below the head are skipped (a
-replication sent twice), and events that would leave a gap after the head are not written; either
-way `append` returns the head after it, so a caller that sees a head below its last offset backfills
-from head + 1. An offset is never given two events: an append whose events differ from the ones held
-at their offsets, or whose source's event just before them (known by its `published_at`) is not the
-one held there, writes nothing and raises `Conflict` (the source numbered events after losing some).
+**Writes.** Appends and prunes are queued on the event loop and applied in order by the file's writer
+thread (`storage/writer.py`), which applies everything queued since its last transaction in one
+transaction with one fsync, so concurrent publishers and replications share the cost of an fsync.
+`append` returns once its events are durable. An append must continue its partition: events at or
+below the head are skipped (a replication sent twice), and events that would leave a gap after the
+head are not written; either way `append` returns the head after it, so a caller that sees a head below
+its last offset backfills from head + 1. An offset is never given two events: an append whose events
+differ from the ones held at their offsets, or whose source's event just before them (known by its
+`published_at`) is not the one held there, writes nothing and raises `Conflict` (the source numbered
+events after losing some).
 
-**Reads.** The heads and firsts are kept in memory (updated when a transaction commits), so `head`,
-`first`, `partitions` and `topics` are plain look-ups. `read` and `offset_since` run on a second,
-read-only connection on the event loop's thread: WAL lets it read beside the writer; a read is one
-indexed range scan bounded by `limit` and `MAX_READ_BYTES`, a look-up by time a binary search on offsets.
+**Reads.** The heads and firsts are kept in memory (updated on the event loop once a transaction has
+committed, before its callers hear back), so `head`, `first`, `partitions` and `topics` are plain
+look-ups. `read` and `offset_since` run on a second, read-only connection on the event loop's thread:
+WAL lets it read beside the writer; a read is one indexed range scan bounded by `limit` and
+`MAX_READ_BYTES`, a look-up by time a binary search on offsets.
 
 A file that is not a readable log of this layout stops the node with one line, as for `kv.db`.
 """
@@ -33,18 +34,17 @@ A file that is not a readable log of this layout stops the node with one line, a
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
+import functools
 import os
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..api.errors import NodeError, Unavailable
+from ..api.errors import NodeError
 from ..api.proto import node_pb2
 from ..log import Logger
+from ..storage.writer import Transaction, Writer
 
 __all__ = ["MAX_READ_BYTES", "Conflict", "EventLog", "Partition"]
 
@@ -138,7 +138,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     if not path.exists():
         # The data dir's files are 0600; SQLite's -wal and -shm files take this file's mode.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -150,7 +150,6 @@ def _connect(path: Path) -> sqlite3.Connection:
         elif version != _SCHEMA_VERSION or not {"events", "partitions"} <= tables:
             raise _corrupt(path, f"schema version {version}, not this node's version {_SCHEMA_VERSION}")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
-        conn.execute("PRAGMA synchronous = FULL")
     except BaseException:
         conn.close()
         raise
@@ -283,30 +282,48 @@ def _prune(cutoff: float, max_bytes: int) -> _Write:
     return write
 
 
+class _Partitions(Transaction):
+    """The partitions table as the writer thread writes it: `held` as last committed, `changed` in the
+    transaction under way (a copy of `held`, so a transaction rolled back leaves nothing behind). A
+    commit hands the partitions to `publish` on the event loop, before the transaction's callers hear
+    back: an append's caller reads the head it wrote."""
+
+    def __init__(self, publish: Callable[[dict[_Key, Partition]], None]) -> None:
+        self.held: dict[_Key, Partition] = {}
+        self.changed: dict[_Key, Partition] = {}
+        self._publish = publish
+
+    def begin(self) -> None:
+        self.changed = dict(self.held)
+
+    def end(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(_SAVE_PARTITION, [(*key, *part) for key, part in self.changed.items()
+                                           if self.held.get(key) != part])
+
+    def committed(self) -> Callable[[], None]:
+        # Never changed again: the next transaction starts from a copy.
+        self.held = self.changed
+        return functools.partial(self._publish, self.held)
+
+
 class EventLog:
     """The event-stream log of one node. Create with `await EventLog.open(path, logger)`."""
 
-    def __init__(self, path: Path, logger: Logger) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.commits = 0
-        """Transactions committed (each with one fsync)."""
-        self._log = logger
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventlog")
-        self._writer: sqlite3.Connection | None = None
+        self._writer: Writer | None = None
         self._reader: sqlite3.Connection | None = None
         self._parts: dict[_Key, Partition] = {}
-        self._queue: collections.deque[tuple[_Write, asyncio.Future[Any]]] = collections.deque()
-        self._wake = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
-        self._closed = False
+        self._table = _Partitions(self._published)
 
     @classmethod
     async def open(cls, path: Path, logger: Logger) -> EventLog:
         """Open (or create) the file; raises a one-line `NodeError` if it is not usable."""
-        log = cls(path, logger)
-        loop = asyncio.get_running_loop()
+        log = cls(path)
         try:
-            log._writer = await loop.run_in_executor(log._executor, _connect, path)
+            log._writer = await Writer.open(path, functools.partial(_connect, path), logger, name="streams.log",
+                                            what="the event-stream log", max_batch=_MAX_BATCH,
+                                            transaction=log._table)
             log._reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             rows = log._reader.execute("SELECT topic, origin, first, head, bytes, number FROM partitions").fetchall()
         except sqlite3.Error as exc:
@@ -315,9 +332,14 @@ class EventLog:
         except NodeError:
             await log.close()
             raise
-        log._parts = {(topic, origin): Partition(*numbers) for topic, origin, *numbers in rows}
-        log._flusher = loop.create_task(log._flush_loop())
+        # Before the first write is queued, so the writer thread starts from them too.
+        log._parts = log._table.held = {(topic, origin): Partition(*numbers) for topic, origin, *numbers in rows}
         return log
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed (each with one fsync)."""
+        return self._writer.stats.commits if self._writer is not None else 0
 
     # ---- writes ---------------------------------------------------------------------------------
 
@@ -350,72 +372,19 @@ class EventLog:
         return result
 
     def _submit(self, write: _Write) -> asyncio.Future[Any]:
-        if self._closed:
-            raise Unavailable("the node is stopping; the event-stream log is closed")
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((write, waiter))
-        self._wake.set()
-        return waiter
+        assert self._writer is not None
+        table = self._table
+        return self._writer.submit(lambda conn: write(conn, table.changed), durable=True)
 
-    async def _flush_loop(self) -> None:
-        """Apply what is queued, a transaction at a time; what queues meanwhile rides in the next one."""
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._queue:
-                if self._closed:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch = [self._queue.popleft() for _ in range(min(len(self._queue), _MAX_BATCH))]
-            changed = dict(self._parts)
-            try:
-                results = await loop.run_in_executor(self._executor, self._transaction, batch, changed)
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure, or writers hang
-                self._log.error("streams.log_failed", error=str(exc))
-                error = Unavailable(f"the event-stream log {self.path} failed: {exc}")
-                for _, waiter in batch:
-                    if not waiter.done():
-                        waiter.set_exception(error)
-                continue
-            self._parts = changed
-            self.commits += 1
-            for (_, waiter), result in zip(batch, results, strict=True):
-                if not waiter.done():
-                    waiter.set_result(result)
-
-    def _transaction(self, batch: list[tuple[_Write, asyncio.Future[Any]]], changed: dict[_Key, Partition]) -> list[Any]:
-        """On the writer thread: the whole batch in one transaction, the partitions table updated."""
-        conn = self._writer
-        assert conn is not None
-        before = dict(changed)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            results = [write(conn, changed) for write, _ in batch]
-            conn.executemany(_SAVE_PARTITION, [(*key, *part) for key, part in changed.items()
-                                               if before.get(key) != part])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            changed.clear()
-            changed.update(before)
-            raise
-        return results
+    def _published(self, parts: dict[_Key, Partition]) -> None:
+        self._parts = parts
 
     async def close(self) -> None:
         """Apply what is queued, close the file and stop the writer thread."""
-        self._closed = True
-        self._wake.set()
-        if self._flusher is not None:
-            await self._flusher
-        loop = asyncio.get_running_loop()
         if self._writer is not None:
-            await loop.run_in_executor(self._executor, self._writer.close)
+            await self._writer.close()
         if self._reader is not None:
             self._reader.close()
-        self._executor.shutdown(wait=True)
 
     # ---- reads ----------------------------------------------------------------------------------
 
