@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..sdk.pubsub import decode
+from ..node.api.strict_json import decode
 from .common import connect, data_dir_option, echo, echo_changes, echo_json
 
 __all__ = ["config"]

@@ -1,7 +1,7 @@
 """`micro publish` and `micro subscribe`: pubsub through the local node, at most once.
 
 `publish` sends a JSON value (the argument, or stdin with `-`) as compact JSON; JSON no client could read
-back (NaN, 1e999999, nesting too deep: see `sdk.pubsub.decode`) is refused. `subscribe` prints one JSON
+back (NaN, 1e999999, nesting too deep: see `node.api.strict_json`) is refused. `subscribe` prints one JSON
 object per message, `{"topic", "headers", "publisher", "published_at", "data"}`, with `data_base64` in
 place of `data` for a payload that is not such JSON (the gateway's event streams print the same).
 """
@@ -17,8 +17,9 @@ import sys
 import click
 
 from ..node.api.errors import InvalidArgument
+from ..node.api.strict_json import decode
 from ..node.api.subjects import check_pattern, check_topic
-from ..sdk.pubsub import Message, decode, encode
+from ..sdk.pubsub import Message, encode
 from .common import connect, data_dir_option, echo_changes
 
 __all__ = ["parse_headers", "publish", "read_payload", "subscribe"]

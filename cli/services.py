@@ -30,8 +30,8 @@ from ..gateway.transcode import Codec, JsonCodec, ProtoCodec, load_descriptors
 from ..node.api.client import NodeClient
 from ..node.api.errors import InvalidArgument, NodeError, NotRunning
 from ..node.api.limits import MAX_BODY
+from ..node.api.strict_json import decode
 from ..sdk.errors import MicroError, from_details, internal, of_status
-from ..sdk.pubsub import decode
 from .common import Duration, connect, data_dir_option, echo, echo_json, echo_table
 
 __all__ = ["call", "describe", "service_command", "services"]

@@ -17,8 +17,6 @@ field; whatever a client's input makes the decoders raise is INVALID_ARGUMENT to
 from __future__ import annotations
 
 import json
-import math
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -29,6 +27,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from ..node.api.micro_errors import internal
+from ..node.api.strict_json import loads, number
 from .errors import gateway_error
 from .schema import message_schemas
 
@@ -69,14 +68,6 @@ def parse_json(raw: bytes) -> Any:
         return loads(raw.decode("utf-8"))
 
 
-def loads(text: str) -> Any:
-    """JSON as RFC 8259 has it, and as every service can read it back: ValueError for NaN and Infinity
-    (Python's json reads them), a number no float holds (1e999 would be infinity), an integer past
-    Python's digit limit, or a name twice in an object (the schema would check one value and the service
-    might read the other); RecursionError for nesting deeper than the parser's recursion goes."""
-    return _STRICT.decode(text)
-
-
 @contextmanager
 def refusing(what: str) -> Iterator[None]:
     """What a client's input raises while it is decoded, as INVALID_ARGUMENT saying `what` failed: the
@@ -89,38 +80,6 @@ def refusing(what: str) -> Iterator[None]:
         raise gateway_error("INVALID_ARGUMENT", f"{what}: nested too deeply") from None
     except (ValueError, TypeError, OverflowError, json_format.ParseError) as exc:
         raise gateway_error("INVALID_ARGUMENT", f"{what}: {' '.join(str(exc).split())}") from None
-
-
-def _constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"the number {text[:20]} is out of range")
-    return number
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:  # over sys.get_int_max_str_digits()
-        raise ValueError(f"an integer of {len(text)} digits is too long") from None
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    fields = dict(pairs)
-    if len(fields) != len(pairs):
-        counts = Counter(name for name, _ in pairs)
-        twice = next(name for name, count in counts.items() if count > 1)
-        raise ValueError(f"the name {twice!r} appears twice in an object")
-    return fields
-
-
-_STRICT = json.JSONDecoder(
-    object_pairs_hook=_object, parse_float=_float, parse_int=_int, parse_constant=_constant
-)
 
 
 class JsonCodec:
@@ -251,7 +210,7 @@ def _typed(value: str, schema: dict[str, Any]) -> Any:
         if "integer" in types:
             return int(value)
         if "number" in types:
-            return _float(value)
+            return number(value)
         if "boolean" in types:
             return {"true": True, "1": True, "": True, "false": False, "0": False}[value.lower()]
         if "object" in types or "$ref" in schema:

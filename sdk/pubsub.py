@@ -26,20 +26,20 @@ from __future__ import annotations
 import base64
 import collections
 import json
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Self
+from typing import Any, Self
 
 from ..node.api.errors import InvalidArgument
 from ..node.api.proto import node_pb2
+from ..node.api.strict_json import decode
 from ..node.api.subjects import check_pattern, check_topic
 from .batching import Batcher
 from .channel import NODE_ID, NodeUser, Stream
 from .errors import MicroError, bad_request, of_status, unavailable
 
-__all__ = ["SEND_BACKLOG", "Message", "Pubsub", "Subscription", "decode", "encode"]
+__all__ = ["SEND_BACKLOG", "Message", "Pubsub", "Subscription", "encode"]
 
 SEND_BACKLOG = 16_384
 """Messages `Pubsub.send` lets go unanswered before it waits for the node."""
@@ -64,7 +64,7 @@ class Message:
                    message.publisher, message.published_at)
 
     def json(self) -> Any:
-        """The payload decoded as JSON (ValueError when it is not: see `decode`)."""
+        """The payload decoded as JSON (ValueError when it is not: see `micro.node.api.strict_json`)."""
         return decode(self.data)
 
     def to_object(self) -> dict[str, Any]:
@@ -77,35 +77,6 @@ class Message:
         except ValueError:
             shown["data_base64"] = base64.b64encode(self.data).decode("ascii")
         return shown
-
-
-def decode(data: bytes) -> Any:
-    """A payload as JSON, strictly: UTF-8 text holding one JSON value with finite numbers; ValueError for
-    anything else. Payloads come from anyone, and `json.loads` alone turns 1e999999 into inf and accepts
-    NaN (neither can be printed as JSON again), reads UTF-16, and raises RecursionError on deep nesting."""
-    try:
-        text = data.decode("utf-8")
-        return json.loads(text, parse_int=_integer, parse_float=_finite, parse_constant=_not_json)
-    except RecursionError:
-        raise ValueError("the JSON is nested too deeply") from None
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:  # over Python's limit on digits in a conversion (4300 by default)
-        raise ValueError(f"an integer of {len(text)} digits is too long") from None
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is out of range")
-    return value
-
-
-def _not_json(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def encode(data: Any) -> bytes:
