@@ -33,6 +33,7 @@ from ...mesh import KvEntry, KvWriter
 from ..api.errors import NodeError
 from ..api.kvfile import LOAD_ENTRIES
 from ..log import Logger
+from ..storage.check import unreadable
 from ..storage.writer import Apply, Writer
 from ..storage.writer import Stats as StoreStats
 
@@ -83,14 +84,6 @@ def _row(entry: KvEntry) -> tuple[Any, ...]:
             entry.writer, entry.signature)
 
 
-def _corrupt(path: Path, reason: object) -> NodeError:
-    return NodeError(
-        f"{path} is not a readable KV database ({reason}); the node will not start with an empty store in its "
-        "place: restore the file, or move it aside to start empty",
-        "FAILED_PRECONDITION",
-    )
-
-
 def _prepare(path: Path) -> sqlite3.Connection:
     """Open the file (on the writer thread), create the schema in a new one, and check an existing one."""
     try:
@@ -100,12 +93,12 @@ def _prepare(path: Path) -> sqlite3.Connection:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
         conn = sqlite3.connect(path, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
-        raise _corrupt(path, exc) from None
+        raise unreadable("kv", path, exc) from None
     try:
         _check(path, conn)
     except (sqlite3.Error, NodeError) as exc:
         conn.close()
-        raise exc if isinstance(exc, NodeError) else _corrupt(path, exc) from None
+        raise exc if isinstance(exc, NodeError) else unreadable("kv", path, exc) from None
     return conn
 
 
@@ -122,12 +115,12 @@ def _check(path: Path, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         conn.execute("COMMIT")
     elif version != _SCHEMA_VERSION or not {"entries", "writers"} <= tables:
-        raise _corrupt(path, f"schema version {version}, not this node's version {_SCHEMA_VERSION}")
+        raise unreadable("kv", path, f"schema version {version}, not this node's version {_SCHEMA_VERSION}")
     else:
         conn.execute("PRAGMA journal_mode = WAL")
         result = [row[0] for row in conn.execute("PRAGMA quick_check")]
         if result != ["ok"]:
-            raise _corrupt(path, "; ".join(str(r) for r in result[:3]))
+            raise unreadable("kv", path, "; ".join(str(r) for r in result[:3]))
     conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
 
 

@@ -25,9 +25,19 @@ from ..api.datadir import STORES, DataDir
 from ..api.errors import NodeError
 from . import wal
 
-__all__ = ["check_stores"]
+__all__ = ["check_stores", "unreadable"]
 
-_WHAT = {"kv": "key-value store", "streams": "event-stream log"}
+_WHAT = {"kv": "KV database", "streams": "event-stream log"}
+
+
+def unreadable(name: str, path: Path, reason: object) -> NodeError:
+    """The error that stops the node when SQLite cannot read the store `name` at `path`."""
+    return NodeError(
+        f"{path} is not a readable {_WHAT[name]} ({reason}); the node will not start with an empty store in "
+        f"its place: restore it from a backup, or move it aside and start with --accept-store-loss {name} to "
+        "start it empty on purpose",
+        "FAILED_PRECONDITION",
+    )
 
 
 def _lost(path: Path) -> str | None:

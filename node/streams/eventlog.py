@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 from ..api.errors import NodeError
 from ..api.proto import node_pb2
 from ..log import Logger
+from ..storage.check import unreadable
 from ..storage.writer import Transaction, Writer
 
 __all__ = ["MAX_READ_BYTES", "Conflict", "EventLog", "Partition"]
@@ -125,14 +126,6 @@ _Key = tuple[str, str]
 _Write = Callable[[sqlite3.Connection, dict[_Key, Partition]], Any]
 
 
-def _corrupt(path: Path, reason: object) -> NodeError:
-    return NodeError(
-        f"{path} is not a readable event-stream log ({reason}); the node will not start with an empty log in "
-        "its place: restore the file, or move it aside to start empty",
-        "FAILED_PRECONDITION",
-    )
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     """The writer's connection, with the schema created in a new file and checked in an existing one."""
     if not path.exists():
@@ -148,7 +141,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         elif version == 1 and {"events", "partitions"} <= tables:
             _migrate(conn, _UPGRADE_FROM_1)
         elif version != _SCHEMA_VERSION or not {"events", "partitions"} <= tables:
-            raise _corrupt(path, f"schema version {version}, not this node's version {_SCHEMA_VERSION}")
+            raise unreadable("streams", path, f"schema version {version}, not this node's version {_SCHEMA_VERSION}")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
     except BaseException:
         conn.close()
@@ -328,7 +321,7 @@ class EventLog:
             rows = log._reader.execute("SELECT topic, origin, first, head, bytes, number FROM partitions").fetchall()
         except sqlite3.Error as exc:
             await log.close()
-            raise _corrupt(path, exc) from None
+            raise unreadable("streams", path, exc) from None
         except NodeError:
             await log.close()
             raise

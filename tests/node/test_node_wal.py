@@ -154,7 +154,7 @@ def test_sound_stores_and_a_fresh_data_dir_pass(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("store", "what", "lose", "problem"), [
-    ("kv", "key-value store", lambda dd: dd.kv_db.unlink(), "is missing"),
+    ("kv", "KV database", lambda dd: dd.kv_db.unlink(), "is missing"),
     ("streams", "event-stream log", lambda dd: dd.streams_db.write_bytes(b""), "is empty (0 bytes)"),
 ])
 def test_a_lost_store_of_a_data_dir_that_held_a_mesh_is_refused_unless_accepted(
@@ -188,7 +188,7 @@ def test_a_damaged_log_is_refused_unless_accepted_then_keeps_what_precedes_the_d
                                         r"--accept-store-loss kv to keep what precedes the damage"):
         check_stores(dd, ("streams",))
     [accepted] = check_stores(dd, ("kv",))
-    assert "the key-value store keeps what precedes it" in accepted
+    assert "the KV database keeps what precedes it" in accepted
     # The log was folded into the file up to the damage: the next start finds no damage.
     assert wal.check(log_of(dd.kv_db)) is None
     assert 0 < rows_read(dd.kv_db) < 10
