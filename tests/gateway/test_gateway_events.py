@@ -76,11 +76,9 @@ async def test_a_client_that_leaves_a_stream_cancels_the_call(client: TestClient
     response = await client.post("/helloworld/count", json={"count": 1000, "pace": 0.05})
     assert (await response.content.readuntil(b"\n\n")).startswith(b"data: {")
     response.close()
-    for _ in range(100):
-        if 1000 in CANCELLED_STREAMS:
-            break
-        await asyncio.sleep(0.05)
-    assert 1000 in CANCELLED_STREAMS
+    async with asyncio.timeout(30):  # a moment when idle; a loaded machine may take many times longer
+        while 1000 not in CANCELLED_STREAMS:
+            await asyncio.sleep(0.05)
 
 
 async def test_a_streaming_reply_that_does_not_parse_is_skipped_with_a_counted_warning_and_the_stream_goes_on(
