@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from micro.sdk import Service, errors, events
-from node_harness import Cluster, NodeProcess, wait_until
+from node_harness import PATIENCE, Cluster, NodeProcess, until, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -32,7 +33,8 @@ def topic() -> str:
     return f"events.t{next(_topics)}"
 
 
-async def _take(consumer: events.Consumer, count: int, ack: bool = True, timeout: float = 15.0) -> list[events.Event]:
+async def _take(consumer: events.Consumer, count: int, ack: bool = True,
+                timeout: float = PATIENCE) -> list[events.Event]:
     """The next `count` events (acked unless told not to), within `timeout` seconds."""
     async def take() -> list[events.Event]:
         taken = []
@@ -76,7 +78,8 @@ async def test_events_published_on_one_node_are_consumed_and_acked_in_a_group_on
         with b.client() as client:
             return [(g["name"], g["lag"], g["committed"]) for g in client.stream_info(topic)["groups"]]
 
-    wait_until(lambda: lag() == [("workers", 0, {origin: 20})], 10, "the group's offsets to be committed")
+    wait_until(lambda: lag() == [("workers", 0, {origin: 20})], PATIENCE,
+               "the group's offsets to be committed")
 
 
 async def test_two_consumers_of_a_group_together_get_every_partitions_events(nodes: list[NodeProcess],
@@ -95,9 +98,7 @@ async def test_two_consumers_of_a_group_together_get_every_partitions_events(nod
 
             tasks = [asyncio.create_task(drain("first", first)), asyncio.create_task(drain("second", second))]
             try:
-                async with asyncio.timeout(15):
-                    while seen["first"] | seen["second"] != published:
-                        await asyncio.sleep(0.05)
+                await until(lambda: seen["first"] | seen["second"] == published, PATIENCE, "every event")
             finally:
                 for task in tasks:
                     task.cancel()
@@ -114,7 +115,7 @@ async def test_two_thousand_concurrent_publishes_are_acknowledged_and_a_bad_one_
         # Payloads over 1 MiB are refused by the node, so this one shares a batch with the good ones.
         mixed = await asyncio.wait_for(asyncio.gather(
             ev.publish(topic, "before"), ev.publish(topic, b"x" * ((1 << 20) + 1)), ev.publish(topic, "after"),
-            return_exceptions=True), 10.0)
+            return_exceptions=True), PATIENCE)
 
     assert {p.origin for p in published} == {nodes[0].status()["id"]}
     assert sorted(p.offset for p in published) == list(range(1, 2001))
@@ -154,10 +155,10 @@ async def test_replays_start_from_the_start_an_offset_or_a_time(nodes: list[Node
     a, b = nodes
     async with events.Events(a.data_dir) as publisher:
         await _publish(publisher, topic, 3)
-        await asyncio.sleep(0.05)  # the later events are published strictly after `since`
         async with events.Events(b.data_dir) as ev, ev.consume(topic, from_start=True) as consumer:
             since = (await _take(consumer, 3))[-1].published_at + 0.01
-        await asyncio.sleep(0.05)
+        # The later events are published strictly after `since` (the nodes' clock is this machine's).
+        await until(lambda: time.time() > since, PATIENCE, "the clock to pass `since`")
         await _publish(publisher, topic, 2)
 
     async with events.Events(b.data_dir) as ev:
@@ -245,7 +246,7 @@ async def test_service_consume_acks_on_return_and_nacks_on_exception(nodes: list
         await _publish(publisher, topic, 2)
     await service.start()
     try:
-        await asyncio.wait_for(done.wait(), 15)
+        await asyncio.wait_for(done.wait(), PATIENCE)
     finally:
         await service.stop()
 
@@ -255,7 +256,7 @@ async def test_service_consume_acks_on_return_and_nacks_on_exception(nodes: list
         with b.client() as client:
             return int(sum(g["lag"] for g in client.stream_info(topic)["groups"] if g["name"] == "handlers"))
 
-    wait_until(lambda: lag() == 0, 10, "the handled events to be committed")
+    wait_until(lambda: lag() == 0, PATIENCE, "the handled events to be committed")
 
 
 async def test_service_consume_checks_its_options_when_declared(tmp_path: Path) -> None:
@@ -279,4 +280,5 @@ async def test_a_consumer_closed_at_once_still_commits_its_groups_position(nodes
             return {o: n for g in client.stream_info(topic)["groups"] if g["name"] == "quick"
                     for o, n in g["committed"].items()}
 
-    wait_until(lambda: committed() == {a.status()["id"]: 2}, 5, "the auto-acked events to be committed")
+    wait_until(lambda: committed() == {a.status()["id"]: 2}, PATIENCE,
+               "the auto-acked events to be committed")

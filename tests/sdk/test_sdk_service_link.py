@@ -17,6 +17,7 @@ import pytest_asyncio
 from micro.node.api.instances import InstanceChannels
 from micro.node.api.proto import node_pb2
 from micro.sdk import Context, Service, errors
+from node_harness import PATIENCE, until
 from service_harness import call_json, generated_greeter, greeter_servicer, micro_error, serving
 
 pytestmark = pytest.mark.asyncio
@@ -91,11 +92,11 @@ async def test_an_endpoint_answers_over_the_link_as_over_a_unary_call(linked: Li
 
 
 async def test_a_handler_called_over_the_link_sees_the_metadata_the_caller_and_the_deadline(linked: Linked) -> None:
-    await over_link(linked, "/Linked/Echo", {}, {"x-request-id": "7", "micro-caller": "Nnode"}, 2.0)
+    await over_link(linked, "/Linked/Echo", {}, {"x-request-id": "7", "micro-caller": "Nnode"}, 2 * PATIENCE)
 
     (call,) = seen
     assert call["metadata"] == {"x-request-id": "7", "micro-caller": "Nnode"} and call["caller"] == "Nnode"
-    assert 1.0 < call["deadline"] <= 2.0
+    assert PATIENCE < call["deadline"] <= 2 * PATIENCE  # what was left of it when the handler started
 
 
 @pytest.mark.parametrize("fail", ["missing", "boom", "teapot"])
@@ -128,14 +129,14 @@ async def test_streaming_and_unknown_methods_are_not_served_over_the_link(linked
 
 
 async def test_a_link_call_out_of_time_is_deadline_exceeded_and_its_handler_cancelled(linked: Linked) -> None:
+    # The deadline leaves the call ample time to reach the handler first (milliseconds on an idle machine).
     with pytest.raises(grpc.aio.AioRpcError) as failed:
-        await over_link(linked, "/Linked/Echo", {"sleep": 5}, timeout=0.2)
+        await over_link(linked, "/Linked/Echo", {"sleep": 60}, timeout=2.0)
 
     assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    async with asyncio.timeout(3):
-        while "cancelled" not in seen[-1]:
-            await asyncio.sleep(0.01)
-    assert seen[-1]["cancelled"] is True
+    [call] = seen  # it reached the handler
+    await until(lambda: "cancelled" in call, PATIENCE, "the handler to end")
+    assert call["cancelled"] is True
 
 
 async def test_a_servicer_aborting_over_the_link_ends_the_call_with_its_status(tmp_path: Any) -> None:
@@ -168,10 +169,12 @@ async def test_stopping_a_service_ends_its_links_once_their_calls_are_answered(k
     socket = service.link_socket
     linked = Linked(None, InstanceChannels(), service.address, socket)  # type: ignore[arg-type]
     try:
-        slow = asyncio.create_task(over_link(linked, "/Linked/Echo", {"sleep": 0.3, "say": "x"}))
-        await asyncio.sleep(0.1)
-        async with asyncio.timeout(2):  # a grace of 30 s: the link must not hold the server that long
-            await service.stop(30)
+        calls = len(seen)
+        slow = asyncio.create_task(over_link(linked, "/Linked/Echo", {"sleep": 1.0, "say": "x"}))
+        await until(lambda: len(seen) > calls, PATIENCE, "the call to reach its handler")
+        # A grace four times the wait: the link must not hold the server that long.
+        async with asyncio.timeout(PATIENCE):
+            await service.stop(4 * PATIENCE)
         assert await slow == {"echo": "x"}
     finally:
         await linked.instances.close()

@@ -1,8 +1,7 @@
 """A Service next to a real node, and `micro.sdk.Client` calling it through the node: registration,
 heartbeats, deregistration on SIGTERM, JSON and protobuf calls, streams, errors.
 
-One node per module (`--no-mdns --profile local` on 127.0.0.1). Until the node serves the services API,
-every test that needs it is skipped: the `registry` fixture skips when Register answers UNIMPLEMENTED.
+One node per module (`--no-mdns --profile local` on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ import pytest_asyncio
 from google.protobuf import descriptor_pb2
 from micro.node.api.proto import node_pb2, node_pb2_grpc
 from micro.sdk import Client, Service, errors
-from node_harness import Cluster, NodeProcess, wait_until
+from node_harness import PATIENCE, Cluster, NodeProcess, until, wait_until
 from service_harness import generated_greeter, greeter_servicer
+from service_process import FAULTY, running
 
 pytestmark = pytest.mark.asyncio
 
@@ -44,21 +44,6 @@ def _describe(node: NodeProcess, service: str) -> node_pb2.DescribeReply:
         return node_pb2_grpc.NodeStub(channel).Describe(node_pb2.DescribeRequest(service=service), timeout=5)
 
 
-@pytest.fixture(scope="module")
-def registry(node: NodeProcess) -> NodeProcess:
-    """The module's node, once it is known to serve Register (else the test is skipped)."""
-    with grpc.insecure_channel(f"unix:{node.data_dir / 'node.sock'}") as channel:
-        stub = node_pb2_grpc.NodeStub(channel)
-        try:
-            # An empty registration is refused (no name); a node that accepted it is told to forget it.
-            reply = stub.Register(node_pb2.RegisterRequest(), timeout=5)
-            stub.Deregister(node_pb2.DeregisterRequest(id=reply.id), timeout=5)
-        except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-                pytest.skip("the node does not serve Register yet (UNIMPLEMENTED)")
-    return node
-
-
 @contextlib.contextmanager
 def _helloworld_next_to(node: NodeProcess) -> Iterator[subprocess.Popen[bytes]]:
     """examples/helloworld/main.py run as its README says, next to `node`, once it has registered;
@@ -68,7 +53,8 @@ def _helloworld_next_to(node: NodeProcess) -> Iterator[subprocess.Popen[bytes]]:
         process = subprocess.Popen([sys.executable, str(HELLOWORLD)], env=env, stdout=subprocess.DEVNULL,
                                    stderr=stderr, start_new_session=True)
     try:
-        wait_until(lambda: _services(node, "helloworld") or process.poll() is not None, 15, "helloworld to register")
+        wait_until(lambda: _services(node, "helloworld") or process.poll() is not None, PATIENCE,
+                   "helloworld to register")
         assert process.poll() is None, f"helloworld exited with {process.returncode}"
         yield process
     finally:
@@ -83,10 +69,10 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
 
 
 @pytest.fixture(scope="module")
-def helloworld(registry: NodeProcess) -> Iterator[NodeProcess]:
+def helloworld(node: NodeProcess) -> Iterator[NodeProcess]:
     """The node, with helloworld running next to it for the whole module."""
-    with _helloworld_next_to(registry):
-        yield registry
+    with _helloworld_next_to(node):
+        yield node
 
 
 @pytest_asyncio.fixture
@@ -128,20 +114,19 @@ async def test_a_field_of_the_wrong_type_reaches_the_client_as_the_services_bad_
     assert "name" in failed.value.detail
 
 
-async def test_an_unknown_service_is_not_found(registry: NodeProcess, client: Client) -> None:
+async def test_an_unknown_service_is_not_found(client: Client) -> None:
     with pytest.raises(errors.NotFound):
         await client.call("no-such-service", "Nothing.Here", {}, timeout=5)
 
 
-async def test_sigterm_deregisters_the_instance_at_once_and_exits_0(helloworld: NodeProcess) -> None:
-    # A second instance of its own, so the module's one keeps serving the other tests.
-    before = {i.id for i in _services(helloworld, "helloworld")}
-    with _helloworld_next_to(helloworld) as process:
-        wait_until(lambda: len(_services(helloworld, "helloworld")) == len(before) + 1, 10, "the second instance")
-
+async def test_sigterm_deregisters_the_instance_at_once_and_exits_0(node: NodeProcess) -> None:
+    # A service run as a process, with a TTL (an hour) that outlasts any wait here: only deregistering can
+    # take its instance off the node.
+    with running(node, FAULTY, "faulty", {"FAULTY_TTL": "3600"}) as (process, instance):
         assert _stop(process) == 0
-    # Well inside the 10 s TTL: the instance deregistered rather than expired.
-    wait_until(lambda: {i.id for i in _services(helloworld, "helloworld")} == before, 3, "the instance to leave")
+
+    wait_until(lambda: instance not in {i.id for i in _services(node, "faulty")}, PATIENCE,
+               "the instance to leave")
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +136,14 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Module
 
 
 @pytest_asyncio.fixture
-async def greeter(registry: NodeProcess, generated: tuple[ModuleType, ModuleType]) -> AsyncIterator[Service]:
-    """A protobuf Greeter served in this process next to the node (ttl 2 s, heartbeats every 0.5 s)."""
+async def greeter(node: NodeProcess, generated: tuple[ModuleType, ModuleType]) -> AsyncIterator[Service]:
+    """A protobuf Greeter served in this process next to the node (ttl 4 s, heartbeats every 0.5 s)."""
     pb, pb_grpc = generated
-    service = Service("greeter", data_dir=registry.data_dir, ttl_s=2.0, heartbeat_s=0.5)
+    service = Service("greeter", data_dir=node.data_dir, ttl_s=4.0, heartbeat_s=0.5)
     service.add_servicer(pb_grpc.add_GreeterServicer_to_server, greeter_servicer(pb, pb_grpc))
     serving = asyncio.create_task(service.serve())
-    for _ in range(100):
-        if service.id or serving.done():
-            break
-        await asyncio.sleep(0.1)
-    assert service.id, serving.exception() if serving.done() else "greeter did not register within 10 s"
+    await until(lambda: service.id or serving.done(), PATIENCE, "greeter to register")
+    assert service.id, serving.exception()
     try:
         yield service
     finally:
@@ -180,8 +162,8 @@ async def test_a_client_calls_a_protobuf_endpoint_with_messages(
 
 
 async def test_the_registration_carries_the_descriptor_set_of_the_servicer(greeter: Service,
-                                                                            registry: NodeProcess) -> None:
-    described = _describe(registry, "greeter")
+                                                                            node: NodeProcess) -> None:
+    described = _describe(node, "greeter")
     files = descriptor_pb2.FileDescriptorSet.FromString(described.descriptor_set)
 
     assert [f.name for f in files.file][-1] == "sdktest_greeter.proto"
@@ -189,13 +171,21 @@ async def test_the_registration_carries_the_descriptor_set_of_the_servicer(greet
         "micro.sdktest.v1.HelloRequest", "micro.sdktest.v1.CountdownRequest"}
 
 
-async def test_heartbeats_keep_an_instance_registered_past_its_ttl(greeter: Service, registry: NodeProcess) -> None:
-    await asyncio.sleep(5.0)  # 2.5 TTLs
+async def test_heartbeats_keep_an_instance_registered_past_its_ttl(greeter: Service,
+                                                                   node: NodeProcess) -> None:
+    # A registration of the same TTL made after the greeter's and never renewed: once the node has expired
+    # it, the greeter's TTL has run out too, and only its heartbeats can have kept it.
+    with grpc.insecure_channel(f"unix:{node.data_dir / 'node.sock'}") as channel:
+        witness = node_pb2_grpc.NodeStub(channel).Register(node_pb2.RegisterRequest(
+            service="witness", address="127.0.0.1:9", ttl_s=greeter.ttl_s,
+            endpoints=[node_pb2.Endpoint(name="Witness.Do", method="/Witness/Do", codec="json")]), timeout=5)
+    assert [i.id for i in _services(node, "witness")] == [witness.id]
+    await until(lambda: not _services(node, "witness"), PATIENCE, "the node to expire the witness")
 
-    assert [i.id for i in _services(registry, "greeter")] == [greeter.id]
+    assert [i.id for i in _services(node, "greeter")] == [greeter.id]
 
 
-async def test_a_service_registers_again_after_its_node_restarts(registry: NodeProcess) -> None:
+async def test_a_service_registers_again_after_its_node_restarts() -> None:
     # A node of its own: restarting the module's node would disturb the other tests.
     with tempfile.TemporaryDirectory(prefix="ms-") as base:
         cluster = Cluster(Path(base))
@@ -204,7 +194,8 @@ async def test_a_service_registers_again_after_its_node_restarts(registry: NodeP
             with _helloworld_next_to(node) as process:
                 node.kill()
                 node.start()
-                wait_until(lambda: _services(node, "helloworld"), 15, "helloworld to register with the new node")
+                wait_until(lambda: _services(node, "helloworld"), PATIENCE,
+                           "helloworld to register with the new node")
                 assert _stop(process) == 0
         finally:
             cluster.close()
