@@ -56,12 +56,12 @@ from ..node.api.subjects import check_pattern, check_topic
 from ..sdk.pubsub import Message, encode
 from .backend import Backend, LoggingBackend, PubsubBackend
 from .catalog import Catalog, Route
-from .errors import CORS, JSON, error_body, error_response, gateway_error, http_error
+from .errors import CORS, JSON, error_body, error_response, gateway_error, http_error, refusal_response
 from .logs import Log, PythonLog, failure_fields
 from .openapi import openapi_document
 from .routes import endpoint_path, resolve
 from .server import Runner
-from .transcode import Codec, params_object, parse_json, refusing
+from .transcode import REFUSED, Codec, params_object, parse_json, refused
 
 __all__ = ["create_app", "serve"]
 
@@ -95,15 +95,15 @@ def create_app(
     a heartbeat on an idle subscription every `heartbeat` s."""
     catalog = Catalog(backend, catalog_ttl)
     gateway = _Gateway(backend, catalog, max_body, timeout, version or _version(), heartbeat, _log(backend))
-    app = web.Application(client_max_size=max_body, middlewares=[gateway.answering])
-    app.router.add_get("/", gateway.index)
+    app = web.Application(client_max_size=max_body)
+    gateway.add(app, "GET", "/", gateway.index)
     if isinstance(backend, PubsubBackend):
         gateway.add_only(app, "POST", "/publish/{topic}", functools.partial(gateway.publish, backend))
         gateway.add_only(app, "GET", "/subscribe/{topic}", functools.partial(gateway.subscribe, backend))
-    app.router.add_get("/services", gateway.services)
-    app.router.add_get("/openapi.json", gateway.openapi)
-    app.router.add_route("OPTIONS", "/{path:.*}", gateway.preflight)
-    app.router.add_route("*", "/{path:.*}", gateway.call)
+    gateway.add(app, "GET", "/services", gateway.services)
+    gateway.add(app, "GET", "/openapi.json", gateway.openapi)
+    gateway.add(app, "OPTIONS", "/{path:.*}", gateway.preflight)
+    gateway.add(app, "*", "/{path:.*}", gateway.call)
     app.on_shutdown.append(gateway.stop_streams)
     return app
 
@@ -154,26 +154,35 @@ class _Gateway:
         self._stopping = False
         self._skipped = 0  # replies of streaming endpoints skipped for having no JSON form
 
-    @web.middleware
-    async def answering(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        """Middleware: whatever a handler raises, the client gets Micro's error body."""
-        try:
-            return await handler(request)
-        except MicroError as error:
-            return error_response(error)
-        except web.HTTPException as exc:  # aiohttp's own refusals (no route for `OPTIONS *`, say)
-            if exc.status < 400:
-                raise
-            return error_response(http_error(exc.status, exc.reason), _kept(exc.headers))
-        except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets Micro's error body
-            return error_response(self._unexpected(request, exc))
+    def answering(self, handler: _Handler) -> _Handler:
+        """`handler`, with whatever it raises answered by Micro's error body. A wrapper per route rather
+        than a middleware: aiohttp runs an application's middlewares through a chain of its own (and one
+        more of its own) on every request, about 6 µs a call."""
+
+        async def answered(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except MicroError as error:
+                return error_response(error)
+            except web.HTTPException as exc:  # aiohttp's own refusals, raised by the request's methods
+                if exc.status < 400:
+                    raise
+                return refusal_response(exc)
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets Micro's error body
+                return error_response(self._unexpected(request, exc))
+
+        return answered
+
+    def add(self, app: web.Application, method: str, path: str, handler: _Handler) -> None:
+        """Route `method` on `path` to `handler`, answering its failures (`answering`)."""
+        app.router.add_route(method, path, self.answering(handler))
 
     def add_only(self, app: web.Application, method: str, path: str, handler: _Handler) -> None:
         """Route `method` on `path` to `handler`, preflights to `preflight`, and any other method to 405
         (the call route, which takes every path, would take them otherwise)."""
-        app.router.add_route(method, path, handler)
-        app.router.add_route("OPTIONS", path, self.preflight)
-        app.router.add_route("*", path, functools.partial(_not_allowed, method))
+        self.add(app, method, path, handler)
+        self.add(app, "OPTIONS", path, self.preflight)
+        self.add(app, "*", path, functools.partial(_not_allowed, method))
 
     async def index(self, request: web.Request) -> web.Response:
         return _json({"version": self._version})
@@ -328,8 +337,10 @@ class _Gateway:
         if not raw.strip():
             raise gateway_error("INVALID_ARGUMENT", "a publish needs a body: the message, as JSON")
         body = parse_json(raw)
-        with refusing("malformed JSON body"):  # a string holding a lone surrogate has no UTF-8
+        try:
             data = encode(body)
+        except REFUSED as exc:  # a string holding a lone surrogate has no UTF-8
+            raise refused("malformed JSON body", exc) from None
         message = node_pb2.PublishRequest(topic=topic, data=data, headers=_message_headers(request.headers))
         reply = await pubsub.publish(message)
         return _json({"nodes": reply.nodes})
@@ -447,11 +458,6 @@ async def _not_allowed(allowed: str, request: web.Request) -> web.Response:
     """405, naming the methods the path takes in `Allow`."""
     error = http_error(405, f"method {request.method} not allowed here; use {allowed}")
     return error_response(error, {"Allow": allowed})
-
-
-def _kept(headers: Mapping[str, str]) -> dict[str, str]:
-    """The headers of an aiohttp refusal worth keeping on Micro's body instead (Allow, say)."""
-    return {key: value for key, value in headers.items() if key not in ("Content-Type", "Content-Length")}
 
 
 def _late(route: Route, timeout: float) -> MicroError:

@@ -33,6 +33,7 @@ __all__ = [
     "gateway_error",
     "http_error",
     "http_status",
+    "refusal_response",
 ]
 
 GATEWAY_ID = "go.micro.gateway"
@@ -91,3 +92,10 @@ def error_response(error: MicroError, headers: Mapping[str, str] | None = None) 
         body=json.dumps(error_body(error)).encode(),
         headers={**JSON, **headers} if headers else JSON,
     )
+
+
+def refusal_response(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusal (a 4xx or 5xx it raised: no route for a request target, a body too large
+    for its reader) as Micro's error body, keeping its headers worth keeping (`Allow`, say)."""
+    kept = {key: value for key, value in exc.headers.items() if key not in ("Content-Type", "Content-Length")}
+    return error_response(http_error(exc.status, exc.reason), kept)

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, HttpProcessingError, LineTooLong
 
 from ..node.api.micro_errors import MicroError
-from .errors import error_response, gateway_error, http_error
+from .errors import error_response, gateway_error, http_error, refusal_response
 from .logs import Log, failure_fields
 
 __all__ = ["MAX_FIELD", "MAX_HEADERS", "MAX_REQUEST_LINE", "Runner"]
@@ -89,6 +89,15 @@ class _Connection(web.RequestHandler):
         response = error_response(self._refusal(status, exc))
         response.force_close()
         return response
+
+    async def finish_response(
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        """Send `resp`: an aiohttp refusal that no route answered (a request target that is no path, such
+        as `OPTIONS *`) as Micro's error body, like every other answer."""
+        if isinstance(resp, web.HTTPException) and resp.status >= 400:
+            resp = refusal_response(resp)
+        return await super().finish_response(request, resp, start_time)
 
     def log_exception(self, *args: Any, **kw: Any) -> None:
         """aiohttp's record of an exception it caught: one `Log` record, unless it is the client's

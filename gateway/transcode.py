@@ -11,14 +11,13 @@ Requests arrive as JSON bodies, strict JSON (`parse_json`: no NaN, no number out
 in an object, no nesting past the parser's depth), or as query parameters (and form bodies), which
 `params_object` types by the request schema: `?n=3&tag=a&tag=b` is `{"n": 3, "tag": ["a", "b"]}` for an
 integer `n` and an array `tag`. A request that does not fit is an INVALID_ARGUMENT error naming the
-field; whatever a client's input makes the decoders raise is INVALID_ARGUMENT too (`refusing`).
+field; whatever a client's input makes the decoders raise is INVALID_ARGUMENT too (`refused`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -26,12 +25,13 @@ from google.protobuf.message import DecodeError, Message
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from ..node.api.micro_errors import internal
+from ..node.api.micro_errors import MicroError, internal
 from ..node.api.strict_json import loads, number
 from .errors import gateway_error
 from .schema import message_schemas
 
 __all__ = [
+    "REFUSED",
     "Codec",
     "JsonCodec",
     "ProtoCodec",
@@ -39,7 +39,7 @@ __all__ = [
     "loads",
     "params_object",
     "parse_json",
-    "refusing",
+    "refused",
 ]
 
 _ANY_OBJECT: dict[str, Any] = {"type": "object"}
@@ -64,22 +64,23 @@ class Codec(Protocol):
 
 def parse_json(raw: bytes) -> Any:
     """A request body as strict JSON (`loads`); anything else is INVALID_ARGUMENT."""
-    with refusing("malformed JSON body"):
-        return loads(raw.decode("utf-8"))
-
-
-@contextmanager
-def refusing(what: str) -> Iterator[None]:
-    """What a client's input raises while it is decoded, as INVALID_ARGUMENT saying `what` failed: the
-    json module raises ValueError (UnicodeDecodeError among them) and RecursionError on deep nesting,
-    protobuf's json_format its ParseError, and TypeError or OverflowError on values it cannot convert
-    (an integer too large for a double field)."""
     try:
-        yield
-    except RecursionError:
-        raise gateway_error("INVALID_ARGUMENT", f"{what}: nested too deeply") from None
-    except (ValueError, TypeError, OverflowError, json_format.ParseError) as exc:
-        raise gateway_error("INVALID_ARGUMENT", f"{what}: {' '.join(str(exc).split())}") from None
+        return loads(raw.decode("utf-8"))
+    except REFUSED as exc:
+        raise refused("malformed JSON body", exc) from None
+
+
+REFUSED = (ValueError, TypeError, OverflowError, RecursionError, json_format.ParseError)
+"""What a client's input makes the decoders raise: the json module ValueError (UnicodeDecodeError among
+them), protobuf's json_format its ParseError, RecursionError on deep nesting, and TypeError or
+OverflowError on values it cannot convert (an integer too large for a double field)."""
+
+
+def refused(what: str, exc: BaseException) -> MicroError:
+    """One of `REFUSED`, raised while decoding a client's input, as INVALID_ARGUMENT saying `what` failed."""
+    if isinstance(exc, RecursionError):
+        return gateway_error("INVALID_ARGUMENT", f"{what}: nested too deeply")
+    return gateway_error("INVALID_ARGUMENT", f"{what}: {' '.join(str(exc).split())}")
 
 
 class JsonCodec:
@@ -133,8 +134,10 @@ class ProtoCodec:
         if not isinstance(request, dict):
             raise gateway_error("INVALID_ARGUMENT", _NOT_AN_OBJECT)
         message: Message = self._request()
-        with refusing("invalid request"):
+        try:
             json_format.ParseDict(request, message)
+        except REFUSED as exc:
+            raise refused("invalid request", exc) from None
         return message.SerializeToString()
 
     def decode(self, body: bytes) -> bytes:
