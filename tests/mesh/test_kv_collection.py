@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from kv_harness import EPOCH, mesh, put, read, restart, run_until
 from mesh_harness import CONFIG, Creds, Net, Node, Verifier
+from mesh_kv_harness import EPOCH, mesh, put, read, restart, run_until
 from micro.mesh import KvPurged
 from micro.mesh.counters import Counters
 from micro.mesh.kv import KvReplica

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from kv_harness import EPOCH, mesh, put, read
 from mesh_harness import CONFIG, Net, Node
+from mesh_kv_harness import EPOCH, mesh, put, read
 from micro.mesh import InvalidArgument, KvChanged, KvEntry, KvPurged, KvWriter
 
 
