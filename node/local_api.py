@@ -140,7 +140,7 @@ class LocalApi(node_pb2_grpc.NodeServicer):
         return await guard(self.node.log, context, lambda: now(self._capabilities.pubsub.publish(request)))
 
     async def PublishMany(self, request: Any, context: Any) -> Any:
-        return await guard(self.node.log, context, lambda: now(self._capabilities.pubsub.publish_many(request)))
+        return await guard(self.node.log, context, lambda: self._capabilities.pubsub.publish_many_in_order(request))
 
     async def StreamPublish(self, request: Any, context: Any) -> Any:
         return await guard(self.node.log, context, lambda: self._capabilities.streams.publish(request))

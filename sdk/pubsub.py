@@ -173,6 +173,8 @@ class Pubsub(NodeUser):
         self._publisher = Batcher(self._publish_many, outgoing_size)
         self._sender = Batcher(self._send_many, outgoing_size, self._sent_failed)
         """For `send`: its calls ask the node to answer only the refused messages."""
+        self._sender_id = os.urandom(16)
+        self._sent_calls = 0
         self._failed: MicroError | None = None
         self.failed = 0
         """Messages of `send` the node refused or never got (see `flush`)."""
@@ -185,7 +187,8 @@ class Pubsub(NodeUser):
 
     async def send(self, topic: str, data: Any, headers: Mapping[str, str] | None = None) -> None:
         """Publish without waiting for the node's answer, as NATS core's publish does: the message is
-        queued and goes with the others in `PublishMany` calls. BadRequest for a bad topic at once; a
+        queued and goes with the others in `PublishMany` calls, which the node applies in the order they
+        were made, so the messages sent through one `Pubsub` keep their order. BadRequest for a bad topic at once; a
         message the node refuses or never gets is counted in `failed`, and the next `flush` raises the
         first such error. Waits only while `SEND_BACKLOG` messages are unanswered (a node that cannot
         keep up slows the sender instead of filling its memory)."""
@@ -219,7 +222,9 @@ class Pubsub(NodeUser):
                 for result in reply.results]
 
     async def _send_many(self, messages: list[Outgoing]) -> list[int | MicroError]:
-        request = node_pb2.PublishManyRequest(failures_only=True)
+        # Numbered, so the node applies the calls in flight together in the order they were sent.
+        self._sent_calls += 1
+        request = node_pb2.PublishManyRequest(failures_only=True, sender=self._sender_id, sequence=self._sent_calls)
         fill(request.messages, messages)
         reply = await self._node.call(self._node.stub.PublishMany, request)
         outcomes: list[int | MicroError] = [0] * len(messages)

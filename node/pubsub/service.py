@@ -37,6 +37,7 @@ from ..frames import unseal
 from ..log import Logger
 from ..runtime import Runtime
 from ..transport import NetTransport
+from .ordering import Sequencer
 from .queues import PeerLinks, Subscriber, message_size
 from .routes import Route, Turns, pick_member
 
@@ -115,6 +116,7 @@ class Pubsub:
         record changes (each such change clears it)."""
         # Round-robin positions per group: over nodes (publishing) and over local members (delivering).
         self._turns = Turns()
+        self._order = Sequencer()
         self._member_turns = Turns()
         self.stats: collections.Counter[str] = collections.Counter()
         self._links = PeerLinks(runtime, transport, keyring, self.stats, logger)
@@ -169,6 +171,16 @@ class Pubsub:
         route = Route(_LOCAL, (sub.group for sub in local), ((r.node_id, r.group, r.count) for r in remote))
         cached = self._routes[topic] = (local, route)
         return cached
+
+    async def publish_many_in_order(self, request: node_pb2.PublishManyRequest) -> node_pb2.PublishManyReply:
+        """`publish_many`, after the sender's earlier calls when it numbers them (`ordering`)."""
+        if not request.sender:
+            return self.publish_many(request)
+        await self._order.turn(request.sender, request.sequence)
+        try:
+            return self.publish_many(request)
+        finally:
+            self._order.done(request.sender, request.sequence)
 
     def publish_many(self, request: node_pb2.PublishManyRequest) -> node_pb2.PublishManyReply:
         """Each message published on its own; a refused one is answered with its error. With
@@ -322,7 +334,8 @@ class Pubsub:
                                        "link_failures")}
         counts.update(self.stats)
         counts.update(subscriptions=self._local_count, remote_subscriptions=len(self._remote_records),
-                      links=len(self._links))
+                      links=len(self._links), calls_overtaken=self._order.overtaken,
+                      calls_without_predecessor=self._order.gave_up)
         return {f"pubsub.{name}": count for name, count in sorted(counts.items())}
 
     async def close(self) -> None:

@@ -682,12 +682,16 @@ class PublishReply(_message.Message):
     def __init__(self, nodes: _Optional[int] = ...) -> None: ...
 
 class PublishManyRequest(_message.Message):
-    __slots__ = ("messages", "failures_only")
+    __slots__ = ("messages", "failures_only", "sender", "sequence")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     FAILURES_ONLY_FIELD_NUMBER: _ClassVar[int]
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[PublishRequest]
     failures_only: bool
-    def __init__(self, messages: _Optional[_Iterable[_Union[PublishRequest, _Mapping]]] = ..., failures_only: _Optional[bool] = ...) -> None: ...
+    sender: bytes
+    sequence: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[PublishRequest, _Mapping]]] = ..., failures_only: _Optional[bool] = ..., sender: _Optional[bytes] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class PublishResult(_message.Message):
     __slots__ = ("nodes", "code", "message", "index")
