@@ -1,9 +1,12 @@
-"""The services part of a node: its registry, its router, its pubsub, its event streams, and the HTTP
-gateway it may serve in-process.
+"""The capabilities a node runs on the mesh's owned state: the service registry and the router
+(`calls/`), pubsub (`pubsub/`), event streams and their consumer groups (`streams/`), and the HTTP gateway
+it may serve in-process. The key-value store (which the core feeds directly) and the supervisor belong
+to the agent itself.
 
-Built once the node knows its id and address (`registry.py`, `routing.py`); the gateway (`--gateway
-HOST:PORT`) starts after the local API is up and stops first, so requests in flight still find the
-router. The gateway (aiohttp, and the SDK's errors it speaks) is imported only by a node that serves it.
+Built once the node knows its id and address; each part hears the owned-state changes it files
+(`on_owned`), republishes its own after the core is replaced (`rebuilt`), reports its counters and closes.
+The gateway (`--gateway HOST:PORT`) starts after the local API is up and stops first, so requests in
+flight still find the router; it (aiohttp) is imported only by a node that serves it.
 """
 
 from __future__ import annotations

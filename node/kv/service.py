@@ -2,7 +2,7 @@
 
 A write goes: the core stamps a register (`kv_draft`, which validates and raises before anything is
 written) and signs the registers of one request together (`kv_sign`: one signature over their Merkle
-root, so replicas check one signature per request, not per register), the store commits them (group commit, see `kvstore.py`), the core installs and
+root, so replicas check one signature per request, not per register), the store commits them (group commit, see `store.py`), the core installs and
 gossips it (`kv_publish`), and only then is the client answered. Installing emits `KvChanged`, which
 feeds watches; its register is already in the file, so it is not saved a second time. Registers from
 other writers arrive only as `KvChanged` and are saved in the background. Reads are served from the

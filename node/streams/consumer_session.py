@@ -1,4 +1,4 @@
-"""One consumer's `StreamConsume` stream: the asyncio binding of its `consumers_delivery.Delivery`.
+"""One consumer's `StreamConsume` stream: the asyncio binding of its `delivery.Delivery`.
 
 The loop, woken by acks, by changes in its group's members or its topic's heads, and at least every
 `POLL_S`: takes the partitions rendezvous hashing gives it now (a partition it lost is dropped after

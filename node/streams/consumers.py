@@ -5,7 +5,7 @@ Each consumer on this node is one owned entry, `consumer/<24 hex of BLAKE2b(cons
 others' entries from `OwnedStateChanged` (the core drops a dead or departed member's owned state with
 events, so its consumers go with it). A group's members are thus known mesh-wide, and each consumer
 takes the partitions (origin logs) of its topic that rendezvous hashing gives it among them
-(`consumers_delivery.assign`), recomputed whenever the members or the partitions change.
+(`delivery.assign`), recomputed whenever the members or the partitions change.
 
 A consumer's stream is served by a `consumers_session.Session`. Offsets committed by a group live in the
 replicated KV store: database `streams`, table `offsets`, key `<topic>/<group>/<origin>`, value the last

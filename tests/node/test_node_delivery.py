@@ -1,4 +1,4 @@
-"""The sans-IO consumer core (`node/consumers_delivery.py`): rendezvous assignment, and deliveries, acks,
+"""The sans-IO consumer core (`node/streams/delivery.py`): rendezvous assignment, and deliveries, acks,
 redeliveries, dead letters and committed offsets on an explicit clock; and consumer records from other
 nodes, which decode or are refused, never raise."""
 
