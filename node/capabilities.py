@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..identity.keyring import Keyring
 from ..mesh import OwnedStateChanged
@@ -32,12 +32,28 @@ from .transport import NetTransport, format_address
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["Capabilities"]
+__all__ = ["Capabilities", "Capability"]
+
+
+class Capability(Protocol):
+    """What the agent asks of a capability that lives on the mesh's owned state."""
+
+    def on_owned(self, event: OwnedStateChanged) -> None:
+        """A remote node's owned entry changed (the capability files the keys it owns)."""
+
+    def rebuilt(self) -> None:
+        """The core was replaced (the node joined another mesh): republish what this node owns."""
+
+    def counters(self) -> dict[str, int]:
+        """Its counters for `micro node status`, named `<capability>.<counter>`."""
+
+    async def close(self) -> None:
+        """Stop; the node is stopping."""
 
 
 class Capabilities:
-    """Registry, router, pubsub and streams of one node (for its whole life: a join to another mesh keeps
-    them). `eventlog` is the node's open stream log (the node closes it); consumer groups commit their
+    """Registry, router, pubsub, streams and consumer groups of one node (for its whole life: a join to
+    another mesh keeps them). `eventlog` is the node's open stream log (the node closes it); consumer groups commit their
     offsets through `kv`."""
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
@@ -48,6 +64,8 @@ class Capabilities:
         self.pubsub = Pubsub(runtime, transport, node_id, keyring, logger)
         self.streams = Streams(runtime, transport, keyring, node_id, logger, eventlog)
         self.consumers = Consumers(runtime, kv, self.streams, node_id, logger)
+        # In the order they close: consumers before the streams they read.
+        self._parts: tuple[Capability, ...] = (self.registry, self.pubsub, self.consumers, self.streams)
         self._log = logger
         self._gateway: web.AppRunner | None = None
 
@@ -65,38 +83,23 @@ class Capabilities:
         return f"http://{format_address(bound_host, bound_port)}"
 
     def counters(self) -> dict[str, int]:
-        """For `micro node status`: instances registered here and known in all, dropped records, and the
-        router's calls, forwards, unreachable instances met and calls served for other nodes."""
-        return {
-            "services.local_instances": self.registry.local_count,
-            "services.instances": len(self.registry.instances()),
-            "services.dropped_records": self.registry.dropped,
-            **{f"services.{name}": count for name, count in sorted(self.router.stats.items())},
-            **self.pubsub.counters(),
-            **self.streams.counters(),
-            **self.consumers.counters(),
-        }
+        """For `micro node status`: every part's counters and the router's."""
+        counts = self.router.counters()
+        for part in self._parts:
+            counts.update(part.counters())
+        return counts
 
     def on_owned(self, event: OwnedStateChanged) -> None:
-        """A remote node's owned entry changed: instances (`svc/`), subscriptions (`sub/`) and stream
-        partitions (`stream/`) all listen."""
-        self.registry.on_owned(event)
-        self.pubsub.on_owned(event)
-        self.streams.on_owned(event)
-        self.consumers.on_owned(event)
+        for part in self._parts:
+            part.on_owned(event)
 
     def rebuilt(self) -> None:
-        """The core was replaced (the node joined another mesh): republish what this node owns."""
-        self.registry.rebuilt()
-        self.pubsub.rebuilt()
-        self.streams.rebuilt()
-        self.consumers.rebuilt()
+        for part in self._parts:
+            part.rebuilt()
 
     async def close(self) -> None:
         if self._gateway is not None:
             await self._gateway.cleanup()
-        self.registry.close()
-        await self.pubsub.close()
-        await self.consumers.close()
-        await self.streams.close()
+        for part in self._parts:
+            await part.close()
         await self.router.close()

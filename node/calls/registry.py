@@ -125,7 +125,12 @@ class Registry:
         self._remove(instance_id)
         return node_pb2.DeregisterReply()
 
-    def close(self) -> None:
+    def counters(self) -> dict[str, int]:
+        """For `micro node status`: instances registered here and known in all, and dropped records."""
+        return {"services.local_instances": len(self._local), "services.instances": len(self.instances()),
+                "services.dropped_records": self.dropped}
+
+    async def close(self) -> None:
         for local in self._local.values():
             if local.timer is not None:
                 local.timer.cancel()
@@ -166,10 +171,6 @@ class Registry:
     def of_service(self, service: str) -> Iterable[node_pb2.ServiceInstance]:
         """The instances of a service, unordered (the routing path, called for every call)."""
         return self._services.get(service, {}).values()
-
-    @property
-    def local_count(self) -> int:
-        return len(self._local)
 
     def is_local(self, instance_id: str) -> bool:
         return instance_id in self._local

@@ -25,7 +25,7 @@ def _register(link_socket: str) -> node_pb2.ServiceInstance:
         registry.register(node_pb2.RegisterRequest(service="thing", address="127.0.0.1:9", endpoints=[endpoint],
                                                    call_link=True, link_socket=link_socket))
         [instance] = registry.instances("thing")
-        registry.close()
+        await registry.close()
         return instance
 
     return asyncio.run(register())
