@@ -30,7 +30,7 @@ from ..gateway.transcode import Codec, JsonCodec, ProtoCodec, load_descriptors
 from ..node.api.client import NodeClient
 from ..node.api.errors import InvalidArgument, NodeError, NotRunning
 from ..node.api.limits import MAX_BODY
-from ..node.api.strict_json import decode
+from ..node.api.strict_json import decode, loads
 from ..sdk.errors import MicroError, from_details, internal, of_status
 from .common import Duration, connect, data_dir_option, echo, echo_json, echo_table
 
@@ -257,7 +257,7 @@ class _Json(click.ParamType):
         if not isinstance(value, str):
             return value
         try:
-            return json.loads(value)
+            return loads(value)
         except ValueError as exc:
             self.fail(f"{value!r} is not JSON: {exc}", param, ctx)
 

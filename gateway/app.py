@@ -35,8 +35,6 @@ expect are logged, one record each (`logs`), in the log of the node behind the b
 from __future__ import annotations
 
 import asyncio
-import base64
-import dataclasses
 import functools
 import json
 import math
@@ -61,7 +59,7 @@ from .logs import Log, PythonLog, failure_fields
 from .openapi import openapi_document
 from .routes import endpoint_path, resolve
 from .server import Runner
-from .transcode import REFUSED, Codec, params_object, parse_json, refused
+from .transcode import Codec, params_object, parse_json
 
 __all__ = ["create_app", "serve"]
 
@@ -337,11 +335,7 @@ class _Gateway:
         if not raw.strip():
             raise gateway_error("INVALID_ARGUMENT", "a publish needs a body: the message, as JSON")
         body = parse_json(raw)
-        try:
-            data = encode(body)
-        except REFUSED as exc:  # a string holding a lone surrogate has no UTF-8
-            raise refused("malformed JSON body", exc) from None
-        message = node_pb2.PublishRequest(topic=topic, data=data, headers=_message_headers(request.headers))
+        message = node_pb2.PublishRequest(topic=topic, data=encode(body), headers=_message_headers(request.headers))
         reply = await pubsub.publish(message)
         return _json({"nodes": reply.nodes})
 
@@ -425,16 +419,9 @@ def _valid(check: Callable[[str], str], topic: str) -> str:
 
 
 def _message_json(message: node_pb2.PubsubMessage) -> bytes:
-    """A message as its event's JSON. `Message.to_object` shows the payload as `data` when Python's json
-    reads it, but not all it reads is JSON a client reads back (NaN, a number out of range), and nesting
-    deeper than its recursion raises: such a payload goes as `data_base64`, as non-JSON payloads do."""
-    shown = Message.from_proto(message)
-    try:
-        return json.dumps(shown.to_object(), allow_nan=False).encode()
-    except (ValueError, RecursionError):
-        raw = dataclasses.asdict(shown)  # the fields `to_object` shows, in its order
-        raw["data_base64"] = base64.b64encode(raw.pop("data")).decode("ascii")
-        return json.dumps(raw).encode()
+    """A message as its event's JSON, as `micro subscribe` prints it (`data_base64` for a payload that is
+    not strict JSON: see `Message.to_object`)."""
+    return json.dumps(Message.from_proto(message).to_object()).encode()
 
 
 def _message_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -6,8 +6,9 @@ A client keeps several calls in flight, and the node may take them in another or
 before it). A client that wants its order kept numbers its calls (`sender`, a random id of its own, and
 `sequence` 1, 2, 3...); `Sequencer.turn` holds a call that arrives before its predecessor until the
 predecessor has been applied, or for at most `wait_s` (a predecessor lost on the way, whose call failed
-at the client, must not stop the sender for good). Senders are forgotten least recently used first,
-beyond `max_senders`; a forgotten sender's next call is taken as it comes.
+at the client, must not stop the sender for good). A sender is known from its first call, which starts
+at 1; senders are forgotten least recently used first, beyond `max_senders`, and one forgotten (or
+first met after a restart of the node) with later calls than 1 has its next call held for the wait.
 """
 
 from __future__ import annotations

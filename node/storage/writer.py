@@ -124,8 +124,9 @@ class Writer:
         threading.Thread(target=writer._run, args=(connect, opened), name=name, daemon=True).start()
         try:
             await opened
-        except BaseException:
+        except BaseException:  # the file did not open, or the open was cancelled after it did
             writer._closed = True
+            writer._queue.put(_STOP)  # a thread that opened the file waits for work: stop it
             await writer._stopped
             raise
         return writer

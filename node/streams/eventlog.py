@@ -200,7 +200,7 @@ def _append(topic: str, origin: str, events: list[node_pb2.StreamEvent], since: 
             # The source pruned everything up to `since`: what is held here cannot be continued.
             conn.execute("DELETE FROM events WHERE key BETWEEN ? AND ?", (_key(part, 0), _key(part, _MAX_OFFSET)))
             part = changed[key] = Partition(since, since - 1, 0, part.number)
-        clash = _clash(conn, part, events, prev)
+        clash = _clash(conn, part, events, prev) if events else 0
         if clash:
             return _Refused(clash, part.head)
         rows = []
@@ -344,14 +344,14 @@ class EventLog:
         here starts again at `since` (what came before was pruned at the source and cannot be copied).
         `prev` is the `published_at` of the source's event just before `events` (0: unknown). Raises
         `Conflict`, nothing written, when an offset held here has another event than the source's."""
-        if not events:
+        if not events and since <= self.head(topic, origin) + 1:
             return self.head(topic, origin)
         # The limits of the keys, checked here so that the writer's transaction (shared with other
         # appends) never meets them.
         if (topic, origin) not in self._parts and len(self._parts) >= _MAX_NUMBER:
             raise NodeError(f"this node's event-stream log holds {_MAX_NUMBER} partitions, its most",
                             "RESOURCE_EXHAUSTED")
-        if events[-1].offset > _MAX_OFFSET:
+        if max(events[-1].offset if events else 0, since) > _MAX_OFFSET:
             raise NodeError(f"partition {topic} of {origin} is full at offset {_MAX_OFFSET}", "RESOURCE_EXHAUSTED")
         result: int | _Refused = await self._submit(_append(topic, origin, events, since, prev))
         if isinstance(result, _Refused):

@@ -64,7 +64,7 @@ class Diverged(NodeError):
     def __init__(self, topic: str, holder: str, offset: int) -> None:
         super().__init__(f"this node's partition of {topic} and the copy {holder} holds differ at offset {offset} "
                          "(this node numbered events after its log lost some); its publishes are refused so "
-                         "that no offset is acknowledged twice")
+                         "that no offset is acknowledged twice (a refused batch stays in this node's log)")
 
 
 class Recovery:
@@ -86,8 +86,11 @@ class Recovery:
             members = self._view.alive()
             if not members and not wait_for_peers:
                 return
-            if members and await self._learn_from(members):
-                return
+            try:
+                if members and await self._learn_from(members):
+                    return
+            except NodeError as exc:  # this log failed (a full disk, say): publishes wait, and it tries again
+                self._logger.error("streams.heads_failed_here", error=exc.message)
             await asyncio.sleep(LEARN_RETRY_S)
 
     async def _learn_from(self, members: dict[str, str]) -> bool:
@@ -145,6 +148,11 @@ class Recovery:
             request = node_pb2.StreamRead(topic=topic, origin=origin, from_offset=max(head, 1), limit=_COPY_EVENTS)
             reply = await self._ask(address, "StreamRead", request, node_pb2.StreamEvents)
             events = list(reply.events)
+            if not events and reply.first > head + 1:
+                # The holder pruned the partition past this log's head: it starts again after that.
+                await self._log.append(topic, origin, [], reply.first)
+                self._view.moved(topic, origin)
+                continue
             if not events or events[-1].offset <= head:
                 return
             for event in events:  # stored as this node's own events are, without topic and origin

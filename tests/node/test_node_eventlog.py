@@ -99,6 +99,19 @@ def test_a_source_that_pruned_its_start_restarts_the_copy_at_its_first(tmp_path:
     run(scenario)
 
 
+def test_a_source_that_pruned_everything_past_this_head_moves_the_head_there(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        log = await opened(tmp_path / "streams.db")
+        await log.append("orders", ORIGIN, events(1, 2))
+        assert await log.append("orders", ORIGIN, [], since=9) == 8  # the source holds 1..8 pruned
+        assert log.first("orders", ORIGIN) == 9
+        assert log.read("orders", ORIGIN, 1, 100) == []
+        assert await log.append("orders", ORIGIN, events(9, 9)) == 9  # and continues after it
+        await log.close()
+
+    run(scenario)
+
+
 def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
     async def scenario() -> None:
         log = await opened(tmp_path / "streams.db")

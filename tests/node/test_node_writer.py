@@ -6,6 +6,7 @@ import asyncio
 import io
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,3 +245,29 @@ def test_a_file_that_cannot_be_opened_fails_the_open_with_the_connect_error(tmp_
         if thread.name == "test.writer":
             thread.join(DEADLINE_S)
             assert not thread.is_alive()
+
+
+def test_an_open_cancelled_after_the_file_opened_stops_the_thread(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        opened = threading.Event()
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(tmp_path / "slow.db", check_same_thread=False)
+            opened.set()
+            time.sleep(0.3)  # still opening when the caller gives up
+            return conn
+
+        task = asyncio.get_running_loop().create_task(
+            Writer.open(tmp_path / "slow.db", connect, Logger(io.StringIO()), name="slow", what="the test store",
+                        max_batch=10))
+        while not opened.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30.0)
+        deadline = time.monotonic() + 30.0
+        while any(t.name == "slow" for t in threading.enumerate()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not any(t.name == "slow" for t in threading.enumerate())
+
+    asyncio.run(scenario())
