@@ -2,13 +2,16 @@
 
 `run(options)` is what `micro node start` calls. Start-up order matters and is:
 
-1. lock the data dir (one node per directory) and clear a stale socket;
-2. load or create the node key and mesh credentials (no mesh yet: create one, this node holds its root);
-3. take the next generation (made durable before use, so a restart always supersedes the last life);
-4. bind UDP, then TCP on the same port number;
-5. open the KV store (a corrupt kv.db stops the node here), build the core with the stored replica,
+1. lock the data dir (one node per directory), clear a stale socket, and check the stores
+   (`storage.check`: a data dir that held a mesh never starts with a lost or damaged store);
+2. bind UDP, then TCP on the same port number;
+3. open the KV store and the event log (a corrupt file stops the node here), before the mesh file
+   exists, so that a first start cut short never leaves a mesh without its stores;
+4. load or create the node key and mesh credentials (no mesh yet: create one, this node holds its root);
+5. take the next generation (made durable before use, so a restart always supersedes the last life);
+6. build the core with the stored replica, learn this node's stream heads from the members' copies,
    then bind the local API socket (mode 0600);
-6. rejoin the members remembered in members.cbor, then `--join`.
+7. rejoin the members remembered in members.cbor, then `--join`.
 
 SIGTERM and SIGINT make the node leave gracefully: the leave rumour is sent for about one gossip round,
 members.cbor is written, and the process exits 0. `micro node leave` does the same and also forgets the
@@ -168,6 +171,7 @@ class Node:
         self.runtime: Runtime | None = None
         self.kv: KvService | None = None
         self.eventlog: EventLog | None = None
+        self._kv_store: KvStore | None = None
         self.config_api: ConfigService | None = None
         self.supervisor = Supervisor(options.data_dir, logger)
         self._config_key: bytes | None = None
@@ -214,6 +218,10 @@ class Node:
             raise InvalidArgument(
                 f"cannot bind TCP {format_address(host, port)} (address in use?); choose another --bind port"
             ) from None
+        # The stores exist before the mesh file: a first start cut short in between must not leave a data dir
+        # that has "held a mesh" without them (`storage.check` would refuse it).
+        self._kv_store = await KvStore.open(dd.kv_db, self.log)
+        self.eventlog = await EventLog.open(dd.streams_db, self.log)
         self._load_identity()
         self.generation = dd.next_generation()
         await self._peer_server.start()
@@ -228,9 +236,8 @@ class Node:
         self.transport.source = self.address
 
         self.runtime = Runtime(self.transport, self.log, self._on_members_changed, self._on_kv_event, self._on_owned)
-        self.kv = KvService(self.runtime, await KvStore.open(dd.kv_db, self.log))
+        self.kv = KvService(self.runtime, self._kv_store)
         self.config_api = ConfigService(self.kv, self._config_key)
-        self.eventlog = await EventLog.open(dd.streams_db, self.log)
         self.capabilities = Capabilities(self.runtime, self.transport, self.node_key.public.id, self.address,
                                  lambda: self.keyring, self.log, self.eventlog, self.kv, dd.links)
         remembered = [a for a in dd.load_members() if a != self.address]
@@ -470,6 +477,8 @@ class Node:
         if self.kv is not None:
             # After the servers: writes in flight at the stop still commit.
             await self.kv.close()
+        elif self._kv_store is not None:  # the start failed before the KV service was built
+            await self._kv_store.close()
         if self.eventlog is not None:
             await self.eventlog.close()
         await self.transport.close()
