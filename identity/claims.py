@@ -9,6 +9,7 @@ A signed claim set is the CBOR array `[claims, signature]`, where `claims` is th
     iat, exp  issued-at and expiry, unix seconds
     roles     list of role names
     nonce     16 random bytes (invites only)
+    redeemer  raw key of the node that decides which joiner the invite admits (invites only)
 
 and `signature` is the issuer's ed25519 signature of those exact bytes. Decoding accepts only the canonical
 encoding (see `_cbor`), so a claim set has one byte form and re-encoding a decoded value reproduces it.
@@ -16,12 +17,11 @@ encoding (see `_cbor`), so a claim set has one byte form and re-encoding a decod
 A `Chain` lists certificates from the one the root signed down to the leaf; each later certificate is
 signed by the subject of the one before, which must hold role "issuer". The empty chain stands for the
 root itself. An `Invite` is a claim set without subject, carrying its issuer's chain, printed as URL-safe
-base64. Nothing here reads a clock: every check takes `now` in unix seconds and allows `CLOCK_SKEW`.
+base64. Nothing here reads a clock: every check takes `now` in unix seconds. Certificates allow
+`CLOCK_SKEW` either side of their validity; invites only `INVITE_SKEW`, so that an invite made to last a
+minute is refused half a minute after it expired, not five.
 """
 
-import base64
-import binascii
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,22 +30,23 @@ from typing import Any
 import nacl.utils
 
 from . import _cbor
+from ._text import from_text, to_text
 from .errors import BadSignature, Expired, InvalidChain, Malformed
 from .keys import KEY_SIZE, SIGNATURE_SIZE, KeyKind, PublicKey, SigningKey
 
-__all__ = ["CLOCK_SKEW", "ISSUER_ROLE", "MAX_CHAIN_DEPTH", "NONCE_SIZE", "Certificate", "Chain", "Invite"]
+__all__ = ["CLOCK_SKEW", "INVITE_SKEW", "ISSUER_ROLE", "MAX_CHAIN_DEPTH", "NONCE_SIZE", "Certificate", "Chain",
+           "Invite"]
 
 MAX_CHAIN_DEPTH = 4
 CLOCK_SKEW = 300
+# An invite's expiry is meant to the minute (`micro node invite --ttl`): members' clocks must agree this well.
+INVITE_SKEW = 30
 ISSUER_ROLE = "issuer"
 NONCE_SIZE = 16
 _MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z: the last second a timestamp can print as
 # Small enough that a full chain plus an invite always fits the decoders' 4 KiB bound.
 _MAX_ROLES = 8
 _MAX_ROLE_LENGTH = 32
-# Base64 of the largest accepted encoding, plus room for surrounding whitespace.
-_MAX_TOKEN_CHARS = (_cbor.MAX_SIZE * 4 + 2) // 3 + 16
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]*")
 _KINDS = {k.value: k for k in KeyKind}
 
 
@@ -68,10 +69,10 @@ def _check_period(now: int, ttl: int) -> None:
         raise Malformed(f"cannot issue at {now} for {ttl} seconds: times must lie within 1970..9999")
 
 
-def _check_validity(what: str, issued_at: int, expires_at: int, now: int) -> None:
-    if now > expires_at + CLOCK_SKEW:
+def _check_validity(what: str, issued_at: int, expires_at: int, now: int, skew: int) -> None:
+    if now > expires_at + skew:
         raise Expired(f"{what} expired at {_utc(expires_at)}")
-    if issued_at > now + CLOCK_SKEW:
+    if issued_at > now + skew:
         raise Expired(f"{what} is not valid until {_utc(issued_at)}; check this machine's clock")
 
 
@@ -123,7 +124,7 @@ def _split_signed(data: object, what: str, typ: str, fields: frozenset[str]) -> 
 
 
 _CERT_FIELDS = frozenset({"typ", "iss", "iss_kind", "sub", "sub_kind", "mesh", "iat", "exp", "roles"})
-_INVITE_FIELDS = frozenset({"typ", "iss", "iss_kind", "mesh", "iat", "exp", "roles", "nonce"})
+_INVITE_FIELDS = frozenset({"typ", "iss", "iss_kind", "mesh", "iat", "exp", "roles", "nonce", "redeemer"})
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ class Chain:
                 raise InvalidChain(f"{what} is signed by {cert.issuer.id}, not {signer} {expected_issuer.id}")
             if not cert.issuer.verify_ok(cert.signed_bytes(), cert.signature):
                 raise BadSignature(f"{what} signature does not verify (altered or corrupt)")
-            _check_validity(what, cert.issued_at, cert.expires_at, now)
+            _check_validity(what, cert.issued_at, cert.expires_at, now, CLOCK_SKEW)
             if depth < len(self.certs) - 1 and ISSUER_ROLE not in cert.roles:
                 raise InvalidChain(f"{what} lacks role {ISSUER_ROLE!r} but signs the next certificate")
             expected_issuer = cert.subject
@@ -276,7 +277,8 @@ class Invite:
     """A short-lived token that lets one new node join mesh `mesh`, signed by `issuer`.
 
     `roles` are the roles the joining node's certificate is to carry; `issuer_chain` proves the issuer
-    may issue (empty when the root signed the invite).
+    may issue (empty when the root signed the invite); `redeemer` is the node that alone decides which
+    joiner the invite admits (the node that made it, whichever key signed it: see `redemption`).
     """
 
     issuer: PublicKey
@@ -286,6 +288,7 @@ class Invite:
     nonce: bytes
     signature: bytes
     issuer_chain: Chain
+    redeemer: PublicKey
     roles: tuple[str, ...] = ()
 
     @classmethod
@@ -297,11 +300,16 @@ class Invite:
         now: int,
         ttl: int,
         roles: Iterable[str] = (),
+        *,
+        redeemer: PublicKey,
     ) -> "Invite":
-        """Sign an invite valid for `ttl` seconds from `now`, with a fresh random nonce."""
+        """Sign an invite valid for `ttl` seconds from `now`, with a fresh random nonce, redeemed at node
+        `redeemer`."""
         _check_period(now, ttl)
+        if redeemer.kind is not KeyKind.NODE:
+            raise Malformed(f"an invite is redeemed at a node, not at {redeemer.id}")
         unsigned = cls(issuer_key.public, mesh, now, now + ttl, nacl.utils.random(NONCE_SIZE), b"", chain,
-                       _check_roles(roles))
+                       redeemer, _check_roles(roles))
         return replace(unsigned, signature=issuer_key.sign(unsigned.signed_bytes()))
 
     def _claims(self) -> dict[str, Any]:
@@ -314,6 +322,7 @@ class Invite:
             "exp": self.expires_at,
             "roles": list(self.roles),
             "nonce": self.nonce,
+            "redeemer": self.redeemer.raw,
         }
 
     def signed_bytes(self) -> bytes:
@@ -344,44 +353,30 @@ class Invite:
             nonce=nonce,
             signature=signature,
             issuer_chain=Chain.decode(outer[1]),
+            redeemer=claims.key("redeemer", KeyKind.NODE),
             roles=claims.roles(),
         )
 
     def to_token(self) -> str:
         """URL-safe base64 of `encode()`, without padding."""
-        return base64.urlsafe_b64encode(self.encode()).decode("ascii").rstrip("=")
+        return to_text(self.encode())
 
     @classmethod
     def from_token(cls, text: str) -> "Invite":
         """Parse a token printed by `to_token` (surrounding whitespace ignored); raises `Malformed`."""
-        if not isinstance(text, str):
-            raise Malformed(f"an invite token is text, not {type(text).__name__}")
-        if len(text) > _MAX_TOKEN_CHARS:
-            raise Malformed(f"invite token is {len(text)} characters; the limit is {_MAX_TOKEN_CHARS}")
-        token = text.strip()
-        if not token or not _TOKEN_RE.fullmatch(token) or len(token) % 4 == 1:
-            raise Malformed("invite token is not URL-safe base64 (truncated or mistyped?)")
-        try:
-            data = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
-        except binascii.Error:
-            raise Malformed("invite token is not URL-safe base64 (truncated or mistyped?)") from None
-        # The last character carries unused bits; only the canonical text is accepted, so every
-        # changed character is detected rather than silently ignored.
-        if base64.urlsafe_b64encode(data).decode("ascii").rstrip("=") != token:
-            raise Malformed("invite token is corrupt (altered or mistyped)")
-        return cls.decode(data)
+        return cls.decode(from_text(text, "invite token"))
 
     def verify(self, root: PublicKey, now: int) -> None:
         """Check the invite at `now` against mesh root `root`.
 
         Raises `BadSignature` if altered, `InvalidChain` if for another mesh or its issuer may not issue,
-        `Expired` outside its validity period.
+        `Expired` outside its validity period (allowing `INVITE_SKEW`).
         """
         if not self.issuer.verify_ok(self.signed_bytes(), self.signature):
             raise BadSignature("invite token signature does not verify (altered or corrupt)")
         if self.mesh != root:
             raise InvalidChain(f"invite token is for mesh {self.mesh.id}, not this mesh {root.id}")
-        _check_validity("invite token", self.issued_at, self.expires_at, now)
+        _check_validity("invite token", self.issued_at, self.expires_at, now, INVITE_SKEW)
         allowed = self.issuer_chain.verify_issuer(root, now)
         if allowed != self.issuer:
             raise InvalidChain(f"invite token issuer {self.issuer.id} is not certified by its chain to issue")
