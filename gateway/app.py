@@ -218,6 +218,7 @@ class _Gateway:
             body=await self._body(request, codec),
             metadata=_metadata(request.headers),
             timeout_s=timeout,
+            credential=credential(request.headers),
         )
         if route.endpoint.server_streaming or "text/event-stream" in request.headers.get("Accept", ""):
             write = functools.partial(self._write_replies, route=route, codec=codec, call=call)
@@ -335,13 +336,15 @@ class _Gateway:
         if not raw.strip():
             raise gateway_error("INVALID_ARGUMENT", "a publish needs a body: the message, as JSON")
         body = parse_json(raw)
-        message = node_pb2.PublishRequest(topic=topic, data=encode(body), headers=_message_headers(request.headers))
+        message = node_pb2.PublishRequest(topic=topic, data=encode(body), headers=_message_headers(request.headers),
+                                          credential=credential(request.headers))
         reply = await pubsub.publish(message)
         return _json({"nodes": reply.nodes})
 
     async def subscribe(self, pubsub: PubsubBackend, request: web.Request) -> web.StreamResponse:
         topic = _valid(check_pattern, request.match_info["topic"])
-        subscription = node_pb2.SubscribeRequest(topic=topic, group=request.query.get("group", ""))
+        subscription = node_pb2.SubscribeRequest(topic=topic, group=request.query.get("group", ""),
+                                                 credential=credential(request.headers))
         # Registered before the response starts: a client that has the headers misses nothing later.
         async with aclosing(await pubsub.subscribe(subscription)) as batches:
             write = functools.partial(self._write_messages, batches=batches)
@@ -455,6 +458,18 @@ def _late(route: Route, timeout: float) -> MicroError:
 
 def _too_large(limit: int) -> MicroError:
     return http_error(413, f"the request body is over the limit of {limit} bytes")
+
+
+def credential(headers: Mapping[str, str]) -> node_pb2.Credential:
+    """For whom the gateway asks: the bearer token of the `Authorization` header, else the public. Only
+    that header counts: no cookie or other ambient credential authorises anything."""
+    header = headers.get("Authorization")
+    if header is None:
+        return node_pb2.Credential(anonymous=True)
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise gateway_error("UNAUTHENTICATED", "the Authorization header is not `Bearer TOKEN`")
+    return node_pb2.Credential(token=token.strip())
 
 
 def _metadata(headers: Mapping[str, str]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from .errors import IdentityError, InvalidChain, Malformed
 from .keys import PublicKey
 from .records import (
     ADMIN_SCOPE,
+    SECRETS_SCOPE,
     Account,
     Record,
     Removal,
@@ -46,7 +47,7 @@ class Principal:
     scopes: frozenset[str]
 
 
-ADMIN = Principal(None, "admin", frozenset({ADMIN_SCOPE}))
+ADMIN = Principal(None, "admin", frozenset({ADMIN_SCOPE, SECRETS_SCOPE}))
 """The local socket's owner: the node's admin, bound by the rules like any admin account."""
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "RULES",
     "SEALS",
     "SECRETS_SCOPE",
+    "TABLES",
     "Account",
     "AccountType",
     "Record",
@@ -53,6 +54,7 @@ __all__ = [
 AUTH_DB = "auth"
 """The reserved key-value database that holds the records; its tables are named below."""
 ACCOUNTS, RULES, REVOCATIONS, SEALS = "accounts", "rules", "revocations", "seals"
+TABLES = (ACCOUNTS, RULES, REVOCATIONS, SEALS)
 ADMIN_SCOPE = "admin"
 """The scope that lets an account sign records (create accounts and rules, revoke)."""
 SECRETS_SCOPE = "secrets"

@@ -28,5 +28,6 @@ class Counters:
     kv_applied: int = 0
     kv_dropped_clock: int = 0
     kv_dropped_collected: int = 0
+    kv_refused: int = 0
     kv_purged: int = 0
     kv_syncs_equal: int = 0

@@ -3,7 +3,8 @@
 Writes are stamped by this node's hybrid logical clock, always above the stamp the replica holds for the
 key, so a write made after reading a key supersedes what was read even if the reader's clock runs behind.
 A register from elsewhere is installed only if its writer is admitted (a member we know, or a writer whose
-certificate chain came with it), its signature checks, its stamp is at most `hlc_max_drift` ahead of our
+certificate chain came with it), its signature checks, the node's policy accepts it (`Verifier.accepts`: auth records must chain to an
+admin), its stamp is at most `hlc_max_drift` ahead of our
 clock (refused, not adopted: a later anti-entropy round brings it once our clock catches up), and it is
 newer than what we hold.
 
@@ -196,6 +197,9 @@ class KvReplica:
             return "dropped_stale"
         if not self._trust.kv_signed(entry):
             return "dropped_bad_signature"
+        if not self._trust.accepts(entry, self.map.get(kid)):
+            self.stats.kv_refused += 1
+            return "dropped_unadmitted"
         self._hlc.update(Timestamp(entry.physical_ms, entry.logical, entry.writer), wall_ms)
         self._install(kid, entry)
         return None

@@ -66,6 +66,11 @@ class Verifier(Protocol):
         """True if `chain` leads to the mesh root and its leaf subject is `node_id`."""
         ...
 
+    def accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
+        """True if the node's policy lets a correctly signed register replace `held` (the node checks the
+        records of the reserved `auth` database and refuses a revoked writer's registers)."""
+        ...
+
 
 def alive_payload(node_id: bytes, address: str, generation: int, incarnation: int, chain: bytes) -> bytes:
     """The bytes an alive claim's signature covers."""
@@ -190,6 +195,9 @@ class Admissions:
         if len(self._roots) > _ROOTS:
             del self._roots[next(iter(self._roots))]
         return True
+
+    def accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
+        return bool(self._verifier.accepts(entry, held))
 
     def owned_signed(self, entry: Owned) -> bool:
         payload = owned_payload(entry.node_id, entry.generation, entry.counter, entry.key, entry.value)

@@ -21,7 +21,6 @@ remembered members, so a later start does not rejoin a mesh the user chose to le
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import os
@@ -36,13 +35,16 @@ from dataclasses import dataclass, field
 import grpc
 
 from ..identity.admission import admit
+from ..identity.authstate import ADMIN
 from ..identity.claims import Certificate, Chain, Invite
 from ..identity.errors import IdentityError, Malformed
 from ..identity.keyring import Keyring
 from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
+from ..identity.records import AUTH_DB
 from ..mesh import OwnedStateChanged
 from ..mesh.config import MeshConfig
-from ..mesh.events import Event
+from ..mesh.events import Event, KvChanged
+from ..mesh.messages import KvEntry
 from .api.datadir import DataDir, MeshFile
 from .api.errors import (
     AlreadyRunning,
@@ -52,9 +54,11 @@ from .api.errors import (
 )
 from .api.proto import node_pb2, node_pb2_grpc
 from .api.socketlink import LinkServer
+from .auth.service import Auth
 from .banner import announce
 from .capabilities import Capabilities
 from .credentials import NodeCredentials, NodeVerifier
+from .invites import Invites
 from .join import open_join_reply, request_join
 from .kv.config_tree import CONFIG_KEY_SIZE, ConfigService, new_config_key
 from .kv.service import KvService
@@ -83,8 +87,6 @@ CERT_TTL = 365 * 86400
 # How many member addresses a Join reply hands out, and how many a joiner contacts.
 _JOIN_MEMBERS = 16
 _MEMBERS_SAVE_INTERVAL = 1.0
-# Invite nonces already redeemed (each invite admits one node); bounded, oldest forgotten first.
-_USED_INVITES = 4096
 _ACTIVE_STATES = ("alive", "suspect")
 
 @dataclass
@@ -183,7 +185,8 @@ class Node:
         self._members_task: asyncio.Task[None] | None = None
         self._saved_members: list[str] = []
         self._members_dirty = False
-        self._used_invites: collections.OrderedDict[bytes, bytes] = collections.OrderedDict()
+        self.invites: Invites | None = None
+        self.auth: Auth | None = None
         self._join_lock = asyncio.Lock()
         self.node_key: SigningKey
         self.root_key: SigningKey | None = None
@@ -223,6 +226,8 @@ class Node:
         self._kv_store = await KvStore.open(dd.kv_db, self.log)
         self.eventlog = await EventLog.open(dd.streams_db, self.log)
         self._load_identity()
+        self.invites = Invites(dd, self.node_key.public, lambda: self.mesh_root, lambda: self.keyring,
+                               self.transport, lambda: self.runtime.members() if self.runtime is not None else [])
         self.generation = dd.next_generation()
         await self._peer_server.start()
 
@@ -239,14 +244,17 @@ class Node:
         self.kv = KvService(self.runtime, self._kv_store)
         self.config_api = ConfigService(self.kv, self._config_key)
         self.capabilities = Capabilities(self.runtime, self.transport, self.node_key.public.id, self.address,
-                                 lambda: self.keyring, self.log, self.eventlog, self.kv, dd.links)
+                                 lambda: self.keyring, self.log, self.eventlog, self.kv, dd.instances)
         remembered = [a for a in dd.load_members() if a != self.address]
         # Before any publish: the stream log may have lost events its replicas hold.
         self.capabilities.streams.learn_heads(wait_for_peers=bool(remembered or self.options.join))
         await self._build_core()
+        assert self.auth is not None
+        if self.root_key is not None and not dd.admin_creds.exists():
+            await self.auth.bootstrap(self.root_key, dd.admin_creds)
         await self._start_local_api()
         if self._gateway is not None:
-            self.gateway_url = await self.capabilities.start_gateway(*self._gateway)
+            self.gateway_url = await self.capabilities.start_gateway(*self._gateway, lambda: self.auth)
         self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
 
         if remembered:
@@ -342,7 +350,7 @@ class Node:
         self.runtime.build(
             config=self.config,
             creds=self.creds,
-            verifier=NodeVerifier(self.mesh_root),
+            verifier=NodeVerifier(self.mesh_root, self._accepts),
             keyring=self.keyring,
             address=self.address,
             generation=self.generation,
@@ -350,14 +358,26 @@ class Node:
             clock_offset=self.options.clock_offset,
             kv_state=kv_state,
         )
+        # The records in force are those of this mesh's replica: a new core (a join) starts them afresh.
+        self.auth = Auth(self.mesh_root, self.node_key, lambda: self.creds.chain, self.kv, self.log)
         if self.capabilities is not None:
             self.capabilities.rebuilt()
 
+    def _accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
+        """The core's check of a register from elsewhere (auth records, revoked writers): `Auth.accepts`."""
+        if self.auth is None:
+            return entry.db != AUTH_DB
+        return self.auth.accepts(entry, held)
+
     async def local_call(self, payload: bytes, time_left: float | None) -> bytes:
         """One routed call of the SDK's call link (a serialized `CallRequest`, to its `CallReply`)."""
-        if self.capabilities is None:
+        if self.capabilities is None or self.auth is None:
             raise Unavailable("the node is starting")
-        reply = await self.capabilities.router.call(node_pb2.CallRequest.FromString(payload), time_left)
+        request = node_pb2.CallRequest.FromString(payload)
+        # The link is the socket owner's: its calls are the admin's unless an entry point says for whom.
+        self.auth.admit_call(request, self.auth.requester(request.credential) if request.HasField("credential")
+                             else ADMIN)
+        reply = await self.capabilities.router.call(request, time_left)
         return reply.SerializeToString()
 
     async def _start_local_api(self) -> None:
@@ -366,7 +386,7 @@ class Node:
         limit = max(4 << 20, self.config.kv_max_value + (64 << 10))
         link = LinkServer(self.data_dir.link_socket, self.local_call, lambda exc: status_of(self.log, exc),
                           limit + (64 << 10), lambda error: self.log.warning("node.link_dropped", error=error))
-        self.data_dir.links.mkdir(mode=0o700, exist_ok=True)
+        self.data_dir.make_instances()
         try:
             await link.start()
         except OSError as exc:
@@ -408,6 +428,8 @@ class Node:
     def _on_kv_event(self, event: Event) -> None:
         if self.kv is not None:
             self.kv.on_event(event)
+        if self.auth is not None and isinstance(event, KvChanged):
+            self.auth.changed(event.entry)
 
     def _on_owned(self, event: OwnedStateChanged) -> None:
         if self.capabilities is not None:
@@ -503,7 +525,8 @@ class Node:
             uptime_s=time.monotonic() - self.started_at,
             members=counts,
             counters={**self.runtime.counters(), **(self.kv.counters() if self.kv is not None else {}),
-                      **(self.capabilities.counters() if self.capabilities is not None else {})},
+                      **(self.capabilities.counters() if self.capabilities is not None else {}),
+                      **(self.auth.counters() if self.auth is not None else {})},
             profile=self.options.profile,
             data_dir=str(self.data_dir),
             transport_failures=self.transport.failures,
@@ -521,7 +544,9 @@ class Node:
         else:
             issuer, chain = self.node_key, Chain.decode(self.creds.chain)
             chain.verify_issuer(self.mesh_root, now)
-        token = Invite.issue(issuer, chain, self.mesh_root, now, ttl, roles=NODE_ROLES)
+        # Redeemed here whichever key signs it: this node decides which joiner it admits (invites.py).
+        token = Invite.issue(issuer, chain, self.mesh_root, now, ttl, roles=NODE_ROLES,
+                             redeemer=self.node_key.public)
         self.log.info("invite.issued", expires_at=token.expires_at)
         return node_pb2.InviteReply(token=token.to_token(), expires_at=float(token.expires_at))
 
@@ -555,6 +580,7 @@ class Node:
             if mesh.mesh != self.mesh_root.raw:
                 self.log.info("mesh.replaced", old=self.mesh_root.id, new=invite.mesh.id)
                 self.data_dir.remove_root_seed()
+                self.data_dir.admin_creds.unlink(missing_ok=True)
                 self.root_key = None
                 # The old mesh's addresses, registers and config key are of no use in the new one (its
                 # registers are signed under the old mesh's chains). The old core stops first, and
@@ -584,40 +610,40 @@ class Node:
 
     # ---- peer service ---------------------------------------------------------------------------
 
-    def admit(self, request: node_pb2.JoinRequest) -> node_pb2.JoinReply:
-        """Verify a joiner's invite and certify it (`identity.admission`); raises to refuse."""
+    async def admit(self, request: node_pb2.JoinRequest) -> node_pb2.JoinReply:
+        """Verify a joiner's invite and certify it (`identity.admission`) once the invite's redeemer agreed
+        that the invite admits it (`invites.py`); raises to refuse."""
         try:
             invite = Invite.from_token(request.token)
         except Malformed as exc:
             raise InvalidArgument(f"invite token is malformed ({exc})") from None
         joiner = PublicKey(KeyKind.NODE, request.public_key)
         now = int(time.time())
-        used_by = self._used_invites.get(invite.nonce)
         if self.root_key is not None:
             issuer, base = self.root_key, Chain()
         else:
             issuer, base = self.node_key, Chain.decode(self.creds.chain)
-        granted = admit(invite, joiner, self.mesh_root, now, base, self.root_key is not None, CERT_TTL,
-                        PublicKey(KeyKind.NODE, used_by) if used_by is not None else None)
+        granted = admit(invite, self.mesh_root, now, base, self.root_key is not None, CERT_TTL)
         cert = Certificate.issue(issuer, joiner, self.mesh_root, granted.roles, now, granted.ttl)
         chain = base.extend(cert).encode()
-        self._used_invites[invite.nonce] = joiner.raw
-        while len(self._used_invites) > _USED_INVITES:
-            self._used_invites.popitem(last=False)
 
         assert self.runtime is not None
         members = [self.address] + [
             m["address"] for m in self.runtime.members()
             if m["state"] == "alive" and not m["self"] and m["address"] != request.address
         ]
-        self.log.info("member.admitted", node=joiner.id, address=request.address)
-        return node_pb2.JoinReply(
+        # Built before waiting on the redeemer, so the answer is all of the mesh checked above.
+        reply = node_pb2.JoinReply(
             chain=chain,
             sealed_keyring=seal_to(joiner, self.keyring.to_bytes()),
             mesh=self.mesh_root.raw,
             members=members[:_JOIN_MEMBERS],
             sealed_config_key=seal_to(joiner, self._config_key) if self._config_key is not None else b"",
         )
+        assert self.invites is not None
+        await self.invites.redeem(invite, joiner)
+        self.log.info("member.admitted", node=joiner.id, address=request.address)
+        return reply
 
     def _on_datagram(self, data: bytes, source: str) -> None:
         if self.runtime is not None:

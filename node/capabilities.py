@@ -30,6 +30,7 @@ from .streams.service import Streams
 from .transport import NetTransport, format_address
 
 if TYPE_CHECKING:
+    from .auth.service import Auth
     from aiohttp import web
 
 __all__ = ["Capabilities", "Capability"]
@@ -58,8 +59,8 @@ class Capabilities:
 
     def __init__(self, runtime: Runtime, transport: NetTransport, node_id: str, address: str,
                  keyring: Callable[[], Keyring], logger: Logger, eventlog: EventLog, kv: KvService,
-                 links: Path) -> None:
-        self.registry = Registry(runtime, node_id, address, links)
+                 instances: Path) -> None:
+        self.registry = Registry(runtime, node_id, address, instances)
         self.router = Router(self.registry, transport, keyring)
         self.pubsub = Pubsub(runtime, transport, node_id, keyring, logger)
         self.streams = Streams(runtime, transport, keyring, node_id, logger, eventlog)
@@ -69,13 +70,13 @@ class Capabilities:
         self._log = logger
         self._gateway: web.AppRunner | None = None
 
-    async def start_gateway(self, host: str, port: int) -> str:
+    async def start_gateway(self, host: str, port: int, auth: Callable[[], Auth | None]) -> str:
         """Serve the HTTP gateway on host:port; its URL (with the port bound, for port 0)."""
         from ..gateway import serve
         from .gateway_backend import NodeBackend
 
         try:
-            self._gateway = await serve(NodeBackend(self, self._log), host, port)
+            self._gateway = await serve(NodeBackend(self, self._log, auth), host, port)
         except OSError as exc:
             raise InvalidArgument(f"cannot serve the gateway on {format_address(host, port)}: "
                                   f"{exc.strerror or exc}; choose another --gateway port") from None

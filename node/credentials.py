@@ -1,6 +1,6 @@
 """The node's implementations of the core's `Credentials` (this node) and `Verifier` (everyone else).
 
-Signatures are ed25519 through `identity`. Admission checks that a member's certificate chain leads
+Signatures are ed25519 through `identity`; the node's policy on registers (`accepts`) is the node's auth. Admission checks that a member's certificate chain leads
 to the mesh root at the current wall-clock time and that its leaf certifies exactly that member's key.
 A chain is checked once and the answer cached until the first certificate in it expires, so the cost is
 paid once per member and not once per packet.
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from ..identity.claims import Chain
 from ..identity.errors import IdentityError
 from ..identity.keys import KeyKind, PublicKey, SigningKey, verify_raw
+from ..mesh.messages import KvEntry
 
 __all__ = ["NodeCredentials", "NodeVerifier"]
 
@@ -37,10 +38,12 @@ class NodeCredentials:
 class NodeVerifier:
     """Checks other members' signatures and chains against one mesh root."""
 
-    def __init__(self, root: PublicKey, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, root: PublicKey, accepts: Callable[[KvEntry, KvEntry | None], bool],
+                 clock: Callable[[], float] = time.time) -> None:
         if root.kind is not KeyKind.MESH:
             raise ValueError("the verifier needs a mesh root key")
         self.root = root
+        self.accepts = accepts
         self._clock = clock
         # (node_id, chain) -> (admitted, valid_until)
         self._cache: collections.OrderedDict[tuple[bytes, bytes], tuple[bool, float]] = collections.OrderedDict()

@@ -12,16 +12,17 @@ are records in the node's log stream (JSON lines on stderr, `node.log`), never l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..identity.errors import IdentityError
-from .api.errors import NodeError, Relayed, code_of
+from .api.errors import NodeError, Relayed, Unavailable, code_of
 from .api.micro_errors import NODE_ID, MicroError, from_grpc, of_status
 from .api.proto import node_pb2
 from .log import Logger
 
 if TYPE_CHECKING:
+    from .auth.service import Auth
     from .capabilities import Capabilities
 
 __all__ = ["NodeBackend"]
@@ -30,8 +31,9 @@ __all__ = ["NodeBackend"]
 class NodeBackend:
     """The registry, routing and pubsub of the node the gateway runs in."""
 
-    def __init__(self, services: Capabilities, log: Logger) -> None:
+    def __init__(self, services: Capabilities, log: Logger, auth: Callable[[], Auth | None]) -> None:
         self._capabilities = services
+        self._get_auth = auth
         self._registry = services.registry
         self._router = services.router
         # The gateway's failure records go to the node's own log, at its level.
@@ -46,8 +48,24 @@ class NodeBackend:
         except (NodeError, IdentityError) as error:
             raise _micro(error, service) from None
 
+    def _auth(self) -> Auth:
+        auth = self._get_auth()
+        if auth is None:
+            raise Unavailable("the node is starting")
+        return auth
+
+    def _admit(self, request: node_pb2.CallRequest) -> None:
+        # The gateway says for whom (a token, or the public); without a word it is the public.
+        auth = self._auth()
+        auth.admit_call(request, auth.requester(request.credential))
+
+    def _check(self, credential: node_pb2.Credential, resource: str) -> None:
+        auth = self._auth()
+        auth.check(auth.requester(credential), resource)
+
     async def call(self, request: node_pb2.CallRequest, timeout: float) -> node_pb2.CallReply:
         try:
+            self._admit(request)
             return await self._router.call(request, timeout)
         except (NodeError, IdentityError) as error:
             raise _micro(error, request.service) from None
@@ -55,6 +73,10 @@ class NodeBackend:
     async def call_stream(
         self, request: node_pb2.CallRequest, timeout: float
     ) -> AsyncGenerator[node_pb2.CallReply, None]:
+        try:
+            self._admit(request)
+        except NodeError as error:
+            raise _micro(error, request.service) from None
         replies = self._router.call_stream(request, timeout)
         try:
             async for reply in replies:
@@ -66,11 +88,16 @@ class NodeBackend:
 
     async def publish(self, request: node_pb2.PublishRequest) -> node_pb2.PublishReply:
         try:
+            self._check(request.credential, f"topic:{request.topic}")
             return self._capabilities.pubsub.publish(request)
         except NodeError as error:
             raise _micro(error, NODE_ID) from None
 
     async def subscribe(self, request: node_pb2.SubscribeRequest) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
+        try:
+            self._check(request.credential, f"topic:{request.topic}")
+        except NodeError as error:
+            raise _micro(error, NODE_ID) from None
         registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def mark() -> None:

@@ -60,10 +60,11 @@ class NodeChannel:
                 self._link = CallLink(self.stub.CallLink)
         return self._link
 
-    async def call(self, method: Callable[..., Any], request: Any) -> Any:
+    async def call(self, method: Callable[..., Any], request: Any,
+                   metadata: tuple[tuple[str, str], ...] | None = None) -> Any:
         """One unary call; `method` is an attribute of `stub`."""
         try:
-            return await method(request, timeout=_CALL_TIMEOUT)
+            return await method(request, timeout=_CALL_TIMEOUT, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             raise self.error(exc) from None
 

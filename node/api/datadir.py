@@ -8,11 +8,14 @@ Layout (the directory itself is mode 0700, every file 0600):
     generation     decimal integer, incremented and made durable on every start before it is used
     members.cbor   {"v": 1, "addresses": [...]}: last known members, contacted again on restart
     config.key     the mesh config key (32 raw bytes) that seals config secrets; the same on every member
+    invites.cbor   {"v": 1, "redeemed": [[nonce, joiner key, keep until], ...]}: the invites this node
+                   redeemed (see node/invites.py), kept until they expire
     kv.db          the key-value replica in SQLite (WAL mode: with kv.db-wal and kv.db-shm beside it)
     streams.db     the event-stream log in SQLite (WAL mode, like kv.db)
     node.sock      the local API (a unix socket)
     link.sock      the SDK's call link to this node (a unix socket, see node/socketlink.py)
-    links/         the call-link sockets of the instances registered with this node
+    instances/     the sockets the SDK's instances serve on, `<token>.sock` (gRPC) and `<token>.link.sock`
+                   (call link); mode 0700, so only the node's user reaches an instance
 
 Files are replaced atomically (write a temporary file, fsync, rename, fsync the directory), so a crash
 never leaves half a keyring behind.
@@ -23,20 +26,26 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import cbor2
 
+from ...identity.redemption import Redemption
 from .errors import AlreadyRunning, InvalidArgument, NodeError
 
-__all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "MAX_SOCKET_PATH", "STORES", "DataDir", "MeshFile"]
+__all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "INSTANCE_TOKEN_BYTES", "MAX_SOCKET_PATH", "STORES", "DataDir",
+           "MeshFile"]
 
 ENV_DATA_DIR = "MICRO_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.micro"
 
 # sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
+INSTANCE_TOKEN_BYTES = 6
+"""An instance's sockets are named by this many random bytes in hex: unique among the instances of one
+node, and short, as the sockets' paths must fit in sun_path."""
 # Bounds on what we accept back from our own files: they are small, and a larger one is not ours.
 _MAX_FILE = 1 << 20
 STORES = ("kv", "streams")
@@ -93,6 +102,15 @@ class DataDir:
         return self.path / "config.key"
 
     @property
+    def invites_file(self) -> Path:
+        return self.path / "invites.cbor"
+
+    @property
+    def admin_creds(self) -> Path:
+        """The mesh's `admin` account key, made with the mesh (0600; the CLI on this machine uses it)."""
+        return self.path / "admin.creds"
+
+    @property
     def kv_db(self) -> Path:
         return self.store("kv")
 
@@ -118,9 +136,44 @@ class DataDir:
         return self.path / "link.sock"
 
     @property
-    def links(self) -> Path:
-        """Where the SDK's instances put the sockets they serve their call links on (`links/<hex>.sock`)."""
-        return self.path / "links"
+    def instances(self) -> Path:
+        """Where the SDK's instances serve (see `instance_sockets`)."""
+        return self.path / "instances"
+
+    def instance_sockets(self, token: str) -> tuple[Path, Path]:
+        """The unix sockets of the instance named `token` (hex): its gRPC server and its call link."""
+        return self.instances / f"{token}.sock", self.instances / f"{token}.link.sock"
+
+    def check_socket_paths(self) -> None:
+        """Refuse a data dir whose longest unix socket path (an instance's call link) would not fit in
+        sun_path: the node refuses it at start, an instance before it listens."""
+        longest = len(os.fsencode(self.instance_sockets("0" * 2 * INSTANCE_TOKEN_BYTES)[1]))
+        if longest > MAX_SOCKET_PATH:
+            room = MAX_SOCKET_PATH - (longest - len(os.fsencode(self.path)))
+            raise InvalidArgument(
+                f"data dir path {self.path} is too long for the unix sockets in it ({len(os.fsencode(self.path))} "
+                f"bytes, at most {room}); choose a shorter --data-dir or MICRO_DATA_DIR"
+            )
+
+    def make_instances(self) -> Path:
+        """Create `instances/` (0700) if missing and return it, refusing one that is not this user's own
+        directory: an instance's sockets are reached through the directory, so its mode is their guard.
+        The node and its services run as one user (`micro run` starts them as the node's user)."""
+        try:
+            self.instances.mkdir(mode=0o700, exist_ok=True)
+            found = self.instances.lstat()
+        except FileNotFoundError:
+            raise NodeError(f"no data dir at {self.path}: start its node first (`micro node start`)",
+                            "FAILED_PRECONDITION") from None
+        except OSError as exc:
+            raise NodeError(f"cannot create {self.instances}: {exc.strerror}", "FAILED_PRECONDITION") from None
+        if not stat.S_ISDIR(found.st_mode):
+            raise NodeError(f"{self.instances} is not a directory", "FAILED_PRECONDITION")
+        if found.st_uid != os.getuid():
+            raise NodeError(f"{self.instances} belongs to user {found.st_uid}, not to this process's user "
+                            f"{os.getuid()}: run the node and its services as one user", "FAILED_PRECONDITION")
+        os.chmod(self.instances, 0o700)
+        return self.instances
 
     def create(self) -> None:
         """Create the directory (0700), or tighten an existing one to 0700 when it is clearly ours.
@@ -136,10 +189,7 @@ class DataDir:
                 os.chmod(self.path, 0o700)
         except OSError as exc:
             raise NodeError(f"cannot create data dir {self.path}: {exc.strerror}", "FAILED_PRECONDITION") from exc
-        if len(os.fsencode(self.socket)) > MAX_SOCKET_PATH:
-            raise InvalidArgument(
-                f"data dir path {self.path} is too long for a unix socket; choose a shorter --data-dir"
-            )
+        self.check_socket_paths()
 
     def _owned_by_us(self) -> bool:
         if self.path.stat().st_uid != os.getuid():
@@ -255,6 +305,22 @@ class DataDir:
     def forget_members(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.members_file.unlink()
+
+    def load_redemptions(self) -> dict[bytes, Redemption]:
+        """The invite redemptions this node decided, by nonce ({} when none)."""
+        value = self._read_cbor_map(self.invites_file)
+        rows = [] if value is None else value.get("redeemed")
+        if not isinstance(rows, list) or not all(
+            isinstance(row, list) and len(row) == 3 and isinstance(row[0], bytes) and isinstance(row[1], bytes)
+            and type(row[2]) is int for row in rows
+        ):
+            # Forgetting them would re-open the invites they record.
+            raise NodeError(f"{self.invites_file} is corrupt: not a list of redemptions", "FAILED_PRECONDITION")
+        return {nonce: Redemption(joiner, keep_until) for nonce, joiner, keep_until in rows}
+
+    def save_redemptions(self, records: dict[bytes, Redemption]) -> None:
+        rows = [[nonce, r.joiner, r.keep_until] for nonce, r in records.items()]
+        self.write_atomic(self.invites_file, cbor2.dumps({"v": 1, "redeemed": rows}))
 
     def remove_root_seed(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -20,6 +20,7 @@ __all__ = [
     "NotRunning",
     "PermissionDenied",
     "Relayed",
+    "Unauthenticated",
     "Unavailable",
     "code_of",
     "from_status",
@@ -71,6 +72,12 @@ class PermissionDenied(NodeError):
 
 class Unavailable(NodeError):
     code = "UNAVAILABLE"
+
+
+class Unauthenticated(NodeError):
+    """A credential is missing or invalid (HTTP 401)."""
+
+    code = "UNAUTHENTICATED"
 
 
 class Relayed(NodeError):

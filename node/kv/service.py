@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 from ...mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown, MeshError
 from ...mesh.events import Event
-from ..api.errors import NotFound
+from ...identity.records import AUTH_DB
+from ..api.errors import NotFound, PermissionDenied
 from ..api.names import check_name, node_id_text
 from ..api.proto import node_pb2
 from ..runtime import Runtime
@@ -59,6 +60,8 @@ def _names(request: Any) -> tuple[str, str]:
     db, table = request.db or DEFAULT_NAME, request.table or DEFAULT_NAME
     check_name("database", db)
     check_name("table", table)
+    if db == AUTH_DB:
+        raise PermissionDenied(f"database {AUTH_DB!r} holds the mesh's auth records; use `micro auth`")
     return db, table
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from micro.identity import KeyKind, Keyring, SigningKey, verify_raw
 from micro.mesh import Event, MeshConfig, MeshCore, Message, Wire
 from micro.mesh.membership import MemberState
+from micro.mesh.messages import KvEntry
 
 ROOT = SigningKey.from_seed(KeyKind.MESH, b"r" * 32)
 KEYRING = Keyring(b"k" * 32)
@@ -42,6 +43,9 @@ class Verifier:
     def admit(self, node_id: bytes, chain: bytes) -> bool:
         self.admit_calls += 1
         return verify_raw(ROOT.public.raw, node_id, chain)
+
+    def accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
+        return True
 
 
 @dataclass

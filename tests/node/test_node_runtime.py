@@ -57,7 +57,7 @@ def test_two_runtimes_join_over_the_reliable_path_and_see_a_leave() -> None:
         for i, address in enumerate(("mem:1", "mem:2")):
             transports[address] = MemoryTransport(network, address)
             runtime = Runtime(transports[address], Logger(io.StringIO()), lambda a=address: changes.append(a))
-            runtime.build(MeshConfig.local(), _credentials(root), NodeVerifier(root.public), keyring, address,
+            runtime.build(MeshConfig.local(), _credentials(root), NodeVerifier(root.public, lambda entry, held: True), keyring, address,
                           1, random.Random(i))
             network[address] = runtime
         a, b = network["mem:1"], network["mem:2"]
@@ -81,7 +81,7 @@ def test_two_runtimes_join_over_the_reliable_path_and_see_a_leave() -> None:
 
 def test_verifier_admits_only_chains_to_its_root_for_the_claimed_key() -> None:
     root, other_root = SigningKey.generate(KeyKind.MESH), SigningKey.generate(KeyKind.MESH)
-    verifier = NodeVerifier(root.public)
+    verifier = NodeVerifier(root.public, lambda entry, held: True)
     mine = _credentials(root)
     foreign = _credentials(other_root)
     stranger = SigningKey.generate(KeyKind.NODE)
@@ -101,4 +101,4 @@ def test_verifier_refuses_an_expired_chain() -> None:
     long_ago = int(time.time()) - 10 * 86400
     chain = Chain((Certificate.issue(root, key.public, root.public, ("node",), long_ago, 3600),)).encode()
 
-    assert not NodeVerifier(root.public).admit(key.public.raw, chain)
+    assert not NodeVerifier(root.public, lambda entry, held: True).admit(key.public.raw, chain)

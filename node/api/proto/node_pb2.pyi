@@ -196,6 +196,22 @@ class JoinReply(_message.Message):
     sealed_config_key: bytes
     def __init__(self, chain: _Optional[bytes] = ..., sealed_keyring: _Optional[bytes] = ..., mesh: _Optional[bytes] = ..., members: _Optional[_Iterable[str]] = ..., sealed_config_key: _Optional[bytes] = ...) -> None: ...
 
+class RedeemInviteRequest(_message.Message):
+    __slots__ = ("token", "joiner")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    JOINER_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    joiner: bytes
+    def __init__(self, token: _Optional[str] = ..., joiner: _Optional[bytes] = ...) -> None: ...
+
+class RedeemInviteReply(_message.Message):
+    __slots__ = ("nonce", "joiner")
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    JOINER_FIELD_NUMBER: _ClassVar[int]
+    nonce: bytes
+    joiner: bytes
+    def __init__(self, nonce: _Optional[bytes] = ..., joiner: _Optional[bytes] = ...) -> None: ...
+
 class KvRecord(_message.Message):
     __slots__ = ("db", "table", "key", "value", "expires_at", "physical_ms", "logical", "writer")
     DB_FIELD_NUMBER: _ClassVar[int]
@@ -541,7 +557,7 @@ class DescribeReply(_message.Message):
     def __init__(self, instances: _Optional[_Iterable[_Union[ServiceInstance, _Mapping]]] = ..., descriptor_set: _Optional[bytes] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("service", "endpoint", "body", "metadata", "timeout_s", "caller", "instance")
+    __slots__ = ("service", "endpoint", "body", "metadata", "timeout_s", "caller", "instance", "credential")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -556,6 +572,7 @@ class CallRequest(_message.Message):
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     service: str
     endpoint: str
     body: bytes
@@ -563,7 +580,16 @@ class CallRequest(_message.Message):
     timeout_s: float
     caller: str
     instance: str
-    def __init__(self, service: _Optional[str] = ..., endpoint: _Optional[str] = ..., body: _Optional[bytes] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timeout_s: _Optional[float] = ..., caller: _Optional[str] = ..., instance: _Optional[str] = ...) -> None: ...
+    credential: Credential
+    def __init__(self, service: _Optional[str] = ..., endpoint: _Optional[str] = ..., body: _Optional[bytes] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timeout_s: _Optional[float] = ..., caller: _Optional[str] = ..., instance: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ...) -> None: ...
+
+class Credential(_message.Message):
+    __slots__ = ("token", "anonymous")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    anonymous: bool
+    def __init__(self, token: _Optional[str] = ..., anonymous: _Optional[bool] = ...) -> None: ...
 
 class CallReply(_message.Message):
     __slots__ = ("body", "instance")
@@ -659,7 +685,7 @@ class KillReply(_message.Message):
     def __init__(self) -> None: ...
 
 class PublishRequest(_message.Message):
-    __slots__ = ("topic", "data", "headers")
+    __slots__ = ("topic", "data", "headers", "credential")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -670,10 +696,12 @@ class PublishRequest(_message.Message):
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     topic: str
     data: bytes
     headers: _containers.ScalarMap[str, str]
-    def __init__(self, topic: _Optional[str] = ..., data: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    credential: Credential
+    def __init__(self, topic: _Optional[str] = ..., data: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ...) -> None: ...
 
 class PublishReply(_message.Message):
     __slots__ = ("nodes",)
@@ -712,14 +740,16 @@ class PublishManyReply(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[PublishResult, _Mapping]]] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("topic", "group", "queue_limit")
+    __slots__ = ("topic", "group", "queue_limit", "credential")
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     QUEUE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     topic: str
     group: str
     queue_limit: int
-    def __init__(self, topic: _Optional[str] = ..., group: _Optional[str] = ..., queue_limit: _Optional[int] = ...) -> None: ...
+    credential: Credential
+    def __init__(self, topic: _Optional[str] = ..., group: _Optional[str] = ..., queue_limit: _Optional[int] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ...) -> None: ...
 
 class PubsubMessage(_message.Message):
     __slots__ = ("topic", "data", "headers", "publisher", "published_at")
@@ -1004,3 +1034,83 @@ class StreamEvents(_message.Message):
     first: int
     head: int
     def __init__(self, events: _Optional[_Iterable[_Union[StreamEvent, _Mapping]]] = ..., first: _Optional[int] = ..., head: _Optional[int] = ...) -> None: ...
+
+class AuthChallengeRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AuthChallengeReply(_message.Message):
+    __slots__ = ("nonce", "node_id", "mesh_id")
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    MESH_ID_FIELD_NUMBER: _ClassVar[int]
+    nonce: bytes
+    node_id: str
+    mesh_id: str
+    def __init__(self, nonce: _Optional[bytes] = ..., node_id: _Optional[str] = ..., mesh_id: _Optional[str] = ...) -> None: ...
+
+class AuthTokenRequest(_message.Message):
+    __slots__ = ("account_id", "nonce", "signature", "ttl_s")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    TTL_S_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    nonce: bytes
+    signature: bytes
+    ttl_s: float
+    def __init__(self, account_id: _Optional[str] = ..., nonce: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., ttl_s: _Optional[float] = ...) -> None: ...
+
+class AuthTokenReply(_message.Message):
+    __slots__ = ("token", "expires_at", "account_id", "name", "scopes")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    expires_at: float
+    account_id: str
+    name: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[float] = ..., account_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AuthSubmitRequest(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, records: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AuthSubmitReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AuthRecordsRequest(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    def __init__(self, table: _Optional[str] = ...) -> None: ...
+
+class AuthRecordsReply(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, records: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class WhoAmIRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WhoAmIReply(_message.Message):
+    __slots__ = ("account_id", "name", "scopes", "node_id", "mesh_id")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    MESH_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    name: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    node_id: str
+    mesh_id: str
+    def __init__(self, account_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., node_id: _Optional[str] = ..., mesh_id: _Optional[str] = ...) -> None: ...

@@ -214,6 +214,31 @@ class NodeStub:
                 request_serializer=node__pb2.KillRequest.SerializeToString,
                 response_deserializer=node__pb2.KillReply.FromString,
                 _registered_method=True)
+        self.AuthChallenge = channel.unary_unary(
+                '/micro.node.v1.Node/AuthChallenge',
+                request_serializer=node__pb2.AuthChallengeRequest.SerializeToString,
+                response_deserializer=node__pb2.AuthChallengeReply.FromString,
+                _registered_method=True)
+        self.AuthToken = channel.unary_unary(
+                '/micro.node.v1.Node/AuthToken',
+                request_serializer=node__pb2.AuthTokenRequest.SerializeToString,
+                response_deserializer=node__pb2.AuthTokenReply.FromString,
+                _registered_method=True)
+        self.AuthSubmit = channel.unary_unary(
+                '/micro.node.v1.Node/AuthSubmit',
+                request_serializer=node__pb2.AuthSubmitRequest.SerializeToString,
+                response_deserializer=node__pb2.AuthSubmitReply.FromString,
+                _registered_method=True)
+        self.AuthRecords = channel.unary_unary(
+                '/micro.node.v1.Node/AuthRecords',
+                request_serializer=node__pb2.AuthRecordsRequest.SerializeToString,
+                response_deserializer=node__pb2.AuthRecordsReply.FromString,
+                _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/micro.node.v1.Node/WhoAmI',
+                request_serializer=node__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=node__pb2.WhoAmIReply.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -474,6 +499,38 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuthChallenge(self, request, context):
+        """Auth. Records are signed by the client (an admin's key, or the mesh root's); the node checks them as
+        every replica does and stores them. A token is issued against the account's signature of a challenge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuthToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuthSubmit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AuthRecords(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WhoAmI(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -656,6 +713,31 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Kill,
                     request_deserializer=node__pb2.KillRequest.FromString,
                     response_serializer=node__pb2.KillReply.SerializeToString,
+            ),
+            'AuthChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthChallenge,
+                    request_deserializer=node__pb2.AuthChallengeRequest.FromString,
+                    response_serializer=node__pb2.AuthChallengeReply.SerializeToString,
+            ),
+            'AuthToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthToken,
+                    request_deserializer=node__pb2.AuthTokenRequest.FromString,
+                    response_serializer=node__pb2.AuthTokenReply.SerializeToString,
+            ),
+            'AuthSubmit': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthSubmit,
+                    request_deserializer=node__pb2.AuthSubmitRequest.FromString,
+                    response_serializer=node__pb2.AuthSubmitReply.SerializeToString,
+            ),
+            'AuthRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuthRecords,
+                    request_deserializer=node__pb2.AuthRecordsRequest.FromString,
+                    response_serializer=node__pb2.AuthRecordsReply.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=node__pb2.WhoAmIRequest.FromString,
+                    response_serializer=node__pb2.WhoAmIReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1640,6 +1722,141 @@ class Node:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def AuthChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/AuthChallenge',
+            node__pb2.AuthChallengeRequest.SerializeToString,
+            node__pb2.AuthChallengeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/AuthToken',
+            node__pb2.AuthTokenRequest.SerializeToString,
+            node__pb2.AuthTokenReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthSubmit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/AuthSubmit',
+            node__pb2.AuthSubmitRequest.SerializeToString,
+            node__pb2.AuthSubmitReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuthRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/AuthRecords',
+            node__pb2.AuthRecordsRequest.SerializeToString,
+            node__pb2.AuthRecordsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/WhoAmI',
+            node__pb2.WhoAmIRequest.SerializeToString,
+            node__pb2.WhoAmIReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class PeerStub:
     """Missing associated documentation comment in .proto file."""
@@ -1659,6 +1876,11 @@ class PeerStub:
                 '/micro.node.v1.Peer/Join',
                 request_serializer=node__pb2.JoinRequest.SerializeToString,
                 response_deserializer=node__pb2.JoinReply.FromString,
+                _registered_method=True)
+        self.RedeemInvite = channel.unary_unary(
+                '/micro.node.v1.Peer/RedeemInvite',
+                request_serializer=node__pb2.Frame.SerializeToString,
+                response_deserializer=node__pb2.Frame.FromString,
                 _registered_method=True)
         self.CallLink = channel.stream_stream(
                 '/micro.node.v1.Peer/CallLink',
@@ -1708,6 +1930,15 @@ class PeerServicer:
 
     def Join(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemInvite(self, request, context):
+        """A member asked to admit a joiner asks the invite's redeemer (the node the invite names) whether the
+        invite admits that joiner (node/invites.py): Frame.data a sealed RedeemInviteRequest, answered with a
+        sealed RedeemInviteReply when it does, or the status saying why not (already used, expired).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -1779,6 +2010,11 @@ def add_PeerServicer_to_server(servicer, server):
                     servicer.Join,
                     request_deserializer=node__pb2.JoinRequest.FromString,
                     response_serializer=node__pb2.JoinReply.SerializeToString,
+            ),
+            'RedeemInvite': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemInvite,
+                    request_deserializer=node__pb2.Frame.FromString,
+                    response_serializer=node__pb2.Frame.SerializeToString,
             ),
             'CallLink': grpc.stream_stream_rpc_method_handler(
                     servicer.CallLink,
@@ -1870,6 +2106,33 @@ class Peer:
             '/micro.node.v1.Peer/Join',
             node__pb2.JoinRequest.SerializeToString,
             node__pb2.JoinReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemInvite(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Peer/RedeemInvite',
+            node__pb2.Frame.SerializeToString,
+            node__pb2.Frame.FromString,
             options,
             channel_credentials,
             insecure,
