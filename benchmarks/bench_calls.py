@@ -3,8 +3,8 @@
 Two nodes A and C (`micro node start --profile local` on 127.0.0.1, joined); examples/helloworld runs next
 to C. Three ways of calling `Helloworld.Call` from this process, measured in the same run:
 
-- direct: grpc.aio unary calls straight to the instance (a pre-built JSON body on one open channel) —
-  the baseline, and the limit;
+- direct: grpc.aio unary calls straight to the instance on its unix socket in C's data dir (a pre-built
+  JSON body on one open channel) — the baseline, and the limit;
 - one hop: `micro.sdk.Client` through C's local API (C calls its own instance);
 - two hops: `micro.sdk.Client` through A's local API: A forwards over the peer link to C, which calls the
   instance (the path of a call to a service on another machine).

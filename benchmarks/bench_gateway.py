@@ -1,8 +1,9 @@
 """Benchmark: HTTP/JSON through the gateway against direct grpc.aio unary calls to the same service.
 
 A JSON greeter, a dict handler of an SDK `Service` (served as users' services are: unary gRPC calls on
-its method path, and the call link its node or a gateway uses), runs in its own process on 127.0.0.1. The baseline, measured in the same run, is the limit: grpc.aio
-unary calls straight to the service from this process, `--concurrency` at a time, with a pre-built
+its method path, and the call link its node or a gateway uses), runs in its own process, on its unix
+socket in the data dir of a node started first. The baseline, measured in the same run, is the limit:
+grpc.aio unary calls straight to that socket from this process, `--concurrency` at a time, with a pre-built
 request on one open channel. The gateway runs in a process of its own (so its RSS and CPU time can be
 read from /proc) with a `DirectBackend` naming the service's instance; this process POSTs
 `{"name": "bench"}` to it with aiohttp at the same concurrency. The same load also goes through a real
@@ -45,16 +46,16 @@ _T = TypeVar("_T")
 # ---- the two child processes -------------------------------------------------------------------------
 
 
-async def _serve_service() -> None:
+async def _serve_service(data_dir: str) -> None:
     from micro.sdk import Service
 
-    service = Service("helloworld")
+    service = Service("helloworld", data_dir=data_dir)
 
     @service.endpoint("Helloworld.Call")
     async def call(request: dict[str, Any]) -> dict[str, Any]:
         return {"msg": f"Hello {request['name']}"}
 
-    await service.start()  # served without a node: the gateway and the node are handed its address
+    await service.start()  # not registered by itself: the gateway and the node are handed its address
     print(service.address, flush=True)
     await asyncio.Event().wait()
 
@@ -149,32 +150,33 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5, help="length of one phase of one round")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--uvloop", action="store_true", help="run the gateway and the load on uvloop")
-    parser.add_argument("--serve-service", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-service", metavar="DATA_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--serve-gateway", metavar="SERVICE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_service:
-        asyncio.run(_serve_service())
+        asyncio.run(_serve_service(args.serve_service))
         return
     if args.serve_gateway:
         _run(_serve_gateway(args.serve_gateway), args.uvloop)
         return
 
-    service, service_address = _child("--serve-service")
-    gateway, gateway_address = _child(
-        "--serve-gateway", service_address, *(["--uvloop"] if args.uvloop else [])
-    )
     [node_port] = free_ports(1)
-    try:
-        with MicroMesh(1, profile="local", extra={0: ["--gateway", f"127.0.0.1:{node_port}"]}) as mesh:
+    with MicroMesh(1, profile="local", extra={0: ["--gateway", f"127.0.0.1:{node_port}"]}) as mesh:
+        # The service serves in the node's data dir, where the node accepts its socket.
+        service, service_address = _child("--serve-service", str(mesh.data_dirs[0]))
+        gateway, gateway_address = _child(
+            "--serve-gateway", service_address, *(["--uvloop"] if args.uvloop else [])
+        )
+        try:
             _register(mesh.data_dirs[0], service_address)
             node = mesh.procs[0].pid
             gateways = {"gateway": (gateway.pid, gateway_address), "node_gateway": (node, f"127.0.0.1:{node_port}")}
             phases = _run(_measure(args, (service.pid, service_address), gateways), args.uvloop)
             rss = {"gateway": _rss_mb(gateway.pid), "node_gateway": _rss_mb(node)}
-    finally:
-        for process in (service, gateway):
-            process.terminate()
-            process.wait(10)
+        finally:
+            for process in (service, gateway):
+                process.terminate()
+                process.wait(10)
     elapsed = args.rounds * args.seconds
     direct = phases["direct"]
     result: dict[str, Any] = {

@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from typing import Any
 
 import grpc
@@ -99,19 +100,21 @@ from main import $Class, service
 
 
 async def _call(request: Any) -> tuple[grpc.StatusCode, Any]:
-    # An instance starts once, so each test serves the handler on an instance of its own.
-    instance = Service(service.name)
-    instance.handle($Class())
-    await instance.start()
-    try:
-        async with grpc.aio.insecure_channel(instance.address) as channel:
-            try:
-                reply = await channel.unary_unary("/$Class/Call")(json.dumps(request).encode())
-            except grpc.aio.AioRpcError as exc:
-                return exc.code(), json.loads(exc.details() or "{}")
-            return grpc.StatusCode.OK, json.loads(reply)
-    finally:
-        await instance.stop(0)
+    # An instance starts once, so each test serves the handler on an instance of its own, on a unix socket
+    # in a data dir of its own (a short path: a socket's path is at most 107 bytes).
+    with tempfile.TemporaryDirectory(prefix="t-") as data_dir:
+        instance = Service(service.name, data_dir=data_dir)
+        instance.handle($Class())
+        await instance.start()
+        try:
+            async with grpc.aio.insecure_channel(instance.address) as channel:
+                try:
+                    reply = await channel.unary_unary("/$Class/Call")(json.dumps(request).encode())
+                except grpc.aio.AioRpcError as exc:
+                    return exc.code(), json.loads(exc.details() or "{}")
+                return grpc.StatusCode.OK, json.loads(reply)
+        finally:
+            await instance.stop(0)
 
 
 def test_call_greets_by_name() -> None:

@@ -20,10 +20,14 @@
     service.add_servicer(greeter_pb2_grpc.add_GreeterServicer_to_server, Greeter())   # protobuf
     service.run()
 
-`run()` starts the instance's `grpc.aio` server (on 127.0.0.1 and a free port unless `address` says
-otherwise), registers it with the node of the data dir (argument, else MICRO_DATA_DIR, else ~/.micro),
-heartbeats, and on SIGTERM or SIGINT deregisters, stops the server with a short grace, and returns.
-`start()` and `stop()` are the first and last steps alone: a test can serve endpoints without a node.
+`run()` starts the instance's `grpc.aio` server, registers it with the node of the data dir (argument,
+else MICRO_DATA_DIR, else ~/.micro), heartbeats, and on SIGTERM or SIGINT deregisters, stops the server
+with a short grace, and returns. `start()` and `stop()` are the first and last steps alone: a test can
+serve endpoints without a node (in a data dir of its own).
+
+The server listens on no TCP port: only on a unix socket in the data dir's `instances/` (mode 0700, made
+by the node, or by `start` if missing), so nothing but the node, and its user, reaches the instance.
+The instance therefore runs as the node's user, as `micro run` starts it. The socket is removed on stop.
 
 Each service has its own KV database, named after it (`service.kv`), reads the mesh's configuration
 through `service.config`, publishes through `service.pubsub` and `service.events`; all talk to the same
@@ -45,6 +49,7 @@ import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -52,12 +57,15 @@ from google.protobuf.descriptor import ServiceDescriptor
 
 from ..node.api.calllink import Handler as LinkHandler
 from ..node.api.calllink import Status
-from ..node.api.datadir import MAX_SOCKET_PATH
+from ..node.api.datadir import INSTANCE_TOKEN_BYTES, MAX_SOCKET_PATH
+from ..node.api.errors import NodeError
+from ..node.api.instances import UNIX
+from ..node.api.micro_errors import of_status
 from ..node.api.proto import node_pb2
 from ..node.api.socketlink import LinkServer, remove_stale
 from .channel import NodeChannel
 from .config import Config
-from .errors import MicroError
+from .errors import MicroError, unavailable
 from .events import Consumer, Event, Events
 from .handlers import Handler, camel_case, json_handler, method_handler
 from .kv import Store
@@ -87,12 +95,15 @@ _MAX_LINK_FRAME = 64 << 20
 class Service:
     """One service and, once started, one instance of it."""
 
-    def __init__(self, name: str, version: str = "latest", *, address: str = "127.0.0.1:0",
+    def __init__(self, name: str, version: str = "latest", *, address: str | None = None,
                  data_dir: str | os.PathLike[str] | None = None, metadata: Mapping[str, str] | None = None,
                  ttl_s: float = 10.0, heartbeat_s: float | None = None) -> None:
-        """`address` is where the instance's gRPC server listens (port 0: any free port); `metadata` is
-        registered with the instance; the node drops the instance `ttl_s` after its last heartbeat, and
-        heartbeats go at the node's asked interval or every `heartbeat_s`, whichever is shorter."""
+        """`metadata` is registered with the instance; the node drops the instance `ttl_s` after its last
+        heartbeat, and heartbeats go at the node's asked interval or every `heartbeat_s`, whichever is
+        shorter. The instance serves on a unix socket in the data dir unless `address` names a TCP
+        host:port instead (port 0: any free port): anyone who reaches that port calls the instance
+        directly, skipping its node and whatever the node checks, so it is for a user who wants exactly
+        that, never the default."""
         if not _NAME.match(name):
             raise ValueError(f"a service name is 1-64 letters, digits, '_', '.' or '-', not {name!r}")
         self.name = name
@@ -192,13 +203,14 @@ class Service:
 
     @property
     def address(self) -> str:
-        """host:port of the running instance's gRPC server ("" before `start`)."""
+        """Where the running instance's gRPC server listens, as a grpc target: `unix:PATH`, or host:port
+        with an explicit TCP `address` ("" before `start`)."""
         return self._address
 
     @property
     def link_socket(self) -> str:
-        """The unix socket the running instance serves its call link on ("" when none: its node has no
-        `links/` directory, or the instance could not listen there)."""
+        """The unix socket the running instance serves its call link on ("" when none: it serves on a TCP
+        address and its data dir has no `instances/` directory, or it could not listen there)."""
         return str(self._link_server.path) if self._link_server is not None else ""
 
     @property
@@ -222,13 +234,19 @@ class Service:
         server = grpc.aio.server()
         server.add_generic_rpc_handlers(
             tuple(grpc.method_handlers_generic_handler(s, methods) for s, methods in by_service.items()))
-        host = self._bind.rsplit(":", 1)[0]
-        port = server.add_insecure_port(self._bind)
+        grpc_socket, link_socket = self.data_dir.instance_sockets(secrets.token_hex(INSTANCE_TOKEN_BYTES))
+        if self._bind is None:
+            self._make_instances()
+            self._address = f"{UNIX}{grpc_socket}"
+            self._add_port(server, self._address)
+        else:
+            host = self._bind.rsplit(":", 1)[0]
+            port = self._add_port(server, self._bind)
+            # The node calls the instance on the same machine: a wildcard bind is reached on loopback.
+            self._address = f"{'127.0.0.1' if host in _ANY_HOST else host}:{port}"
         await server.start()
         self._server = server
-        self._link_server = await self._serve_link_socket(*calls)
-        # The node calls the instance on the same machine: a wildcard bind is reached on loopback.
-        self._address = f"{'127.0.0.1' if host in _ANY_HOST else host}:{port}"
+        self._link_server = await self._serve_link_socket(link_socket, *calls)
         for topic, group, on_message in self._subscribers:
             # Entered here, so a message published once `start` returns reaches the handler.
             messages = await self.pubsub.subscribe(topic, group).__aenter__()
@@ -239,10 +257,26 @@ class Service:
             task = asyncio.get_running_loop().create_task(self._consume(consumer, make, on_event))
             self._consuming[task] = consumer
 
-    async def _serve_link_socket(self, call: LinkHandler, status: Status) -> LinkServer | None:
-        """Serve the call link on a socket in the node's `links/` too, when the node has that directory
-        (a node of this version) and this process may listen there; else the node uses the gRPC link."""
-        path = self.data_dir.links / f"{secrets.token_hex(8)}.sock"
+    def _make_instances(self) -> None:
+        """The data dir's `instances/`, made if missing; a MicroError when the data dir's path is too long
+        for the sockets, or the directory is missing or not this user's own."""
+        try:
+            self.data_dir.check_socket_paths()
+            self.data_dir.make_instances()
+        except NodeError as exc:
+            raise of_status(self.name, exc.code, exc.message) from None
+
+    def _add_port(self, server: grpc.aio.Server, target: str) -> int:
+        """Add `target` to the server's ports; the port it got (1 for a unix socket)."""
+        try:
+            return server.add_insecure_port(target)
+        except RuntimeError:  # grpc says no more than that (and logs why)
+            raise unavailable(self.name, f"{self.name} cannot listen on {target}") from None
+
+    async def _serve_link_socket(self, path: Path, call: LinkHandler, status: Status) -> LinkServer | None:
+        """Serve the call link on `path` in the data dir's `instances/` too, when the directory is there
+        (always, unless the instance serves on TCP) and this process may listen there; else the node uses
+        the gRPC link."""
         if not path.parent.is_dir() or len(os.fsencode(path)) > MAX_SOCKET_PATH:
             return None
         remove_stale(path.parent)  # sockets of instances that were killed: nobody else removes them
@@ -306,7 +340,7 @@ class Service:
         if self._link_server is not None:
             await self._link_server.close(grace)
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._server.stop(grace)  # which removes its unix socket
         for user in (self._kv, self._config, self._pubsub, self._events):
             if user is not None:
                 await user.close()

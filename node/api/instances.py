@@ -2,9 +2,10 @@
 
 An instance serves each endpoint on `Endpoint.method` (see docs/architecture.md, "How a node calls an
 instance"), so a caller needs no generated code: the request body goes as it is and the reply bytes
-come back as they are. `InstanceChannels` keeps one `grpc.aio` channel per instance address and the
-multicallable of each (address, method), so a call costs a dict look-up before the RPC itself. The
-node uses it for instances registered with it, the gateway's `DirectBackend` for instances it was given.
+come back as they are. An address is host:port, or `unix:PATH` for an SDK instance, which serves only on
+a unix socket in its node's data dir (`DataDir.instances`): grpc dials both. `InstanceChannels` keeps one
+`grpc.aio` channel per instance address and the multicallable of each (address, method), so a call costs
+a dict look-up before the RPC itself. The node uses it for instances registered with it, the gateway's `DirectBackend` for instances it was given.
 An instance made with the SDK also serves `Instance.CallLink`: its node's unary calls to it then ride one
 call link (`link`, see `calllink.py`), each an `InstanceCall` naming the method; on the unix socket the
 instance registered (`link_socket`, see `socketlink.py`) when it did, else on its gRPC server.
@@ -21,8 +22,11 @@ from .calllink import CALLER_KEY, CallLink
 from .proto import node_pb2
 from .socketlink import socket_link
 
-__all__ = ["InstanceChannels", "call_metadata"]
+__all__ = ["UNIX", "InstanceChannels", "call_metadata"]
 
+UNIX = "unix:"
+"""How an instance address names a unix socket, `unix:/absolute/path` (grpc's spelling of the target); any
+other address is host:port."""
 
 Metadata = tuple[tuple[str, str], ...]
 

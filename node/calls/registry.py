@@ -33,6 +33,7 @@ from google.protobuf.message import DecodeError
 
 from ...mesh import OwnedStateChanged
 from ..api.errors import InvalidArgument, NotFound
+from ..api.instances import UNIX
 from ..api.names import node_id_text
 from ..api.proto import node_pb2
 from ..runtime import Runtime
@@ -51,7 +52,8 @@ _MAX_RECORD = 64 << 10
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _ENDPOINT = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*\Z")
 _METHOD = re.compile(r"/[A-Za-z_][\w.]*/[A-Za-z_]\w*\Z")
-_LINK_SOCKET = re.compile(r"[0-9a-f]{8,64}\.sock\Z")
+_GRPC_SOCKET = re.compile(r"[0-9a-f]{8,64}\.sock\Z")
+_LINK_SOCKET = re.compile(r"[0-9a-f]{8,64}\.link\.sock\Z")
 _CODECS = ("json", "proto")
 _ENDPOINT_FIELDS = ("name", "method", "codec", "request_type", "response_type", "request_schema",
                     "response_schema", "server_streaming")
@@ -74,12 +76,12 @@ class _Local:
 class Registry:
     """This node's instances and the mesh's catalogue."""
 
-    def __init__(self, runtime: Runtime, node_id: str, node_address: str, links: Path) -> None:
+    def __init__(self, runtime: Runtime, node_id: str, node_address: str, instances: Path) -> None:
         self._runtime = runtime
         self.node_id = node_id
         self._node_address = node_address
-        self._links = links
-        """The directory an instance's call-link socket must be in (see `_check_link_socket`)."""
+        self._instances = instances
+        """The directory an instance's unix sockets must be in (see `_check_sockets`)."""
         self.forgotten: Callable[[node_pb2.ServiceInstance], None] = lambda instance: None
         """Told of every local instance that leaves (the router closes its channel)."""
         self._local: dict[str, _Local] = {}
@@ -93,7 +95,7 @@ class Registry:
 
     def register(self, request: node_pb2.RegisterRequest) -> node_pb2.RegisterReply:
         ttl = _check(request)
-        _check_link_socket(request.link_socket, self._links)
+        _check_sockets(request, self._instances)
         instance = node_pb2.ServiceInstance(
             id=f"{request.service}-{secrets.token_hex(8)}", service=request.service, version=request.version,
             address=request.address, node=self.node_id, node_address=self._node_address,
@@ -230,9 +232,10 @@ def _check(request: node_pb2.RegisterRequest) -> float:
     """Refuse a registration the mesh could not route to; the instance's TTL in seconds."""
     if not _SERVICE.match(request.service):
         raise InvalidArgument(f"a service name is 1-64 letters, digits, '_', '.' or '-', not {request.service!r}")
-    _, port = parse_address(request.address, "instance address")
-    if port == 0:
-        raise InvalidArgument(f"instance address {request.address!r} needs a port")
+    if not request.address.startswith(UNIX):
+        _, port = parse_address(request.address, "instance address")
+        if port == 0:
+            raise InvalidArgument(f"instance address {request.address!r} needs a port")
     if not request.endpoints:
         raise InvalidArgument(f"{request.service} registers no endpoints")
     names: set[str] = set()
@@ -252,11 +255,22 @@ def _check(request: node_pb2.RegisterRequest) -> float:
     return ttl
 
 
-def _check_link_socket(path: str, links: Path) -> None:
-    """An instance's call-link socket is a `<hex>.sock` in this node's links directory: a registration
-    must not point the node at any other socket of the machine."""
-    if path and not (_LINK_SOCKET.match(os.path.basename(path)) and os.path.dirname(path) == str(links)):
-        raise InvalidArgument(f"link_socket {path!r} is not a <hex>.sock in {links}")
+def _check_sockets(request: node_pb2.RegisterRequest, instances: Path) -> None:
+    """An instance's unix sockets are a `<hex>.sock` (its gRPC server, the address `unix:PATH`) and a
+    `<hex>.link.sock` (its call link) in this node's instances directory: a registration must not point
+    the node at any other socket of the machine."""
+    if request.address.startswith(UNIX):
+        path = request.address[len(UNIX):]
+        if not _in(instances, path, _GRPC_SOCKET):
+            raise InvalidArgument(f"instance address {request.address!r} is not unix:<hex>.sock in {instances}")
+    if request.link_socket and not _in(instances, request.link_socket, _LINK_SOCKET):
+        raise InvalidArgument(f"link_socket {request.link_socket!r} is not a <hex>.link.sock in {instances}")
+
+
+def _in(directory: Path, path: str, name: re.Pattern[str]) -> bool:
+    # Compared where they lead: the node and the service may spell the data dir differently.
+    return (os.path.isabs(path) and bool(name.match(os.path.basename(path)))
+            and os.path.realpath(os.path.dirname(path)) == os.path.realpath(directory))
 
 
 def _check_endpoint(service: str, endpoint: node_pb2.Endpoint) -> None:

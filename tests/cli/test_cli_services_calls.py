@@ -26,7 +26,7 @@ def test_services_lists_the_instance_with_its_node(mesh: GatewayNode) -> None:
     (instance,) = hello["instances"]
     assert instance["version"] == "1.0.0"
     assert (instance["node"], instance["node_address"]) == (status["id"], status["address"])
-    assert instance["address"].startswith("127.0.0.1:")
+    assert instance["address"].startswith(f"unix:{mesh.node.data_dir / 'instances'}/")
 
 
 def test_services_table_has_a_row_per_instance(mesh: GatewayNode) -> None:

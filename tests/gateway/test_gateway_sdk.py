@@ -5,6 +5,7 @@ mapping."""
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import AsyncIterator
 from typing import TypedDict
 
@@ -53,27 +54,30 @@ class Books:
 @pytest_asyncio.fixture(params=[False, True], ids=["unary-calls", "call-link"])
 async def sdk_client(request: pytest.FixtureRequest) -> AsyncIterator[TestClient]:
     """The gateway over SDK instances, called by unary calls or (as their records say they serve one) over
-    their call links: every test holds both ways."""
-    helloworld, library = Service("helloworld", version="1.0.0"), Service("library", version="1.0.0")
-    helloworld.handle(Helloworld())
-    library.add_servicer(BOOKS, Books())
-    backend = DirectBackend()
-    for service, descriptors in ((helloworld, b""), (library, descriptor_set([BOOKS]))):
-        await service.start()
-        instance = node_pb2.ServiceInstance(
-            id=f"{service.name}-1",
-            service=service.name,
-            version=service.version,
-            address=service.address,
-            endpoints=service.endpoints,
-            call_link=request.param,
-        )
-        backend.add(instance, descriptors)
-    async with TestClient(TestServer(create_app(backend))) as http:
-        yield http
-    await backend.close()
-    for service in (helloworld, library):
-        await service.stop(0)
+    their call links: every test holds both ways. The instances serve on their unix sockets in a data dir
+    of the test's own (a short path: a socket's path is at most 107 bytes)."""
+    with tempfile.TemporaryDirectory(prefix="gs-") as data_dir:
+        helloworld = Service("helloworld", version="1.0.0", data_dir=data_dir)
+        library = Service("library", version="1.0.0", data_dir=data_dir)
+        helloworld.handle(Helloworld())
+        library.add_servicer(BOOKS, Books())
+        backend = DirectBackend()
+        for service, descriptors in ((helloworld, b""), (library, descriptor_set([BOOKS]))):
+            await service.start()
+            instance = node_pb2.ServiceInstance(
+                id=f"{service.name}-1",
+                service=service.name,
+                version=service.version,
+                address=service.address,
+                endpoints=service.endpoints,
+                call_link=request.param,
+            )
+            backend.add(instance, descriptors)
+        async with TestClient(TestServer(create_app(backend))) as http:
+            yield http
+        await backend.close()
+        for service in (helloworld, library):
+            await service.stop(0)
 
 
 async def test_curl_to_the_gateway_says_hello(sdk_client: TestClient) -> None:

@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from micro.node.api.datadir import DataDir, MeshFile
+from micro.node.api.datadir import MAX_SOCKET_PATH, DataDir, MeshFile
 from micro.node.api.errors import AlreadyRunning, InvalidArgument, NodeError
 
 
@@ -66,6 +66,41 @@ def test_one_lock_per_directory(tmp_path: Path) -> None:
 def test_socket_path_too_long_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="too long"):
         DataDir(tmp_path / ("x" * 120)).create()
+
+
+def test_a_path_too_long_for_an_instances_sockets_is_refused_though_node_sock_would_fit(tmp_path: Path) -> None:
+    # The longest socket is an instance's call link, <data dir>/instances/<12 hex>.link.sock.
+    longest = len("/instances/0123456789ab.link.sock")
+    fits = tmp_path / ("x" * (MAX_SOCKET_PATH - longest - len(str(tmp_path)) - 1))
+    dd = DataDir(f"{fits}x")
+    assert len(str(dd.socket)) <= MAX_SOCKET_PATH
+
+    with pytest.raises(InvalidArgument, match=rf"too long for the unix sockets in it \({len(str(dd.path))} bytes, "
+                                              rf"at most {len(str(fits))}\)"):
+        dd.create()
+    DataDir(fits).create()
+
+
+def test_the_instances_directory_is_made_private(tmp_path: Path) -> None:
+    dd = DataDir(tmp_path)
+    dd.instances.mkdir(mode=0o755)
+    dd.instances.chmod(0o755)
+
+    assert dd.make_instances() == tmp_path / "instances"
+    assert stat.S_IMODE(dd.instances.stat().st_mode) == 0o700
+
+
+def test_an_instances_path_that_is_not_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "instances").symlink_to(tmp_path / "elsewhere")
+
+    with pytest.raises(NodeError, match="is not a directory"):
+        DataDir(tmp_path).make_instances()
+
+
+def test_instances_are_not_made_without_a_data_dir(tmp_path: Path) -> None:
+    with pytest.raises(NodeError, match="no data dir at"):
+        DataDir(tmp_path / "missing").make_instances()
 
 
 def test_an_existing_shared_directory_keeps_its_mode(tmp_path: Path) -> None:

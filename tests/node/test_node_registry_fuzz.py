@@ -32,7 +32,7 @@ def _registry_reading(values: list[bytes]) -> Registry:
     async def read() -> Registry:
         logger = Logger(io.StringIO())
         registry = Registry(Runtime(NetTransport(logger), logger, lambda: None), "Nself", "127.0.0.1:1",
-                            Path("/nowhere/links"))
+                            Path("/nowhere/instances"))
         for n, value in enumerate(values):
             registry.on_owned(OwnedStateChanged(_OWNER, f"{KEY_PREFIX}thing-{n}", value))
         return registry

@@ -1,7 +1,7 @@
 """The call link an instance serves its node (`sdk/link.py`): the node's own client for it
 (`InstanceChannels.link`) calls a Service started in this process, over the instance's gRPC server and
-over the socket it serves in its node's `links/` directory, and every answer, failure included, is the
-one the same unary call gets."""
+over the link socket it serves beside it in its data dir's `instances/`, and every answer, failure
+included, is the one the same unary call gets."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.asyncio
 seen: list[dict[str, Any]] = []
 
 
-def _service(data_dir: Path) -> Service:
-    service = Service("linked", data_dir=data_dir)
+def _service() -> Service:
+    service = Service("linked")
 
     @service.endpoint("Linked.Echo")
     async def echo(request: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -62,19 +62,21 @@ class Linked(NamedTuple):
     """The instance's link socket ("" on the gRPC link)."""
 
 
+def _socket(service: Service, kind: str) -> str:
+    """The link socket a caller of `kind` uses: "" says the gRPC link, as for an instance that registered
+    no link socket."""
+    assert service.link_socket
+    return service.link_socket if kind == "socket" else ""
+
+
 @pytest_asyncio.fixture(params=["grpc", "socket"])
-async def linked(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Linked]:
-    data_dir = tmp_path / "node"
-    data_dir.mkdir()
-    if request.param == "socket":
-        (data_dir / "links").mkdir()  # as a node makes it
-    service = _service(data_dir)
+async def linked(request: pytest.FixtureRequest) -> AsyncIterator[Linked]:
+    service = _service()
     seen.clear()
     async with serving(service) as channel:
-        assert bool(service.link_socket) == (request.param == "socket")
         instances = InstanceChannels()
         try:
-            yield Linked(channel, instances, service.address, service.link_socket)
+            yield Linked(channel, instances, service.address, _socket(service, request.param))
         finally:
             await instances.close()
 
@@ -161,12 +163,10 @@ async def test_a_servicer_aborting_over_the_link_ends_the_call_with_its_status(t
 
 
 @pytest.mark.parametrize("kind", ["grpc", "socket"])
-async def test_stopping_a_service_ends_its_links_once_their_calls_are_answered(kind: str, tmp_path: Path) -> None:
-    if kind == "socket":
-        (tmp_path / "links").mkdir()
-    service = _service(tmp_path)
+async def test_stopping_a_service_ends_its_links_once_their_calls_are_answered(kind: str) -> None:
+    service = _service()
     await service.start()
-    socket = service.link_socket
+    socket = _socket(service, kind)
     linked = Linked(None, InstanceChannels(), service.address, socket)  # type: ignore[arg-type]
     try:
         calls = len(seen)
@@ -178,4 +178,4 @@ async def test_stopping_a_service_ends_its_links_once_their_calls_are_answered(k
         assert await slow == {"echo": "x"}
     finally:
         await linked.instances.close()
-    assert not socket or not Path(socket).exists()
+    assert not Path(service.link_socket).exists()

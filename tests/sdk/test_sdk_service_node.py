@@ -86,7 +86,7 @@ async def test_a_running_service_is_registered_with_its_endpoints_and_schemas(he
     endpoints = {e.name: e for e in instance.endpoints}
 
     assert (instance.service, instance.version, instance.node) == ("helloworld", "1.0.0", helloworld.status()["id"])
-    assert instance.address.startswith("127.0.0.1:")
+    assert instance.address.startswith(f"unix:{helloworld.data_dir / 'instances'}/")
     assert sorted(endpoints) == ["Helloworld.Call", "Helloworld.Stream"]
     assert (endpoints["Helloworld.Call"].method, endpoints["Helloworld.Call"].codec) == ("/Helloworld/Call", "json")
     assert '"name"' in endpoints["Helloworld.Call"].request_schema
