@@ -602,6 +602,8 @@ class Node:
             # A new life in the (possibly new) mesh: a fresh generation, durable before use.
             self.generation = self.data_dir.next_generation()
             await self._build_core()
+            assert self.auth is not None
+            self.auth.preload(list(reply.auth_records))
             contacts = [address] + [a for a in reply.members if a != self.address and a != address]
             contacts = contacts[:_JOIN_MEMBERS]
             self.runtime.join(contacts)
@@ -639,6 +641,7 @@ class Node:
             mesh=self.mesh_root.raw,
             members=members[:_JOIN_MEMBERS],
             sealed_config_key=seal_to(joiner, self._config_key) if self._config_key is not None else b"",
+            auth_records=self.auth.values() if self.auth is not None else [],
         )
         assert self.invites is not None
         await self.invites.redeem(invite, joiner)

@@ -33,10 +33,10 @@ from ...identity.records import (
     ADMIN_SCOPE,
     AUTH_DB,
     SECRETS_SCOPE,
+    TABLES,
     Account,
     AccountType,
     Record,
-    TABLES,
 )
 from ...identity.tokens import MAX_TOKEN_TTL, NONCE_SIZE, AccessToken, Challenges, check_challenge
 from ...mesh.messages import KvEntry
@@ -69,6 +69,7 @@ class Auth:
         self._challenges = Challenges()
         self._tokens: collections.OrderedDict[str, AccessToken] = collections.OrderedDict()
         self._rebuild_pending = False
+        self._preloaded: dict[tuple[str, str], Record] = {}
         self._counts: collections.Counter[str] = collections.Counter()
         self.state = AuthState.build(root, self.records(), self._now())
 
@@ -77,16 +78,35 @@ class Auth:
     def _now(self) -> int:
         return int(self._clock())
 
+    def values(self) -> list[bytes]:
+        """Every record in the replica, encoded."""
+        return [e.value for table in TABLES for e in self._kv.visible(AUTH_DB, table, "") if e.value is not None]
+
     def records(self) -> list[Record]:
-        """Every record in the replica that decodes (each was checked when it was stored)."""
-        out: list[Record] = []
-        for table in TABLES:
-            for entry in self._kv.visible(AUTH_DB, table, ""):
-                try:
-                    out.append(Record.decode(entry.value or b""))
-                except IdentityError:
-                    continue
-        return out
+        """Every record in the replica that decodes (each was checked when it was stored), and those a
+        join handed over for keys the replica does not hold yet."""
+        out: dict[tuple[str, str], Record] = dict(self._preloaded)
+        for value in self.values():
+            try:
+                record = Record.decode(value)
+            except IdentityError:
+                continue
+            out[record.table, record.key] = record
+        return list(out.values())
+
+    def preload(self, values: list[bytes]) -> None:
+        """The records the member that admitted this node holds: in force at once, checked as a replica
+        checks them, until the replica's own copies arrive."""
+        for value in values:
+            try:
+                record = Record.decode(value)
+                accept(value, record.table, record.key, self.root, self._now(), None)
+            except IdentityError as exc:
+                self._counts["refused_records"] += 1
+                self._log.warning("auth.record_refused", table="join", key="", error=str(exc))
+                continue
+            self._preloaded[record.table, record.key] = record
+        self.rebuild()
 
     def rebuild(self) -> None:
         """Put in force what the records say now."""

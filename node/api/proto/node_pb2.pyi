@@ -183,18 +183,20 @@ class JoinRequest(_message.Message):
     def __init__(self, token: _Optional[str] = ..., public_key: _Optional[bytes] = ..., address: _Optional[str] = ...) -> None: ...
 
 class JoinReply(_message.Message):
-    __slots__ = ("chain", "sealed_keyring", "mesh", "members", "sealed_config_key")
+    __slots__ = ("chain", "sealed_keyring", "mesh", "members", "sealed_config_key", "auth_records")
     CHAIN_FIELD_NUMBER: _ClassVar[int]
     SEALED_KEYRING_FIELD_NUMBER: _ClassVar[int]
     MESH_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     SEALED_CONFIG_KEY_FIELD_NUMBER: _ClassVar[int]
+    AUTH_RECORDS_FIELD_NUMBER: _ClassVar[int]
     chain: bytes
     sealed_keyring: bytes
     mesh: bytes
     members: _containers.RepeatedScalarFieldContainer[str]
     sealed_config_key: bytes
-    def __init__(self, chain: _Optional[bytes] = ..., sealed_keyring: _Optional[bytes] = ..., mesh: _Optional[bytes] = ..., members: _Optional[_Iterable[str]] = ..., sealed_config_key: _Optional[bytes] = ...) -> None: ...
+    auth_records: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, chain: _Optional[bytes] = ..., sealed_keyring: _Optional[bytes] = ..., mesh: _Optional[bytes] = ..., members: _Optional[_Iterable[str]] = ..., sealed_config_key: _Optional[bytes] = ..., auth_records: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class RedeemInviteRequest(_message.Message):
     __slots__ = ("token", "joiner")
