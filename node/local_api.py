@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..identity.authstate import ADMIN, Principal
 from ..identity.records import SECRETS_SCOPE
 from .api.errors import Unavailable
-from .auth.service import Auth, bearer
 from .api.proto import node_pb2, node_pb2_grpc
+from .auth.service import Auth, bearer
 from .capabilities import Capabilities
 from .kv.config_tree import ConfigService
 from .kv.service import DEFAULT_NAME, KvService
@@ -249,9 +249,10 @@ class LocalApi(node_pb2_grpc.NodeServicer):
 
     async def StreamConsume(self, request_iterator: Any, context: Any) -> Any:
         # The stream's headers go out once the consumer is registered: clients wait for them.
-        batches = lambda: self._capabilities.consumers.consume(request_iterator,
-                                                           registered=lambda: context.send_initial_metadata(()))
-        async for batch in self._guard_stream(context, "stream:*", batches):
+        batches = lambda: self._capabilities.consumers.consume(
+            request_iterator, registered=lambda: context.send_initial_metadata(()),
+            allowed=lambda topic: self._check(context, f"stream:{topic}", None, None))
+        async for batch in guard_stream(self.node.log, context, batches):
             yield batch
 
     async def Subscribe(self, request: Any, context: Any) -> Any:

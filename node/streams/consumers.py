@@ -122,14 +122,18 @@ class Consumers:
     # ---- consuming ----------------------------------------------------------------------------------
 
     async def consume(self, inputs: AsyncIterator[node_pb2.StreamConsumeInput],
-                      registered: Callable[[], Awaitable[None]] | None = None
+                      registered: Callable[[], Awaitable[None]] | None = None,
+                      allowed: Callable[[str], None] | None = None,
                       ) -> AsyncIterator[node_pb2.StreamEventBatch]:
         """Batches of events for a new consumer while iterated; ending it leaves the group. Raises
-        InvalidArgument (on the first step, nothing registered) unless the first input is a valid start."""
+        InvalidArgument (on the first step, nothing registered) unless the first input is a valid start,
+        and whatever `allowed` raises for its topic (the caller's access check)."""
         first = await anext(aiter(inputs), None)
         if first is None or first.WhichOneof("kind") != "start":
             raise InvalidArgument("the first message of StreamConsume is a StreamConsumeStart")
         options = _options(first.start, time.time())
+        if allowed is not None:
+            allowed(options.topic)
         consumer_id = f"{secrets.token_hex(6)}@{self._node_id}"
         session = Session(consumer_id, options, self._streams, self._kv, lambda: self.members(options.topic,
                           options.group), self.stats, self._log)
