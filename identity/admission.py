@@ -1,11 +1,12 @@
 """Admission: whether a node presenting an invite becomes a member, and what certificate it gets.
 
-A pure decision, taken by the member a joiner contacts (`micro node join`) and nothing else: the invite
-must be for this mesh, signed on a chain to its root and within its validity; an invite admits one node
-(`used_by` is the key that already redeemed it here, if any: the same node may ask again, another may
-not); the issuer's chain must leave room for one more certificate (`MAX_CHAIN_DEPTH`); the `issuer` role
-is granted only where the new certificate could still issue; and the certificate never outlives the
-chain it extends (`cert_ttl` when the mesh root signs, else up to the first expiry in the chain).
+A pure decision, taken by the member a joiner contacts (`micro node join`): the invite must be for this
+mesh, signed on a chain to its root and within its validity; the issuer's chain must leave room for one
+more certificate (`MAX_CHAIN_DEPTH`); the `issuer` role is granted only where the new certificate could
+still issue; and the certificate never outlives the chain it extends (`cert_ttl` when the mesh root
+signs, else up to the first expiry in the chain). Whether the invite is still unused is not this
+member's to say: the invite's redeemer decides that (`redemption`), and the member certifies no one
+before it agreed.
 """
 
 from __future__ import annotations
@@ -16,17 +17,13 @@ from .claims import ISSUER_ROLE, MAX_CHAIN_DEPTH, Chain, Invite
 from .errors import InvalidChain
 from .keys import PublicKey
 
-__all__ = ["Admission", "ChainTooDeep", "InviteUsed", "WrongMesh", "admit"]
+__all__ = ["Admission", "ChainTooDeep", "WrongMesh", "admit"]
 
 DEFAULT_ROLES = ("node",)
 
 
 class WrongMesh(InvalidChain):
     """An invite (or a member) of another mesh."""
-
-
-class InviteUsed(InvalidChain):
-    """An invite already redeemed by another node."""
 
 
 class ChainTooDeep(InvalidChain):
@@ -43,16 +40,13 @@ class Admission:
     ttl: int
 
 
-def admit(invite: Invite, joiner: PublicKey, mesh: PublicKey, now: int, base: Chain, by_root: bool,
-          cert_ttl: int, used_by: PublicKey | None) -> Admission:
-    """Admit `joiner` with `invite` into `mesh` at unix time `now`, certified by the mesh root (`by_root`,
-    `base` empty) or by a member holding `base`. Raises an `IdentityError` saying why not."""
+def admit(invite: Invite, mesh: PublicKey, now: int, base: Chain, by_root: bool, cert_ttl: int) -> Admission:
+    """Admit the node presenting `invite` into `mesh` at unix time `now`, certified by the mesh root
+    (`by_root`, `base` empty) or by a member holding `base`. Raises an `IdentityError` saying why not."""
     if invite.mesh != mesh:
         raise WrongMesh(f"invite is for another mesh ({invite.mesh.id[:12]}…), not this node's mesh "
                         f"{mesh.id[:12]}…")
     invite.verify(mesh, now)
-    if used_by is not None and used_by != joiner:
-        raise InviteUsed("invite token was already used by another node; ask for a new one")
     if len(base) >= MAX_CHAIN_DEPTH:
         raise ChainTooDeep("this node's certificate is at the maximum chain depth and cannot admit members; "
                            "join through a node closer to the mesh root")

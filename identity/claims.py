@@ -34,8 +34,8 @@ from ._text import from_text, to_text
 from .errors import BadSignature, Expired, InvalidChain, Malformed
 from .keys import KEY_SIZE, SIGNATURE_SIZE, KeyKind, PublicKey, SigningKey
 
-__all__ = ["CLOCK_SKEW", "INVITE_SKEW", "ISSUER_ROLE", "MAX_CHAIN_DEPTH", "NONCE_SIZE", "Certificate", "Chain",
-           "Invite"]
+__all__ = ["CLOCK_SKEW", "INVITE_SKEW", "ISSUER_ROLE", "MAX_CHAIN_DEPTH", "NONCE_SIZE", "Certificate",
+           "Chain", "Invite"]
 
 MAX_CHAIN_DEPTH = 4
 CLOCK_SKEW = 300

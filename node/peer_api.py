@@ -1,6 +1,7 @@
 """The peer API (`Peer` service of `api/proto/node.proto`) on the node's TCP port: what other members
-call — gossip frames over peer links, joins, routed calls, pubsub deliveries and stream copies and reads.
-Everything but `Join` travels sealed with the mesh's keyring (checked by the capability that serves it).
+call — gossip frames over peer links, joins and invite redemptions, routed calls, pubsub deliveries and
+stream copies and reads. Everything but `Join` travels sealed with the mesh's keyring (checked by the part
+that serves it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ class PeerApi(node_pb2_grpc.PeerServicer):
         return node_pb2.Empty()
 
     async def Join(self, request: Any, context: Any) -> Any:
-        return await guard(self.node.log, context, lambda: now(self.node.admit(request)))
+        return await guard(self.node.log, context, lambda: self.node.admit(request))
+
+    async def RedeemInvite(self, request: Any, context: Any) -> Any:
+        def serve() -> Any:
+            if self.node.invites is None:
+                raise Unavailable("the node is starting")
+            return self.node.invites.serve(request)
+
+        return await guard(self.node.log, context, lambda: now(serve()))
 
     @property
     def _router(self) -> Router:

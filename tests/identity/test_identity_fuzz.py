@@ -11,7 +11,7 @@ from typing import Any
 import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from identity_fixtures import NOW
+from identity_fixtures import NOW, REDEEMER
 from micro.identity import (
     Certificate,
     Chain,
@@ -32,7 +32,7 @@ NODE = SigningKey.from_seed(KeyKind.NODE, b"\x02" * 32)
 ADMIN_CERT = Certificate.issue(ROOT, ADMIN.public, ROOT.public, ["issuer"], NOW, 3600)
 NODE_CERT = Certificate.issue(ADMIN, NODE.public, ROOT.public, [], NOW, 3600)
 CHAIN = Chain((ADMIN_CERT, NODE_CERT))
-INVITE = Invite.issue(ADMIN, Chain((ADMIN_CERT,)), ROOT.public, NOW, 600)
+INVITE = Invite.issue(ADMIN, Chain((ADMIN_CERT,)), ROOT.public, NOW, 600, redeemer=REDEEMER)
 RING = Keyring(b"\x03" * 32, [b"\x04" * 32])
 
 cbor_values = st.recursive(

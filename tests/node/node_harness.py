@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from micro.identity import Chain, Invite, KeyKind, SigningKey
+from micro.identity import Chain, Invite, KeyKind, PublicKey, SigningKey
 from micro.node.api.client import NodeClient
 from micro.node.api.datadir import DataDir
 from micro.node.api.errors import NodeError
@@ -94,6 +94,16 @@ def micro(*args: str, data_dir: Path | None = None, timeout: float = 30.0) -> su
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """`result` is a CLI command that failed with exit status 1 and one line `error: ...` holding `fragments`."""
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
 
 
 class NodeProcess:
@@ -277,8 +287,16 @@ class Cluster:
                 pass
 
 
-def expired_invite(node: NodeProcess) -> str:
-    """An invite signed by the mesh root that expired an hour ago (beyond any clock-skew allowance)."""
-    root = node.root_key()
-    now = int(time.time())
-    return Invite.issue(root, Chain(), root.public, now - 7200, 3600, roles=("node",)).to_token()
+def minted_invite(node: NodeProcess, issued_at: int, ttl: int) -> str:
+    """The invite `micro node invite` on `node` would make, but issued at `issued_at` rather than now: signed
+    with the mesh root when its data dir holds it, else with its node key and chain, and redeemed at it."""
+    data_dir = DataDir(node.data_dir)
+    node_key = SigningKey.load(data_dir.node_seed, KeyKind.NODE)
+    mesh = data_dir.load_mesh()
+    assert mesh is not None
+    root = PublicKey(KeyKind.MESH, mesh.mesh)
+    if data_dir.root_seed.exists():
+        signer, chain = SigningKey.load(data_dir.root_seed, KeyKind.MESH), Chain()
+    else:
+        signer, chain = node_key, Chain.decode(mesh.chain)
+    return Invite.issue(signer, chain, root, issued_at, ttl, roles=("node",), redeemer=node_key.public).to_token()
