@@ -121,8 +121,12 @@ class Account:
         kind, scopes = claims.map["kind"], claims.map["scopes"]
         if kind not in ("user", "service") or not isinstance(scopes, list):
             raise Malformed("account record has a bad type or scopes")
-        return cls(claims.key("sub", KeyKind.ACCOUNT), claims.map["name"], AccountType(kind), tuple(scopes),
-                   claims.map["exp"])
+        account = cls(claims.key("sub", KeyKind.ACCOUNT), claims.map["name"], AccountType(kind), tuple(scopes),
+                      claims.map["exp"])
+        # Scopes are signed sorted and without repeats; any other list is another encoding of the same account.
+        if list(account.scopes) != scopes:
+            raise Malformed("account record scopes are not in canonical order")
+        return account
 
 
 def _rule_fields(rule: Rule) -> dict[str, Any]:

@@ -143,8 +143,11 @@ class AccessToken:
             raise Malformed("access token scopes are not names") from None
         if list(checked) != scopes:
             raise Malformed("access token scopes are not in canonical order")
-        return cls(claims.key("sub", KeyKind.ACCOUNT), name, checked, claims.key("mesh", KeyKind.MESH), iat, exp,
-                   claims.key("iss", KeyKind.NODE), signature, Chain.decode(outer[1]))
+        account, issuer = claims.key("sub"), claims.key("iss")
+        if account.kind is not KeyKind.ACCOUNT or issuer.kind is not KeyKind.NODE:
+            raise Malformed("access token is not a node's claim about an account")
+        return cls(account, name, checked, claims.key("mesh", KeyKind.MESH), iat, exp, issuer, signature,
+                   Chain.decode(outer[1]))
 
     def to_text(self) -> str:
         return to_text(self.encode())
