@@ -170,11 +170,19 @@ class AccessToken:
 
     def check_live(self, now: int, revocations: Revocations) -> None:
         """Raise `Expired` outside the validity (`TOKEN_SKEW` allowed), `InvalidChain` if the account, the
-        issuing node or a certificate of its chain was revoked since the token was issued."""
+        issuing node or a certificate of its chain was revoked since the token was issued, or a certificate
+        of the chain was issued for or by a key at or before its revocation."""
         _check_validity("access token", self.issued_at, self.expires_at, now, TOKEN_SKEW)
         for key in self.keys():
             if revocations.dead(key, self.issued_at):
                 raise InvalidChain(f"access token was issued before {key.id[:12]}… was revoked")
+        # The token's time is its node's say, and a revoked node's stolen key dates tokens after the revocation;
+        # a certificate's time is its certifier's, so the certificates issued before a revocation die with it.
+        for cert in self.issuer_chain:
+            for key in (cert.issuer, cert.subject):
+                if revocations.dead(key, cert.issued_at):
+                    raise InvalidChain(f"access token issuer's certificate for {cert.subject.id[:12]}… was issued "
+                                       f"before {key.id[:12]}… was revoked")
 
     def keys(self) -> Iterable[PublicKey]:
         """The keys whose revocation kills the token: the account, the issuer and its chain."""
