@@ -5,13 +5,10 @@ truncated or extended. Whatever decodes must re-encode to the very same bytes (o
 and a changed encoding never verifies as anything but the original.
 """
 
-import base64
-from typing import Any
-
-import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from identity_fixtures import NOW, REDEEMER
+from identity_strategies import b64, changed_text, decodes_canonically, inputs
 from micro.identity import (
     Certificate,
     Chain,
@@ -34,37 +31,6 @@ NODE_CERT = Certificate.issue(ADMIN, NODE.public, ROOT.public, [], NOW, 3600)
 CHAIN = Chain((ADMIN_CERT, NODE_CERT))
 INVITE = Invite.issue(ADMIN, Chain((ADMIN_CERT,)), ROOT.public, NOW, 600, redeemer=REDEEMER)
 RING = Keyring(b"\x03" * 32, [b"\x04" * 32])
-
-cbor_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats() | st.binary(max_size=40)
-    | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
-    max_leaves=20,
-)
-
-
-@st.composite
-def mutated(draw: st.DrawFn, valid: bytes) -> bytes:
-    """`valid` with up to four bytes replaced, then maybe truncated or extended."""
-    data = bytearray(valid)
-    for _ in range(draw(st.integers(1, 4))):
-        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-    cut = draw(st.integers(0, len(data)))
-    return bytes(data[:cut] if draw(st.booleans()) else data) + draw(st.binary(max_size=3))
-
-
-def inputs(valid: bytes) -> st.SearchStrategy[bytes]:
-    return st.binary(max_size=5000) | cbor_values.map(lambda v: cbor2.dumps(v, canonical=True)) | mutated(valid)
-
-
-def decodes_canonically(decode: Any, encode_name: str, data: Any) -> Any:
-    try:
-        value = decode(data)
-    except IdentityError:
-        return None
-    assert getattr(value, encode_name)() == data
-    return value
-
 
 @FUZZ
 @given(inputs(NODE_CERT.encode()))
@@ -91,21 +57,8 @@ def test_invite_decode_raises_only_identity_errors(data: bytes) -> None:
     decodes_canonically(Invite.decode, "encode", data)
 
 
-@st.composite
-def changed_text(draw: st.DrawFn, valid: str) -> str:
-    """`valid` with one to four characters replaced by arbitrary ones."""
-    chars = list(valid)
-    for _ in range(draw(st.integers(1, 4))):
-        chars[draw(st.integers(0, len(chars) - 1))] = draw(st.characters())
-    return "".join(chars)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
 @FUZZ
-@given(st.text(max_size=2000) | inputs(INVITE.encode()).map(_b64) | changed_text(INVITE.to_token()))
+@given(st.text(max_size=2000) | inputs(INVITE.encode()).map(b64) | changed_text(INVITE.to_token()))
 def test_invite_from_token_and_verify_raise_only_identity_errors(text: str) -> None:
     try:
         invite = Invite.from_token(text)
