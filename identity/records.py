@@ -274,6 +274,12 @@ class Revocations:
         at = self._at.get(key)
         return at is not None and issued_at <= at
 
+    def cut_off(self, node: PublicKey, written_at: int) -> bool:
+        """Whether a node's key-value register stamped at `written_at` comes from after the node's revocation
+        (at its time or later): refused, while those it wrote before stay."""
+        at = self._at.get(node)
+        return at is not None and written_at >= at
+
     def add(self, revocation: Revocation) -> None:
         held = self._at.get(revocation.key)
         if held is None or revocation.at > held:
@@ -308,6 +314,8 @@ class Record:
         if issuer_key.kind not in (KeyKind.MESH, KeyKind.ACCOUNT):
             raise Malformed("records are signed by the mesh root or an admin account")
         _check_period(now, 1)
+        if isinstance(body, Revocation) and body.at > now:
+            raise Malformed("a revocation's time is after the record is issued")
         unsigned = cls(body, issuer_key.public, mesh, now, b"", tuple(chain))
         return replace(unsigned, signature=issuer_key.sign(unsigned.signed_bytes()))
 
@@ -363,6 +371,9 @@ class Record:
             body = _PARSERS[typ](claims)
         except (TypeError, ValueError, KeyError):
             raise Malformed(f"auth record of type {typ} has a bad field") from None
+        if isinstance(body, Revocation) and body.at > iat:
+            # A revocation speaks of the past: one dated ahead would kill what is issued after it.
+            raise Malformed("a revocation's time is after the record was issued")
         return cls(body, issuer, claims.key("mesh", KeyKind.MESH), iat, signature)
 
     def verify(self, root: PublicKey, now: int, revocations: Revocations = NO_REVOCATIONS) -> None:

@@ -144,6 +144,15 @@ def test_records_are_issued_only_by_the_mesh_root_or_an_account() -> None:
         Record.issue(NODE, (), MESH, RULE, NOW)
 
 
+def test_a_revocation_dated_after_its_issue_is_refused() -> None:
+    with pytest.raises(Malformed, match="after the record is issued"):
+        Record.issue(ROOT, (), MESH, Revocation(NODE.public, NOW + 1), NOW)
+    future = Record(Revocation(NODE.public, NOW + 1), ROOT.public, MESH, NOW, b"")
+    signed = replace(future, signature=ROOT.sign(future.signed_bytes()))
+    with pytest.raises(Malformed, match="after the record was issued"):
+        Record.decode(signed.encode())
+
+
 def test_a_record_naming_a_node_as_issuer_does_not_decode() -> None:
     with pytest.raises(Malformed, match="neither the mesh root nor an account"):
         Record.decode(resigned(BY_ROOT.sign(RULE), NODE).encode())
@@ -222,6 +231,23 @@ def test_a_revocation_kills_what_was_issued_at_or_before_its_time(what: str, iss
     revocations.add(Revocation(NODE.public, REVOKED_AT))
     assert revocations.dead(NODE.public, issued_at) is dead
     assert not revocations.dead(OTHER_NODE.public, issued_at)
+
+
+CUT_OFF = [
+    # (what, register stamped at, refused)
+    ("written before the revocation time", REVOKED_AT - 1, False),
+    ("written at the revocation time", REVOKED_AT, True),
+    ("written after the revocation time", REVOKED_AT + 1, True),
+]
+
+
+@pytest.mark.parametrize(("what", "written_at", "refused"), CUT_OFF, ids=[case[0] for case in CUT_OFF])
+def test_a_revoked_node_is_cut_off_for_what_it_writes_from_its_revocation_time(what: str, written_at: int,
+                                                                               refused: bool) -> None:
+    revocations = Revocations()
+    revocations.add(Revocation(NODE.public, REVOKED_AT))
+    assert revocations.cut_off(NODE.public, written_at) is refused
+    assert not revocations.cut_off(OTHER_NODE.public, written_at)
 
 
 def test_a_later_revocation_of_the_same_key_moves_its_time_and_an_earlier_one_does_not() -> None:
