@@ -48,6 +48,7 @@ bench-sysdeps:
 
 # A node with the gateway, helloworld and the blog services under it; Ctrl-C stops them all.
 GATEWAY ?= 127.0.0.1:8080
+TOKEN_TTL ?= 12h
 SERVICES := examples/helloworld examples/blog/posts examples/blog/comments examples/blog/tags
 run: $(COMPILED)
 	@mkdir -p $(DATA)
@@ -55,13 +56,16 @@ run: $(COMPILED)
 	node=$$!; trap 'kill $$node 2>/dev/null; wait $$node; exit 0' INT TERM; \
 	for i in $$(seq 100); do $(BIN)/micro node status --data-dir $(DATA) >/dev/null 2>&1 && break; sleep 0.1; done; \
 	for svc in $(SERVICES); do $(BIN)/micro run $$svc --data-dir $(DATA) || { kill $$node; wait $$node; exit 1; }; done; \
+	token=$$($(BIN)/micro auth token --data-dir $(DATA) --ttl $(TOKEN_TTL)) || { kill $$node; wait $$node; exit 1; }; \
 	echo ""; \
+	echo "  The gateway wants a token; this one is the mesh admin's, valid $(TOKEN_TTL) (another: micro auth token --data-dir $(DATA)):"; \
+	echo "    export TOKEN=$$token"; \
 	echo "  Services (micro status --data-dir $(DATA)); try, once they have registered:"; \
-	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/helloworld/Helloworld/Call -d '{\"name\": \"Alice\"}'"; \
-	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/posts/Posts/Save -d '{\"title\": \"Hello world\", \"tags\": [\"intro\"]}'"; \
-	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/posts/Posts/Query -d '{\"tag\": \"intro\"}'"; \
-	echo "    curl -s -H 'Content-Type: application/json' $(GATEWAY)/tags/Tags/List -d '{}'"; \
-	echo "    curl -s $(GATEWAY)/services"; \
+	echo "    curl -s -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' $(GATEWAY)/helloworld/Helloworld/Call -d '{\"name\": \"Alice\"}'"; \
+	echo "    curl -s -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' $(GATEWAY)/posts/Posts/Save -d '{\"title\": \"Hello world\", \"tags\": [\"intro\"]}'"; \
+	echo "    curl -s -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' $(GATEWAY)/posts/Posts/Query -d '{\"tag\": \"intro\"}'"; \
+	echo "    curl -s -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' $(GATEWAY)/tags/Tags/List -d '{}'"; \
+	echo "    curl -s -H \"Authorization: Bearer \$$TOKEN\" $(GATEWAY)/services"; \
 	echo "    $(BIN)/micro helloworld call --name Alice --data-dir $(DATA)"; \
 	echo "  More in examples/blog/README.md. Ctrl-C stops the node and its services."; \
 	wait $$node

@@ -7,6 +7,7 @@ sequence can rewrite the screen or the window title). JSON output escapes them i
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import re
@@ -19,7 +20,7 @@ from ..node.api.client import NodeClient
 from ..node.api.datadir import ENV_DATA_DIR, DataDir
 
 __all__ = ["Duration", "connect", "data_dir_option", "echo", "echo_changes", "echo_json", "echo_table",
-           "parse_duration", "shown"]
+           "parse_duration", "shown", "utc_time"]
 
 _T = TypeVar("_T")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -68,6 +69,13 @@ def data_dir_option(f: Any) -> Any:
 
 def connect(data_dir: str | None) -> NodeClient:
     return NodeClient(DataDir.resolve(data_dir))
+
+
+def utc_time(at: float) -> str:
+    """A unix time as `2025-01-31 12:00:00Z`, or `-` for 0 (none)."""
+    if not at:
+        return "-"
+    return datetime.datetime.fromtimestamp(at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def shown(text: str) -> str:

@@ -8,7 +8,6 @@ base64 otherwise, and `encoding` says which.
 from __future__ import annotations
 
 import base64
-import datetime
 import functools
 import json
 import os
@@ -18,7 +17,7 @@ from typing import Any
 import click
 
 from ..node.api.names import check_name
-from .common import Duration, connect, data_dir_option, echo, echo_changes, echo_json, echo_table
+from .common import Duration, connect, data_dir_option, echo, echo_changes, echo_json, echo_table, utc_time
 
 __all__ = ["kv"]
 
@@ -69,12 +68,6 @@ def _preview(value: bytes) -> str:
     return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
 
 
-def _when(expires_at: float) -> str:
-    if not expires_at:
-        return "-"
-    return datetime.datetime.fromtimestamp(expires_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
 def _change_line(as_json: bool, change: dict[str, Any]) -> str:
     if as_json:
         return json.dumps({"deleted": change["deleted"], **_record_json(change)}, sort_keys=True)
@@ -101,7 +94,7 @@ def put(data_dir: str | None, db: str, table: str, key: str, value: str | None, 
     data = sys.stdin.buffer.read() if value in (None, "-") else os.fsencode(value)
     with connect(data_dir) as client:
         record = client.kv_put(key, data, db=db, table=table, ttl_s=ttl or 0.0)
-    expiry = f", expires {_when(record['expires_at'])}" if record["expires_at"] else ""
+    expiry = f", expires {utc_time(record['expires_at'])}" if record["expires_at"] else ""
     echo(f"stored {key} in {db}/{table} ({len(data)} bytes{expiry})")
 
 
@@ -147,7 +140,7 @@ def list_cmd(data_dir: str | None, db: str, table: str, prefix: str, limit: int,
         echo_json([_record_json(r) for r in records])
         return
     echo_table(("KEY", "VALUE", "SIZE", "EXPIRES", "WRITER"),
-               [(r["key"], _preview(r["value"]), str(len(r["value"])), _when(r["expires_at"]), r["writer"][:12])
+               [(r["key"], _preview(r["value"]), str(len(r["value"])), utc_time(r["expires_at"]), r["writer"][:12])
                 for r in records])
 
 

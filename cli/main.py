@@ -27,6 +27,7 @@ _LEAVE_WAIT = 10.0
 _ARGS_KEY = "micro.args"
 
 _COMMANDS = {
+    "auth": ("auth", "auth"),
     "call": ("services", "call"),
     "config": ("config", "config"),
     "describe": ("services", "describe"),
@@ -41,6 +42,7 @@ _COMMANDS = {
     "status": ("processes", "status"),
     "stream": ("stream", "stream"),
     "subscribe": ("pubsub", "subscribe"),
+    "whoami": ("auth", "whoami"),
 }
 """The commands other than `node`, by name: (module of micro.cli, attribute), imported when named. So
 `micro node start` loads neither the gateway (aiohttp, jsonschema) nor the SDK: an idle node's memory is

@@ -40,6 +40,9 @@ def announce(node: Node) -> None:
         f"    {micro} node status {flag}",
         f"    {micro} node members {flag}",
         f"    {micro} node invite {flag}            # prints a token",
+        # Only the node that created the mesh holds the admin account's credentials.
+        *([f"    {micro} auth token {flag}             # a token for the gateway: Authorization: Bearer"]
+          if dd.admin_creds.exists() else []),
         "",
         "  Start a second node and join it to this one:",
         f"    {micro} node start --data-dir {dd.path.parent / 'node2'} --bind {second} --no-mdns \\",

@@ -11,6 +11,10 @@ does): a node cannot sign them, so it cannot grant itself anything. An admin's r
 its account records up to the mesh root, which the client reads from the node. A token is issued by the
 node against the account key's signature of a one-time challenge; the key never leaves this process.
 Failures are `errors.MicroError`s (401 a bad signature or token, 403 a signer that is not an admin).
+
+`accounts`, `rules` and `revocations` are those in force: the records the node holds, checked and applied
+here as every node applies them (`identity.authstate.AuthState`), so a stored record that does not chain
+to the root is not among them.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..identity.authstate import recovery_rule
+from ..identity.authstate import MAX_PRIORITY, AuthState, recovery_rule
 from ..identity.errors import IdentityError
 from ..identity.keys import KeyKind, PublicKey, SigningKey
 from ..identity.records import (
     ACCOUNTS,
-    REVOCATIONS,
     RULES,
+    TABLES,
     Account,
     AccountType,
     Record,
@@ -36,7 +40,7 @@ from ..identity.records import (
 from ..identity.rules import Access, Rule
 from ..identity.tokens import answer_challenge
 from ..node.api.proto import node_pb2
-from .channel import NodeChannel
+from .channel import NodeUser
 from .errors import bad_request, forbidden, not_found
 
 __all__ = ["Client", "Token", "load_key"]
@@ -64,14 +68,8 @@ class Token:
     scopes: tuple[str, ...]
 
 
-class Client:
+class Client(NodeUser):
     """Auth through the node that owns a data dir (argument, else MICRO_DATA_DIR, else ~/.micro)."""
-
-    def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
-        self._node = NodeChannel(data_dir)
-
-    async def close(self) -> None:
-        await self._node.close()
 
     # ---- tokens ---------------------------------------------------------------------------------
 
@@ -105,20 +103,31 @@ class Client:
                 continue
         return out
 
+    async def state(self) -> AuthState:
+        """What the node's records put in force now, worked out as every node does."""
+        mesh = await self._mesh()
+        records = [record for table in TABLES for record in await self.records(table)]
+        return AuthState.build(mesh, records, int(time.time()))
+
     async def accounts(self) -> list[Account]:
-        return [r.body for r in await self.records(ACCOUNTS) if isinstance(r.body, Account)]
+        """The accounts in force (expired ones included: `Account.active` tells), by name."""
+        return sorted((await self.state()).accounts.values(), key=lambda account: (account.name, account.key.id))
 
     async def rules(self) -> list[Rule]:
-        return sorted((r.body for r in await self.records(RULES) if isinstance(r.body, Rule)),
-                      key=lambda rule: (-rule.priority, rule.id))
+        """The rules in force, highest priority first."""
+        return sorted((await self.state()).rules, key=lambda rule: (-rule.priority, rule.id))
 
     async def revocations(self) -> list[Revocation]:
-        return [r.body for r in await self.records(REVOCATIONS) if isinstance(r.body, Revocation)]
+        return [Revocation(key, at) for key, at in (await self.state()).revocations.items()]
 
     async def create_account(self, signer: SigningKey, name: str, scopes: Iterable[str] = (),
-                             type: str = "user", ttl: float | None = None) -> tuple[SigningKey, Account]:
-        """A new account (its key made here) with `scopes`, lasting `ttl` seconds (None: no expiry)."""
-        key = SigningKey.generate(KeyKind.ACCOUNT)
+                             type: str = "user", ttl: float | None = None,
+                             key: SigningKey | None = None) -> tuple[SigningKey, Account]:
+        """A new account with `scopes`, lasting `ttl` seconds (None: no expiry), for `key` (an account key;
+        None: one made here). A caller that must keep the key safe first saves it, then creates the
+        account, so no account exists whose key was lost."""
+        if key is None:
+            key = SigningKey.generate(KeyKind.ACCOUNT)
         now = int(time.time())
         try:
             account = Account(key.public, name, AccountType(type), tuple(scopes),
@@ -130,6 +139,10 @@ class Client:
 
     async def create_rule(self, signer: SigningKey, id: str, resource: str, scope: str, access: str = "grant",
                           priority: int = 0) -> Rule:
+        """A rule at `priority`, below `MAX_PRIORITY`: that one is `recover`'s, so a recovery always wins."""
+        if priority >= MAX_PRIORITY:
+            raise bad_request(_ID, f"a rule's priority is at most {MAX_PRIORITY - 1}: {MAX_PRIORITY} is kept for "
+                                   "`micro auth recover`")
         try:
             rule = Rule(id, resource, scope, Access(access), priority)
         except (IdentityError, ValueError) as exc:
@@ -162,18 +175,22 @@ class Client:
 
     async def recover(self, root: SigningKey) -> Rule:
         """With the mesh root's key: a rule above every other that gives admins everything back, and the
-        removal of the rules at that priority that deny."""
+        removal of the rules at that priority that deny.
+
+        The rule goes first and alone: a lock-out may deny reading the records too, and the root signs
+        without them (it needs no chain). Only then are the rules read, to find any deny at its priority."""
         if root.kind is not KeyKind.MESH:
             raise bad_request(_ID, "recovery needs the mesh root key (root.seed of the node that created the mesh)")
         rule = recovery_rule()
+        await self.submit(root, [rule])
         blocking = [r for r in await self.rules() if r.priority >= rule.priority and r.access is Access.DENY]
-        await self.submit(root, [rule, *(Removal(RULES, r.id) for r in blocking)])
+        if blocking:
+            await self.submit(root, [Removal(RULES, r.id) for r in blocking])
         return rule
 
     async def submit(self, signer: SigningKey, bodies: list[Account | Rule | Revocation | Removal]) -> None:
         """Sign `bodies` with `signer` (an admin's key, or the mesh root's) and store them."""
-        status = await self._node.call(self._node.stub.WhoAmI, node_pb2.WhoAmIRequest())
-        mesh = PublicKey.from_id(status.mesh_id)
+        mesh = await self._mesh()
         chain = await self._chain(signer, mesh)
         now = int(time.time())
         try:
@@ -181,6 +198,11 @@ class Client:
         except IdentityError as exc:
             raise bad_request(_ID, str(exc)) from None
         await self._node.call(self._node.stub.AuthSubmit, node_pb2.AuthSubmitRequest(records=records))
+
+    async def _mesh(self) -> PublicKey:
+        """The mesh root's key (WhoAmI needs no rule, so a locked-out admin still learns it)."""
+        reply = await self._node.call(self._node.stub.WhoAmI, node_pb2.WhoAmIRequest())
+        return PublicKey.from_id(reply.mesh_id)
 
     async def _chain(self, signer: SigningKey, mesh: PublicKey) -> tuple[Record, ...]:
         """The account records from the root's down to `signer`'s (empty for the root itself)."""

@@ -44,7 +44,8 @@ def test_banner_says_what_to_try_next() -> None:
     text = _start_and_read(["--banner"], "Ctrl-C")
 
     for expected in ("node id", "mesh id", "address", "data dir", "node status --data-dir BASE/d",
-                     "node invite --data-dir BASE/d", "--join 127.0.0.1:", "--token"):
+                     "node invite --data-dir BASE/d", "--join 127.0.0.1:", "--token",
+                     "auth token --data-dir BASE/d"):
         assert expected in text, expected
 
 
