@@ -14,6 +14,10 @@ becomes a Micro error:
 - any other exception answers INTERNAL with the exception's message as `detail` (no traceback leaves
   the process), its traceback is logged on stderr, and the instance keeps serving.
 
+An endpoint may require scopes (`Handler.scopes`: given to `Service.endpoint`, `handle` or `add_servicer`,
+or per function with `@requires`): a call whose account (`Context.account`) lacks one of them is refused
+before its body is decoded, 403 (401 for a call with no account); the scope `admin` holds them all.
+
 JSON endpoints live on the path `/{Service}/{Method}`: "Helloworld.Call" is served on "/Helloworld/Call".
 A dict handler is `async def f(request: dict, ctx: Context) -> dict` (`ctx` may be left out); an async
 generator function is a server-streaming endpoint, each yielded dict one message.
@@ -26,27 +30,31 @@ import json
 import logging
 import re
 import typing
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import grpc
 
+from ..identity.errors import Malformed
+from ..identity.records import ADMIN_SCOPE, check_scopes
 from ..node.api.errors import ERROR_KEY
 from ..node.api.proto import node_pb2
 from .context import Context
-from .errors import MicroError, bad_request, internal
+from .errors import MicroError, bad_request, forbidden, internal, unauthorized
 from .schema import ANY_OBJECT, RequestChecker, schema_of
 
 if TYPE_CHECKING:
     from .service import Service
 
-__all__ = ["ERROR_KEY", "Handler", "InvalidBody", "as_error", "camel_case", "check_async", "decoded", "error_status",
-           "json_handler", "method_handler"]
+__all__ = ["ERROR_KEY", "Handler", "InvalidBody", "admit", "as_error", "camel_case", "check_async", "decoded",
+           "error_status", "json_handler", "method_handler", "requires", "scope_names", "with_scopes"]
 
 _log = logging.getLogger("micro.sdk")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _NAME = re.compile(r"[A-Za-z_]\w*\.[A-Za-z_]\w*\Z")
+_SCOPES_ATTRIBUTE = "__micro_scopes__"
 
 
 class InvalidBody(ValueError):
@@ -73,6 +81,8 @@ class Handler:
     response_type: str = ""
     request_schema: str = ""
     response_schema: str = ""
+    scopes: tuple[str, ...] = ()
+    """Scopes a caller's account must all hold (`admin` holds every scope); none: the node's rules decide."""
 
     def invoke(self, request: Any, ctx: Context) -> Any:
         """The user's function applied: an awaitable, or an async iterator for a streaming endpoint."""
@@ -84,6 +94,54 @@ class Handler:
             response_type=self.response_type, request_schema=self.request_schema,
             response_schema=self.response_schema, server_streaming=self.server_streaming,
         )
+
+
+def scope_names(scopes: Iterable[str]) -> tuple[str, ...]:
+    """`scopes` checked as an account's are (sorted, no repeats); ValueError for a bad one, TypeError for
+    a lone string (a list of names is meant)."""
+    if isinstance(scopes, str):
+        raise TypeError(f"scopes are a list of names, not the string {scopes!r}")
+    try:
+        return check_scopes(scopes)
+    except Malformed as exc:
+        raise ValueError(str(exc)) from None
+
+
+def requires(*scopes: str) -> Callable[[_F], _F]:
+    """A decorator: the endpoint served by this function (or method) requires `scopes` of its caller's
+    account, besides those its service gives every endpoint it adds with it.
+
+        class Posts:
+            @requires("blog.write")
+            async def save(self, request: dict, ctx: Context) -> dict: ...
+    """
+    names = scope_names(scopes)
+
+    def mark(function: _F) -> _F:
+        setattr(function, _SCOPES_ATTRIBUTE, names)
+        return function
+
+    return mark
+
+
+def with_scopes(handler: Handler, scopes: Iterable[str]) -> Handler:
+    """`handler` requiring `scopes` and those its function was marked with (`requires`)."""
+    marked: tuple[str, ...] = getattr(handler.function, _SCOPES_ATTRIBUTE, ())
+    return replace(handler, scopes=scope_names((*handler.scopes, *scope_names(scopes), *marked)))
+
+
+def admit(handler: Handler, service: Service, ctx: Context) -> None:
+    """Refuse a call whose account lacks one of the endpoint's scopes: 401 with no account, else 403."""
+    if not handler.scopes:
+        return
+    account = ctx.account
+    if account is None:
+        raise unauthorized(service.name, f"{handler.name} needs an account with scope {', '.join(handler.scopes)}")
+    if ADMIN_SCOPE in account.scopes:
+        return
+    missing = [scope for scope in handler.scopes if scope not in account.scopes]
+    if missing:
+        raise forbidden(service.name, f"account {account.name} lacks scope {', '.join(missing)} for {handler.name}")
 
 
 def camel_case(name: str) -> str:
@@ -158,8 +216,9 @@ def method_handler(handler: Handler, service: Service) -> grpc.RpcMethodHandler:
 def _unary(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
     async def serve(body: bytes, grpc_context: grpc.aio.ServicerContext) -> bytes:
         try:
-            request = decoded(handler, service, body)
-            return handler.encode(await handler.invoke(request, Context(grpc_context, service, handler.name)))
+            ctx = Context(grpc_context, service, handler.name)
+            admit(handler, service, ctx)
+            return handler.encode(await handler.invoke(decoded(handler, service, body), ctx))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a Micro error for the caller
             await _fail(grpc_context, exc, service, handler)
 
@@ -169,8 +228,9 @@ def _unary(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.Serv
 def _streaming(handler: Handler, service: Service) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
     async def serve(body: bytes, grpc_context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         try:
-            request = decoded(handler, service, body)
-            async for message in handler.invoke(request, Context(grpc_context, service, handler.name)):
+            ctx = Context(grpc_context, service, handler.name)
+            admit(handler, service, ctx)
+            async for message in handler.invoke(decoded(handler, service, body), ctx):
                 yield handler.encode(message)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a Micro error for the caller
             await _fail(grpc_context, exc, service, handler)

@@ -24,7 +24,7 @@ from ..node.api.calllink import Handler as LinkHandler
 from ..node.api.calllink import Status, batched, serve_link
 from ..node.api.proto import node_pb2
 from .context import Context
-from .handlers import Handler, as_error, decoded, error_status
+from .handlers import Handler, admit, as_error, decoded, error_status
 
 if TYPE_CHECKING:
     from .service import Service
@@ -99,8 +99,9 @@ def link_calls(handlers: dict[str, Handler], service: Service) -> tuple[LinkHand
             raise _Ended(grpc.StatusCode.UNIMPLEMENTED, f"{request.method} is not served over the call link", ())
         grpc_side = LinkCall(dict(request.metadata), time_left)
         try:
-            reply = await handler.invoke(decoded(handler, service, request.body),
-                                         Context(grpc_side, service, handler.name))
+            ctx = Context(grpc_side, service, handler.name)
+            admit(handler, service, ctx)
+            reply = await handler.invoke(decoded(handler, service, request.body), ctx)
             grpc_side.ended()
             return handler.encode(reply)
         except _Ended:

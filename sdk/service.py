@@ -11,6 +11,9 @@
     @service.endpoint("Greeter.Hello")
     async def hello(request: dict) -> dict: ...
 
+    @service.endpoint("Greeter.Reset", scopes=["greeter.admin"])   # only accounts holding the scope
+    async def reset(request: dict, ctx: Context) -> dict: ...      # ctx.account: who calls
+
     @service.subscribe("orders.*.created", group="billing")   # pubsub: runs for each message
     async def created(message: pubsub.Message) -> None: ...
 
@@ -24,6 +27,12 @@
 else MICRO_DATA_DIR, else ~/.micro), heartbeats, and on SIGTERM or SIGINT deregisters, stops the server
 with a short grace, and returns. `start()` and `stop()` are the first and last steps alone: a test can
 serve endpoints without a node (in a data dir of its own).
+
+Who may call an endpoint is first the mesh's rules' decision (`micro auth rule create`), checked by the
+node that admits the call; the node then names the caller's account to the instance (`ctx.account`).
+An endpoint can require scopes besides: `scopes=[...]` on `endpoint`, `handle` or `add_servicer`, or
+`@requires(...)` on one function or method. A call whose account lacks one is refused by the instance,
+403 with Micro's error body (401 without an account, as on a public call); `admin` holds every scope.
 
 The server listens on no TCP port: only on a unix socket in the data dir's `instances/` (mode 0700, made
 by the node, or by `start` if missing), so nothing but the node, and its user, reaches the instance.
@@ -48,7 +57,7 @@ import re
 import secrets
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,7 +76,7 @@ from .channel import NodeChannel
 from .config import Config
 from .errors import MicroError, unavailable
 from .events import Consumer, Event, Events
-from .handlers import Handler, camel_case, json_handler, method_handler
+from .handlers import Handler, camel_case, json_handler, method_handler, with_scopes
 from .kv import Store
 from .link import LINK_SERVICE, link_calls, link_handler
 from .protobuf import AddServicer, descriptor_set, service_descriptor, servicer_handlers
@@ -133,9 +142,10 @@ class Service:
 
     # ---- endpoints ------------------------------------------------------------------------------------
 
-    def handle(self, handler: object, name: str | None = None) -> None:
+    def handle(self, handler: object, name: str | None = None, scopes: Iterable[str] = ()) -> None:
         """Every public async method of `handler` as an endpoint `{name}.{Method}`; `name` defaults to
-        the handler's class name and `say_hello` becomes `SayHello`."""
+        the handler's class name and `say_hello` becomes `SayHello`. Each endpoint requires `scopes` of
+        its caller's account, and a method marked `@requires(...)` those too."""
         prefix = name or type(handler).__name__
         methods = [(attr, getattr(handler, attr)) for attr in dir(handler) if not attr.startswith("_")]
         endpoints = [json_handler(f"{prefix}.{camel_case(attr)}", method) for attr, method in methods
@@ -143,12 +153,13 @@ class Service:
         if not endpoints:
             raise TypeError(f"{prefix} has no public async method to serve")
         for endpoint in endpoints:
-            self._add(endpoint)
+            self._add(endpoint, scopes)
 
-    def endpoint(self, name: str) -> Callable[[_F], _F]:
-        """A decorator serving an async function (or async generator) as the endpoint `name`."""
+    def endpoint(self, name: str, scopes: Iterable[str] = ()) -> Callable[[_F], _F]:
+        """A decorator serving an async function (or async generator) as the endpoint `name`, which
+        requires `scopes` of its caller's account."""
         def register(function: _F) -> _F:
-            self._add(json_handler(name, function))
+            self._add(json_handler(name, function), scopes)
             return function
 
         return register
@@ -179,20 +190,21 @@ class Service:
 
         return register
 
-    def add_servicer(self, service: AddServicer | ServiceDescriptor, servicer: Any) -> None:
+    def add_servicer(self, service: AddServicer | ServiceDescriptor, servicer: Any, scopes: Iterable[str] = ()) -> None:
         """Serve a protobuf servicer: `service` is the generated `add_XServicer_to_server` function or the
-        service's descriptor. Its descriptors are registered with the node."""
+        service's descriptor. Its descriptors are registered with the node. Each method requires `scopes`
+        of its caller's account, and one marked `@requires(...)` those too."""
         descriptor = service_descriptor(service, servicer)
         for handler in servicer_handlers(descriptor, servicer):
-            self._add(handler)
+            self._add(handler, scopes)
         self._services.append(descriptor)
 
-    def _add(self, handler: Handler) -> None:
+    def _add(self, handler: Handler, scopes: Iterable[str]) -> None:
         if self._server is not None:
             raise RuntimeError("endpoints are added before the service starts")
         if handler.name in self._handlers:
             raise ValueError(f"{self.name} already has an endpoint {handler.name}")
-        self._handlers[handler.name] = handler
+        self._handlers[handler.name] = with_scopes(handler, scopes)
 
     @property
     def endpoints(self) -> list[node_pb2.Endpoint]:

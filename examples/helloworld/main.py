@@ -1,7 +1,8 @@
 """helloworld: the smallest Micro service, with dict (JSON) handlers.
 
     Helloworld.Call    {"name": "Alice"}            -> {"msg": "Hello Alice"}
-    Helloworld.Stream  {"name": "Alice", "count": 3} -> {"msg": "Hello Alice (1 of 3)"}, ... (server-streaming)
+    Helloworld.Stream  {"name": "Alice", "count": 3} -> {"msg": "Hello Alice (1 of 3)"}, ... (server-streaming;
+                                                        for accounts holding the scope `greeter`)
 
 Run it next to a node: `python main.py` (the node of MICRO_DATA_DIR, else ~/.micro), or `micro run .`.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TypedDict
 
-from micro.sdk import Context, Service, errors
+from micro.sdk import Context, Service, errors, requires
 
 # Streams are bounded so that one request cannot keep an instance busy forever.
 MAX_COUNT = 100
@@ -34,6 +35,8 @@ class Helloworld:
     async def call(self, request: CallRequest, ctx: Context) -> Greeting:
         return {"msg": "Hello " + request["name"]}
 
+    # A stream costs up to MAX_COUNT messages: only accounts trusted with the scope `greeter` get one.
+    @requires("greeter")
     async def stream(self, request: StreamRequest, ctx: Context) -> AsyncIterator[Greeting]:
         count = request["count"]
         if not 0 <= count <= MAX_COUNT:

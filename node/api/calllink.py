@@ -35,7 +35,7 @@ import grpc
 
 from .proto import node_pb2
 
-__all__ = ["CALLER_KEY", "CallLink", "Handler", "LinkWriter", "Status", "batched", "link_error", "serve_link", "take_batch"]
+__all__ = ["ACCOUNT_PREFIX", "CALLER_KEY", "CallLink", "Handler", "LinkWriter", "Status", "batched", "link_error", "serve_link", "take_batch"]
 
 Handler = Callable[[bytes, float | None], Awaitable[bytes]]
 """Serves one call: the request payload and the caller's time left (None: no limit), to the reply."""
@@ -45,6 +45,9 @@ Status = Callable[[Exception], tuple[grpc.StatusCode, str, tuple[tuple[str, str]
 
 CALLER_KEY = "micro-caller"
 """The metadata key that names the calling node (handlers read it as `ctx.caller`)."""
+ACCOUNT_PREFIX = "micro-account-"
+"""Of the metadata keys `micro-account-id`, `-name` and `-scopes` (comma-separated): the account a call is
+made for, set by the node that admitted it, which drops any a client sent (handlers read `ctx.account`)."""
 _OK = grpc.StatusCode.OK.value[0]
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 

@@ -40,15 +40,13 @@ from ...identity.records import (
 )
 from ...identity.tokens import MAX_TOKEN_TTL, NONCE_SIZE, AccessToken, Challenges, check_challenge
 from ...mesh.messages import KvEntry
+from ..api.calllink import ACCOUNT_PREFIX
 from ..api.errors import InvalidArgument, NodeError, PermissionDenied, Unauthenticated
 from ..api.proto import node_pb2
 from ..kv.service import KvService, Write
 from ..log import Logger
 
-__all__ = ["ACCOUNT_METADATA", "Auth", "bearer"]
-
-ACCOUNT_METADATA = "micro-account-"
-"""Call metadata keys that tell a service who calls: `micro-account-id`, `-name`, `-scopes` (comma-separated)."""
+__all__ = ["Auth", "bearer"]
 
 _TOKENS = 16_384
 """Verified tokens remembered (by their text); beyond it the oldest is forgotten and checked again."""
@@ -202,12 +200,12 @@ class Auth:
         `micro-account-*` are this node's to set (a client's own are dropped, so none can be forged)."""
         self.check(principal, f"service:{request.service}:{request.endpoint}")
         request.ClearField("credential")
-        for key in [k for k in request.metadata if k.startswith(ACCOUNT_METADATA)]:
+        for key in [k for k in request.metadata if k.startswith(ACCOUNT_PREFIX)]:
             del request.metadata[key]
         if principal is not None:
-            request.metadata[ACCOUNT_METADATA + "id"] = principal.account.id if principal.account else ""
-            request.metadata[ACCOUNT_METADATA + "name"] = principal.name
-            request.metadata[ACCOUNT_METADATA + "scopes"] = ",".join(sorted(principal.scopes))
+            request.metadata[ACCOUNT_PREFIX + "id"] = principal.account.id if principal.account else ""
+            request.metadata[ACCOUNT_PREFIX + "name"] = principal.name
+            request.metadata[ACCOUNT_PREFIX + "scopes"] = ",".join(sorted(principal.scopes))
 
     # ---- tokens ---------------------------------------------------------------------------------
 

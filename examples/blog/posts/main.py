@@ -2,7 +2,7 @@
 
     Posts.Save    {"title": "Hello", "content": "...", "tags": ["intro"]}  -> {"post": {...}}
     Posts.Query   {"id": "..."} | {"slug": "hello"} | {"tag": "intro"} | {}  -> {"posts": [...]}, newest first
-    Posts.Delete  {"id": "..."}
+    Posts.Delete  {"id": "..."}   (for accounts holding the scope `blog.editor`)
 
 Keys of the service's own database ("posts"): `id/<id>` the post (protobuf bytes), `slug/<slug>` its id,
 `tag/<tag>/<id>` one entry per tag. Ids sort by creation time, so listing `id/` backwards is newest first.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "proto"))
 
 import blog_pb2
 import blog_pb2_grpc
-from micro.sdk import Context, Service, errors
+from micro.sdk import Context, Service, errors, requires
 
 service = Service("posts", version="1.0.0")
 TOPIC = "blog.posts"
@@ -104,6 +104,7 @@ class Posts(blog_pb2_grpc.PostsServicer):
         records = await service.kv.list("id/", limit=request.limit, offset=request.offset, reverse=True)
         return blog_pb2.QueryPostsResponse(posts=[blog_pb2.Post.FromString(r.value) for r in records])
 
+    @requires("blog.editor")  # anyone the rules let call may write posts; only editors delete them
     async def Delete(self, request: blog_pb2.DeletePostRequest, ctx: Context) -> blog_pb2.DeletePostResponse:
         post = await _load(request.id)
         if post is None:
