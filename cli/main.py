@@ -95,6 +95,18 @@ def _store_names(ctx: click.Context, param: click.Parameter, value: tuple[str, .
     return frozenset(names)
 
 
+def _origins(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """`--cors-origin` values as the origins browsers send; the gateway is loaded only to check them."""
+    if not value:
+        return ()
+    from ..gateway.cors import origin
+
+    try:
+        return tuple(origin(text) for text in value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @node.command()
 @data_dir_option
 @click.option("--bind", default="0.0.0.0:7946", show_default=True, metavar="HOST:PORT",
@@ -108,6 +120,9 @@ def _store_names(ctx: click.Context, param: click.Parameter, value: tuple[str, .
               help="Protocol timing preset.")
 @click.option("--gateway", default=None, metavar="HOST:PORT",
               help="Also serve the HTTP/JSON gateway into the mesh on HOST:PORT.")
+@click.option("--cors-origin", "cors_origins", multiple=True, callback=_origins, metavar="ORIGIN",
+              help="A web origin (https://app.example.com) whose pages may read the gateway's answers "
+                   "(repeatable; none by default).")
 @click.option("--banner", is_flag=True, help="Print a human-readable welcome with next steps.")
 @click.option("--accept-store-loss", multiple=True, callback=_store_names, metavar="kv,streams",
               help="Start although these stores lost data (missing, empty, or a damaged write-ahead log): a "
@@ -120,9 +135,11 @@ def _store_names(ctx: click.Context, param: click.Parameter, value: tuple[str, .
 @click.option("--kv-max-value", type=click.IntRange(min=1), default=None, hidden=True, metavar="BYTES",
               help="The largest KV value this node accepts [default: 1 MiB].")
 def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[str, ...], token: str | None,
-          no_mdns: bool, profile: str, gateway: str | None, banner: bool, accept_store_loss: frozenset[str],
-          log_level: str, clock_offset: float, kv_max_value: int | None) -> None:
+          no_mdns: bool, profile: str, gateway: str | None, cors_origins: tuple[str, ...], banner: bool,
+          accept_store_loss: frozenset[str], log_level: str, clock_offset: float, kv_max_value: int | None) -> None:
     """Run the node in the foreground (Ctrl-C leaves the mesh cleanly)."""
+    if cors_origins and gateway is None:
+        raise click.UsageError("--cors-origin is for the gateway: give --gateway HOST:PORT too")
     # Imported here so the other commands stay quick: they only need the client.
     from ..node.agent import NodeOptions, run
 
@@ -139,6 +156,7 @@ def start(data_dir: str | None, bind: str, advertise: str | None, join: tuple[st
         clock_offset=clock_offset,
         kv_max_value=kv_max_value,
         gateway=gateway,
+        cors_origins=cors_origins,
         accept_store_loss=accept_store_loss,
     )
     sys.exit(run(options))

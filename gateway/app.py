@@ -17,14 +17,22 @@
   `subscribe`; another method on them is 405 with the `Allow` header.
 - `GET /` is `{"version": ...}`, `GET /services` the registry by service, `GET /openapi.json` the
   OpenAPI 3.1 document of it.
+- Every request but `GET /` and preflights is for the bearer token of its `Authorization` header, or for
+  the public without one (`credential`): no cookie or other header authorises anything. The backend
+  checks it against the mesh's rules (`Backend.authorize`) before anything else: before the path is
+  looked up in the registry (so a caller not let at a path gets 401 or 403 whether or not the service
+  exists, never 404), and before the body is read. The resource is `service:S:E` for a call (`E` as the
+  path spells it: a rule names an endpoint exactly), `service:*` for the registry pages, `topic:T` for a
+  publish or a subscription. A missing or invalid token is 401, a denial 403. A call's `micro-account-*`
+  headers are dropped: the node that admits a call tells the service who makes it.
 - Every error is Micro's error body (`errors`), whatever answers: a handler, or the server for a request
   aiohttp refuses before any handler sees it (`server`). A body is strict JSON (`transcode.parse_json`):
   anything else, nested too deeply or with numbers out of range included, is 400. Headers that become
   call metadata or message headers must be UTF-8. A body over `max_body` bytes is 413. A call gets the
   deadline the request asks for in a `Timeout` or `Micro-Timeout` header (seconds), at most `timeout`,
   which is also the default; a call that runs past it is 504. Headers named `Micro-*` pass to the
-  service as call metadata (lower-cased). Every response allows any origin (CORS), and `OPTIONS` answers
-  preflights. When the application shuts down, open event streams end at once with an UNAVAILABLE
+  service as call metadata (lower-cased). Cross-origin reads are allowed to the configured origins only
+  (`cors`: none by default), and `OPTIONS` answers their preflights. When the application shuts down, open event streams end at once with an UNAVAILABLE
   error event instead of holding the shutdown.
 
 Requests are not logged (a gateway under load would spend its time logging); failures the gateway did not
@@ -38,7 +46,7 @@ import asyncio
 import functools
 import json
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from importlib import metadata
 from typing import Any, TypeVar
@@ -46,6 +54,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ..node.api.calllink import ACCOUNT_PREFIX
 from ..node.api.errors import InvalidArgument
 from ..node.api.limits import MAX_BODY
 from ..node.api.micro_errors import MicroError
@@ -54,7 +63,8 @@ from ..node.api.subjects import check_pattern, check_topic
 from ..sdk.pubsub import Message, encode
 from .backend import Backend, LoggingBackend, PubsubBackend
 from .catalog import Catalog, Route
-from .errors import CORS, JSON, error_body, error_response, gateway_error, http_error, refusal_response
+from .cors import PREFLIGHT, Cors
+from .errors import JSON, error_body, error_response, gateway_error, http_error, refusal_response
 from .logs import Log, PythonLog, failure_fields
 from .openapi import openapi_document
 from .routes import endpoint_path, resolve
@@ -63,18 +73,14 @@ from .transcode import Codec, params_object, parse_json
 
 __all__ = ["create_app", "serve"]
 
-_EVENTS = {**CORS, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-_PREFLIGHT = {
-    **CORS,
-    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, Accept, Authorization, Timeout, Micro-Timeout",
-    "Access-Control-Max-Age": "600",
-}
+_EVENTS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _TIMEOUT_HEADERS = ("Timeout", "Micro-Timeout")
 _METADATA_PREFIX = "micro-"
 _HEADER_PREFIX = "micro-header-"
 _HEARTBEAT = b": heartbeat\n\n"
 _FORM = "application/x-www-form-urlencoded"
+_REGISTRY = "service:*"
+"""The resource of the registry pages: any account may read them under the default rules."""
 _SHUTDOWN_GRACE = 2.0
 
 _T = TypeVar("_T")
@@ -88,12 +94,17 @@ def create_app(
     version: str | None = None,
     catalog_ttl: float = 5.0,
     heartbeat: float = 15.0,
+    cors_origins: Iterable[str] = (),
 ) -> web.Application:
     """The gateway application over `backend`: bodies up to `max_body` bytes, calls up to `timeout` s,
-    a heartbeat on an idle subscription every `heartbeat` s."""
+    a heartbeat on an idle subscription every `heartbeat` s, answers readable by pages of `cors_origins`
+    (`https://app.example.com`; ValueError for what is not an origin)."""
     catalog = Catalog(backend, catalog_ttl)
-    gateway = _Gateway(backend, catalog, max_body, timeout, version or _version(), heartbeat, _log(backend))
+    cors = Cors(cors_origins)
+    gateway = _Gateway(backend, catalog, max_body, timeout, version or _version(), heartbeat, _log(backend), cors)
     app = web.Application(client_max_size=max_body)
+    if cors.origins:  # with none, nothing runs per response
+        app.on_response_prepare.append(cors.on_prepare)
     gateway.add(app, "GET", "/", gateway.index)
     if isinstance(backend, PubsubBackend):
         gateway.add_only(app, "POST", "/publish/{topic}", functools.partial(gateway.publish, backend))
@@ -140,6 +151,7 @@ class _Gateway:
         version: str,
         heartbeat: float,
         log: Log,
+        cors: Cors,
     ) -> None:
         self._backend = backend
         self._catalog = catalog
@@ -148,6 +160,7 @@ class _Gateway:
         self._version = version
         self._heartbeat = heartbeat
         self._log = log
+        self._cors = cors
         self._streams: set[asyncio.Timeout] = set()  # the deadlines of the open event streams
         self._stopping = False
         self._skipped = 0  # replies of streaming endpoints skipped for having no JSON form
@@ -186,12 +199,20 @@ class _Gateway:
         return _json({"version": self._version})
 
     async def preflight(self, request: web.Request) -> web.Response:
-        return web.Response(status=204, headers=_PREFLIGHT)
+        return web.Response(status=204, headers=PREFLIGHT if self._cors.allowed(request) else None)
+
+    async def _authorize(self, request: web.Request, resource: str) -> node_pb2.Credential:
+        """The request's credential, once the backend has let it at `resource` (it raises otherwise)."""
+        asking = credential(request.headers)
+        await self._backend.authorize(asking, resource)
+        return asking
 
     async def services(self, request: web.Request) -> web.StreamResponse:
+        await self._authorize(request, _REGISTRY)
         return _json({"services": _by_service(await self._backend.services())})
 
     async def openapi(self, request: web.Request) -> web.StreamResponse:
+        await self._authorize(request, _REGISTRY)
         names = sorted({instance.service for instance in await self._backend.services()})
         entries = []
         for described in await asyncio.gather(*map(self._catalog.entry, names), return_exceptions=True):
@@ -208,6 +229,7 @@ class _Gateway:
         named = resolve(request.path)
         if named is None:
             raise gateway_error("NOT_FOUND", "the path names no service")
+        asking = await self._authorize(request, f"service:{named[0]}:{named[1]}")
         route = await self._catalog.route(*named)
         codec = route.codec
         assert codec is not None  # the catalog routes only to endpoints that have one
@@ -218,7 +240,7 @@ class _Gateway:
             body=await self._body(request, codec),
             metadata=_metadata(request.headers),
             timeout_s=timeout,
-            credential=credential(request.headers),
+            credential=asking,
         )
         if route.endpoint.server_streaming or "text/event-stream" in request.headers.get("Accept", ""):
             write = functools.partial(self._write_replies, route=route, codec=codec, call=call)
@@ -331,20 +353,22 @@ class _Gateway:
             await response.write(_event(codec.decode(reply.body)))
 
     async def publish(self, pubsub: PubsubBackend, request: web.Request) -> web.StreamResponse:
+        asking = await self._authorize(request, f"topic:{request.match_info['topic']}")
         topic = _valid(check_topic, request.match_info["topic"])
         raw = await self._read(request)
         if not raw.strip():
             raise gateway_error("INVALID_ARGUMENT", "a publish needs a body: the message, as JSON")
         body = parse_json(raw)
         message = node_pb2.PublishRequest(topic=topic, data=encode(body), headers=_message_headers(request.headers),
-                                          credential=credential(request.headers))
+                                          credential=asking)
         reply = await pubsub.publish(message)
         return _json({"nodes": reply.nodes})
 
     async def subscribe(self, pubsub: PubsubBackend, request: web.Request) -> web.StreamResponse:
+        asking = await self._authorize(request, f"topic:{request.match_info['topic']}")
         topic = _valid(check_pattern, request.match_info["topic"])
         subscription = node_pb2.SubscribeRequest(topic=topic, group=request.query.get("group", ""),
-                                                 credential=credential(request.headers))
+                                                 credential=asking)
         # Registered before the response starts: a client that has the headers misses nothing later.
         async with aclosing(await pubsub.subscribe(subscription)) as batches:
             write = functools.partial(self._write_messages, batches=batches)
@@ -477,7 +501,7 @@ def _metadata(headers: Mapping[str, str]) -> dict[str, str]:
     return {
         key: _utf8(key, value)
         for key, value in lowered
-        if key.startswith(_METADATA_PREFIX) and key != "micro-timeout"
+        if key.startswith(_METADATA_PREFIX) and key != "micro-timeout" and not key.startswith(ACCOUNT_PREFIX)
     }
 
 

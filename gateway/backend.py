@@ -1,14 +1,19 @@
 """What the gateway needs from a node, as a protocol, and its implementation over the local API.
 
-The gateway never touches node internals: it lists services, describes one (instances, endpoints and
-the protobuf descriptors it was registered with) and makes calls, unary or server-streaming. A backend
-that has a node behind it is also a `PubsubBackend`: it publishes and subscribes. Every
+The gateway never touches node internals: it asks whether a credential may reach a resource, lists
+services, describes one (instances, endpoints and the protobuf descriptors it was registered with) and
+makes calls, unary or server-streaming. A backend that has a node behind it is also a `PubsubBackend`:
+it publishes and subscribes. Every
 failure leaves a backend as a `MicroError` (from `micro.node.api.micro_errors`) carrying the gRPC status of the
 failure and the service's error body when it sent one; `gateway.errors` maps the status to HTTP. A
 backend in a node is also a `LoggingBackend`: the gateway's failures go to the node's log.
 
 `LocalApiBackend` talks to the node that owns a data dir over its unix socket (`DATA_DIR/node.sock`), the
-way the SDK does. A node running the gateway in-process provides its own backend over its router and
+way the SDK does. The socket's owner is the node's admin, so every request that acts for an HTTP client
+names the client's credential (its token, or the public: never the socket owner's authority), and the
+node checks it: `authorize` (the `Authorize` RPC) before anything else, then the call, publish or
+subscription itself. The registry pages are read as the socket's owner once `authorize` let the client
+at `service:*`. A node running the gateway in-process provides its own backend over its router and
 pubsub; `gateway.direct.DirectBackend` dials instances itself (no node, so no pubsub).
 """
 
@@ -29,6 +34,11 @@ __all__ = ["Backend", "LocalApiBackend", "LoggingBackend", "PubsubBackend"]
 
 class Backend(Protocol):
     """The registry and call routing the gateway serves HTTP from. Failures raise `MicroError`."""
+
+    async def authorize(self, credential: node_pb2.Credential, resource: str) -> None:
+        """Raise UNAUTHENTICATED (a missing or invalid token) or PERMISSION_DENIED unless the rules let
+        `credential` at `resource` (`service:S:E`, `service:*`, `topic:T`)."""
+        ...
 
     async def services(self) -> list[node_pb2.ServiceInstance]:
         """Every instance of every service (endpoints included, descriptor sets not)."""
@@ -76,6 +86,10 @@ class LocalApiBackend:
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None) -> None:
         self._node = NodeChannel(data_dir)
+
+    async def authorize(self, credential: node_pb2.Credential, resource: str) -> None:
+        await self._node.call(self._node.stub.Authorize, node_pb2.AuthorizeRequest(credential=credential,
+                                                                                   resource=resource))
 
     async def services(self) -> list[node_pb2.ServiceInstance]:
         reply = await self._node.call(self._node.stub.Services, node_pb2.ServicesRequest())

@@ -6,6 +6,9 @@ it. A call picks the service's instances round-robin and invokes the endpoint's 
 instance's address as a generic call of bytes in and bytes out, so it needs no generated code either;
 the calls go through `node.instances.InstanceChannels`, as a node's calls to its own instances do (over
 the instance's call link when its record says it serves one, as SDK instances do).
+
+It checks no credential (`authorize` lets everyone at everything: there are no rules without a node), so
+it is a tool for tests and benchmarks, never a gateway to serve anyone with.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class DirectBackend:
         entry = self._services.setdefault(instance.service, _Service())
         entry.instances.append(instance)
         entry.descriptor_set = descriptor_set or entry.descriptor_set
+
+    async def authorize(self, credential: node_pb2.Credential, resource: str) -> None:
+        return None
 
     async def services(self) -> list[node_pb2.ServiceInstance]:
         return [instance for entry in self._services.values() for instance in entry.instances]

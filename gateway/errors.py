@@ -24,7 +24,6 @@ from aiohttp import web
 from ..node.api.micro_errors import MicroError, of_status
 
 __all__ = [
-    "CORS",
     "GATEWAY_ID",
     "HTTP_STATUS",
     "JSON",
@@ -39,9 +38,7 @@ __all__ = [
 GATEWAY_ID = "go.micro.gateway"
 """The `id` of errors the gateway raises itself (Micro's name for its API gateway)."""
 
-CORS = {"Access-Control-Allow-Origin": "*"}
-"""Every response allows any origin."""
-JSON = {**CORS, "Content-Type": "application/json"}
+JSON = {"Content-Type": "application/json"}
 
 # gRPC status name -> HTTP status; the other gRPC statuses (UNKNOWN, INTERNAL, DATA_LOSS) are 500.
 HTTP_STATUS: dict[str, int] = {

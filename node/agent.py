@@ -108,6 +108,8 @@ class NodeOptions:
     kv_max_value: int | None = None
     # HOST:PORT of the HTTP gateway this node serves in-process (None: no gateway).
     gateway: str | None = None
+    # Web origins whose pages may read the gateway's answers (CORS; none: no page of another origin).
+    cors_origins: tuple[str, ...] = ()
     # Stores (kv, streams) that may start although they lost data (see storage/check.py).
     accept_store_loss: frozenset[str] = frozenset()
 
@@ -254,7 +256,8 @@ class Node:
             await self.auth.bootstrap(self.root_key, dd.admin_creds)
         await self._start_local_api()
         if self._gateway is not None:
-            self.gateway_url = await self.capabilities.start_gateway(*self._gateway, lambda: self.auth)
+            self.gateway_url = await self.capabilities.start_gateway(*self._gateway, lambda: self.auth,
+                                                                    self.options.cors_origins)
         self._members_task = asyncio.get_running_loop().create_task(self._members_loop())
 
         if remembered:

@@ -30,8 +30,9 @@ from .streams.service import Streams
 from .transport import NetTransport, format_address
 
 if TYPE_CHECKING:
-    from .auth.service import Auth
     from aiohttp import web
+
+    from .auth.service import Auth
 
 __all__ = ["Capabilities", "Capability"]
 
@@ -70,13 +71,17 @@ class Capabilities:
         self._log = logger
         self._gateway: web.AppRunner | None = None
 
-    async def start_gateway(self, host: str, port: int, auth: Callable[[], Auth | None]) -> str:
-        """Serve the HTTP gateway on host:port; its URL (with the port bound, for port 0)."""
+    async def start_gateway(self, host: str, port: int, auth: Callable[[], Auth | None],
+                            cors_origins: tuple[str, ...] = ()) -> str:
+        """Serve the HTTP gateway on host:port, its answers readable by pages of `cors_origins`; its URL
+        (with the port bound, for port 0)."""
         from ..gateway import serve
         from .gateway_backend import NodeBackend
 
         try:
-            self._gateway = await serve(NodeBackend(self, self._log, auth), host, port)
+            self._gateway = await serve(NodeBackend(self, self._log, auth), host, port, cors_origins=cors_origins)
+        except ValueError as exc:
+            raise InvalidArgument(f"--cors-origin: {exc}") from None
         except OSError as exc:
             raise InvalidArgument(f"cannot serve the gateway on {format_address(host, port)}: "
                                   f"{exc.strerror or exc}; choose another --gateway port") from None

@@ -5,7 +5,9 @@ costs no hop through the local API's unix socket: it reads the registry and rout
 directly. The gateway expects every failure as a `MicroError`: a call that failed at the instance keeps
 the service's own error (`from_grpc` of the relayed status), and the node's own refusals (unknown service
 or endpoint, no instance reachable, deadline) carry the node's id. Publishes and subscriptions go to
-the node's `Pubsub` directly. Its `log` makes it a `micro.gateway.LoggingBackend`: the gateway's failures
+the node's `Pubsub` directly. The node's `Auth` checks every request for the credential the gateway
+names: `authorize` first, before the gateway reveals or reads anything, and calls, publishes and
+subscriptions once more as they are made. Its `log` makes it a `micro.gateway.LoggingBackend`: the gateway's failures
 are records in the node's log stream (JSON lines on stderr, `node.log`), never loose traceback lines.
 """
 
@@ -62,6 +64,12 @@ class NodeBackend:
     def _check(self, credential: node_pb2.Credential, resource: str) -> None:
         auth = self._auth()
         auth.check(auth.requester(credential), resource)
+
+    async def authorize(self, credential: node_pb2.Credential, resource: str) -> None:
+        try:
+            self._check(credential, resource)
+        except NodeError as error:
+            raise _micro(error, NODE_ID) from None
 
     async def call(self, request: node_pb2.CallRequest, timeout: float) -> node_pb2.CallReply:
         try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node_harness import MICRO, PATIENCE, Cluster, NodeProcess, wait_until
+from node_harness import MICRO, PATIENCE, Cluster, NodeProcess, admin_token, wait_until
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -28,6 +28,8 @@ def free_port() -> int:
 class GatewayNode:
     node: NodeProcess
     gateway: str
+    token: str
+    """The mesh admin's bearer token, which `post` sends."""
 
     def micro(self, *args: str, stdin: str | None = None, cwd: Path | None = None
               ) -> subprocess.CompletedProcess[str]:
@@ -46,9 +48,10 @@ class GatewayNode:
                    PATIENCE, f"{service} to register")
 
     def post(self, path: str, body: Any) -> tuple[int, Any]:
-        """POST a JSON body to the gateway: the HTTP status and the decoded JSON answer."""
+        """POST a JSON body to the gateway as the mesh admin: the HTTP status and the decoded JSON answer."""
         request = urllib.request.Request(f"http://{self.gateway}{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {self.token}"}, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())
@@ -62,4 +65,4 @@ def gateway_node() -> Iterator[GatewayNode]:
         node = cluster.add_unstarted()
         gateway = f"127.0.0.1:{free_port()}"
         node.start("--gateway", gateway)
-        yield GatewayNode(node, gateway)
+        yield GatewayNode(node, gateway, admin_token(node))

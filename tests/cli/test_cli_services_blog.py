@@ -147,7 +147,9 @@ def test_describe_shows_protobuf_messages_as_fields(blog: GatewayNode) -> None:
 
 
 def test_openapi_document_with_the_blog_validates(blog: GatewayNode) -> None:
-    with urllib.request.urlopen(f"http://{blog.gateway}/openapi.json", timeout=30) as response:
+    request = urllib.request.Request(f"http://{blog.gateway}/openapi.json",
+                                     headers={"Authorization": f"Bearer {blog.token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
         document = json.loads(response.read())
 
     validate(document)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_harness import PATIENCE, Cluster, wait_until
+from node_harness import PATIENCE, Cluster, admin_token, wait_until
 from services_harness import EXAMPLES, GatewayNode, free_port
 
 
@@ -29,7 +29,8 @@ def trio() -> Iterator[list[GatewayNode]]:
             for node in nodes[1:]:
                 node.join(nodes[0])
             cluster.wait_states(nodes, {n.address: "alive" for n in nodes})
-            mesh = [GatewayNode(node, gateway) for node, gateway in zip(nodes, gateways, strict=True)]
+            token = admin_token(nodes[0])
+            mesh = [GatewayNode(node, gateway, token) for node, gateway in zip(nodes, gateways, strict=True)]
             mesh[2].run(EXAMPLES / "helloworld", "helloworld")
             for other in mesh[:2]:
                 wait_until(functools.partial(_sees_helloworld, other), PATIENCE,

@@ -64,6 +64,12 @@ async def test_micro_headers_reach_the_service_as_metadata(client: TestClient) -
     assert (await response.json())["metadata"] == {"micro-tenant": "t1"}
 
 
+async def test_account_headers_of_the_client_do_not_reach_the_service(client: TestClient) -> None:
+    forged = {"Micro-Account-Id": "Aforged", "Micro-Account-Name": "admin", "Micro-Account-Scopes": "admin"}
+    response = await client.post("/helloworld/echo", json={}, headers={**forged, "Micro-Tenant": "t1"})
+    assert (await response.json())["metadata"] == {"micro-tenant": "t1"}
+
+
 async def test_a_protobuf_endpoint_takes_and_gives_json_by_the_descriptors(client: TestClient) -> None:
     book = {
         "title": "Dune",

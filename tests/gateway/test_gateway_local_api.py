@@ -2,7 +2,8 @@
 
 A stand-in answers on a real unix socket: a `NodeServicer` that relays Services, Describe, CallLink
 (calls multiplexed on one stream, `node/calllink.py`) and CallStream to a `DirectBackend` and fails the
-way the node does (the gRPC status, with Micro's error body as details).
+way the node does (the gRPC status, with Micro's error body as details). Its Authorize lets every
+credential through and keeps what it was asked (the node's own answers are in test_gateway_auth.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def _status(exc: Exception) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str]
 class _StandInNode(node_pb2_grpc.NodeServicer):
     def __init__(self, backend: DirectBackend) -> None:
         self._backend = backend
+        self.asked: list[node_pb2.AuthorizeRequest] = []
+
+    async def Authorize(self, request: node_pb2.AuthorizeRequest, context: grpc.aio.ServicerContext) -> object:
+        self.asked.append(request)
+        return node_pb2.AuthorizeReply()
 
     async def Services(self, request: node_pb2.ServicesRequest, context: grpc.aio.ServicerContext) -> object:
         return node_pb2.ServicesReply(instances=await self._backend.services())
@@ -77,10 +83,15 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
+@pytest.fixture
+def stand_in(backend: DirectBackend) -> _StandInNode:
+    return _StandInNode(backend)
+
+
 @pytest_asyncio.fixture
-async def node_client(backend: DirectBackend, data_dir: Path) -> AsyncIterator[TestClient]:
+async def node_client(stand_in: _StandInNode, data_dir: Path) -> AsyncIterator[TestClient]:
     server = grpc.aio.server()
-    node_pb2_grpc.add_NodeServicer_to_server(_StandInNode(backend), server)
+    node_pb2_grpc.add_NodeServicer_to_server(stand_in, server)
     server.add_insecure_port(f"unix:{data_dir / 'node.sock'}")
     await server.start()
     local = LocalApiBackend(data_dir)
@@ -88,6 +99,21 @@ async def node_client(backend: DirectBackend, data_dir: Path) -> AsyncIterator[T
         yield http
     await local.close()
     await server.stop(None)
+
+
+async def test_the_node_is_asked_for_the_bearer_token_of_a_call(node_client: TestClient,
+                                                                 stand_in: _StandInNode) -> None:
+    await node_client.post("/helloworld/call", json={"name": "a"}, headers={"Authorization": "Bearer T0K"})
+
+    assert [(r.credential.token, r.resource) for r in stand_in.asked] == [("T0K", "service:helloworld:Helloworld.Call")]
+
+
+async def test_the_node_is_asked_for_the_public_when_a_request_has_no_token(node_client: TestClient,
+                                                                           stand_in: _StandInNode) -> None:
+    await node_client.get("/services")
+
+    assert [(r.credential, r.resource) for r in stand_in.asked] == [
+        (node_pb2.Credential(anonymous=True), "service:*")]
 
 
 async def test_a_call_through_the_local_api_says_hello(node_client: TestClient) -> None:

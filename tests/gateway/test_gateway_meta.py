@@ -1,4 +1,4 @@
-"""The gateway's own pages (version, registry, OpenAPI) and CORS."""
+"""The gateway's own pages (version, registry, OpenAPI)."""
 
 from __future__ import annotations
 
@@ -78,20 +78,3 @@ async def test_every_error_response_is_the_micro_error_body(client: TestClient) 
         for op in document["paths"].values()
     }
     assert errors == {"#/components/schemas/MicroError"}
-
-
-async def test_responses_allow_any_origin(client: TestClient) -> None:
-    ok = await client.post("/helloworld/call", json={"name": "a"})
-    failed = await client.post("/nobody", json={})
-    assert ok.headers["Access-Control-Allow-Origin"] == failed.headers["Access-Control-Allow-Origin"] == "*"
-
-
-async def test_a_preflight_request_is_allowed(client: TestClient) -> None:
-    response = await client.options(
-        "/helloworld/call",
-        headers={"Origin": "http://example.test", "Access-Control-Request-Method": "POST"},
-    )
-    assert response.status == 204
-    assert response.headers["Access-Control-Allow-Origin"] == "*"
-    assert "POST" in response.headers["Access-Control-Allow-Methods"]
-    assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]

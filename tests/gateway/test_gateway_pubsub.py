@@ -1,6 +1,6 @@
 """`POST /publish/{topic}` and `GET /subscribe/{topic}` (server-sent events) against a real node: through
 the gateway the node serves itself (`--gateway`, the in-process backend) and through a gateway beside it
-(`LocalApiBackend`)."""
+(`LocalApiBackend`). Requests carry the mesh admin's token (`topic:*` is no one else's by default)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from raw_http import request, send
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
 
-from node_harness import PATIENCE, Cluster, NodeProcess, until
+from node_harness import PATIENCE, Cluster, NodeProcess, admin_token, until
 
 pytestmark = pytest.mark.asyncio
 
@@ -55,10 +55,30 @@ async def beside(node: tuple[NodeProcess, str]) -> AsyncIterator[str]:
     await backend.close()
 
 
+@pytest.fixture(scope="module")
+def bearer(node: tuple[NodeProcess, str]) -> dict[str, str]:
+    """The Authorization header of the mesh admin's token."""
+    return {"Authorization": f"Bearer {admin_token(node[0])}"}
+
+
 @pytest_asyncio.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+async def http(bearer: dict[str, str]) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20), headers=bearer) as session:
         yield session
+
+
+@pytest.mark.parametrize("where", ["in-process", "beside"])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_publish_or_subscription_without_a_token_is_401(
+    where: str, method: str, node: tuple[NodeProcess, str], beside: str, topic: str
+) -> None:
+    base = node[1] if where == "in-process" else beside
+    path = "publish" if method == "POST" else "subscribe"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session, \
+            session.request(method, f"{base}/{path}/{topic}", json={"n": 1}) as reply:
+        error = await reply.json()
+
+    assert (reply.status, error["status"]) == (401, "UNAUTHENTICATED")
 
 
 @pytest.fixture
@@ -191,15 +211,15 @@ async def test_a_payload_that_is_no_json_a_client_reads_back_comes_as_data_base6
 
 
 async def test_refused_requests_leave_no_traceback_in_the_nodes_log(
-    node: tuple[NodeProcess, str], http: aiohttp.ClientSession, topic: str
+    node: tuple[NodeProcess, str], bearer: dict[str, str], topic: str
 ) -> None:
     host, port = node[1].removeprefix("http://").split(":")
     answers = [
         await send(host, int(port), raw) for raw in (
-            request(f"POST /publish/{topic} HTTP/1.1", body=b"[" * 100_000),
+            request(f"POST /publish/{topic} HTTP/1.1", bearer, b"[" * 100_000),
             request("BREW / HTTP/1.1"),
             request("GET / HTTP/1.1", {"X-Big": "a" * 100_000}),
-            request(f"POST /publish/{topic} HTTP/1.1", {"Content-Encoding": "gzip"}, b"not gzip"),
+            request(f"POST /publish/{topic} HTTP/1.1", {**bearer, "Content-Encoding": "gzip"}, b"not gzip"),
         )
     ]
 

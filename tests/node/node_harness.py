@@ -28,6 +28,7 @@ from micro.identity import Chain, Invite, KeyKind, PublicKey, SigningKey
 from micro.node.api.client import NodeClient
 from micro.node.api.datadir import DataDir
 from micro.node.api.errors import NodeError
+from micro.sdk import auth
 
 _T = TypeVar("_T")
 MICRO = str(Path(sys.executable).with_name("micro"))
@@ -185,6 +186,19 @@ class NodeProcess:
 
     def root_key(self) -> SigningKey:
         return SigningKey.load(self.data_dir / "root.seed", KeyKind.MESH)
+
+
+def admin_token(node: NodeProcess, ttl: float = 3600) -> str:
+    """A bearer token of the admin account of the mesh `node` created (its DATA_DIR/admin.creds), issued
+    by `node`: for requests through a gateway, which takes nothing else."""
+    async def issue() -> str:
+        client = auth.Client(node.data_dir)
+        try:
+            return (await client.token(auth.load_key(node.data_dir / "admin.creds"), ttl)).token
+        finally:
+            await client.close()
+
+    return asyncio.run(issue())
 
 
 class Watcher:

@@ -1,8 +1,8 @@
 """Services across a mesh of real nodes: the gossiped registry, calls routed through any node and
 forwarded over peer links, and the gateway a node serves in-process.
 
-Three nodes A, B, C on 127.0.0.1 (B serves the gateway); services are real SDK processes started next to
-a node with MICRO_DATA_DIR. The module's mesh runs helloworld and the faulty test service next to C;
+Three nodes A, B, C on 127.0.0.1 (B serves the gateway, called with the mesh admin's token); services are
+real SDK processes started next to a node with MICRO_DATA_DIR. The module's mesh runs helloworld and the faulty test service next to C;
 tests that kill or stop something form a mesh of their own.
 """
 
@@ -24,7 +24,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 from micro.gateway import LocalApiBackend
 from micro.node.api.proto import node_pb2
-from node_harness import PATIENCE, Cluster, NodeProcess, wait_until
+from node_harness import PATIENCE, Cluster, NodeProcess, admin_token, wait_until
 from service_process import FAULTY, HELLOWORLD, call, free_port, instances, running, stop, stub
 
 
@@ -35,6 +35,7 @@ class Mesh:
     c: NodeProcess
     gateway: str  # http://host:port of B's gateway
     marks: Path  # where the faulty service marks started and cancelled calls
+    bearer: dict[str, str]  # the Authorization header of the mesh admin's token
 
 
 def _form(cluster: Cluster) -> Mesh:
@@ -49,7 +50,7 @@ def _form(cluster: Cluster) -> Mesh:
     b.join(a)
     c.join(a)
     cluster.wait_states([a, b, c], {n.address: "alive" for n in (a, b, c)})
-    return Mesh(a, b, c, f"http://127.0.0.1:{port}", cluster.base)
+    return Mesh(a, b, c, f"http://127.0.0.1:{port}", cluster.base, {"Authorization": f"Bearer {admin_token(a)}"})
 
 
 def _seen_everywhere(mesh: Mesh, service: str, count: int) -> None:
@@ -103,11 +104,12 @@ def test_a_call_through_node_a_reaches_helloworld_next_to_c(mesh: Mesh) -> None:
 
 
 def test_the_gateway_on_b_answers_a_call_to_helloworld_next_to_c(mesh: Mesh) -> None:
-    assert _post(f"{mesh.gateway}/helloworld/Helloworld/Call", {"name": "a"}) == (200, {"msg": "Hello a"})
+    assert _post(f"{mesh.gateway}/helloworld/Helloworld/Call", {"name": "a"}, mesh.bearer) == (200, {"msg": "Hello a"})
 
 
 def test_the_gateway_on_b_lists_the_mesh_registry(mesh: Mesh) -> None:
-    with urllib.request.urlopen(f"{mesh.gateway}/services", timeout=10) as reply:
+    request = urllib.request.Request(f"{mesh.gateway}/services", headers=mesh.bearer)
+    with urllib.request.urlopen(request, timeout=10) as reply:
         services = {s["name"]: s for s in json.loads(reply.read())["services"]}
 
     assert [i["node"] for i in services["helloworld"]["instances"]] == [mesh.c.status()["id"]]
@@ -116,7 +118,7 @@ def test_the_gateway_on_b_lists_the_mesh_registry(mesh: Mesh) -> None:
 def test_the_gateway_on_b_streams_a_server_stream_from_c_as_events(mesh: Mesh) -> None:
     request = urllib.request.Request(f"{mesh.gateway}/helloworld/Helloworld/Stream",
                                      json.dumps({"name": "e", "count": 2}).encode(),
-                                     {"Content-Type": "application/json"})
+                                     {"Content-Type": "application/json", **mesh.bearer})
     with urllib.request.urlopen(request, timeout=10) as reply:
         events = [json.loads(line[len(b"data: "):]) for line in reply.read().splitlines()
                   if line.startswith(b"data: ")]
@@ -156,13 +158,13 @@ def test_an_unknown_endpoint_is_not_found_naming_it(mesh: Mesh) -> None:
 
 
 def test_an_unknown_service_is_404_through_the_gateway(mesh: Mesh) -> None:
-    status, body = _post(f"{mesh.gateway}/nobody/Nothing/Here", {})
+    status, body = _post(f"{mesh.gateway}/nobody/Nothing/Here", {}, mesh.bearer)
 
     assert (status, body["status"]) == (404, "NOT_FOUND")
 
 
 def test_a_handler_that_raises_is_500_with_the_services_error_body(mesh: Mesh) -> None:
-    status, body = _post(f"{mesh.gateway}/faulty/Faulty/Fail", {})
+    status, body = _post(f"{mesh.gateway}/faulty/Faulty/Fail", {}, mesh.bearer)
 
     assert status == 500
     assert (body["id"], body["detail"], body["status"]) == ("faulty", "boom", "INTERNAL")
@@ -181,7 +183,8 @@ def test_a_service_error_reaches_a_local_api_caller_with_its_status_details_and_
 
 def test_a_handler_past_the_deadline_is_504_through_the_gateway(mesh: Mesh) -> None:
     # The handler would answer 200 after its 5 s: only the deadline makes it a 504.
-    status, body = _post(f"{mesh.gateway}/faulty/Faulty/Sleep", {"seconds": 5, "tag": "gw"}, {"Timeout": "0.5"})
+    status, body = _post(f"{mesh.gateway}/faulty/Faulty/Sleep", {"seconds": 5, "tag": "gw"},
+                         {"Timeout": "0.5", **mesh.bearer})
 
     assert (status, body["status"]) == (504, "DEADLINE_EXCEEDED")
 

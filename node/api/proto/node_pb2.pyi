@@ -1099,6 +1099,18 @@ class AuthRecordsReply(_message.Message):
     records: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, records: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
+class AuthorizeRequest(_message.Message):
+    __slots__ = ("credential", "resource")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    credential: Credential
+    resource: str
+    def __init__(self, credential: _Optional[_Union[Credential, _Mapping]] = ..., resource: _Optional[str] = ...) -> None: ...
+
+class AuthorizeReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class WhoAmIRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -5,7 +5,7 @@ import warnings
 
 from . import node_pb2 as node__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -238,6 +238,11 @@ class NodeStub:
                 '/micro.node.v1.Node/WhoAmI',
                 request_serializer=node__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=node__pb2.WhoAmIReply.FromString,
+                _registered_method=True)
+        self.Authorize = channel.unary_unary(
+                '/micro.node.v1.Node/Authorize',
+                request_serializer=node__pb2.AuthorizeRequest.SerializeToString,
+                response_deserializer=node__pb2.AuthorizeReply.FromString,
                 _registered_method=True)
 
 
@@ -531,6 +536,14 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Authorize(self, request, context):
+        """Whether the credential may access the resource (UNAUTHENTICATED or PERMISSION_DENIED if not): an
+        entry point (the gateway) asks before it reveals anything about the resource or reads the request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -738,6 +751,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.WhoAmI,
                     request_deserializer=node__pb2.WhoAmIRequest.FromString,
                     response_serializer=node__pb2.WhoAmIReply.SerializeToString,
+            ),
+            'Authorize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Authorize,
+                    request_deserializer=node__pb2.AuthorizeRequest.FromString,
+                    response_serializer=node__pb2.AuthorizeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1847,6 +1865,33 @@ class Node:
             '/micro.node.v1.Node/WhoAmI',
             node__pb2.WhoAmIRequest.SerializeToString,
             node__pb2.WhoAmIReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Authorize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/micro.node.v1.Node/Authorize',
+            node__pb2.AuthorizeRequest.SerializeToString,
+            node__pb2.AuthorizeReply.FromString,
             options,
             channel_credentials,
             insecure,
