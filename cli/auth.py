@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 
 import click
 
-from ..identity.authstate import MAX_PRIORITY
 from ..identity.errors import IdentityError
 from ..identity.keys import KeyKind, PublicKey, SigningKey
 from ..identity.records import check_scopes
+from ..identity.rules import MAX_PRIORITY
 from ..node.api.datadir import DataDir
 from ..node.api.errors import InvalidArgument, NodeError, NotFound
 from ..sdk import auth as sdk_auth
@@ -203,7 +203,7 @@ def rule() -> None:
 @click.option("--scope", required=True,
               help="The scope a caller must hold: a name, '*' for any account, '' for everyone.")
 @click.option("--access", type=click.Choice(["grant", "deny"]), default="grant", show_default=True)
-@click.option("--priority", type=click.IntRange(-MAX_PRIORITY, MAX_PRIORITY - 1), default=0, show_default=True,
+@click.option("--priority", type=click.IntRange(-MAX_PRIORITY, MAX_PRIORITY), default=0, show_default=True,
               help="The highest-priority rule that applies decides; at a tie a deny wins.")
 @_signer_option
 def rule_create(data_dir: str | None, rule_id: str, resource: str, scope: str, access: str, priority: int,

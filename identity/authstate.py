@@ -30,12 +30,11 @@ from .records import (
     Revocations,
     Seal,
 )
-from .rules import Access, Decision, Rule, decide
+from .rules import RECOVERY_PRIORITY, Access, Decision, Rule, decide
 
 __all__ = ["ADMIN", "AuthState", "Principal", "accept", "default_rules", "recovery_rule"]
 
 _DECISIONS = 65_536
-MAX_PRIORITY = 1 << 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,7 @@ def default_rules() -> tuple[Rule, ...]:
 
 def recovery_rule() -> Rule:
     """The rule `micro auth recover` signs with the root key: admins may do everything, above any rule."""
-    return Rule("recover-admin", "*", ADMIN_SCOPE, Access.GRANT, MAX_PRIORITY)
+    return Rule("recover-admin", "*", ADMIN_SCOPE, Access.GRANT, RECOVERY_PRIORITY)
 
 
 def accept(value: bytes, table: str, key: str, root: PublicKey, now: int, held: bytes | None) -> Record:

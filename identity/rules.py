@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .errors import Malformed
 
-__all__ = ["ANY_ACCOUNT", "PUBLIC", "RESOURCE_TYPES", "Access", "Decision", "Rule", "decide", "matches"]
+__all__ = ["ANY_ACCOUNT", "MAX_PRIORITY", "PUBLIC", "RECOVERY_PRIORITY", "RESOURCE_TYPES", "Access", "Decision", "Rule", "decide", "matches"]
 
 PUBLIC = ""
 """The scope of a rule that applies to everyone, with or without an account."""
@@ -28,6 +28,10 @@ ANY_ACCOUNT = "*"
 """The scope of a rule that applies to every account."""
 RESOURCE_TYPES = ("service", "topic", "stream", "kv", "config", "node")
 _MAX_PATTERN = 1024
+MAX_PRIORITY = (1 << 31) - 1
+"""The highest priority a rule may have, but for a grant at `RECOVERY_PRIORITY`."""
+RECOVERY_PRIORITY = 1 << 31
+"""Above every deny (none can have it): the priority of the rule `micro auth recover` signs."""
 
 
 class Access(enum.Enum):
@@ -59,8 +63,10 @@ class Rule:
             raise Malformed(f"rule scope {self.scope!r} is not a scope name, '*' or '' (public)")
         if not isinstance(self.access, Access):
             raise Malformed("rule access is grant or deny")
-        if not isinstance(self.priority, int) or isinstance(self.priority, bool) or abs(self.priority) > 1 << 31:
+        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
             raise Malformed("rule priority is an integer")
+        if abs(self.priority) > MAX_PRIORITY and not (self.priority == RECOVERY_PRIORITY and self.access is Access.GRANT):
+            raise Malformed(f"rule priority is between {-MAX_PRIORITY} and {MAX_PRIORITY}")
 
     def applies(self, resource: str, scopes: frozenset[str] | None) -> bool:
         """Whether the rule speaks to a caller holding `scopes` (None: no account) about `resource`."""

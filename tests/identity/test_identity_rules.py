@@ -2,7 +2,16 @@
 
 import pytest
 from micro.identity.errors import Malformed
-from micro.identity.rules import ANY_ACCOUNT, PUBLIC, Access, Rule, decide, matches
+from micro.identity.rules import (
+    ANY_ACCOUNT,
+    MAX_PRIORITY,
+    PUBLIC,
+    RECOVERY_PRIORITY,
+    Access,
+    Rule,
+    decide,
+    matches,
+)
 
 GRANT, DENY = Access.GRANT, Access.DENY
 
@@ -81,3 +90,17 @@ def test_no_rules_deny_everyone() -> None:
 def test_malformed_rules_are_refused_saying_what_is_wrong(resource: str, scope: str, fragment: str) -> None:
     with pytest.raises(Malformed, match=fragment):
         Rule("r", resource, scope, GRANT)
+
+
+def test_no_deny_can_have_the_recovery_priority() -> None:
+    with pytest.raises(Malformed, match="priority"):
+        Rule("lock", "*", PUBLIC, DENY, RECOVERY_PRIORITY)
+    with pytest.raises(Malformed, match="priority"):
+        Rule("lock", "*", PUBLIC, DENY, MAX_PRIORITY + 1)
+
+
+def test_the_recovery_grant_beats_a_deny_at_the_highest_priority() -> None:
+    rules = [Rule("lock", "*", ANY_ACCOUNT, DENY, MAX_PRIORITY), Rule("lock-public", "*", PUBLIC, DENY, MAX_PRIORITY),
+             Rule("recover", "*", "admin", GRANT, RECOVERY_PRIORITY)]
+    assert decide(rules, "node:N:auth", frozenset({"admin"})).allowed
+    assert not decide(rules, "node:N:auth", frozenset({"editor"})).allowed
