@@ -1,9 +1,10 @@
 """`micro sim`: run the deterministic many-node simulator and report what the mesh did.
 
 The command builds the default scenario (a converged start, a rumour injected every couple of seconds,
-a few crashes spread over the run, optionally a half/half partition) from its options, runs it on a
-virtual clock, and prints either a short table or one JSON object. The JSON holds only virtual-time
-numbers, so the same seed prints the same bytes; wall time goes to stderr.
+a few crashes spread over the run, optionally a half/half partition, key-value writes, pubsub, auth
+records) from its options, runs it on a virtual clock, and prints either a short table or one JSON
+object. The JSON holds only virtual-time numbers, so the same seed prints the same bytes; wall time goes
+to stderr.
 """
 
 from __future__ import annotations
@@ -67,9 +68,12 @@ def _check_plot_path(path: str) -> None:
               help="Pubsub messages per second from random nodes; reports delivery ratio and hops.")
 @click.option("--config", "preset", type=click.Choice(_PRESETS), default="lan", show_default=True,
               help="MeshConfig preset the nodes run with.")
+@click.option("--auth", is_flag=True,
+              help="Write auth records (a rule change, a revocation, a record forged by a non-admin); reports "
+                   "when each is in force on every node, and who refused the forgery.")
 def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partition_text: str | None,
         plot_path: str | None, as_json: bool, kv_writes: float, subscribers: float, publish_rate: float,
-        preset: str) -> None:
+        preset: str, auth: bool) -> None:
     """Simulate a mesh of NODES cores on a virtual clock and report dissemination and detection."""
     if nodes < 2:
         raise click.BadParameter(f"need at least 2 nodes, got {nodes}", param_hint="--nodes")
@@ -91,11 +95,15 @@ def sim(nodes: int, duration: float, loss: float, seed: int, slow: float, partit
     if plot_path is not None:
         _check_plot_path(plot_path)
 
-    from ..simulations.scenario import Scenario, format_table, run_scenario  # deferred: keeps `micro` fast
+    from ..simulations.auth import MIN_DURATION  # deferred: keeps `micro` fast
+    from ..simulations.scenario import Scenario, format_table, run_scenario
 
+    if auth and duration < MIN_DURATION:
+        raise click.BadParameter(f"--auth needs at least {MIN_DURATION:g} s, got {duration:g}",
+                                 param_hint="--duration")
     scenario = Scenario(nodes=nodes, duration=duration, loss=loss, seed=seed, slow=slow,
                         partition=partition, preset=preset, kv_writes=kv_writes,
-                        subscribers=subscribers, publish_rate=publish_rate)
+                        subscribers=subscribers, publish_rate=publish_rate, auth=auth)
     started = time.perf_counter()
     report = run_scenario(scenario)
     wall = time.perf_counter() - started

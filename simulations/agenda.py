@@ -5,7 +5,7 @@ One binary heap over all pending entries costs some thirty tuple comparisons per
 the slot being run is sorted once when the run reaches it, then read in order; an entry pushed for that
 slot or an earlier time is inserted into the unread rest in order. So entries come out exactly as from one
 heap — by time, then by their sequence number (the second item of every entry) — for a few comparisons
-each.
+each. The time of the entry being run is the simulation's `VirtualClock`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,26 @@ from bisect import insort
 from heapq import heappop, heappush
 from typing import Any
 
-__all__ = ["Agenda", "Entry"]
+__all__ = ["Agenda", "Entry", "VirtualClock"]
 
 Entry = tuple[float, int, int, int, Any]
 """(time, sequence number, kind, node, payload): the engine's heap entry."""
+
+
+class VirtualClock:
+    """The simulation's virtual time: that of the entry being run. Shared by the engine, which moves it,
+    and the verifier, which dates its checks by it (so neither needs the other)."""
+
+    __slots__ = ("epoch", "now")
+
+    def __init__(self, epoch: float) -> None:
+        self.epoch = epoch
+        """Wall-clock seconds at virtual time 0."""
+        self.now = 0.0
+
+    def wall(self) -> float:
+        """Wall-clock seconds now, as a node without clock skew reads them."""
+        return self.epoch + self.now
 
 
 class Agenda:

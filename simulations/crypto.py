@@ -8,6 +8,12 @@ One `SimVerifier`, shared by every simulated core, recomputes the keyed hash fro
 verify a signature, and admits a node only if it was enrolled and presents exactly the chain the registry
 issued. So signing is a hash call instead of a curve operation, and a claim forged without the node's
 secret, or made up for a node that was never enrolled, is still refused.
+
+Auth records are the exception: they are signed by people (the mesh root, admins), not by nodes, so they
+are real. The registry holds a real ed25519 mesh root key (`auth_root`, from its seed), and the verifier
+checks every register of the reserved `auth` database as a node does, with `identity.authstate.accept`
+against that root at the virtual wall time (`VirtualClock.wall`): a record that does not chain to the
+root through admins, or would replace a newer one, is refused and never installed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from ..identity.authstate import accept
+from ..identity.errors import IdentityError
+from ..identity.keys import KeyKind, SigningKey
+from ..identity.records import AUTH_DB
 from ..mesh.messages import KvEntry
+from .agenda import VirtualClock
 
 __all__ = ["CHAIN_SIZE", "SIGNATURE_SIZE", "SimCredentials", "SimRegistry", "SimVerifier"]
 
@@ -55,10 +66,11 @@ class SimVerifier:
     It reads the registry's table live, so a node enrolled after the verifier was made is known to it.
     """
 
-    __slots__ = ("_registry",)
+    __slots__ = ("_clock", "_registry")
 
-    def __init__(self, registry: SimRegistry) -> None:
+    def __init__(self, registry: SimRegistry, clock: VirtualClock) -> None:
         self._registry = registry
+        self._clock = clock
 
     def verify(self, node_id: bytes, data: bytes, signature: bytes) -> bool:
         """True if `signature` is the keyed hash of `data` under the enrolled secret of `node_id`."""
@@ -74,20 +86,32 @@ class SimVerifier:
         return issued is not None and hmac.compare_digest(issued, chain)
 
     def accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
-        """Every correctly signed register: the simulated mesh has no auth records."""
+        """Every correctly signed register, except an auth record the node's check refuses (see the
+        module docstring); like the node, never a delete or an expiring register of the `auth` database."""
+        if entry.db != AUTH_DB:
+            return True
+        if entry.value is None or entry.expire_at:
+            return False
+        try:
+            accept(entry.value, entry.table, entry.key, self._registry.auth_root.public, int(self._clock.wall()),
+                   held.value if held is not None else None)
+        except IdentityError:
+            return False
         return True
 
 
 class SimRegistry:
     """The simulated mesh root: enrols nodes by index and remembers their secrets."""
 
-    __slots__ = ("_root_secret", "chains", "secrets", "seed")
+    __slots__ = ("_root_secret", "auth_root", "chains", "secrets", "seed")
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.secrets: dict[bytes, bytes] = {}
         self.chains: dict[bytes, bytes] = {}
         self._root_secret = _derive(seed, b"root", 0)
+        self.auth_root = SigningKey.from_seed(KeyKind.MESH, _derive(seed, b"auth-root", 0))
+        """The mesh root key that signs auth records (real ed25519: records are checked as a node does)."""
 
     def node_id(self, index: int) -> bytes:
         """The 32-byte id node `index` has (whether or not it is enrolled yet)."""
@@ -108,6 +132,6 @@ class SimRegistry:
         body = _CHAIN_MAGIC + node_id + tag
         return body + bytes(CHAIN_SIZE - len(body))
 
-    def verifier(self) -> SimVerifier:
-        """A verifier over this registry (one can be shared by every core)."""
-        return SimVerifier(self)
+    def verifier(self, clock: VirtualClock) -> SimVerifier:
+        """A verifier over this registry, dating its checks by `clock` (one can be shared by every core)."""
+        return SimVerifier(self, clock)

@@ -41,7 +41,7 @@ from ..mesh.membership import MemberTemplate
 from ..mesh.messages import KvEntry, Message
 from ..mesh.trust import sign_alive
 from ..mesh.wire import FRAME_OVERHEAD
-from .agenda import Agenda
+from .agenda import Agenda, VirtualClock
 from .crypto import SimCredentials, SimRegistry, SimVerifier
 from .network import NetworkModel
 
@@ -145,9 +145,9 @@ class Simulation:
         self.config = config
         self.network = network
         self.seed = seed
-        self.now = 0.0
+        self.clock = VirtualClock(WALL_EPOCH)
         self.registry = SimRegistry(seed)
-        self.verifier: SimVerifier = self.registry.verifier()
+        self.verifier: SimVerifier = self.registry.verifier(self.clock)
         self.credentials: list[SimCredentials] = [self.registry.enroll(i) for i in range(nodes)]
         self.node_ids: list[bytes] = [c.node_id for c in self.credentials]
         self.addresses: list[str] = [node_address(i) for i in range(nodes)]
@@ -224,7 +224,7 @@ class Simulation:
         """Process everything scheduled up to and including virtual time `end`."""
         with collector_paused():
             self._run(end)
-        self.now = end
+        self.clock.now = end
 
     def _run(self, end: float) -> None:
         """The event loop: pop, hand to the core, flush the core."""
@@ -235,12 +235,13 @@ class Simulation:
         deadlines = self._deadline
         queued = self._queued
         skew = self.network.skew
+        clock = self.clock
         while True:
             entry = agenda.pop_until(end)
             if entry is None:
                 break
             t, _, kind, node, payload = entry
-            self.now = t
+            clock.now = t
             if kind == _DELIVER:
                 core = cores[node]
                 if core is None:
@@ -264,6 +265,11 @@ class Simulation:
                 action(t, *args)
                 continue
             self._flush(node, t)
+
+    @property
+    def now(self) -> float:
+        """The virtual time: that of the entry being run, or where the last `run_until` stopped."""
+        return self.clock.now
 
     def live(self) -> list[int]:
         """Indices of the nodes that are up now."""

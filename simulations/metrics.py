@@ -11,7 +11,8 @@ tell it who was live when. Key-value writes are scheduled through it too: it kee
 register and, from the last write on, checks every `KV_CHECK` seconds whether all live replicas hold the
 same map (equal root hashes); the first time they do gives `kv_convergence_s`. With a `PubsubModel`
 (`simulations.pubsub`) attached as `pubsub`, it hands that model every `OwnedStateChanged` and reports
-its deliveries under `pubsub`.
+its deliveries under `pubsub`; with an `AuthModel` (`simulations.auth`) attached as `auth`, it hands that
+model every `KvChanged` and reports when each auth change was in force under `auth`.
 
 `Recorder.report()` turns this into a `SimReport` once the run is over. A rumour's targets are the nodes
 that were up from its injection to the end of the run, other than its origin; a crash's targets are the
@@ -24,12 +25,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..mesh.events import MemberFailed, MemberState, OwnedStateChanged
+from ..mesh.events import KvChanged, MemberFailed, MemberState, OwnedStateChanged
 from ..mesh.messages import KvEntry
 from .engine import CRASHED, UP, Simulation
 from .pubsub import PubsubModel
+
+if TYPE_CHECKING:  # the model reports with `percentile`, from here
+    from .auth import AuthModel
 
 __all__ = ["Crash", "Recorder", "Rumour", "SimReport", "membership_converged", "percentile"]
 
@@ -92,6 +96,8 @@ class SimReport:
     """Per rumour, how many nodes it should have reached."""
     detection_delays: list[float | None]
     """Per crash, the time until every live node had marked it dead (None: not everyone did)."""
+    auth_delays: dict[str, list[float]] = field(default_factory=dict)
+    """Per auth change (`rule_change`, `revocation`), the sorted delays at which its targets had it in force."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object: only virtual-time numbers, so a seed always gives the same bytes."""
@@ -113,6 +119,7 @@ class Recorder:
         self.kv_last_write: float | None = None
         self.kv_converged_at: float | None = None
         self.pubsub: PubsubModel | None = None
+        self.auth: AuthModel | None = None
 
     def attach(self, sim: Simulation) -> None:
         """Observe `sim` (the recorder must be attached before the run starts)."""
@@ -165,7 +172,7 @@ class Recorder:
     # -- Observer ---------------------------------------------------------------------------------------
 
     def on_event(self, node: int, t: float, event: object) -> None:
-        """Record rumour arrivals and deaths."""
+        """Record rumour arrivals and deaths; pass key-value changes to the auth model."""
         kind = type(event)
         if kind is OwnedStateChanged:
             rumour = self.rumours.get(event.key)  # type: ignore[attr-defined]
@@ -175,6 +182,8 @@ class Recorder:
                 self.pubsub.on_owned(node, event)  # type: ignore[arg-type]
         elif kind is MemberFailed:
             self._on_failed(node, t, event)
+        elif kind is KvChanged and self.auth is not None:
+            self.auth.on_kv(node, t, event)  # type: ignore[arg-type]
 
     def _on_failed(self, observer: int, t: float, event: Any) -> None:
         sim = self._sim()
@@ -282,9 +291,13 @@ class Recorder:
         }
         if self.pubsub is not None:
             summary["pubsub"] = self.pubsub.summary()
+        auth_delays: dict[str, list[float]] = {}
+        if self.auth is not None:
+            summary["auth"] = self.auth.summary()
+            auth_delays = self.auth.delays()
         if extra:
             summary.update(extra)
-        return SimReport(summary, rumour_delays, rumour_targets, detection_delays)
+        return SimReport(summary, rumour_delays, rumour_targets, detection_delays, auth_delays)
 
 
 def membership_converged(sim: Simulation, observers: Sequence[int]) -> bool:

@@ -9,8 +9,11 @@ enough to be detected before the end; if asked, the nodes cut into two halves be
 partition's start and end, and key-value writes (`kv_writes` per second) on random nodes that will not
 crash. With `subscribers` (a fraction of the nodes) and `publish_rate`, those nodes subscribe at random
 times in the first third of the rumour window, a fifth of them unsubscribe later, and random nodes that
-will not crash publish `publish_rate` messages per second (see `pubsub.PubsubModel`). It runs to the end and returns the recorder's report, extended with the
-scenario's own parameters.
+will not crash publish `publish_rate` messages per second (see `pubsub.PubsubModel`). With `auth`, real
+auth records go in (see `auth.AuthModel`): the base records on a node that will not crash at 0.5 s, then,
+each on another such node, a rule change at a third of the rumour window, a revocation at half of it and
+a record forged by a non-admin at two thirds. It runs to the end and returns the recorder's report,
+extended with the scenario's own parameters.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..mesh.config import MeshConfig
+from .auth import MIN_DURATION, AuthModel
 from .engine import Simulation, collector_paused
 from .metrics import Recorder, SimReport
 from .network import NetworkModel
@@ -75,6 +79,9 @@ class Scenario:
     """Fraction of the nodes that subscribe (crash victims included: that is churn)."""
     publish_rate: float = 0.0
     """Pubsub messages published per second, from 1 s until the last rumour."""
+    auth: bool = False
+    """Write auth records (a rule change, a revocation, a forgery) and report when each is in force where;
+    needs a `duration` of at least `auth.MIN_DURATION`."""
 
 
 def run_scenario(scenario: Scenario) -> SimReport:
@@ -121,6 +128,17 @@ def run_scenario(scenario: Scenario) -> SimReport:
 
     if scenario.subscribers > 0 and scenario.publish_rate > 0:
         _plan_pubsub(scenario, plan, sim, recorder, spared, last_rumour)
+
+    if scenario.auth:
+        if duration < MIN_DURATION:
+            raise ValueError(f"the auth scenario needs a duration of at least {MIN_DURATION:g} s")
+        model = recorder.auth = AuthModel(sim)
+        # Four distinct nodes, unless fewer are spared (then some write twice).
+        base, rule, revoke, forge = (plan.sample(spared, min(4, len(spared))) * 4)[:4]
+        model.base(base)
+        model.change_rule(rule, last_rumour / 3)
+        model.revoke(revoke, last_rumour / 2)
+        model.forge(forge, 2 * last_rumour / 3)
 
     sim.run_until(duration)
 
@@ -187,6 +205,16 @@ def format_table(report: SimReport) -> str:
         rows.append(("pubsub delivered / expected (ratio)",
                      f"{p['delivered']} / {p['expected']} ({p['delivery_ratio']})"))
         rows.append(("pubsub missed: unknown / lost; hops max", f"{p['unknown']} / {p['lost']}; {p['hops']['max']}"))
+    if "auth" in s:
+        a = s["auth"]
+        for name in ("rule_change", "revocation"):
+            change, delay = a[name], a[name]["delay_s"]
+            delays = f"{_seconds(delay['p99'])} / {_seconds(delay['max'])}"
+            rows.append((f"auth {name.replace('_', ' ')} in force; p99 / max",
+                         f"{change['in_force']} of {change['targets']}; {delays}"))
+        f = a["forged"]
+        rows.append(("forged auth record refused by; held / in force",
+                     f"{f['refused_by']} of {f['targets']}; {f['held_by']} / {f['in_force']}"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 

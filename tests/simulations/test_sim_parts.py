@@ -5,6 +5,7 @@ from __future__ import annotations
 from micro.mesh.codec import encode, encoded_size
 from micro.mesh.messages import Ack, Ping
 from micro.mesh.trust import sign_alive
+from micro.simulations.agenda import VirtualClock
 from micro.simulations.crypto import SIGNATURE_SIZE, SimRegistry
 from micro.simulations.engine import PACKET_OVERHEAD, frame_size
 from micro.simulations.network import NetworkModel
@@ -13,7 +14,7 @@ from micro.simulations.network import NetworkModel
 def test_simulated_signatures_verify_only_for_their_signer_and_data() -> None:
     registry = SimRegistry(1)
     alice, bob = registry.enroll(0), registry.enroll(1)
-    verifier = registry.verifier()
+    verifier = registry.verifier(VirtualClock(0.0))
     signature = alice.sign(b"claim")
     assert len(signature) == SIGNATURE_SIZE
     assert verifier.verify(alice.node_id, b"claim", signature)
@@ -25,7 +26,7 @@ def test_simulated_signatures_verify_only_for_their_signer_and_data() -> None:
 def test_only_enrolled_nodes_with_their_issued_chain_are_admitted() -> None:
     registry = SimRegistry(1)
     alice = registry.enroll(0)
-    verifier = registry.verifier()
+    verifier = registry.verifier(VirtualClock(0.0))
     assert verifier.admit(alice.node_id, alice.chain)
     outsider = SimRegistry(2).enroll(0)
     assert not verifier.admit(outsider.node_id, outsider.chain)
