@@ -16,7 +16,7 @@ import nacl.utils
 from . import _cbor
 from .errors import DecryptFailed, Malformed
 
-__all__ = ["KEY_ID_SIZE", "MAX_KEYS", "OVERHEAD", "Keyring"]
+__all__ = ["KEY_ID_SIZE", "MAX_KEYS", "OVERHEAD", "Keyring", "generate_key"]
 
 KEY_ID_SIZE = 4
 OVERHEAD = KEY_ID_SIZE + nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES
@@ -26,6 +26,11 @@ _KEY_SIZE = nacl.secret.SecretBox.KEY_SIZE
 
 def _key_id(key: bytes) -> bytes:
     return hashlib.blake2b(key).digest()[:KEY_ID_SIZE]
+
+
+def generate_key() -> bytes:
+    """A new random gossip key (a rotation seals one to every member, see `records.Seal`)."""
+    return nacl.utils.random(_KEY_SIZE)
 
 
 class Keyring:
@@ -43,7 +48,7 @@ class Keyring:
     @classmethod
     def generate(cls) -> "Keyring":
         """A keyring holding one new random key."""
-        return cls(nacl.utils.random(_KEY_SIZE))
+        return cls(generate_key())
 
     @property
     def primary_id(self) -> bytes:

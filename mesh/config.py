@@ -83,12 +83,20 @@ class MeshConfig:
     """Seconds after a key-value change before comparing maps with `kv_sync_peers` random members."""
     kv_sync_peers: int = 2
     """Members a node compares its key-value map with after changes (besides periodic push-pull)."""
+    kv_rumour_dbs: tuple[str, ...] = ("auth",)
+    """Databases whose registers also spread as rumours (full retransmit budget and the pull repair on
+    pings), so they reach every member within a dissemination time, not a map comparison: auth records."""
     kv_max_value: int = 1024 * 1024
     """Largest key-value value in bytes a node accepts for writing."""
     kv_tombstone_grace: float = 86400.0
     """Seconds after which tombstones and expired registers are collected even if a member never synced."""
     kv_gc_margin: float = 60.0
     """Seconds a register must predate every live member's sync horizon to be collected (clock skew)."""
+    keyring_rotation_delay: float = 5.0
+    """Seconds, about one dissemination time of a key-value register, between the steps of a gossip key
+    rotation after a node revocation: every member adds the new key, uses it this long later (by then
+    every member holds it), and removes the old one as long again later (by then nobody sends with it).
+    The driver keeps this time; the core does not use it."""
 
     @classmethod
     def lan(cls) -> MeshConfig:
@@ -111,6 +119,7 @@ class MeshConfig:
             push_pull_interval=60.0,
             reconnect_interval=30.0,
             kv_sync_delay=3.0,
+            keyring_rotation_delay=15.0,
         )
 
     @classmethod
@@ -129,4 +138,5 @@ class MeshConfig:
             dead_reap_time=60.0,
             kv_gc_margin=1.0,
             kv_sync_delay=0.2,
+            keyring_rotation_delay=2.0,
         )

@@ -12,7 +12,8 @@ accusers, and the member is declared dead. Every accepted change is a rumour in 
 piggybacked on probe traffic and gossiped to `gossip_nodes` random live members every `gossip_interval`
 while the queue is non-empty (a node that learns something new gossips at once, so rumours spread at
 network speed). Push-pull anti-entropy with a random live member, and with a random dead or left member
-every `reconnect_interval`, repairs lost rumours and merges healed partitions. The state transitions
+every `reconnect_interval`, repairs lost rumours and merges healed partitions. A member whose key the
+node's auth revoked (`revoke`) is declared dead and refused admission from then on. The state transitions
 themselves live in `membership.py`; signature and admission checks in `trust.py`.
 """
 
@@ -297,6 +298,20 @@ class MeshCore:
             self._timers.cancel(key)
         self._rumour(self.local_id, statement, now)
 
+    def revoke(self, node_id: bytes, now: float) -> None:
+        """Refuse member `node_id` from now on (the node's auth says its key was revoked): its cached
+        admission is dropped and its later alive claims refused (`dropped_revoked`), so it can never come
+        back alive; a live record of it is declared dead here, which drops its owned state and spreads
+        the dead statement; and nobody reconnects to it or keeps tombstones for its return."""
+        if node_id == self.local_id or not self._trust.revoke(node_id):
+            return
+        record = self._members.get(node_id)
+        if record is not None and record.rank < _DOWN:
+            self._on_statement(self.address, Dead(node_id, record.generation, record.incarnation, self.local_id), now)
+        self._kv_horizons.pop(node_id, None)
+        self._gone.pop(node_id, None)
+        self._kv_unseen.discard(node_id)
+
     def get_timer(self) -> float | None:
         """The earliest deadline, or None when nothing is scheduled."""
         return self._timers.earliest()
@@ -532,6 +547,8 @@ class MeshCore:
             return
         if self._members.judge_alive(claim) is not Verdict.NEW:
             self.stats.dropped_stale += 1
+        elif self._trust.revoked(claim.node_id):
+            self.stats.dropped_revoked += 1
         elif not self._trust.admit(claim.node_id, claim.chain):
             self.stats.dropped_unadmitted += 1
         elif not self._trust.alive_signed(claim):
@@ -662,7 +679,7 @@ class MeshCore:
                 since = due - self.config.dead_reap_time
                 if node_id in self._kv_unseen:
                     self._kv_unseen.discard(node_id)
-                elif now - since < self.config.kv_tombstone_grace:
+                elif now - since < self.config.kv_tombstone_grace and not self._trust.revoked(node_id):
                     self._gone[node_id] = (since, record)
                 else:
                     self._kv_horizons.pop(node_id, None)
@@ -739,7 +756,7 @@ class MeshCore:
             self._timers.set(_RECONNECT, now + self.config.reconnect_interval)
 
     def _reconnect(self, now: float) -> None:
-        down = self._members.down()
+        down = [node_id for node_id in self._members.down() if not self._trust.revoked(node_id)]
         if not down:
             return
         self.stats.reconnects += 1
@@ -765,7 +782,11 @@ class MeshCore:
     def _kv_changed(self, entry: KvEntry, now: float, forward: bool = True) -> None:
         """Spread a newly installed register, and compare maps with random peers once writes settle:
         gossip reaches nearly everyone at once, this closes the rest in about `kv_sync_delay`. Registers
-        skip the pull repair on pings (`RecentRumours`): this comparison is theirs."""
+        skip the pull repair on pings (`RecentRumours`): this comparison is theirs. Registers of
+        `kv_rumour_dbs` go as rumours too, with their retransmits and pull repair: those must be
+        everywhere within a dissemination time."""
+        if entry.db in self.config.kv_rumour_dbs:
+            self._rumour((entry.db, entry.table, entry.key), entry, now)
         if forward:
             self._kv_queue.push((entry.db, entry.table, entry.key), entry, codec.message_size(entry))
             if self._timers.get(_KV_GOSSIP) is None:  # at once; what comes meanwhile waits for the next round
@@ -833,9 +854,11 @@ class MeshCore:
         grace = self.config.kv_tombstone_grace
         reap = self.config.dead_reap_time
         unseen = self._kv_unseen
+        trust = self._trust
         away = [
             r for due, r in self._reaps
             if self._members.get(r.node_id) is r and r.node_id not in unseen and now - (due - reap) < grace
+            and not trust.revoked(r.node_id)  # a revoked member never comes back
         ]
         for node_id, (since, record) in list(self._gone.items()):
             if now - since < grace:

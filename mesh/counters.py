@@ -14,6 +14,8 @@ class Counters:
     received: int = 0
     dropped_bad_signature: int = 0
     dropped_unadmitted: int = 0
+    dropped_revoked: int = 0
+    """Alive claims of members whose key was revoked (`MeshCore.revoke`)."""
     dropped_stale: int = 0
     dropped_unknown: int = 0
     dropped_misdirected: int = 0

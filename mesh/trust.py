@@ -5,7 +5,8 @@ The core never touches keys. It is given `Credentials` (this node: its id, certi
 Alive claims, leave statements, owned entries and key-value registers are signed by the node they are about, over a canonical
 CBOR encoding of their fields prefixed by a domain tag, so a signature for one kind of claim can never be
 replayed as another. Admission (does this chain lead to the mesh root, with `node_id` as leaf subject?) is
-cached per (node_id, chain) in `Admissions`, so a chain is checked once however often it is gossiped.
+cached per (node_id, chain) in `Admissions`, so a chain is checked once however often it is gossiped; a
+member whose key was revoked (`Admissions.revoke`) is refused from then on, whatever chain it shows.
 
 Key-value registers committed together are signed together: a register alone carries a plain signature
 over its bytes; one of a batch carries the signature of the batch's Merkle root followed by its path to
@@ -153,20 +154,35 @@ def sign_kv_batch(creds: Credentials, drafts: list[KvEntry]) -> list[KvEntry]:
 class Admissions:
     """Signature checks for claims, with admission of chains cached per (node_id, chain)."""
 
-    __slots__ = ("_cache", "_roots", "_verifier")
+    __slots__ = ("_cache", "_revoked", "_roots", "_verifier")
 
     def __init__(self, verifier: Verifier) -> None:
         self._verifier = verifier
         self._cache: dict[tuple[bytes, bytes], bool] = {}
+        self._revoked: set[bytes] = set()
         self._roots: dict[tuple[bytes, bytes, bytes], None] = {}
 
     def admit(self, node_id: bytes, chain: bytes) -> bool:
-        """True if the node may be a member (checked once per distinct chain)."""
+        """True if the node may be a member (checked once per distinct chain; never once revoked)."""
+        if node_id in self._revoked:
+            return False
         key = (node_id, chain)
         admitted = self._cache.get(key)
         if admitted is None:
             admitted = self._cache[key] = bool(self._verifier.admit(node_id, chain))
         return admitted
+
+    def revoke(self, node_id: bytes) -> bool:
+        """Refuse `node_id` from now on, forgetting its cached admissions; False if it already was."""
+        if node_id in self._revoked:
+            return False
+        self._revoked.add(node_id)
+        for key in [key for key in self._cache if key[0] == node_id]:
+            del self._cache[key]
+        return True
+
+    def revoked(self, node_id: bytes) -> bool:
+        return node_id in self._revoked
 
     def alive_signed(self, claim: Alive) -> bool:
         payload = alive_payload(

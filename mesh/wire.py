@@ -8,7 +8,10 @@ replayed as a peer-link frame or the reverse). The channels reorder differently 
 easily overtakes a peer-link frame sent before it — so the receiver keeps, per sender and channel, the
 newest generation seen and a sliding window of sequence numbers (64 wide for datagrams, 1,024 for
 peer-link frames, which several concurrent calls carry), and drops frames of an older generation,
-already-seen numbers, numbers that fell behind the window and numbers of the other channel. `open` never
+already-seen numbers, numbers that fell behind the window and numbers of the other channel. Frames of a
+sender the node refuses (`refuse`: a member whose key was revoked) are dropped once opened; the sender id
+is authenticated by the keyring only, so this holds against a revoked member that runs the protocol as
+written, and the keyring rotation that follows a revocation holds against one that does not. `open` never
 raises: every faulty frame is counted in `stats` and dropped. Replay windows of senders not heard from
 for `REPLAY_IDLE` seconds are swept (at most once per `REPLAY_IDLE`), which bounds memory; a replay older
 than that only carries claims the core already holds, and those are dropped as stale.
@@ -61,6 +64,7 @@ class WireStats:
     dropped_unauthenticated: int = 0
     dropped_replayed: int = 0
     dropped_version: int = 0
+    dropped_revoked: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +116,14 @@ class Wire:
         self._reliable_seq = RELIABLE_SEQ
         self._windows: dict[tuple[bytes, bool], _Window] = {}
         self._next_sweep: float | None = None
+        self._refused: set[bytes] = set()
         self.stats = WireStats()
+
+    def refuse(self, sender_id: bytes) -> None:
+        """Drop every later frame from `sender_id` (counted in `dropped_revoked`)."""
+        self._refused.add(sender_id)
+        self._windows.pop((sender_id, False), None)
+        self._windows.pop((sender_id, True), None)
 
     def seal(self, messages: list[Message] | tuple[Message, ...], reliable: bool = False) -> bytes:
         """One frame carrying `messages`, as a datagram or (`reliable`) a peer-link frame."""
@@ -144,6 +155,9 @@ class Wire:
             messages = codec.decode(body)
         except DecodeError:
             self.stats.dropped_malformed += 1
+            return None
+        if self._refused and sender in self._refused:
+            self.stats.dropped_revoked += 1
             return None
         if bool(seq & RELIABLE_SEQ) != reliable or not self._accept(sender, generation, seq, now, reliable):
             self.stats.dropped_replayed += 1

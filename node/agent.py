@@ -50,10 +50,12 @@ from .api.errors import (
     AlreadyRunning,
     InvalidArgument,
     NodeError,
+    PermissionDenied,
     Unavailable,
 )
 from .api.proto import node_pb2, node_pb2_grpc
 from .api.socketlink import LinkServer
+from .auth.revocation import NodeRevocations
 from .auth.service import Auth
 from .banner import announce
 from .capabilities import Capabilities
@@ -189,6 +191,7 @@ class Node:
         self._members_dirty = False
         self.invites: Invites | None = None
         self.auth: Auth | None = None
+        self.revocations: NodeRevocations | None = None
         self._join_lock = asyncio.Lock()
         self.node_key: SigningKey
         self.root_key: SigningKey | None = None
@@ -348,12 +351,14 @@ class Node:
 
     async def _build_core(self) -> None:
         assert self.runtime is not None and self.kv is not None
+        if self.revocations is not None:  # the last core's rotation, of a keyring this node no longer uses
+            self.revocations.close()
         kv_state = await self.kv.store.load()
         seed = int.from_bytes(os.urandom(8), "big")
         self.runtime.build(
             config=self.config,
             creds=self.creds,
-            verifier=NodeVerifier(self.mesh_root, self._accepts),
+            verifier=NodeVerifier(self.mesh_root, self._accepts, self._node_revoked),
             keyring=self.keyring,
             address=self.address,
             generation=self.generation,
@@ -362,9 +367,22 @@ class Node:
             kv_state=kv_state,
         )
         # The records in force are those of this mesh's replica: a new core (a join) starts them afresh.
-        self.auth = Auth(self.mesh_root, self.node_key, lambda: self.creds.chain, self.kv, self.log)
+        self.revocations = NodeRevocations(self.node_key, self.keyring, self._save_keyring, self.runtime,
+                                           self.config.keyring_rotation_delay, self.log)
+        self.auth = Auth(self.mesh_root, self.node_key, lambda: self.creds.chain, self.kv, self.log,
+                         self.revocations.apply)
+        self.revocations.apply(self.auth.state)
         if self.capabilities is not None:
             self.capabilities.rebuilt()
+
+    def _node_revoked(self, node_id: bytes) -> bool:
+        """The verifier's check of a member's key against the node revocations in force."""
+        return self.auth is not None and self.auth.node_revoked(node_id)
+
+    def _save_keyring(self) -> None:
+        """Keep the keyring as a rotation left it (see `auth/revocation.py`), so a restart uses it."""
+        self.data_dir.save_mesh(MeshFile(mesh=self.mesh_root.raw, chain=self.creds.chain,
+                                         keyring=self.keyring.to_bytes()))
 
     def _accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
         """The core's check of a register from elsewhere (auth records, revoked writers): `Auth.accepts`."""
@@ -481,6 +499,8 @@ class Node:
         await self.supervisor.close()
         if self.capabilities is not None:
             await self.capabilities.close()
+        if self.revocations is not None:
+            self.revocations.close()
         if self.runtime is not None and self.runtime.running:
             try:
                 self._save_members()
@@ -529,7 +549,8 @@ class Node:
             members=counts,
             counters={**self.runtime.counters(), **(self.kv.counters() if self.kv is not None else {}),
                       **(self.capabilities.counters() if self.capabilities is not None else {}),
-                      **(self.auth.counters() if self.auth is not None else {})},
+                      **(self.auth.counters() if self.auth is not None else {}),
+                      **(self.revocations.counters() if self.revocations is not None else {})},
             profile=self.options.profile,
             data_dir=str(self.data_dir),
             transport_failures=self.transport.failures,
@@ -623,6 +644,8 @@ class Node:
         except Malformed as exc:
             raise InvalidArgument(f"invite token is malformed ({exc})") from None
         joiner = PublicKey(KeyKind.NODE, request.public_key)
+        if self._node_revoked(joiner.raw):
+            raise PermissionDenied(f"node {joiner.id} has been revoked in this mesh")
         now = int(time.time())
         if self.root_key is not None:
             issuer, base = self.root_key, Chain()

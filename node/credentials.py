@@ -1,9 +1,10 @@
 """The node's implementations of the core's `Credentials` (this node) and `Verifier` (everyone else).
 
 Signatures are ed25519 through `identity`; the node's policy on registers (`accepts`) is the node's auth. Admission checks that a member's certificate chain leads
-to the mesh root at the current wall-clock time and that its leaf certifies exactly that member's key.
-A chain is checked once and the answer cached until the first certificate in it expires, so the cost is
-paid once per member and not once per packet.
+to the mesh root at the current wall-clock time and that its leaf certifies exactly that member's key, and
+that the node's auth holds no revocation of that key (`revoked`, asked every time: a revocation is in force
+at once, whatever was cached). A chain is checked once and the answer cached until the first certificate in
+it expires, so the cost is paid once per member and not once per packet.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ class NodeVerifier:
     """Checks other members' signatures and chains against one mesh root."""
 
     def __init__(self, root: PublicKey, accepts: Callable[[KvEntry, KvEntry | None], bool],
-                 clock: Callable[[], float] = time.time) -> None:
+                 revoked: Callable[[bytes], bool], clock: Callable[[], float] = time.time) -> None:
         if root.kind is not KeyKind.MESH:
             raise ValueError("the verifier needs a mesh root key")
         self.root = root
         self.accepts = accepts
+        self._revoked = revoked
         self._clock = clock
         # (node_id, chain) -> (admitted, valid_until)
         self._cache: collections.OrderedDict[tuple[bytes, bytes], tuple[bool, float]] = collections.OrderedDict()
@@ -52,6 +54,8 @@ class NodeVerifier:
         return verify_raw(node_id, data, signature)
 
     def admit(self, node_id: bytes, chain: bytes) -> bool:
+        if self._revoked(node_id):
+            return False
         now = self._clock()
         key = (node_id, chain)
         cached = self._cache.get(key)

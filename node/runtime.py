@@ -153,6 +153,15 @@ class Runtime:
         core.set_local(key, value, self._loop.time())
         self._pump()
 
+    def revoke(self, node_id: bytes) -> None:
+        """Refuse a member whose key was revoked: its frames (the wire) and the member itself (the core)."""
+        core, wire = self._core, self._wire
+        if core is None or wire is None or self._closed:
+            return
+        wire.refuse(node_id)
+        core.revoke(node_id, self._loop.time())
+        self._pump()
+
     def close(self) -> None:
         """Stop driving the core: no more timers, inputs are ignored."""
         self._closed = True

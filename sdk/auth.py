@@ -26,16 +26,19 @@ from dataclasses import dataclass
 
 from ..identity.authstate import MAX_PRIORITY, AuthState, recovery_rule
 from ..identity.errors import IdentityError
-from ..identity.keys import KeyKind, PublicKey, SigningKey
+from ..identity.keyring import generate_key
+from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
 from ..identity.records import (
     ACCOUNTS,
     RULES,
     TABLES,
     Account,
     AccountType,
+    Body,
     Record,
     Removal,
     Revocation,
+    Seal,
 )
 from ..identity.rules import Access, Rule
 from ..identity.tokens import answer_challenge
@@ -164,14 +167,29 @@ class Client(NodeUser):
         await self.submit(signer, [Removal(RULES, rule_id)])
 
     async def revoke(self, signer: SigningKey, key_id: str) -> Revocation:
-        """Revoke an account or a node: what it issued, or was issued for it, until now is dead."""
+        """Revoke an account or a node: what it issued, or was issued for it, until now is dead.
+
+        Revoking a node (N…) also rotates the mesh's gossip keyring: a new key is sealed to every other
+        member the node here knows (whatever its state, but not one already revoked), submitted with the
+        revocation, and the members move to it (`node/auth/revocation.py`); the revoked node gets none."""
         try:
             key = PublicKey.from_id(key_id)
             revocation = Revocation(key, int(time.time()))
         except IdentityError as exc:
             raise bad_request(_ID, str(exc)) from None
-        await self.submit(signer, [revocation])
+        bodies: list[Body] = [revocation]
+        if key.kind is KeyKind.NODE:
+            bodies += await self._seals(key)
+        await self.submit(signer, bodies)
         return revocation
+
+    async def _seals(self, revoked: PublicKey) -> list[Seal]:
+        """A new gossip key sealed to each member but `revoked` and those revoked already."""
+        reply = await self._node.call(self._node.stub.Members, node_pb2.MembersRequest())
+        gone = {revocation.key for revocation in await self.revocations()} | {revoked}
+        members = sorted({PublicKey.from_id(m.id) for m in reply.members} - gone, key=lambda member: member.id)
+        gossip_key = generate_key()
+        return [Seal(member, revoked, seal_to(member, gossip_key)) for member in members]
 
     async def recover(self, root: SigningKey) -> Rule:
         """With the mesh root's key: a rule above every other that gives admins everything back, and the
@@ -188,7 +206,7 @@ class Client(NodeUser):
             await self.submit(root, [Removal(RULES, r.id) for r in blocking])
         return rule
 
-    async def submit(self, signer: SigningKey, bodies: list[Account | Rule | Revocation | Removal]) -> None:
+    async def submit(self, signer: SigningKey, bodies: list[Body]) -> None:
         """Sign `bodies` with `signer` (an admin's key, or the mesh root's) and store them."""
         mesh = await self._mesh()
         chain = await self._chain(signer, mesh)

@@ -3,11 +3,13 @@
 Accounts, rules, revocations and seals live in the key-value store's reserved `auth` database, one record
 per key (`identity.records`). The core asks `accepts` before it installs a register from another node: an
 auth record must chain to the mesh root through admins (`identity.authstate.accept`) and a revoked node's
-registers written after its revocation are refused; both are counted (`auth.refused_records`,
-`auth.refused_revoked`, with the core's `kv_refused`). Records reach the store only through `submit`,
-which runs the same check: the node signs the register, the record's own signature is its authority, so
-no node can grant itself anything. Whenever a record changes the state in force is rebuilt at once (the
-next turn of the loop), so a change is in force on a node as soon as the record reaches it.
+registers stamped at or after its revocation time are refused (those it wrote before stay); both are
+counted (`auth.refused_records`, `auth.refused_revoked`, with the core's `kv_refused`). Records reach the
+store only through `submit`, which runs the same check: the node signs the register, the record's own
+signature is its authority, so no node can grant itself anything. Whenever a record changes the state in
+force is rebuilt at once (the next turn of the loop), so a change is in force on a node as soon as the
+record reaches it; `on_rebuilt` hears of every new state (the node cuts revoked members off with it, see
+`revocation.py`).
 
 Requests are authorised with `principal` (the account a bearer token names, verified offline and cached
 until it expires) and `check` (the rules' decision for a resource, 401 for the public, 403 for an account).
@@ -57,8 +59,10 @@ class Auth:
     """Auth records of one node's replica, the state they put in force, and request checks."""
 
     def __init__(self, root: PublicKey, node_key: SigningKey, chain: Callable[[], bytes], kv: KvService,
-                 logger: Logger, clock: Callable[[], float] = time.time) -> None:
+                 logger: Logger, on_rebuilt: Callable[[AuthState], None], clock: Callable[[], float] = time.time
+                 ) -> None:
         self.root = root
+        self._on_rebuilt = on_rebuilt
         self._node_key = node_key
         self._chain = chain
         self._kv = kv
@@ -110,6 +114,11 @@ class Auth:
         """Put in force what the records say now."""
         self._rebuild_pending = False
         self.state = AuthState.build(self.root, self.records(), self._now())
+        self._on_rebuilt(self.state)
+
+    def node_revoked(self, node_id: bytes) -> bool:
+        """Whether the records in force revoke the node key `node_id` (raw)."""
+        return self.state.revocations.revoked_at(PublicKey(KeyKind.NODE, node_id)) is not None
 
     def changed(self, entry: KvEntry) -> None:
         """A register of the `auth` database changed: rebuild on the next turn (one rebuild per burst)."""
@@ -120,7 +129,8 @@ class Auth:
     def accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
         """The core's `Verifier.accepts`: may a correctly signed register from elsewhere be installed?"""
         revocations = self.state.revocations
-        if len(revocations) and revocations.dead(PublicKey(KeyKind.NODE, entry.writer), entry.physical_ms // 1000):
+        if len(revocations) and revocations.cut_off(PublicKey(KeyKind.NODE, entry.writer),
+                                                    entry.physical_ms // 1000):
             self._counts["refused_revoked"] += 1
             return False
         if entry.db != AUTH_DB:

@@ -43,6 +43,14 @@ def _credentials(root: SigningKey, roles: tuple[str, ...] = ("node",)) -> NodeCr
     return NodeCredentials(key, Chain((cert,)).encode())
 
 
+def _accept_all(entry: object, held: object) -> bool:
+    return True
+
+
+def _none_revoked(node_id: bytes) -> bool:
+    return False
+
+
 def _states(runtime: Runtime) -> dict[str, str]:
     return {m["address"]: m["state"] for m in runtime.members()}
 
@@ -57,7 +65,7 @@ def test_two_runtimes_join_over_the_reliable_path_and_see_a_leave() -> None:
         for i, address in enumerate(("mem:1", "mem:2")):
             transports[address] = MemoryTransport(network, address)
             runtime = Runtime(transports[address], Logger(io.StringIO()), lambda a=address: changes.append(a))
-            runtime.build(MeshConfig.local(), _credentials(root), NodeVerifier(root.public, lambda entry, held: True), keyring, address,
+            runtime.build(MeshConfig.local(), _credentials(root), NodeVerifier(root.public, _accept_all, _none_revoked), keyring, address,
                           1, random.Random(i))
             network[address] = runtime
         a, b = network["mem:1"], network["mem:2"]
@@ -81,7 +89,7 @@ def test_two_runtimes_join_over_the_reliable_path_and_see_a_leave() -> None:
 
 def test_verifier_admits_only_chains_to_its_root_for_the_claimed_key() -> None:
     root, other_root = SigningKey.generate(KeyKind.MESH), SigningKey.generate(KeyKind.MESH)
-    verifier = NodeVerifier(root.public, lambda entry, held: True)
+    verifier = NodeVerifier(root.public, _accept_all, _none_revoked)
     mine = _credentials(root)
     foreign = _credentials(other_root)
     stranger = SigningKey.generate(KeyKind.NODE)
@@ -95,10 +103,20 @@ def test_verifier_admits_only_chains_to_its_root_for_the_claimed_key() -> None:
     assert not verifier.verify(mine.node_id, b"data", stranger.sign(b"data"))
 
 
+def test_verifier_refuses_a_revoked_key_it_admitted_before() -> None:
+    root = SigningKey.generate(KeyKind.MESH)
+    member = _credentials(root)
+    revoked: set[bytes] = set()
+    verifier = NodeVerifier(root.public, _accept_all, revoked.__contains__)
+    assert verifier.admit(member.node_id, member.chain)
+    revoked.add(member.node_id)
+    assert not verifier.admit(member.node_id, member.chain)  # the cached admission does not outlive it
+
+
 def test_verifier_refuses_an_expired_chain() -> None:
     root = SigningKey.generate(KeyKind.MESH)
     key = SigningKey.generate(KeyKind.NODE)
     long_ago = int(time.time()) - 10 * 86400
     chain = Chain((Certificate.issue(root, key.public, root.public, ("node",), long_ago, 3600),)).encode()
 
-    assert not NodeVerifier(root.public, lambda entry, held: True).admit(key.public.raw, chain)
+    assert not NodeVerifier(root.public, _accept_all, _none_revoked).admit(key.public.raw, chain)
