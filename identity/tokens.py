@@ -173,6 +173,8 @@ class AccessToken:
         issuing node or a certificate of its chain was revoked since the token was issued, or a certificate
         of the chain was issued for or by a key at or before its revocation."""
         _check_validity("access token", self.issued_at, self.expires_at, now, TOKEN_SKEW)
+        if not len(revocations):
+            return
         for key in self.keys():
             if revocations.dead(key, self.issued_at):
                 raise InvalidChain(f"access token was issued before {key.id[:12]}… was revoked")

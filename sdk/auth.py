@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..identity.authstate import MAX_PRIORITY, AuthState, recovery_rule
+from ..identity.authstate import AuthState, recovery_rule
 from ..identity.errors import IdentityError
 from ..identity.keyring import generate_key
 from ..identity.keys import KeyKind, PublicKey, SigningKey, seal_to
@@ -142,10 +142,7 @@ class Client(NodeUser):
 
     async def create_rule(self, signer: SigningKey, id: str, resource: str, scope: str, access: str = "grant",
                           priority: int = 0) -> Rule:
-        """A rule at `priority`, below `MAX_PRIORITY`: that one is `recover`'s, so a recovery always wins."""
-        if priority >= MAX_PRIORITY:
-            raise bad_request(_ID, f"a rule's priority is at most {MAX_PRIORITY - 1}: {MAX_PRIORITY} is kept for "
-                                   "`micro auth recover`")
+        """A rule at `priority` (at most `MAX_PRIORITY` either way: above it is `recover`'s)."""
         try:
             rule = Rule(id, resource, scope, Access(access), priority)
         except (IdentityError, ValueError) as exc:
@@ -192,18 +189,13 @@ class Client(NodeUser):
         return [Seal(member, revoked, seal_to(member, gossip_key)) for member in members]
 
     async def recover(self, root: SigningKey) -> Rule:
-        """With the mesh root's key: a rule above every other that gives admins everything back, and the
-        removal of the rules at that priority that deny.
-
-        The rule goes first and alone: a lock-out may deny reading the records too, and the root signs
-        without them (it needs no chain). Only then are the rules read, to find any deny at its priority."""
+        """With the mesh root's key: a rule that gives admins everything back, at a priority no deny can
+        have (`RECOVERY_PRIORITY`). The root signs without reading anything (it needs no chain), so a
+        lock-out that denies reading the records does not stop it."""
         if root.kind is not KeyKind.MESH:
             raise bad_request(_ID, "recovery needs the mesh root key (root.seed of the node that created the mesh)")
         rule = recovery_rule()
         await self.submit(root, [rule])
-        blocking = [r for r in await self.rules() if r.priority >= rule.priority and r.access is Access.DENY]
-        if blocking:
-            await self.submit(root, [Removal(RULES, r.id) for r in blocking])
         return rule
 
     async def submit(self, signer: SigningKey, bodies: list[Body]) -> None:

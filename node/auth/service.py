@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ from ...identity.records import (
 )
 from ...identity.tokens import MAX_TOKEN_TTL, NONCE_SIZE, AccessToken, Challenges, check_challenge
 from ...mesh.messages import KvEntry
-from ..api.calllink import ACCOUNT_PREFIX
+from ..api.calllink import ACCOUNT_PREFIX, CALLER_KEY
 from ..api.errors import InvalidArgument, NodeError, PermissionDenied, Unauthenticated
 from ..api.proto import node_pb2
 from ..kv.service import KvService, Write
@@ -69,7 +70,7 @@ class Auth:
         self._log = logger
         self._clock = clock
         self._challenges = Challenges()
-        self._tokens: collections.OrderedDict[str, AccessToken] = collections.OrderedDict()
+        self._tokens: collections.OrderedDict[str, _Known] = collections.OrderedDict()
         self._rebuild_pending = False
         self._preloaded: dict[tuple[str, str], Record] = {}
         self._counts: collections.Counter[str] = collections.Counter()
@@ -170,19 +171,19 @@ class Auth:
     def principal(self, token: str) -> Principal:
         """The account `token` names, if it is valid now; raises `Unauthenticated` saying why not."""
         now = self._now()
-        checked = self._tokens.get(token)
+        known = self._tokens.get(token)
         try:
-            if checked is None:
+            if known is None:
                 checked = AccessToken.from_text(token)
                 checked.verify_signed(self.root, now)
-                self._tokens[token] = checked
+                known = self._tokens[token] = _Known(checked)
                 if len(self._tokens) > _TOKENS:
                     self._tokens.popitem(last=False)
-            checked.check_live(now, self.state.revocations)
+            known.token.check_live(now, self.state.revocations)
         except IdentityError as exc:
             self._counts["refused_tokens"] += 1
             raise Unauthenticated(f"invalid token: {exc}") from None
-        return Principal(checked.account, checked.name, frozenset(checked.scopes))
+        return known.principal
 
     def check(self, principal: Principal | None, resource: str) -> None:
         """Raise unless the rules let `principal` (None: the public) at `resource`: `Unauthenticated`
@@ -207,15 +208,14 @@ class Auth:
 
     def admit_call(self, request: node_pb2.CallRequest, principal: Principal | None) -> None:
         """Check a call entering the mesh here and tell the service who makes it: the metadata keys
-        `micro-account-*` are this node's to set (a client's own are dropped, so none can be forged)."""
+        `micro-account-*` and `micro-caller` are the nodes' to set (a client's own are dropped, so none
+        can be forged)."""
         self.check(principal, f"service:{request.service}:{request.endpoint}")
         request.ClearField("credential")
-        for key in [k for k in request.metadata if k.startswith(ACCOUNT_PREFIX)]:
+        for key in [k for k in request.metadata if k.startswith(ACCOUNT_PREFIX) or k == CALLER_KEY]:
             del request.metadata[key]
         if principal is not None:
-            request.metadata[ACCOUNT_PREFIX + "id"] = principal.account.id if principal.account else ""
-            request.metadata[ACCOUNT_PREFIX + "name"] = principal.name
-            request.metadata[ACCOUNT_PREFIX + "scopes"] = ",".join(sorted(principal.scopes))
+            request.metadata.update(_stamp(principal))
 
     # ---- tokens ---------------------------------------------------------------------------------
 
@@ -282,6 +282,24 @@ class Auth:
         counts["auth.rules"] = len(self.state.rules)
         counts["auth.revocations"] = len(self.state.revocations)
         return counts
+
+
+class _Known:
+    """A token whose signatures and chain checked, with what each request needs of it made once."""
+
+    __slots__ = ("principal", "token")
+
+    def __init__(self, token: AccessToken) -> None:
+        self.token = token
+        self.principal = Principal(token.account, token.name, frozenset(token.scopes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _stamp(principal: Principal) -> dict[str, str]:
+    """The call metadata that tells a service who calls (the id's text costs a base32 encoding)."""
+    return {ACCOUNT_PREFIX + "id": principal.account.id if principal.account else "",
+            ACCOUNT_PREFIX + "name": principal.name,
+            ACCOUNT_PREFIX + "scopes": ",".join(sorted(principal.scopes))}
 
 
 def bearer(header: str | None) -> str | None:

@@ -2,7 +2,8 @@
 
     Guarded.Touch    {} -> {"runs": N}     counts the runs of every handler but Runs
     Guarded.Write    {} -> {"runs": N}     the same, for accounts holding the scope `writer`
-    Guarded.Whoami   {} -> {"account": {"id", "name", "scopes"} | null, "stamped": {micro-account-* metadata}}
+    Guarded.Whoami   {} -> {"account": {"id", "name", "scopes"} | null, "stamped": {micro-account-* metadata},
+                           "caller": the calling node's id as the instance sees it}
     Guarded.Runs     {} -> {"runs": N}     how many times the others ran
 """
 
@@ -38,7 +39,7 @@ async def whoami(request: dict[str, Any], ctx: Context) -> dict[str, Any]:
     account = ctx.account
     shown = None if account is None else {"id": account.id, "name": account.name, "scopes": list(account.scopes)}
     stamped = {key: value for key, value in ctx.metadata.items() if key.startswith("micro-account-")}
-    return {"account": shown, "stamped": stamped}
+    return {"account": shown, "stamped": stamped, "caller": ctx.caller}
 
 
 @service.endpoint("Guarded.Runs")

@@ -323,20 +323,21 @@ async def test_a_public_rule_lets_calls_without_a_token_through(mesh: Mesh, http
 # ---- who calls, as the service sees it ------------------------------------------------------------------
 
 
-async def test_account_headers_a_client_sends_do_not_reach_the_service(
+async def test_account_and_caller_headers_a_client_sends_do_not_reach_the_service(
         mesh: Mesh, http: aiohttp.ClientSession) -> None:
     await _submitted(mesh.node, lambda client: client.create_rule(
         mesh.admin, "public-whoami", "service:guarded:Guarded.Whoami", "", "grant", 0))
     forged = {"Micro-Account-Id": mesh.admin.public.id, "Micro-Account-Name": "admin",
-              "Micro-Account-Scopes": "admin,secrets"}
+              "Micro-Account-Scopes": "admin,secrets", "Micro-Caller": "NFORGED"}
 
     async def answered() -> Any:
         status, body, _ = await _answer(http, "POST", f"{mesh.gateway}/guarded/Guarded/Whoami", json={},
                                         headers=forged)
         return status == 200 and body
 
-    assert await until(answered, PATIENCE, "the public rule to let the call through") == {
-        "account": None, "stamped": {}}
+    answer = await until(answered, PATIENCE, "the public rule to let the call through")
+    assert (answer["account"], answer["stamped"]) == (None, {})
+    assert answer["caller"] != "NFORGED"
 
 
 async def test_a_handler_sees_the_callers_account(mesh: Mesh, http: aiohttp.ClientSession) -> None:
