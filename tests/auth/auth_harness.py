@@ -10,13 +10,9 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "node"))
 
 from node_harness import MICRO, PATIENCE, Cluster, NodeProcess, wait_until
 

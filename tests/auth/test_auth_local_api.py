@@ -1,0 +1,100 @@
+"""The local API checks every request against the rules: a token in the call's `authorization` metadata
+makes the request that account's (the socket's owner without one is the node's admin), and config
+secrets read in clear only with the `secrets` scope.
+
+One real node; accounts and rules made through `sdk.auth.Client` with the node's `admin.creds`; requests
+made over the node's socket with grpc, as a client of a remote entry point would make them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from micro.node.api.proto import node_pb2, node_pb2_grpc
+from micro.sdk import auth
+from node_harness import Cluster, NodeProcess
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[NodeProcess]:
+    with Cluster.temporary("la-") as cluster:
+        (only,) = cluster.add(1)
+        asyncio.run(_setup(only))
+        yield only
+
+
+TOKENS: dict[str, str] = {}
+
+
+async def _setup(node: NodeProcess) -> None:
+    async with auth.Client(node.data_dir) as client:
+        admin = auth.load_key(node.data_dir / "admin.creds")
+        await client.create_rule(admin, "app-kv", "kv:app", "app", "grant", 0)
+        await client.create_rule(admin, "cfg", "config:*", "cfg", "grant", 0)
+        for name, scopes in (("plain", []), ("app", ["app"]), ("reader", ["cfg"]), ("keeper", ["cfg", "secrets"])):
+            key, _ = await client.create_account(admin, name, scopes)
+            TOKENS[name] = (await client.token(key)).token
+
+
+def _call(node: NodeProcess, method: str, request: Any, token: str | None) -> tuple[grpc.StatusCode, Any]:
+    async def go() -> tuple[grpc.StatusCode, Any]:
+        async with grpc.aio.insecure_channel(f"unix:{node.data_dir / 'node.sock'}") as channel:
+            stub = node_pb2_grpc.NodeStub(channel)
+            metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
+            try:
+                return grpc.StatusCode.OK, await getattr(stub, method)(request, metadata=metadata, timeout=10)
+            except grpc.aio.AioRpcError as exc:
+                return exc.code(), exc.details()
+    return asyncio.run(go())
+
+
+def _put(db: str, table: str = "t") -> node_pb2.KvPutRequest:
+    return node_pb2.KvPutRequest(db=db, table=table, key="k", value=b"v")
+
+
+def test_the_socket_owner_without_a_token_is_the_admin(node: NodeProcess) -> None:
+    assert _call(node, "KvPut", _put("anything"), None)[0] is grpc.StatusCode.OK
+
+
+def test_an_account_may_write_where_a_rule_grants_its_scope(node: NodeProcess) -> None:
+    assert _call(node, "KvPut", _put("app"), TOKENS["app"])[0] is grpc.StatusCode.OK
+
+
+def test_an_account_without_a_granting_rule_is_refused_403(node: NodeProcess) -> None:
+    code, detail = _call(node, "KvPut", _put("other"), TOKENS["app"])
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "kv:other:t" in detail
+    assert _call(node, "KvPut", _put("app"), TOKENS["plain"])[0] is grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_an_account_may_not_do_node_operations_without_a_rule(node: NodeProcess) -> None:
+    assert _call(node, "Invite", node_pb2.InviteRequest(ttl_s=60), TOKENS["app"])[0] is \
+        grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_an_invalid_token_is_refused_401(node: NodeProcess) -> None:
+    code, detail = _call(node, "KvPut", _put("app"), TOKENS["app"][:-4] + "AAAA")
+    assert code is grpc.StatusCode.UNAUTHENTICATED and "invalid token" in detail
+
+
+def test_the_auth_database_is_not_writable_through_the_kv_api_even_by_the_admin(node: NodeProcess) -> None:
+    code, detail = _call(node, "KvPut", _put("auth", "rules"), None)
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "micro auth" in detail
+
+
+def test_config_secrets_read_in_clear_only_with_the_secrets_scope(node: NodeProcess) -> None:
+    stored = node_pb2.ConfigSetRequest(path="db.password", json=json.dumps("hunter2"), secret=True)
+    assert _call(node, "ConfigSet", stored, None)[0] is grpc.StatusCode.OK
+    hidden = node_pb2.ConfigGetRequest(path="db.password")
+    revealed = node_pb2.ConfigGetRequest(path="db.password", reveal_secrets=True)
+
+    code, reply = _call(node, "ConfigGet", hidden, TOKENS["reader"])
+    assert code is grpc.StatusCode.OK and json.loads(reply.json) == "[secret]"
+    code, detail = _call(node, "ConfigGet", revealed, TOKENS["reader"])
+    assert code is grpc.StatusCode.PERMISSION_DENIED and "secrets" in detail
+    code, reply = _call(node, "ConfigGet", revealed, TOKENS["keeper"])
+    assert code is grpc.StatusCode.OK and json.loads(reply.json) == "hunter2"
