@@ -255,7 +255,9 @@ class Node:
         self.capabilities.streams.learn_heads(wait_for_peers=bool(remembered or self.options.join))
         await self._build_core()
         assert self.auth is not None
-        if self.root_key is not None and not dd.admin_creds.exists():
+        # The mesh's creator makes the admin and the default rules; again if it lost its store (accepted
+        # with --accept-store-loss) and has no member to copy them back from.
+        if self.root_key is not None and (not dd.admin_creds.exists() or not (remembered or self.auth.values())):
             await self.auth.bootstrap(self.root_key, dd.admin_creds)
         await self._start_local_api()
         if self._gateway is not None:

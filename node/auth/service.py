@@ -264,9 +264,13 @@ class Auth:
     # ---- bootstrap ------------------------------------------------------------------------------
 
     async def bootstrap(self, root_key: SigningKey, creds: Path) -> None:
-        """Create the `admin` account (its key saved at `creds`) and the default rules, signed by the root."""
-        admin = SigningKey.generate(KeyKind.ACCOUNT)
-        admin.save(creds)
+        """Create the `admin` account (its key saved at `creds`, or the key already there) and the default
+        rules, signed by the root."""
+        if creds.exists():
+            admin = SigningKey.load(creds, KeyKind.ACCOUNT)
+        else:
+            admin = SigningKey.generate(KeyKind.ACCOUNT)
+            admin.save(creds)
         now = self._now()
         body = Account(admin.public, "admin", AccountType.USER, (ADMIN_SCOPE, SECRETS_SCOPE))
         records = [Record.issue(root_key, (), self.root, body, now)]
