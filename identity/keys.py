@@ -77,6 +77,11 @@ class PublicKey:
         if not isinstance(self.raw, bytes) or len(self.raw) != KEY_SIZE:
             raise InvalidId(f"a public key is {KEY_SIZE} raw bytes")
 
+    def __hash__(self) -> int:
+        # The raw key alone: equal keys have equal bytes, and an enum's hash is a Python-level call
+        # (keys are looked up per request: revocations, the decisions of a principal).
+        return hash(self.raw)
+
     @property
     def id(self) -> str:
         """The printed form: kind letter + unpadded base32 of the raw key (53 characters)."""
