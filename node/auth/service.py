@@ -29,8 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...identity.authstate import AuthState, Principal, accept, default_rules
-from ...identity.claims import Chain
-from ...identity.errors import IdentityError
+from ...identity.claims import CLOCK_SKEW, Chain
+from ...identity.errors import IdentityError, InvalidChain
 from ...identity.keys import KeyKind, PublicKey, SigningKey
 from ...identity.records import (
     ADMIN_SCOPE,
@@ -169,11 +169,13 @@ class Auth:
     # ---- requests -------------------------------------------------------------------------------
 
     def principal(self, token: str) -> Principal:
-        """The account `token` names, if it is valid now; raises `Unauthenticated` saying why not."""
+        """The account `token` names, if the token is valid now and the account in force; raises
+        `Unauthenticated` saying why not. A token is a node's word that the account proved its key: what
+        the account may hold comes from its record, so the scopes are the token's that the account
+        still has (a node cannot mint scopes, and a scope taken away is gone at once)."""
         known = self._tokens.get(token)
-        if known is not None and not len(self.state.revocations) and \
-                known.not_before <= self._clock() < known.not_after:
-            return known.principal  # the common case, per request: checked before, no revocation
+        if known is not None and known.state is self.state and known.not_before <= self._clock() < known.not_after:
+            return known.principal  # the common case, per request: resolved under this state, in its time
         now = self._now()
         try:
             if known is None:
@@ -183,9 +185,14 @@ class Auth:
                 if len(self._tokens) > _TOKENS:
                     self._tokens.popitem(last=False)
             known.token.check_live(now, self.state.revocations)
+            account = self.state.account(known.token.account, now)
+            if account is None:
+                raise InvalidChain(f"account {known.token.name} is not in force in this mesh (unknown, deleted, "
+                                   "revoked or expired)")
         except IdentityError as exc:
             self._counts["refused_tokens"] += 1
             raise Unauthenticated(f"invalid token: {exc}") from None
+        known.resolve(self.state, account)
         return known.principal
 
     def check(self, principal: Principal | None, resource: str) -> None:
@@ -296,14 +303,23 @@ class Auth:
 class _Known:
     """A token whose signatures and chain checked, with what each request needs of it made once."""
 
-    __slots__ = ("not_after", "not_before", "principal", "token")
+    __slots__ = ("not_after", "not_before", "principal", "state", "token")
 
     def __init__(self, token: AccessToken) -> None:
         self.token = token
-        self.principal = Principal(token.account, token.name, frozenset(token.scopes))
-        # Within these `check_live` has nothing to say of the times (whole seconds: see `_now`).
-        self.not_before = token.issued_at - TOKEN_SKEW
-        self.not_after = token.expires_at + TOKEN_SKEW + 1
+        self.state: AuthState | None = None
+        self.principal = Principal(token.account, token.name, frozenset())
+        self.not_before = self.not_after = 0
+
+    def resolve(self, state: AuthState, account: Account) -> None:
+        """The principal under `state` (where `account` is in force), and the times within which neither
+        `check_live` nor the account's expiry has anything to say (whole seconds: see `Auth._now`)."""
+        self.state = state
+        self.principal = Principal(account.key, account.name, frozenset(self.token.scopes) & frozenset(account.scopes))
+        self.not_before = self.token.issued_at - TOKEN_SKEW
+        self.not_after = self.token.expires_at + TOKEN_SKEW + 1
+        if account.expires_at:
+            self.not_after = min(self.not_after, account.expires_at + CLOCK_SKEW + 1)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
+from micro.identity.claims import Chain
+from micro.identity.keys import KeyKind, PublicKey, SigningKey
+from micro.identity.records import Account, AccountType
+from micro.identity.tokens import AccessToken
+from micro.node.api.datadir import DataDir
 from micro.node.api.proto import node_pb2, node_pb2_grpc
 from micro.sdk import auth
 from node_harness import Cluster, NodeProcess
@@ -98,3 +104,35 @@ def test_config_secrets_read_in_clear_only_with_the_secrets_scope(node: NodeProc
     assert code is grpc.StatusCode.PERMISSION_DENIED and "secrets" in detail
     code, reply = _call(node, "ConfigGet", revealed, TOKENS["keeper"])
     assert code is grpc.StatusCode.OK and json.loads(reply.json) == "hunter2"
+
+
+# ---- a token is a node's word that an account proved its key, not a grant ---------------------------
+
+
+def _minted(node: NodeProcess, account: Account) -> str:
+    """A token the node's own key signs for `account`, whatever the mesh's records say of it."""
+    data_dir = DataDir(node.data_dir)
+    mesh = data_dir.load_mesh()
+    assert mesh is not None
+    node_key = SigningKey.load(data_dir.node_seed, KeyKind.NODE)
+    root = PublicKey(KeyKind.MESH, mesh.mesh)
+    return AccessToken.issue(node_key, Chain.decode(mesh.chain), root, account, int(time.time()), 600).to_text()
+
+
+def test_a_token_for_a_key_with_no_account_is_refused_401(node: NodeProcess) -> None:
+    stranger = SigningKey.generate(KeyKind.ACCOUNT)
+    token = _minted(node, Account(stranger.public, "mallory", AccountType.USER, ("admin", "secrets")))
+    code, detail = _call(node, "KvPut", _put("anything"), token)
+    assert code is grpc.StatusCode.UNAUTHENTICATED and "not in force" in detail
+
+
+def test_a_token_gives_no_scope_its_account_does_not_hold(node: NodeProcess) -> None:
+    app = asyncio.run(_account_key(node, "app"))
+    token = _minted(node, Account(app, "app", AccountType.USER, ("admin", "app")))
+    assert _call(node, "KvPut", _put("app"), token)[0] is grpc.StatusCode.OK
+    assert _call(node, "KvPut", _put("other"), token)[0] is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def _account_key(node: NodeProcess, name: str) -> PublicKey:
+    async with auth.Client(node.data_dir) as client:
+        return next(a.key for a in await client.accounts() if a.name == name)
