@@ -191,6 +191,7 @@ class Node:
         self._members_dirty = False
         self.invites: Invites | None = None
         self.auth: Auth | None = None
+        self._created_mesh = False
         self.revocations: NodeRevocations | None = None
         self._join_lock = asyncio.Lock()
         self.node_key: SigningKey
@@ -255,9 +256,10 @@ class Node:
         self.capabilities.streams.learn_heads(wait_for_peers=bool(remembered or self.options.join))
         await self._build_core()
         assert self.auth is not None
-        # The mesh's creator makes the admin and the default rules; again if it lost its store (accepted
-        # with --accept-store-loss) and has no member to copy them back from.
-        if self.root_key is not None and (not dd.admin_creds.exists() or not (remembered or self.auth.values())):
+        # The mesh's creator makes the admin and the default rules with the mesh; again only if it lost its
+        # store (accepted with --accept-store-loss) and has no member to copy them back from. Never else:
+        # the records are the admins' to change, and a restart must not re-sign the defaults over theirs.
+        if self.root_key is not None and (self._created_mesh or not (remembered or self.auth.values())):
             await self.auth.bootstrap(self.root_key, dd.admin_creds)
         await self._start_local_api()
         if self._gateway is not None:
@@ -313,6 +315,7 @@ class Node:
         mesh = dd.load_mesh()
         if mesh is None:
             mesh = self._create_mesh()
+            self._created_mesh = True
         self.root_key = SigningKey.load(dd.root_seed, KeyKind.MESH) if dd.root_seed.exists() else None
         self._adopt(mesh)
         if self.root_key is not None and self.root_key.public != self.mesh_root:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -136,3 +137,24 @@ def test_a_token_gives_no_scope_its_account_does_not_hold(node: NodeProcess) -> 
 async def _account_key(node: NodeProcess, name: str) -> PublicKey:
     async with auth.Client(node.data_dir) as client:
         return next(a.key for a in await client.accounts() if a.name == name)
+
+
+def test_a_restart_of_the_meshs_creator_keeps_the_admins_rules_even_without_its_admin_creds() -> None:
+    with Cluster.temporary("lr-") as cluster:
+        (creator,) = cluster.add(1)
+        admin = auth.load_key(creator.data_dir / "admin.creds")
+
+        async def remove_default_services() -> None:
+            async with auth.Client(creator.data_dir) as client:
+                await client.delete_rule(admin, "default-services")
+
+        async def rules() -> list[str]:
+            async with auth.Client(creator.data_dir) as client:
+                return [rule.id for rule in await client.rules()]
+
+        asyncio.run(remove_default_services())
+        (creator.data_dir / "admin.creds").unlink()  # moved off the machine, as one should
+        creator.kill(signal.SIGTERM)
+        creator.start()
+        assert "default-services" not in asyncio.run(rules())
+        assert not (creator.data_dir / "admin.creds").exists()
