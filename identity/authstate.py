@@ -78,6 +78,10 @@ def accept(value: bytes, table: str, key: str, root: PublicKey, now: int, held: 
             return record
         if previous.issued_at > record.issued_at:
             raise InvalidChain("auth record is older than the one it would replace (a replay)")
+        if isinstance(previous.body, Revocation) and isinstance(record.body, Revocation) and \
+                record.body.at < previous.body.at:
+            raise InvalidChain("a revocation cannot move a key's revocation time back (that would revive what "
+                               "it killed)")
     return record
 
 

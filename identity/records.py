@@ -16,7 +16,10 @@ itself anything, and the order records arrive in does not matter.
 
 Revocations name a key and a time: whatever that key issued, or was issued for it, at or before that time
 is dead (`Revocations.dead`). They are applied in the order they were issued, so an admin revoked by
-another cannot undo that by revoking the other later.
+another cannot undo that by revoking the other later. The issue time is the signer's word: a node takes a
+record from a client only if it is dated within `CLOCK_SKEW` of its clock (`node.auth`), but a replica
+cannot tell a backdated record from one that was long on its way, so an admin key is to be guarded like
+the root's (the root can always re-create admins and `micro auth recover`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from . import _cbor
 from .claims import CLOCK_SKEW, _check_period, _Claims, _split_signed
 from .errors import BadSignature, Expired, InvalidChain, Malformed
 from .keys import KeyKind, PublicKey, SigningKey
-from .rules import Access, Rule
+from .rules import RECOVERY_PRIORITY, Access, Rule
 
 __all__ = [
     "ACCOUNTS",
@@ -397,6 +400,9 @@ class Record:
             if link.issuer.kind is KeyKind.ACCOUNT and revocations.dead(link.issuer, link.issued_at):
                 raise InvalidChain(f"auth record signed by {link.issuer.id}, revoked since")
             if link is self:
+                if isinstance(self.body, Rule) and self.body.priority == RECOVERY_PRIORITY and \
+                        self.issuer.kind is not KeyKind.MESH:
+                    raise InvalidChain("only the mesh root signs a rule at the recovery priority")
                 break
             account = link.body
             assert isinstance(account, Account)  # decode admits only accounts on a chain

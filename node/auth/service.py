@@ -152,14 +152,19 @@ class Auth:
         """Store signed records (from the CLI, an SDK client or `bootstrap`) after the replicas' check."""
         records: list[Record] = []
         writes: list[Write] = []
+        now = self._now()
         for value in values:
             try:
                 record = Record.decode(value)
                 held = self._kv.lookup(AUTH_DB, record.table, record.key)
-                accept(value, record.table, record.key, self.root, self._now(),
-                       held.value if held is not None else None)
+                accept(value, record.table, record.key, self.root, now, held.value if held is not None else None)
             except IdentityError as exc:
                 raise _refusal(exc) from None
+            if record.issued_at < now - CLOCK_SKEW:
+                # Replicas take late records (a member back from away); the node a client hands one to
+                # need not, and a backdated revocation would be applied before those it came after.
+                raise InvalidArgument(f"auth record is dated {now - record.issued_at} s ago; sign it now (and "
+                                      "check the signing machine's clock)")
             records.append(record)
             writes.append(Write(AUTH_DB, record.table, record.key, value))
         await self._kv.write(writes)

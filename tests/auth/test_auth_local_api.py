@@ -19,7 +19,8 @@ import grpc
 import pytest
 from micro.identity.claims import Chain
 from micro.identity.keys import KeyKind, PublicKey, SigningKey
-from micro.identity.records import Account, AccountType
+from micro.identity.records import Account, AccountType, Record
+from micro.identity.rules import Access, Rule
 from micro.identity.tokens import AccessToken
 from micro.node.api.datadir import DataDir
 from micro.node.api.proto import node_pb2, node_pb2_grpc
@@ -158,3 +159,10 @@ def test_a_restart_of_the_meshs_creator_keeps_the_admins_rules_even_without_its_
         creator.start()
         assert "default-services" not in asyncio.run(rules())
         assert not (creator.data_dir / "admin.creds").exists()
+
+
+def test_a_record_dated_long_ago_is_not_taken_from_a_client(node: NodeProcess) -> None:
+    root = node.root_key()
+    record = Record.issue(root, (), root.public, Rule("backdated", "kv:x", "*", Access.GRANT), int(time.time()) - 3600)
+    code, detail = _call(node, "AuthSubmit", node_pb2.AuthSubmitRequest(records=[record.encode()]), None)
+    assert code is grpc.StatusCode.INVALID_ARGUMENT and "sign it now" in detail

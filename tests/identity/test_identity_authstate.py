@@ -24,8 +24,8 @@ from auth_fixtures import (
 from identity_fixtures import NOW
 from micro.identity import IdentityError, InvalidChain, Malformed, PublicKey, SigningKey
 from micro.identity.authstate import ADMIN, AuthState, Principal, accept, default_rules
-from micro.identity.records import ACCOUNTS, ADMIN_SCOPE, RULES, Record, Removal, Revocation
-from micro.identity.rules import Access, Rule
+from micro.identity.records import ACCOUNTS, ADMIN_SCOPE, REVOCATIONS, RULES, Record, Removal, Revocation
+from micro.identity.rules import RECOVERY_PRIORITY, Access, Rule
 
 LATER = NOW + 10_000
 """When the replicas store records and build their state: after every record of these tests."""
@@ -88,6 +88,12 @@ REFUSED = [
     ("a record of another mesh", Signer(OTHER_ROOT).sign(RULE, mesh=OTHER_ROOT.public).encode(), RULES, RULE.id,
      None, InvalidChain, "for mesh"),
     ("bytes that are no record", b"\xa0", RULES, RULE.id, None, Malformed, "auth record"),
+    ("a newer revocation that moves the revocation time back (a revival)",
+     BY_ADMIN.sign(Revocation(USER_KEY.public, 0), at=NOW + 20).encode(), REVOCATIONS, USER_KEY.public.id,
+     BY_ADMIN.sign(Revocation(USER_KEY.public, NOW + 10), at=NOW + 10).encode(), InvalidChain, "back"),
+    ("a rule at the recovery priority signed by an admin",
+     BY_ADMIN.sign(Rule("r", "*", "", Access.GRANT, RECOVERY_PRIORITY)).encode(), RULES, "r", None, InvalidChain,
+     "only the mesh root"),
 ]
 
 
