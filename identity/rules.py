@@ -28,6 +28,7 @@ ANY_ACCOUNT = "*"
 """The scope of a rule that applies to every account."""
 RESOURCE_TYPES = ("service", "topic", "stream", "kv", "config", "node")
 _MAX_PATTERN = 1024
+_NAME_ONLY = frozenset({"topic", "stream", "config"})
 MAX_PRIORITY = (1 << 31) - 1
 """The highest priority a rule may have, but for a grant at `RECOVERY_PRIORITY`."""
 RECOVERY_PRIORITY = 1 << 31
@@ -52,8 +53,9 @@ class Rule:
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > 256 or not self.id.isprintable():
             raise Malformed("a rule id is 1-256 printable characters")
-        segments = self.resource.split(":")
-        if not self.resource or len(self.resource) > _MAX_PATTERN or len(segments) > 3 or "" in segments:
+        segments = _split(self.resource)
+        if not self.resource or len(self.resource) > _MAX_PATTERN or "" in segments or (
+                segments[0] not in _NAME_ONLY and len(self.resource.split(":")) > 3):
             raise Malformed(f"rule resource {self.resource!r} is not type[:name[:endpoint]]")
         if segments[0] != "*" and segments[0] not in RESOURCE_TYPES:
             raise Malformed(f"rule resource type {segments[0]!r} is not one of {', '.join(RESOURCE_TYPES)} or *")
@@ -87,10 +89,17 @@ class Decision:
     rule: Rule | None
 
 
+def _split(text: str) -> list[str]:
+    """`text`'s segments: a topic, stream or config path is one name whatever it holds (a topic may hold
+    ':'), so `topic:chat` never covers topic `chat:admin` as if it were a name and an endpoint."""
+    kind = text.split(":", 1)[0]
+    return text.split(":", 1 if kind in _NAME_ONLY else 2)
+
+
 def matches(pattern: str, resource: str) -> bool:
     """Whether the rule pattern `pattern` covers `resource` (both `type:name:endpoint`)."""
-    wanted = resource.split(":", 2)
-    for index, segment in enumerate(pattern.split(":")):
+    wanted = _split(resource)
+    for index, segment in enumerate(_split(pattern)):
         if segment == "*":
             continue
         if index >= len(wanted):

@@ -30,6 +30,10 @@ MATCHES = [
     ("topic", "service:blog:Posts.Save", False),
     ("topic:orders.*", "topic:orders.eu", True),
     ("topic:orders.*", "topic:ordersx", False),
+    ("topic:chat", "topic:chat:admin", False),  # a topic may hold ':': it is one name, not name and endpoint
+    ("topic:chat:admin", "topic:chat:admin", True),
+    ("topic:chat*", "topic:chat:admin", True),
+    ("stream:chat", "stream:chat:admin", False),
     ("kv:app:users", "kv:app:users", True),
     ("kv:app:users", "kv:app", False),
     ("config:blog.db", "config:blog.db.password", False),
