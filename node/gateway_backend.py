@@ -103,7 +103,9 @@ class NodeBackend:
 
     async def subscribe(self, request: node_pb2.SubscribeRequest) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
         try:
-            self._check(request.credential, f"topic:{request.topic}")
+            auth = self._auth()
+            principal = auth.requester(request.credential)
+            auth.check(principal, f"topic:{request.topic}")
         except NodeError as error:
             raise _micro(error, NODE_ID) from None
         registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -122,7 +124,19 @@ class NodeBackend:
                 first.result()
             except NodeError as error:
                 raise _micro(error, NODE_ID) from None
-        return _continued(first, batches)
+        return _refusals_as_micro(auth.delivered(request.credential.token or None, principal, request.topic,
+                                                 _continued(first, batches)))
+
+
+async def _refusals_as_micro(batches: AsyncIterator[node_pb2.PubsubBatch]) -> AsyncGenerator[node_pb2.PubsubBatch, None]:
+    """A subscription ended by the node's auth (an expired or revoked token) ends with a `MicroError`."""
+    try:
+        async for batch in batches:
+            yield batch
+    except NodeError as error:
+        raise _micro(error, NODE_ID) from None
+    finally:
+        await batches.aclose()  # type: ignore[attr-defined]
 
 
 async def _continued(

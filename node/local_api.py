@@ -53,6 +53,12 @@ class LocalApi(node_pb2_grpc.NodeServicer):
         token = bearer(dict(context.invocation_metadata() or ()).get("authorization"))
         return ADMIN if token is None else self._auth.principal(token)
 
+    def _token(self, context: Any, request: Any) -> str | None:
+        """The bearer token the request is made with, if any (see `_caller`)."""
+        if request.HasField("credential"):
+            return request.credential.token or None
+        return bearer(dict(context.invocation_metadata() or ()).get("authorization"))
+
     def _check(self, context: Any, resources: str | list[str], scope: str | None, request: Any) -> None:
         principal = self._caller(context, request)
         for resource in [resources] if isinstance(resources, str) else dict.fromkeys(resources):
@@ -263,7 +269,12 @@ class LocalApi(node_pb2_grpc.NodeServicer):
 
     async def Subscribe(self, request: Any, context: Any) -> Any:
         # The stream's headers go out once the subscription is registered: clients wait for them.
-        batches = lambda: self._capabilities.pubsub.subscribe(request.topic, request.group, request.queue_limit,
-                                                          registered=lambda: context.send_initial_metadata(()))
-        async for batch in self._guard_stream(context, f"topic:{request.topic}", batches, credential=request):
+        def batches() -> AsyncIterator[node_pb2.PubsubBatch]:
+            principal = self._caller(context, request)
+            self._auth.check(principal, f"topic:{request.topic}")
+            subscription = self._capabilities.pubsub.subscribe(request.topic, request.group, request.queue_limit,
+                                                               registered=lambda: context.send_initial_metadata(()))
+            return self._auth.delivered(self._token(context, request), principal, request.topic, subscription)
+
+        async for batch in guard_stream(self.node.log, context, batches):
             yield batch

@@ -25,7 +25,7 @@ import collections
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from ...identity.authstate import AuthState, Principal, accept, default_rules
@@ -220,6 +220,33 @@ class Auth:
     def requester(self, credential: node_pb2.Credential) -> Principal | None:
         """Whom an entry point (the gateway) says a request is for: its token's account, or the public."""
         return self.principal(credential.token) if credential.token else None
+
+    async def delivered(self, token: str | None, principal: Principal | None, pattern: str,
+                        batches: AsyncIterator[node_pb2.PubsubBatch]) -> AsyncIterator[node_pb2.PubsubBatch]:
+        """A subscription's batches as its caller may see them. The token is checked again for each batch
+        (it may expire, or its account be revoked: the stream then ends 401), and each message's topic is
+        checked (`topic:SUBJECT`) once the pattern has wildcards or the rules changed since it was
+        admitted: a grant on a pattern is no grant on what a deny takes out of it."""
+        admitted = self.state
+        each = "*" in pattern or ">" in pattern
+        try:
+            async for batch in batches:
+                if token is not None:
+                    principal = self.principal(token)
+                if each or self.state is not admitted:
+                    each = True
+                    state = self.state
+                    kept = [m for m in batch.messages if state.authorize(principal, f"topic:{m.topic}").allowed]
+                    if len(kept) < len(batch.messages):
+                        del batch.messages[:]
+                        batch.messages.extend(kept)
+                        if not kept:
+                            continue
+                yield batch
+        finally:
+            closing = getattr(batches, "aclose", None)
+            if closing is not None:
+                await closing()
 
     def admit_call(self, request: node_pb2.CallRequest, principal: Principal | None) -> None:
         """Check a call entering the mesh here and tell the service who makes it: the metadata keys

@@ -166,3 +166,29 @@ def test_a_record_dated_long_ago_is_not_taken_from_a_client(node: NodeProcess) -
     record = Record.issue(root, (), root.public, Rule("backdated", "kv:x", "*", Access.GRANT), int(time.time()) - 3600)
     code, detail = _call(node, "AuthSubmit", node_pb2.AuthSubmitRequest(records=[record.encode()]), None)
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "sign it now" in detail
+
+
+def test_a_wildcard_subscription_gets_nothing_a_deny_takes_out_of_it(node: NodeProcess) -> None:
+    async def run() -> list[str]:
+        async with auth.Client(node.data_dir) as client:
+            admin = auth.load_key(node.data_dir / "admin.creds")
+            await client.create_rule(admin, "listen-all", "topic:*", "listener", "grant", 0)
+            await client.create_rule(admin, "no-payroll", "topic:payroll", "listener", "deny", 10)
+            key, _ = await client.create_account(admin, "listener", ["listener"])
+            token = (await client.token(key)).token
+        async with grpc.aio.insecure_channel(f"unix:{node.data_dir / 'node.sock'}") as channel:
+            stub = node_pb2_grpc.NodeStub(channel)
+            stream = stub.Subscribe(node_pb2.SubscribeRequest(topic=">"), metadata=(("authorization", f"Bearer {token}"),))
+            await stream.initial_metadata()
+            for topic in ("payroll", "news"):
+                await stub.Publish(node_pb2.PublishRequest(topic=topic, data=b"{}"))
+            seen: list[str] = []
+            async with asyncio.timeout(10):
+                async for batch in stream:
+                    seen += [message.topic for message in batch.messages]
+                    if "news" in seen:
+                        break
+            stream.cancel()
+            return seen
+
+    assert asyncio.run(run()) == ["news"]
