@@ -179,20 +179,29 @@ class LocalApi(node_pb2_grpc.NodeServicer):
     async def KvTables(self, request: Any, context: Any) -> Any:
         return await self._guard(context, f"kv:{request.db or DEFAULT_NAME}:*", lambda: now(self._kv.tables(request)))
 
+    # A path covers the leaves under it and may replace leaves above it: each leaf is checked too
+    # (`config:KEY`), so a rule on a leaf holds whatever path a request names.
+
+    def _may(self, context: Any) -> Callable[[str], bool]:
+        principal, state = self._caller(context), self._auth.state
+        return lambda key: state.authorize(principal, f"config:{key}").allowed
+
     async def ConfigGet(self, request: Any, context: Any) -> Any:
         resource = f"config:{request.path}"
-        return await self._guard(context, resource, lambda: now(self._config.get(request)),
+        return await self._guard(context, resource, lambda: now(self._config.get(request, self._may(context))),
                                  scope=SECRETS_SCOPE if request.reveal_secrets else None)
 
     async def ConfigSet(self, request: Any, context: Any) -> Any:
-        return await self._guard(context, f"config:{request.path}", lambda: self._config.set(request))
+        return await self._guard(context, f"config:{request.path}",
+                                 lambda: self._config.set(request, self._may(context)))
 
     async def ConfigDelete(self, request: Any, context: Any) -> Any:
-        return await self._guard(context, f"config:{request.path}", lambda: self._config.delete(request))
+        return await self._guard(context, f"config:{request.path}",
+                                 lambda: self._config.delete(request, self._may(context)))
 
     async def ConfigWatch(self, request: Any, context: Any) -> Any:
         async for change in self._guard_stream(context, f"config:{request.path}",
-                                               lambda: self._config.watch(request, context)):
+                                               lambda: self._config.watch(request, context, self._may(context))):
             yield change
 
     async def Run(self, request: Any, context: Any) -> Any:

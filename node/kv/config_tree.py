@@ -20,7 +20,7 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nacl.utils
@@ -28,7 +28,7 @@ import nacl.utils
 from ...identity.errors import IdentityError
 from ...identity.keyring import Keyring
 from ...mesh import KvEntry
-from ..api.errors import InvalidArgument, NodeError, NotFound
+from ..api.errors import InvalidArgument, NodeError, NotFound, PermissionDenied
 from ..api.proto import node_pb2
 from .service import KvService, Write
 
@@ -116,6 +116,20 @@ def _ancestors(path: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
+May = Callable[[str], bool]
+"""Whether the caller may read or write the leaf at a key (the node's access rules on `config:KEY`)."""
+
+
+def _ANY(key: str) -> bool:
+    return True
+
+
+def _allowed(may: May, keys: list[str]) -> None:
+    for key in keys:
+        if not may(key):
+            raise PermissionDenied(f"the change touches config:{key}, which the caller may not write")
+
+
 def _within(path: str, key: str) -> bool:
     return not path or key == path or key.startswith(path + ".")
 
@@ -177,14 +191,17 @@ class ConfigService:
 
     # ---- the API --------------------------------------------------------------------------------
 
-    def get(self, request: node_pb2.ConfigGetRequest) -> node_pb2.ConfigGetReply:
+    def get(self, request: node_pb2.ConfigGetRequest, may: May = _ANY) -> node_pb2.ConfigGetReply:
+        """The value at a path, or the subtree under it; leaves the caller may not read (`may`) left out."""
         path = _check_path(request.path, allow_root=True)
-        leaves = {e.key: self._shown(e, request.reveal_secrets) for e in self._leaves(path)}
+        leaves = {e.key: self._shown(e, request.reveal_secrets) for e in self._leaves(path) if may(e.key)}
         if not leaves and path:
             raise NotFound(f"nothing in config at {path}")
         return node_pb2.ConfigGetReply(json=_dumps(nest(path, leaves)))
 
-    async def set(self, request: node_pb2.ConfigSetRequest) -> node_pb2.ConfigSetReply:
+    async def set(self, request: node_pb2.ConfigSetRequest, may: May = _ANY) -> node_pb2.ConfigSetReply:
+        """Replace the subtree at a path (and any leaf above it); refused unless the caller may write
+        every leaf that changes (`may`)."""
         path = _check_path(request.path)
         leaves = flatten(path, _parse(request.json, path))
         stored = {key: self._seal(v) if request.secret else _dumps(v).encode() for key, v in leaves.items()}
@@ -195,23 +212,25 @@ class ConfigService:
             writes += [Write(CONFIG_DB, CONFIG_TABLE, key, None) for key in held if key not in stored]
             writes += [Write(CONFIG_DB, CONFIG_TABLE, key, None) for key in _ancestors(path)
                        if self.kv.lookup(CONFIG_DB, CONFIG_TABLE, key) is not None]
+            _allowed(may, [w.key for w in writes])
             await self.kv.write(writes)
         return node_pb2.ConfigSetReply()
 
-    async def delete(self, request: node_pb2.ConfigDeleteRequest) -> node_pb2.ConfigDeleteReply:
+    async def delete(self, request: node_pb2.ConfigDeleteRequest, may: May = _ANY) -> node_pb2.ConfigDeleteReply:
         path = _check_path(request.path)
         async with self._writing:
             held = self._leaves(path)
+            _allowed(may, [e.key for e in held])
             await self.kv.write([Write(CONFIG_DB, CONFIG_TABLE, e.key, None) for e in held])
         return node_pb2.ConfigDeleteReply(existed=bool(held))
 
-    async def watch(self, request: node_pb2.ConfigWatchRequest, context: Any
+    async def watch(self, request: node_pb2.ConfigWatchRequest, context: Any, may: May = _ANY
                     ) -> AsyncIterator[node_pb2.ConfigChange]:
         path = _check_path(request.path, allow_root=True)
         with self.kv.subscribe(CONFIG_DB, CONFIG_TABLE, path) as changes:
             await context.send_initial_metadata(())
             async for entry in changes:
-                if not _within(path, entry.key):
+                if not _within(path, entry.key) or not may(entry.key):
                     continue
                 if entry.value is None:
                     yield node_pb2.ConfigChange(path=entry.key, deleted=True)

@@ -192,3 +192,28 @@ def test_a_wildcard_subscription_gets_nothing_a_deny_takes_out_of_it(node: NodeP
             return seen
 
     assert asyncio.run(run()) == ["news"]
+
+
+def test_a_rule_on_a_config_leaf_holds_whatever_path_a_request_names(node: NodeProcess) -> None:
+    async def deny_the_password() -> None:
+        async with auth.Client(node.data_dir) as client:
+            admin = auth.load_key(node.data_dir / "admin.creds")
+            await client.create_rule(admin, "no-password", "config:svc.password", "cfg", "deny", 10)
+
+    asyncio.run(deny_the_password())
+    for path, value in (("svc.password", "s3cret"), ("svc.port", 8080)):
+        assert _call(node, "ConfigSet", node_pb2.ConfigSetRequest(path=path, json=json.dumps(value)), None)[0] is \
+            grpc.StatusCode.OK
+    reader = TOKENS["reader"]  # scope cfg: a grant on config:*, and the deny above
+
+    code, reply = _call(node, "ConfigGet", node_pb2.ConfigGetRequest(path="svc"), reader)
+    assert code is grpc.StatusCode.OK and json.loads(reply.json) == {"port": 8080}
+    code, reply = _call(node, "ConfigGet", node_pb2.ConfigGetRequest(path=""), reader)
+    assert json.loads(reply.json)["svc"] == {"port": 8080}
+    for method, request in (("ConfigSet", node_pb2.ConfigSetRequest(path="svc", json=json.dumps({"port": 1}))),
+                            ("ConfigSet", node_pb2.ConfigSetRequest(path="svc.password.x", json="1")),
+                            ("ConfigDelete", node_pb2.ConfigDeleteRequest(path="svc"))):
+        code, detail = _call(node, method, request, reader)
+        assert code is grpc.StatusCode.PERMISSION_DENIED and "svc.password" in detail, (method, request)
+    code, reply = _call(node, "ConfigGet", node_pb2.ConfigGetRequest(path="svc.password"), None)
+    assert json.loads(reply.json) == "s3cret"  # untouched
