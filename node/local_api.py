@@ -9,14 +9,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..identity.authstate import ADMIN, Principal
-from ..identity.records import SECRETS_SCOPE
+from ..identity.records import ADMIN_SCOPE, SECRETS_SCOPE
 from .api.errors import Unavailable
 from .api.proto import node_pb2, node_pb2_grpc
 from .auth.service import Auth, bearer
 from .capabilities import Capabilities
-from .kv.config_tree import ConfigService
+from .kv.config_tree import CONFIG_DB, ConfigService
 from .kv.service import DEFAULT_NAME, KvService
 from .rpc import guard, guard_stream, now, serve_link_of
+from .streams.consumer_session import OFFSETS_DB
 
 if TYPE_CHECKING:
     from .agent import Node
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["LocalApi"]
 
 _T = TypeVar("_T")
+
+
+_NODE_DBS = (f"kv:{CONFIG_DB}:", f"kv:{OFFSETS_DB}:")
 
 
 def _kv(request: Any) -> str:
@@ -63,6 +67,9 @@ class LocalApi(node_pb2_grpc.NodeServicer):
         principal = self._caller(context, request)
         for resource in [resources] if isinstance(resources, str) else dict.fromkeys(resources):
             self._auth.check(principal, resource)
+            if resource.startswith(_NODE_DBS):
+                # The node's own databases hold what config and stream rules guard: raw, only for admins.
+                self._auth.require_scope(principal, ADMIN_SCOPE)
         if scope is not None:
             self._auth.require_scope(principal, scope)
 

@@ -217,3 +217,20 @@ def test_a_rule_on_a_config_leaf_holds_whatever_path_a_request_names(node: NodeP
         assert code is grpc.StatusCode.PERMISSION_DENIED and "svc.password" in detail, (method, request)
     code, reply = _call(node, "ConfigGet", node_pb2.ConfigGetRequest(path="svc.password"), None)
     assert json.loads(reply.json) == "s3cret"  # untouched
+
+
+def test_the_nodes_own_databases_are_for_admins_only_through_the_kv_api(node: NodeProcess) -> None:
+    async def grant_all_kv() -> str:
+        async with auth.Client(node.data_dir) as client:
+            admin = auth.load_key(node.data_dir / "admin.creds")
+            await client.create_rule(admin, "all-kv", "kv:*", "kvall", "grant", 0)
+            key, _ = await client.create_account(admin, "kvall", ["kvall"])
+            return (await client.token(key)).token
+
+    token = asyncio.run(grant_all_kv())
+    assert _call(node, "KvPut", _put("mine"), token)[0] is grpc.StatusCode.OK
+    for db in ("config", "streams"):
+        code, detail = _call(node, "KvPut", _put(db, "offsets"), token)
+        assert code is grpc.StatusCode.PERMISSION_DENIED and "admin" in detail
+    assert _call(node, "KvGet", node_pb2.KvGetRequest(db="config", table="config", key="x"), None)[0] in (
+        grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND)  # the node's admin still may
