@@ -130,7 +130,9 @@ def account_create(data_dir: str | None, name: str, scopes: tuple[str, ...], kin
         raise NodeError(f"{path} exists: give another --out FILE, or remove it", "ALREADY_EXISTS")
     key = SigningKey.generate(KeyKind.ACCOUNT)
     try:
-        key.save(path)
+        key.save(path, exclusive=True)
+    except FileExistsError:
+        raise NodeError(f"{path} exists: give another --out FILE, or remove it", "ALREADY_EXISTS") from None
     except OSError as exc:
         raise InvalidArgument(f"cannot write {path}: {exc.strerror or exc}") from None
     try:

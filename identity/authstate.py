@@ -39,7 +39,7 @@ _DECISIONS = 65_536
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who makes a request: an account's key, name, type and scopes."""
+    """Who makes a request: an account's key (None for the local socket's owner), name and scopes."""
 
     account: PublicKey | None
     name: str

@@ -170,8 +170,9 @@ class SigningKey:
         except _NACL_ERRORS:
             raise DecryptFailed(f"sealed box does not open with key {self.public.id}") from None
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the seed to `path` with mode 0600, replacing any file there atomically."""
+    def save(self, path: str | os.PathLike[str], exclusive: bool = False) -> None:
+        """Write the seed to `path` with mode 0600, replacing any file there atomically (with `exclusive`,
+        never: `FileExistsError` if there is one, however late it appeared)."""
         target = Path(path)
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         text = f"{self.kind.value}{_b32(self.seed)}\n".encode("ascii")
@@ -182,7 +183,11 @@ class SigningKey:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, target)
+            if exclusive:
+                os.link(tmp, target)
+                tmp.unlink()
+            else:
+                os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

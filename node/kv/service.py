@@ -16,10 +16,10 @@ import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, NamedTuple
 
+from ...identity.records import AUTH_DB
 from ...mesh import KvChanged, KvEntry, KvPurged, KvWriterKnown, MeshError
 from ...mesh.events import Event
-from ...identity.records import AUTH_DB
-from ..api.errors import NotFound, PermissionDenied
+from ..api.errors import NodeError, NotFound, PermissionDenied
 from ..api.names import check_name, node_id_text
 from ..api.proto import node_pb2
 from ..runtime import Runtime
@@ -112,7 +112,7 @@ class KvService:
             try:
                 db, table = _names(put)
                 drafts.append(core.kv_draft(db, table, put.key, bytes(put.value), put.ttl_s or None, now))
-            except MeshError as exc:
+            except (MeshError, NodeError) as exc:
                 results.append(node_pb2.KvPutResult(code=exc.code, message=str(exc)))
                 continue
             results.append(node_pb2.KvPutResult())

@@ -234,3 +234,12 @@ def test_the_nodes_own_databases_are_for_admins_only_through_the_kv_api(node: No
         assert code is grpc.StatusCode.PERMISSION_DENIED and "admin" in detail
     assert _call(node, "KvGet", node_pb2.KvGetRequest(db="config", table="config", key="x"), None)[0] in (
         grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND)  # the node's admin still may
+
+
+def test_a_put_refused_in_a_batch_is_answered_alone_and_the_rest_commit(node: NodeProcess) -> None:
+    puts = [node_pb2.KvPutRequest(db="batch", table="t", key="a", value=b"1"),
+            node_pb2.KvPutRequest(db="auth", table="rules", key="x", value=b"1"),
+            node_pb2.KvPutRequest(db="batch", table="t", key="b", value=b"2")]
+    code, reply = _call(node, "KvPutMany", node_pb2.KvPutManyRequest(puts=puts), None)
+    assert code is grpc.StatusCode.OK
+    assert [result.code for result in reply.results] == ["", "PERMISSION_DENIED", ""]

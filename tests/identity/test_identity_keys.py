@@ -188,3 +188,13 @@ def test_altered_sealed_box_does_not_open() -> None:
         recipient.unseal(bytes(sealed))
     with pytest.raises(DecryptFailed):
         recipient.unseal(b"short")
+
+
+def test_an_exclusive_save_never_replaces_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "bob.creds"
+    first, second = SigningKey.generate(KeyKind.ACCOUNT), SigningKey.generate(KeyKind.ACCOUNT)
+    first.save(path, exclusive=True)
+    with pytest.raises(FileExistsError):
+        second.save(path, exclusive=True)
+    assert SigningKey.load(path).public == first.public
+    assert [p.name for p in tmp_path.iterdir()] == ["bob.creds"]  # no temporary file left behind
