@@ -54,8 +54,9 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ..node.api.bearer import bearer
 from ..node.api.calllink import ACCOUNT_PREFIX
-from ..node.api.errors import InvalidArgument
+from ..node.api.errors import InvalidArgument, Unauthenticated
 from ..node.api.limits import MAX_BODY
 from ..node.api.micro_errors import MicroError
 from ..node.api.proto import node_pb2
@@ -487,13 +488,11 @@ def _too_large(limit: int) -> MicroError:
 def credential(headers: Mapping[str, str]) -> node_pb2.Credential:
     """For whom the gateway asks: the bearer token of the `Authorization` header, else the public. Only
     that header counts: no cookie or other ambient credential authorises anything."""
-    header = headers.get("Authorization")
-    if header is None:
-        return node_pb2.Credential(anonymous=True)
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise gateway_error("UNAUTHENTICATED", "the Authorization header is not `Bearer TOKEN`")
-    return node_pb2.Credential(token=token.strip())
+    try:
+        token = bearer(headers.get("Authorization"))
+    except Unauthenticated:
+        raise gateway_error("UNAUTHENTICATED", "the Authorization header is not `Bearer TOKEN`") from None
+    return node_pb2.Credential(anonymous=True) if token is None else node_pb2.Credential(token=token)
 
 
 def _metadata(headers: Mapping[str, str]) -> dict[str, str]:

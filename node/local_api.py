@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..identity.authstate import ADMIN, Principal
 from ..identity.records import ADMIN_SCOPE, SECRETS_SCOPE
+from .api.bearer import bearer
 from .api.errors import Unavailable
 from .api.proto import node_pb2, node_pb2_grpc
-from .auth.service import Auth, bearer
+from .auth.service import Auth
 from .capabilities import Capabilities
 from .kv.config_tree import CONFIG_DB, ConfigService
 from .kv.service import DEFAULT_NAME, KvService

@@ -49,7 +49,7 @@ from ..api.proto import node_pb2
 from ..kv.service import KvService, Write
 from ..log import Logger
 
-__all__ = ["Auth", "bearer"]
+__all__ = ["Auth"]
 
 _TOKENS = 16_384
 """Verified tokens remembered (by their text); beyond it the oldest is forgotten and checked again."""
@@ -360,16 +360,6 @@ def _stamp(principal: Principal) -> tuple[tuple[str, str], ...]:
     return ((ACCOUNT_PREFIX + "id", principal.account.id if principal.account else ""),
             (ACCOUNT_PREFIX + "name", principal.name),
             (ACCOUNT_PREFIX + "scopes", ",".join(sorted(principal.scopes))))
-
-
-def bearer(header: str | None) -> str | None:
-    """The token of an `Authorization: Bearer TOKEN` value (None when there is no such header)."""
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("the authorization is not `Bearer TOKEN`")
-    return token.strip()
 
 
 def _refusal(exc: IdentityError) -> NodeError:
