@@ -87,14 +87,16 @@ class Auth:
 
     def records(self) -> list[Record]:
         """Every record in the replica that decodes (each was checked when it was stored), and those a
-        join handed over for keys the replica does not hold yet."""
+        join handed over where the replica holds none yet or an older one."""
         out: dict[tuple[str, str], Record] = dict(self._preloaded)
         for value in self.values():
             try:
                 record = Record.decode(value)
             except IdentityError:
                 continue
-            out[record.table, record.key] = record
+            held = out.get((record.table, record.key))
+            if held is None or record.issued_at >= held.issued_at:
+                out[record.table, record.key] = record
         return list(out.values())
 
     def preload(self, values: list[bytes]) -> None:
