@@ -84,9 +84,19 @@ class LocalApi(node_pb2_grpc.NodeServicer):
 
     def _guard_stream(self, context: Any, resources: str | list[str], stream: Callable[[], AsyncIterator[_T]],
                       credential: Any = None) -> AsyncIterator[_T]:
-        def checked() -> AsyncIterator[_T]:
+        """`guard_stream` of a stream the caller must be allowed to open, and still be allowed to read
+        at each item: an expired or revoked token, or a rule added since, ends it (401 or 403)."""
+        async def checked() -> AsyncIterator[_T]:
             self._check(context, resources, None, credential)
-            return stream()
+            items = stream()
+            try:
+                async for item in items:
+                    self._check(context, resources, None, credential)
+                    yield item
+            finally:
+                closing = getattr(items, "aclose", None)
+                if closing is not None:
+                    await closing()
         return guard_stream(self.node.log, context, checked)
 
     async def _routed(self, request: node_pb2.CallRequest, context: Any) -> node_pb2.CallReply:

@@ -243,3 +243,28 @@ def test_a_put_refused_in_a_batch_is_answered_alone_and_the_rest_commit(node: No
     code, reply = _call(node, "KvPutMany", node_pb2.KvPutManyRequest(puts=puts), None)
     assert code is grpc.StatusCode.OK
     assert [result.code for result in reply.results] == ["", "PERMISSION_DENIED", ""]
+
+
+def test_a_watch_ends_when_its_accounts_token_dies(node: NodeProcess) -> None:
+    async def run() -> grpc.StatusCode:
+        async with auth.Client(node.data_dir) as client:
+            admin = auth.load_key(node.data_dir / "admin.creds")
+            await client.create_rule(admin, "watch-kv", "kv:watched", "watcher", "grant", 0)
+            key, account = await client.create_account(admin, "watcher", ["watcher"])
+            token = (await client.token(key)).token
+            async with grpc.aio.insecure_channel(f"unix:{node.data_dir / 'node.sock'}") as channel:
+                stub = node_pb2_grpc.NodeStub(channel)
+                watch = stub.KvWatch(node_pb2.KvWatchRequest(db="watched", table="t"),
+                                     metadata=(("authorization", f"Bearer {token}"),))
+                await watch.initial_metadata()
+                await client.revoke(admin, account.key.id)
+                await stub.KvPut(node_pb2.KvPutRequest(db="watched", table="t", key="k", value=b"v"))
+                try:
+                    async with asyncio.timeout(10):
+                        async for _ in watch:
+                            return grpc.StatusCode.OK  # the change reached a revoked account
+                except grpc.aio.AioRpcError as exc:
+                    return exc.code()
+        return grpc.StatusCode.UNKNOWN
+
+    assert asyncio.run(run()) is grpc.StatusCode.UNAUTHENTICATED
