@@ -187,10 +187,6 @@ class Removal:
             raise Malformed("a removal names an account or a rule")
 
     @property
-    def TABLE(self) -> str:
-        return self.table
-
-    @property
     def record_key(self) -> str:
         return self.key
 
@@ -239,8 +235,10 @@ _FIELDS: dict[str, frozenset[str]] = {
     "remove": frozenset({"table", "key"}),
     "seal": frozenset({"to", "revoked", "box"}),
 }
-_PARSERS: dict[str, Callable[[_Claims], Body]] = {"account": Account.parse, "rule": _parse_rule, "revoke": Revocation.parse, "remove": Removal.parse,
-            "seal": Seal.parse}
+_PARSERS: dict[str, Callable[[_Claims], Body]] = {
+    "account": Account.parse, "rule": _parse_rule, "revoke": Revocation.parse, "remove": Removal.parse,
+    "seal": Seal.parse,
+}
 
 
 def _type_of(body: Body) -> str:
@@ -249,7 +247,9 @@ def _type_of(body: Body) -> str:
 
 def table_of(body: Body) -> str:
     """The table of the `auth` database a record of `body` is stored in."""
-    return RULES if isinstance(body, Rule) else body.TABLE
+    if isinstance(body, Rule):
+        return RULES
+    return body.table if isinstance(body, Removal) else body.TABLE
 
 
 def key_of(body: Body) -> str:

@@ -127,7 +127,12 @@ class Auth:
         """A register of the `auth` database changed: rebuild on the next turn (one rebuild per burst)."""
         if entry.db == AUTH_DB and not self._rebuild_pending:
             self._rebuild_pending = True
-            asyncio.get_running_loop().call_soon(self.rebuild)
+            asyncio.get_running_loop().call_soon(self._rebuild_if_pending)
+
+    def _rebuild_if_pending(self) -> None:
+        # `submit` rebuilds at once for its caller's next request; its own registers need no second one.
+        if self._rebuild_pending:
+            self.rebuild()
 
     def accepts(self, entry: KvEntry, held: KvEntry | None) -> bool:
         """The core's `Verifier.accepts`: may a correctly signed register from elsewhere be installed?"""
